@@ -1,0 +1,373 @@
+//! The broadcast ring: one writer, many readers, for market data.
+//!
+//! The writer never waits for readers and never reads their cursors. Each reader holds one
+//! cursor in the segment's reader table; a reader lapped by the writer gets
+//! [`Received::Lost`] with the exact count, resumes at the oldest message still in the ring,
+//! and the loss is counted in its cursor block. Messages are variable-length, up to the
+//! segment's `max_message_size`, one per fixed-size slot.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{ShmError, ShmResult};
+use crate::layout::{Geometry, ReaderBlock, SegmentKind};
+use crate::process::ProcessToken;
+use crate::ring::Ring;
+use crate::segment::{self, Access, Mapping, SegmentOptions};
+use crate::sync::Ordering;
+use crate::time::monotonic_ns;
+use crate::wait::{wait_until, Signal};
+use crate::{roles, Received, RingGeometry, WaitStrategy};
+
+/// The writer refreshes its heartbeat once per this many single publishes (and on every batch).
+const HEARTBEAT_EVERY: u64 = 1024;
+
+/// Builds the ring view of a validated ring or queue mapping.
+pub(crate) fn ring_of(mapping: &Mapping) -> Ring<'_> {
+    let g = mapping.geometry();
+    Ring::new(mapping.data(), g.slot_size() / 8, g.capacity, g.max_message_size as usize)
+}
+
+/// The geometry of a validated ring or queue mapping, as users give it.
+pub(crate) fn ring_geometry(mapping: &Mapping) -> RingGeometry {
+    let g = mapping.geometry();
+    RingGeometry { capacity: g.capacity, max_message_size: g.max_message_size, max_readers: g.max_readers }
+}
+
+/// Claims the writer's role of `mapping`, resuming its sequence. A message the previous
+/// writer completed but died before committing is kept (a reader may already have seen it);
+/// a half-written one is rewritten by the next publish.
+pub(crate) fn attach_writer(mapping: &Mapping) -> ShmResult<(ProcessToken, u64)> {
+    let me = ProcessToken::current();
+    let block = mapping.writer_block();
+    roles::claim(&block.writer, me.packed())
+        .map_err(|pid| ShmError::WriterActive { name: mapping.name().to_owned(), pid })?;
+    let mut next_seq = block.write_seq.load(Ordering::Acquire);
+    if mapping.geometry().kind != SegmentKind::Slots && ring_of(mapping).is_published(next_seq) {
+        next_seq += 1;
+    }
+    block.write_seq.store(next_seq, Ordering::SeqCst);
+    block.writer_attaches.fetch_add(1, Ordering::Relaxed);
+    block.heartbeat_ns.store(monotonic_ns(), Ordering::Relaxed);
+    Ok((me, next_seq))
+}
+
+/// The signal sleepers on a segment's writer sequence wait on.
+pub(crate) fn writer_signal(mapping: &Mapping) -> Signal<'_> {
+    let block = mapping.writer_block();
+    Signal { word: &block.write_seq, waiters: &block.waiters }
+}
+
+/// Checks `msg` fits a slot of `mapping`.
+pub(crate) fn check_len(mapping: &Mapping, len: usize) -> ShmResult<()> {
+    let max = mapping.geometry().max_message_size as usize;
+    if len > max {
+        return Err(ShmError::MessageTooLarge { name: mapping.name().to_owned(), len, max });
+    }
+    Ok(())
+}
+
+/// Checks a caller's buffer can take any message of `mapping`.
+pub(crate) fn check_buffer(mapping: &Mapping, len: usize) -> ShmResult<()> {
+    let needed = mapping.geometry().max_message_size as usize;
+    if len < needed {
+        return Err(ShmError::BufferTooSmall { name: mapping.name().to_owned(), len, needed });
+    }
+    Ok(())
+}
+
+/// The single writer of a broadcast ring.
+#[derive(Debug)]
+pub struct Writer {
+    mapping: Arc<Mapping>,
+    me: ProcessToken,
+    next_seq: u64,
+}
+
+impl Writer {
+    /// Creates the ring's segment and attaches as its writer.
+    pub fn create(name: &str, geometry: RingGeometry, options: &SegmentOptions) -> ShmResult<Self> {
+        let geometry = Geometry {
+            kind: SegmentKind::Broadcast,
+            capacity: geometry.capacity,
+            max_message_size: geometry.max_message_size,
+            max_readers: geometry.max_readers,
+        };
+        Self::from_mapping(segment::create(name, geometry, options)?)
+    }
+
+    /// Attaches as the writer of an existing ring, continuing its sequence. Fails while
+    /// another live process is its writer; a dead writer's role is taken over.
+    pub fn attach(name: &str) -> ShmResult<Self> {
+        Self::from_mapping(segment::open(name, Access::ReadWrite, SegmentKind::Broadcast)?)
+    }
+
+    fn from_mapping(mapping: Arc<Mapping>) -> ShmResult<Self> {
+        let (me, next_seq) = attach_writer(&mapping)?;
+        Ok(Self { mapping, me, next_seq })
+    }
+
+    /// The segment's name.
+    pub fn name(&self) -> &str {
+        self.mapping.name()
+    }
+
+    /// The ring's geometry.
+    pub fn geometry(&self) -> RingGeometry {
+        ring_geometry(&self.mapping)
+    }
+
+    /// The sequence the next message will get (= messages published so far).
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Publishes one message and returns its sequence. Never waits.
+    #[inline]
+    pub fn publish(&mut self, msg: &[u8]) -> ShmResult<u64> {
+        check_len(&self.mapping, msg.len())?;
+        let seq = self.next_seq;
+        ring_of(&self.mapping).write(seq, msg);
+        self.commit(seq + 1);
+        if seq % HEARTBEAT_EVERY == 0 {
+            self.heartbeat();
+        }
+        Ok(seq)
+    }
+
+    /// Publishes `records.len() / record_size` fixed-size records from one contiguous buffer
+    /// (a numpy array's bytes, say), making them visible together. Returns how many.
+    pub fn publish_records(&mut self, records: &[u8], record_size: usize) -> ShmResult<u64> {
+        check_len(&self.mapping, record_size)?;
+        if record_size == 0 || records.len() % record_size != 0 {
+            return Err(ShmError::InvalidConfig {
+                name: self.name().to_owned(),
+                detail: format!("{} bytes is not a whole number of {record_size}-byte records", records.len()),
+            });
+        }
+        let ring = ring_of(&self.mapping);
+        let start = self.next_seq;
+        for (i, record) in records.chunks_exact(record_size).enumerate() {
+            ring.write(start + i as u64, record);
+        }
+        let count = (records.len() / record_size) as u64;
+        self.commit(start + count);
+        self.heartbeat();
+        Ok(count)
+    }
+
+    #[inline]
+    fn commit(&mut self, next_seq: u64) {
+        self.next_seq = next_seq;
+        let signal = writer_signal(&self.mapping);
+        signal.word.store(next_seq, Ordering::SeqCst);
+        signal.notify();
+    }
+
+    /// Records a sign of life for supervisors (publishing does this too, now and then).
+    pub fn heartbeat(&self) {
+        self.mapping.writer_block().heartbeat_ns.store(monotonic_ns(), Ordering::Relaxed);
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        roles::release(&self.mapping.writer_block().writer, self.me.packed());
+    }
+}
+
+/// Where a newly attached reader starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    /// At the oldest message still in the ring.
+    Oldest,
+    /// At the next message to be published.
+    Latest,
+}
+
+/// One reader of a broadcast ring, holding one cursor of the segment's reader table.
+#[derive(Debug)]
+pub struct Reader {
+    mapping: Arc<Mapping>,
+    me: ProcessToken,
+    index: u32,
+    cursor: u64,
+    consumed: u64,
+    lost: u64,
+    overruns: u64,
+    wait: WaitStrategy,
+}
+
+impl Reader {
+    /// Attaches a new reader on the first free cursor (or one whose holder died).
+    pub fn attach(name: &str, start: StartAt) -> ShmResult<Self> {
+        let mapping = segment::open(name, Access::ReadWrite, SegmentKind::Broadcast)?;
+        let me = ProcessToken::current();
+        let index = (0..mapping.geometry().max_readers)
+            .find(|&i| roles::claim(&mapping.readers()[i as usize].owner, me.packed()).is_ok())
+            .ok_or_else(|| ShmError::NoFreeReader {
+                name: mapping.name().to_owned(),
+                max_readers: mapping.geometry().max_readers,
+            })?;
+        let write_seq = mapping.writer_block().write_seq.load(Ordering::Acquire);
+        let cursor = match start {
+            StartAt::Latest => write_seq,
+            StartAt::Oldest => write_seq.saturating_sub(mapping.geometry().capacity),
+        };
+        let block = &mapping.readers()[index as usize];
+        for counter in [&block.consumed, &block.lost, &block.overruns] {
+            counter.store(0, Ordering::Relaxed);
+        }
+        block.cursor.store(cursor, Ordering::Release);
+        Ok(Self::new(mapping, me, index, cursor))
+    }
+
+    /// Resumes the cursor `index`, left by a reader that stopped or died, where it stopped.
+    pub fn resume(name: &str, index: u32) -> ShmResult<Self> {
+        let mapping = segment::open(name, Access::ReadWrite, SegmentKind::Broadcast)?;
+        let max_readers = mapping.geometry().max_readers;
+        let block = mapping.readers().get(index as usize).ok_or_else(|| ShmError::ReaderOutOfRange {
+            name: mapping.name().to_owned(),
+            index,
+            max_readers,
+        })?;
+        let me = ProcessToken::current();
+        roles::claim(&block.owner, me.packed())
+            .map_err(|pid| ShmError::ReaderActive { name: mapping.name().to_owned(), index, pid })?;
+        let cursor = block.cursor.load(Ordering::Acquire);
+        let mut reader = Self::new(Arc::clone(&mapping), me, index, cursor);
+        reader.consumed = block.consumed.load(Ordering::Relaxed);
+        reader.lost = block.lost.load(Ordering::Relaxed);
+        reader.overruns = block.overruns.load(Ordering::Relaxed);
+        Ok(reader)
+    }
+
+    fn new(mapping: Arc<Mapping>, me: ProcessToken, index: u32, cursor: u64) -> Self {
+        Self { mapping, me, index, cursor, consumed: 0, lost: 0, overruns: 0, wait: WaitStrategy::default() }
+    }
+
+    fn block(&self) -> &ReaderBlock {
+        &self.mapping.readers()[self.index as usize]
+    }
+
+    /// The segment's name.
+    pub fn name(&self) -> &str {
+        self.mapping.name()
+    }
+
+    /// The ring's geometry.
+    pub fn geometry(&self) -> RingGeometry {
+        ring_geometry(&self.mapping)
+    }
+
+    /// This reader's cursor index in the segment (give it to [`Reader::resume`]).
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// The next sequence this reader will read.
+    pub fn cursor(&self) -> u64 {
+        self.cursor
+    }
+
+    /// Messages read so far.
+    pub fn consumed(&self) -> u64 {
+        self.consumed
+    }
+
+    /// Messages lost to laps so far.
+    pub fn lost(&self) -> u64 {
+        self.lost
+    }
+
+    /// The wait strategy [`Reader::wait`] uses.
+    pub fn wait_strategy(&self) -> WaitStrategy {
+        self.wait
+    }
+
+    /// Sets the wait strategy [`Reader::wait`] uses.
+    pub fn set_wait_strategy(&mut self, wait: WaitStrategy) {
+        self.wait = wait;
+    }
+
+    /// Reads the next message into `out` (at least `max_message_size` bytes), without waiting.
+    #[inline]
+    pub fn try_read(&mut self, out: &mut [u8]) -> ShmResult<Received> {
+        check_buffer(&self.mapping, out.len())?;
+        let received = {
+            let write_seq = &self.mapping.writer_block().write_seq;
+            ring_of(&self.mapping).read_next(write_seq, &mut self.cursor, out)
+        };
+        match received {
+            Received::Message { .. } => self.consumed += 1,
+            Received::Lost { count } => self.record_loss(count),
+            Received::Empty => return Ok(received),
+        }
+        self.publish_cursor();
+        Ok(received)
+    }
+
+    /// Reads up to `out.len() / record_size` messages of at most `record_size` bytes into
+    /// consecutive records of `out` (zero-padding shorter ones), skipping over laps. Returns the
+    /// number of records filled and the number of messages lost meanwhile.
+    pub fn read_records(&mut self, out: &mut [u8], record_size: usize) -> ShmResult<(usize, u64)> {
+        check_buffer(&self.mapping, record_size)?;
+        let ring = ring_of(&self.mapping);
+        let write_seq = &self.mapping.writer_block().write_seq;
+        let (mut filled, mut lost) = (0, 0);
+        for record in out.chunks_exact_mut(record_size) {
+            // A lap costs one step; a batch can meet at most a few before it catches up.
+            let received = loop {
+                match ring.read_next(write_seq, &mut self.cursor, record) {
+                    Received::Lost { count } => lost += count,
+                    other => break other,
+                }
+            };
+            match received {
+                Received::Message { len, .. } => {
+                    record[len..].fill(0);
+                    filled += 1;
+                }
+                _ => break,
+            }
+        }
+        self.consumed += filled as u64;
+        if lost > 0 {
+            self.record_loss(lost);
+        }
+        self.publish_cursor();
+        Ok((filled, lost))
+    }
+
+    fn record_loss(&mut self, count: u64) {
+        self.lost += count;
+        self.overruns += 1;
+        let block = self.block();
+        block.lost.store(self.lost, Ordering::Relaxed);
+        block.overruns.store(self.overruns, Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn publish_cursor(&self) {
+        let block = self.block();
+        block.consumed.store(self.consumed, Ordering::Relaxed);
+        block.cursor.store(self.cursor, Ordering::Release);
+    }
+
+    /// Whether the writer has published past this reader's cursor.
+    pub fn has_pending(&self) -> bool {
+        self.mapping.writer_block().write_seq.load(Ordering::SeqCst) > self.cursor
+    }
+
+    /// Waits with this reader's strategy until a message (or a lap) is pending or `timeout`
+    /// passes; returns whether one is.
+    pub fn wait(&self, timeout: Duration) -> bool {
+        wait_until(self.wait, writer_signal(&self.mapping), timeout, || self.has_pending())
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        roles::release(&self.block().owner, self.me.packed());
+    }
+}

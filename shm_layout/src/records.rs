@@ -1,0 +1,241 @@
+//! Fixed-size message records, defined once here and mirrored as numpy structured dtypes.
+//!
+//! Every record starts with a [`RecordHeader`]. Prices and quantities are fixed-point integers
+//! with nine decimals ([`FIXED_POINT_SCALE`]), exact for every venue's tick and lot sizes.
+//! [`Record::FIELDS`] describes each record's layout (name, numpy type code, offset) so the
+//! Python side builds its dtypes from the same definition, never from a copy.
+
+use std::mem::{offset_of, size_of};
+
+/// Prices and quantities are integers in units of 1e-9.
+pub const FIXED_POINT_SCALE: i64 = 1_000_000_000;
+
+/// Price levels per side in a [`TopOfBook`].
+pub const BOOK_DEPTH: usize = 5;
+
+/// The header every record starts with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct RecordHeader {
+    /// The record's type: its [`Record::TYPE_ID`].
+    pub msg_type: u16,
+    /// Bit flags, per record type.
+    pub flags: u16,
+    /// The record's length in bytes.
+    pub length: u32,
+    /// The sequence number the source gave it (the exchange's, or the publisher's own).
+    pub sequence: u64,
+    /// When the exchange stamped the event, nanoseconds since the Unix epoch.
+    pub exchange_ts_ns: u64,
+    /// When our process received it, nanoseconds since the Unix epoch.
+    pub receive_ts_ns: u64,
+    /// When it was published into shared memory, nanoseconds since the Unix epoch.
+    pub publish_ts_ns: u64,
+}
+
+/// A market-data event for one instrument: an order added, changed or removed, or a trade.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct MarketEvent {
+    /// The common header.
+    pub header: RecordHeader,
+    /// The instrument's id in the instance's symbol table.
+    pub instrument_id: u32,
+    /// 1 bid / buy, 2 ask / sell, 0 none.
+    pub side: u8,
+    /// 1 add, 2 modify, 3 delete, 4 trade, 5 clear book.
+    pub action: u8,
+    /// Reserved, zero.
+    pub reserved: u16,
+    /// Price in units of 1e-9.
+    pub price: i64,
+    /// Quantity in units of 1e-9.
+    pub quantity: i64,
+}
+
+/// One price level: price and total quantity, both in units of 1e-9.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Level {
+    /// Price in units of 1e-9 (0 when the level is empty).
+    pub price: i64,
+    /// Quantity in units of 1e-9 (0 when the level is empty).
+    pub quantity: i64,
+}
+
+/// The best levels of one instrument's book on one venue: a seqlock slot's record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct TopOfBook {
+    /// The common header.
+    pub header: RecordHeader,
+    /// The instrument's id in the instance's symbol table.
+    pub instrument_id: u32,
+    /// Levels filled on the bid side.
+    pub bid_levels: u16,
+    /// Levels filled on the ask side.
+    pub ask_levels: u16,
+    /// Best bids, best first.
+    pub bids: [Level; BOOK_DEPTH],
+    /// Best asks, best first.
+    pub asks: [Level; BOOK_DEPTH],
+}
+
+/// One field of a record's layout, as numpy describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldSpec {
+    /// Field name (nested fields are flattened with `_`: `bids_price`).
+    pub name: &'static str,
+    /// numpy type string, little-endian: `<u2`, `<i8`, ...
+    pub format: &'static str,
+    /// Byte offset in the record.
+    pub offset: usize,
+    /// Array length; 1 for a scalar field.
+    pub count: usize,
+    /// Byte stride between array elements (the element size for a scalar).
+    pub stride: usize,
+}
+
+/// A fixed-size record that crosses shared memory.
+pub trait Record: Copy + Default {
+    /// Its name, as Python knows it.
+    const NAME: &'static str;
+    /// The value of `header.msg_type` for this record.
+    const TYPE_ID: u16;
+    /// Every field, in order.
+    const FIELDS: &'static [FieldSpec];
+
+    /// The record's bytes.
+    fn as_bytes(&self) -> &[u8] {
+        // SAFETY: records are `repr(C)` structs of integers laid out without padding (checked
+        // by `assert_no_padding` in the tests), so every byte is initialised.
+        unsafe { std::slice::from_raw_parts((self as *const Self).cast::<u8>(), size_of::<Self>()) }
+    }
+
+    /// Reads a record from the first `size_of::<Self>()` bytes of `bytes`.
+    fn from_bytes(bytes: &[u8]) -> Self {
+        assert!(bytes.len() >= size_of::<Self>(), "{} needs {} bytes", Self::NAME, size_of::<Self>());
+        // SAFETY: the length is checked above; any bit pattern is a valid record of integers;
+        // `read_unaligned` makes no alignment assumption.
+        unsafe { bytes.as_ptr().cast::<Self>().read_unaligned() }
+    }
+}
+
+const fn field(name: &'static str, format: &'static str, offset: usize, size: usize) -> FieldSpec {
+    FieldSpec { name, format, offset, count: 1, stride: size }
+}
+
+macro_rules! header_fields {
+    ($record:ty) => {
+        [
+            field("msg_type", "<u2", offset_of!($record, header) + offset_of!(RecordHeader, msg_type), 2),
+            field("flags", "<u2", offset_of!($record, header) + offset_of!(RecordHeader, flags), 2),
+            field("length", "<u4", offset_of!($record, header) + offset_of!(RecordHeader, length), 4),
+            field("sequence", "<u8", offset_of!($record, header) + offset_of!(RecordHeader, sequence), 8),
+            field("exchange_ts_ns", "<u8", offset_of!($record, header) + offset_of!(RecordHeader, exchange_ts_ns), 8),
+            field("receive_ts_ns", "<u8", offset_of!($record, header) + offset_of!(RecordHeader, receive_ts_ns), 8),
+            field("publish_ts_ns", "<u8", offset_of!($record, header) + offset_of!(RecordHeader, publish_ts_ns), 8),
+        ]
+    };
+}
+
+const MARKET_EVENT_FIELDS: [FieldSpec; 12] = {
+    let h = header_fields!(MarketEvent);
+    [
+        h[0], h[1], h[2], h[3], h[4], h[5], h[6],
+        field("instrument_id", "<u4", offset_of!(MarketEvent, instrument_id), 4),
+        field("side", "|u1", offset_of!(MarketEvent, side), 1),
+        field("action", "|u1", offset_of!(MarketEvent, action), 1),
+        field("price", "<i8", offset_of!(MarketEvent, price), 8),
+        field("quantity", "<i8", offset_of!(MarketEvent, quantity), 8),
+    ]
+};
+
+const fn levels(name: &'static str, offset: usize) -> FieldSpec {
+    FieldSpec { name, format: "<i8", offset, count: BOOK_DEPTH, stride: size_of::<Level>() }
+}
+
+const TOP_OF_BOOK_FIELDS: [FieldSpec; 14] = {
+    let h = header_fields!(TopOfBook);
+    [
+        h[0], h[1], h[2], h[3], h[4], h[5], h[6],
+        field("instrument_id", "<u4", offset_of!(TopOfBook, instrument_id), 4),
+        field("bid_levels", "<u2", offset_of!(TopOfBook, bid_levels), 2),
+        field("ask_levels", "<u2", offset_of!(TopOfBook, ask_levels), 2),
+        levels("bid_price", offset_of!(TopOfBook, bids) + offset_of!(Level, price)),
+        levels("bid_quantity", offset_of!(TopOfBook, bids) + offset_of!(Level, quantity)),
+        levels("ask_price", offset_of!(TopOfBook, asks) + offset_of!(Level, price)),
+        levels("ask_quantity", offset_of!(TopOfBook, asks) + offset_of!(Level, quantity)),
+    ]
+};
+
+impl Record for MarketEvent {
+    const NAME: &'static str = "MarketEvent";
+    const TYPE_ID: u16 = 1;
+    const FIELDS: &'static [FieldSpec] = &MARKET_EVENT_FIELDS;
+}
+
+impl Record for TopOfBook {
+    const NAME: &'static str = "TopOfBook";
+    const TYPE_ID: u16 = 2;
+    const FIELDS: &'static [FieldSpec] = &TOP_OF_BOOK_FIELDS;
+}
+
+/// A record type's layout, for building its numpy dtype.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordLayout {
+    /// The record's name.
+    pub name: &'static str,
+    /// Its `msg_type`.
+    pub type_id: u16,
+    /// Its size in bytes.
+    pub size: usize,
+    /// Its fields.
+    pub fields: &'static [FieldSpec],
+}
+
+impl RecordLayout {
+    /// The layout of `R`.
+    pub const fn of<R: Record>() -> Self {
+        Self { name: R::NAME, type_id: R::TYPE_ID, size: size_of::<R>(), fields: R::FIELDS }
+    }
+}
+
+/// Every record type's layout.
+pub const LAYOUTS: [RecordLayout; 2] = [RecordLayout::of::<MarketEvent>(), RecordLayout::of::<TopOfBook>()];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn format_size(format: &str) -> usize {
+        format[2..].parse().unwrap()
+    }
+
+    /// Fields tile the record exactly (apart from named reserved bytes), so there is no padding
+    /// and no field is missing from the dtype.
+    fn assert_no_padding(layout: RecordLayout, reserved: usize) {
+        let covered: usize = layout.fields.iter().map(|f| f.count * format_size(f.format)).sum();
+        assert_eq!(covered + reserved, layout.size, "{}", layout.name);
+    }
+
+    #[test]
+    fn market_events_are_one_cache_line() {
+        assert_eq!(size_of::<RecordHeader>(), 40);
+        assert_eq!(size_of::<MarketEvent>(), 64);
+        assert_no_padding(RecordLayout::of::<MarketEvent>(), 2);
+    }
+
+    #[test]
+    fn top_of_book_fields_cover_the_record() {
+        assert_eq!(size_of::<TopOfBook>(), 40 + 8 + 2 * BOOK_DEPTH * 16);
+        assert_no_padding(RecordLayout::of::<TopOfBook>(), 0);
+    }
+
+    #[test]
+    fn records_round_trip_through_bytes() {
+        let mut event = MarketEvent { instrument_id: 7, side: 1, action: 4, price: 101 * FIXED_POINT_SCALE, quantity: 3, ..Default::default() };
+        event.header.sequence = 42;
+        assert_eq!(MarketEvent::from_bytes(event.as_bytes()), event);
+    }
+}

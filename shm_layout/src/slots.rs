@@ -1,0 +1,164 @@
+//! Seqlock slots: a table of fixed-size records, the latest value per key; for top-of-book
+//! snapshots and risk state.
+//!
+//! One writer updates records in place; any number of readers get a consistent copy or retry,
+//! up to a bound, counting every retry in the segment.
+
+use std::sync::Arc;
+
+use crate::error::{ShmError, ShmResult};
+use crate::layout::{Geometry, SegmentKind};
+use crate::process::ProcessToken;
+use crate::segment::{self, Access, Mapping, SegmentOptions};
+use crate::seqlock::{self, SeqRead};
+use crate::sync::{AtomicU64, Ordering};
+use crate::time::monotonic_ns;
+use crate::{broadcast::attach_writer, roles};
+
+/// Default bound on a reader's retries before it reports [`ShmError::Contended`].
+pub const DEFAULT_MAX_RETRIES: u32 = 1000;
+
+fn slot_of(mapping: &Mapping, key: u64) -> ShmResult<&[AtomicU64]> {
+    let g = mapping.geometry();
+    if key >= g.capacity {
+        return Err(ShmError::KeyOutOfRange { name: mapping.name().to_owned(), key, capacity: g.capacity });
+    }
+    let words = g.slot_size() / 8;
+    let start = key as usize * words;
+    Ok(&mapping.data()[start..start + words])
+}
+
+fn check_record(mapping: &Mapping, len: usize) -> ShmResult<()> {
+    let size = mapping.geometry().max_message_size as usize;
+    if len != size {
+        return Err(ShmError::GeometryMismatch {
+            name: mapping.name().to_owned(),
+            field: "record_size",
+            found: size as u64,
+            expected: len as u64,
+        });
+    }
+    Ok(())
+}
+
+/// The single writer of a slot table.
+#[derive(Debug)]
+pub struct Writer {
+    mapping: Arc<Mapping>,
+    me: ProcessToken,
+}
+
+impl Writer {
+    /// Creates a table of `keys` records of `record_size` bytes and attaches as its writer.
+    pub fn create(name: &str, keys: u64, record_size: u32, options: &SegmentOptions) -> ShmResult<Self> {
+        let geometry =
+            Geometry { kind: SegmentKind::Slots, capacity: keys, max_message_size: record_size, max_readers: 0 };
+        Self::from_mapping(segment::create(name, geometry, options)?)
+    }
+
+    /// Attaches as the writer of an existing table. Fails while another live process is its
+    /// writer.
+    pub fn attach(name: &str) -> ShmResult<Self> {
+        Self::from_mapping(segment::open(name, Access::ReadWrite, SegmentKind::Slots)?)
+    }
+
+    fn from_mapping(mapping: Arc<Mapping>) -> ShmResult<Self> {
+        let (me, _) = attach_writer(&mapping)?;
+        Ok(Self { mapping, me })
+    }
+
+    /// The segment's name.
+    pub fn name(&self) -> &str {
+        self.mapping.name()
+    }
+
+    /// Number of keys.
+    pub fn keys(&self) -> u64 {
+        self.mapping.geometry().capacity
+    }
+
+    /// Size of each record in bytes.
+    pub fn record_size(&self) -> usize {
+        self.mapping.geometry().max_message_size as usize
+    }
+
+    /// Replaces the record of `key` (exactly `record_size` bytes).
+    #[inline]
+    pub fn write(&mut self, key: u64, record: &[u8]) -> ShmResult<()> {
+        check_record(&self.mapping, record.len())?;
+        seqlock::write(slot_of(&self.mapping, key)?, record);
+        let block = self.mapping.writer_block();
+        let updates = block.write_seq.load(Ordering::Relaxed);
+        block.write_seq.store(updates + 1, Ordering::Release);
+        Ok(())
+    }
+
+    /// Records a sign of life for supervisors.
+    pub fn heartbeat(&self) {
+        self.mapping.writer_block().heartbeat_ns.store(monotonic_ns(), Ordering::Relaxed);
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        roles::release(&self.mapping.writer_block().writer, self.me.packed());
+    }
+}
+
+/// A reader of a slot table. Any number may read at once, from any process.
+#[derive(Debug, Clone)]
+pub struct Reader {
+    mapping: Arc<Mapping>,
+    max_retries: u32,
+}
+
+impl Reader {
+    /// Opens a table for reading.
+    pub fn open(name: &str) -> ShmResult<Self> {
+        let mapping = segment::open(name, Access::ReadWrite, SegmentKind::Slots)?;
+        Ok(Self { mapping, max_retries: DEFAULT_MAX_RETRIES })
+    }
+
+    /// The segment's name.
+    pub fn name(&self) -> &str {
+        self.mapping.name()
+    }
+
+    /// Number of keys.
+    pub fn keys(&self) -> u64 {
+        self.mapping.geometry().capacity
+    }
+
+    /// Size of each record in bytes.
+    pub fn record_size(&self) -> usize {
+        self.mapping.geometry().max_message_size as usize
+    }
+
+    /// Sets the bound on retries per read.
+    pub fn set_max_retries(&mut self, max_retries: u32) {
+        self.max_retries = max_retries;
+    }
+
+    /// Copies the record of `key` into `out` (exactly `record_size` bytes). Returns its version
+    /// (even, growing with every update), or `None` if it was never written.
+    #[inline]
+    pub fn read(&self, key: u64, out: &mut [u8]) -> ShmResult<Option<u64>> {
+        check_record(&self.mapping, out.len())?;
+        let outcome = seqlock::read(slot_of(&self.mapping, key)?, out, self.max_retries);
+        let counters = self.mapping.counters();
+        match outcome {
+            SeqRead::Stable { version, retries } => {
+                if retries > 0 {
+                    counters.seqlock_retries.fetch_add(u64::from(retries), Ordering::Relaxed);
+                }
+                Ok(Some(version))
+            }
+            SeqRead::Empty => Ok(None),
+            SeqRead::Contended { retries } => {
+                counters.seqlock_retries.fetch_add(u64::from(retries), Ordering::Relaxed);
+                counters.seqlock_failures.fetch_add(1, Ordering::Relaxed);
+                Err(ShmError::Contended { name: self.name().to_owned(), key, retries })
+            }
+        }
+    }
+}
