@@ -26,13 +26,14 @@ Phases (each child walks through them in order, in lock-step via a barrier):
 
 Children are started with the ``spawn`` start method: every child is a fresh
 interpreter that inherits no threads, locks, ZeroMQ contexts or native (Rust)
-library state from the parent, which is the only choice that is safe for all
-peers (forking a parent that has loaded numpy's BLAS threads, a zmq context or
-an iceoryx2 node is undefined behaviour). The price is that a transport is
-pickled into the children, so it must keep parent-only resources out of its
-pickled state (see :attr:`Transport.parent_only`), and the main module must be
-import-safe (``if __name__ == "__main__":``). Start-up time is outside every
-measured window.
+library state from the parent. ``fork`` is not safe for every peer: the parent
+may run threads (numpy's BLAS pool, zmq I/O threads) whose locks a forked child
+inherits in an arbitrary state, iceoryx2 identifies nodes by process, and
+Python 3.12+ warns about forking threaded processes. The price of ``spawn`` is
+that a transport is pickled into the children, so it must keep parent-only
+resources out of its pickled state (see :attr:`Transport.parent_only`), and the
+main module must be import-safe (``if __name__ == "__main__":``). Start-up
+time is outside every measured window.
 
 Every wait is bounded: children time out on their own (``TimeoutError`` from
 :meth:`Endpoint.recv`, barrier timeouts), and the parent kills both children
@@ -49,6 +50,7 @@ import multiprocessing as mp
 import os
 import statistics
 import struct
+import threading
 import time
 import traceback
 from abc import ABC, abstractmethod
@@ -85,6 +87,7 @@ PHASES: Final = ("setup", "start", "open", "throughput", "rtt", "close", "teardo
 """Phase names used in :class:`BenchError` and in the child progress reports."""
 
 Role = Literal["ping", "pong"]
+"""The two child processes: ping sends first and times round trips, pong echoes."""
 Result = dict[str, Any]
 """A result dict as returned by :func:`measure` (see the module docstring)."""
 
@@ -254,9 +257,11 @@ class Transport(ABC):
 
     def setup(self) -> None:
         """Create shared resources in the parent before the children start."""
+        return  # optional hook: nothing to do by default
 
     def teardown(self) -> None:
         """Remove what :meth:`setup` created (idempotent, tolerant of leftovers)."""
+        return  # optional hook: nothing to do by default
 
     @abstractmethod
     def ping_endpoint(self) -> Endpoint:
@@ -288,10 +293,9 @@ def rtt_percentiles_us(
         ``{"p50", "p99", "p999", "max"}`` in microseconds (floats); percentiles
         use numpy's default linear interpolation.
     """
-    arr = np.asarray(deltas_ns, dtype=np.float64)
+    arr = np.asarray(deltas_ns, dtype=np.float64) / 1e3  # a new array, in us
     if arr.size == 0:
         raise ValueError("no round trips to summarise")
-    arr /= 1e3
     p50, p99, p999 = np.percentile(arr, [50.0, 99.0, 99.9])
     return {
         "p50": float(p50),
@@ -315,12 +319,9 @@ def median_of(runs: Sequence[Result]) -> Result:
     if len(names) != 1:
         raise ValueError(f"runs mix transports: {sorted(names)}")
     out: Result = dict(runs[0])
-    out["throughput_msgs_per_s"] = float(
-        statistics.median(r["throughput_msgs_per_s"] for r in runs)
-    )
+    out["throughput_msgs_per_s"] = float(statistics.median(r["throughput_msgs_per_s"] for r in runs))
     out["rtt_us"] = {
-        key: float(statistics.median(r["rtt_us"][key] for r in runs))
-        for key in runs[0]["rtt_us"]
+        key: float(statistics.median(r["rtt_us"][key] for r in runs)) for key in runs[0]["rtt_us"]
     }
     for key in ("lost", "out_of_order"):
         if all(key in r for r in runs):
@@ -385,6 +386,15 @@ def _pong_rtt(ep: Endpoint, cfg: _ChildConfig) -> None:
             raise TimeoutError(f"rtt phase exceeded {cfg.timeout_s}s at message {i}")
 
 
+def _sync(barrier: MpBarrier, timeout_s: float, phase: str) -> None:
+    """Wait for the peer at the end of ``phase``; ``TimeoutError`` if it never comes."""
+    try:
+        barrier.wait(timeout_s)
+    except threading.BrokenBarrierError:
+        msg = f"peer did not finish phase {phase!r} within {timeout_s}s"
+        raise TimeoutError(msg) from None
+
+
 def _child_main(
     role: Role,
     transport: Transport,
@@ -411,7 +421,7 @@ def _child_main(
         payload = make_message(0, cfg.msg_bytes)
         enter("open")
         ep = transport.ping_endpoint() if role == "ping" else transport.pong_endpoint()
-        barrier.wait(cfg.timeout_s)
+        _sync(barrier, cfg.timeout_s, phase)
         gc.collect()
         gc.disable()
         enter("throughput")
@@ -420,14 +430,14 @@ def _child_main(
         else:
             stats = ep.recv_many(cfg.messages, cfg.timeout_s, cfg.idle_s)
             reports.send(("result", role, phase, stats))
-        barrier.wait(cfg.timeout_s)
+        _sync(barrier, cfg.timeout_s, phase)
         enter("rtt")
         if role == "ping":
             deltas = _ping_rtt(ep, cfg, payload)
             reports.send(("result", role, phase, rtt_percentiles_us(deltas)))
         else:
             _pong_rtt(ep, cfg)
-        barrier.wait(cfg.timeout_s)  # neither side closes while the other works
+        _sync(barrier, cfg.timeout_s, phase)  # nobody closes while the peer works
         gc.enable()
         enter("close")
         endpoint, ep = ep, None
@@ -464,7 +474,6 @@ def measure(
     *,
     warmup: int = 10_000,
     idle_s: float = 1.0,
-    start_method: str = "spawn",
 ) -> Result:
     """Measure throughput and round-trip latency of ``transport`` between two processes.
 
@@ -483,8 +492,6 @@ def measure(
         warmup: unrecorded round trips before the recorded ones.
         idle_s: in the throughput phase, the receiver stops after this long
             without a message (only matters when messages are lost).
-        start_method: multiprocessing start method; keep ``"spawn"`` (see the
-            module docstring).
 
     Returns:
         The result dict described in the module docstring. Extra keys:
@@ -510,11 +517,9 @@ def measure(
     if cores[0] != cores[1] and set(cores) <= available:
         pin = (cores[0], cores[1])
     else:
-        pin_note = (
-            f"not pinned: cores {list(cores)} requested, {sorted(available)} available"
-        )
+        pin_note = f"not pinned: cores {list(cores)} requested, {sorted(available)} available"
     cfg = _ChildConfig(msg_bytes, messages, round_trips, warmup, timeout_s, idle_s, pin)
-    ctx = mp.get_context(start_method)
+    ctx = mp.get_context("spawn")  # see the module docstring
     barrier = ctx.Barrier(2)
 
     transport.msg_bytes = msg_bytes
@@ -562,14 +567,12 @@ def measure(
         return None
 
     def on_eof(role: Role) -> BenchError | None:
-        """The report pipe of ``role`` closed: fine after "done", else it died."""
+        """Handle EOF on the report pipe of ``role``: fine after "done", else it died."""
         if role in done:
             return None
         proc = procs[role]
         proc.join(_POLL_S)
-        return BenchError(
-            name, phase[role], f"{role} process died (exit code {proc.exitcode})"
-        )
+        return BenchError(name, phase[role], f"{role} process died (exit code {proc.exitcode})")
 
     readers: dict[Connection, Role] = {}
     try:
@@ -641,9 +644,7 @@ def measure(
     return result
 
 
-def measure_median(
-    make_transport: Callable[[], Transport], runs: int = 3, **kwargs: Any
-) -> Result:
+def measure_median(make_transport: Callable[[], Transport], runs: int = 3, **kwargs: Any) -> Result:
     """Run :func:`measure` ``runs`` times on fresh transports; return :func:`median_of`.
 
     ``kwargs`` are passed to :func:`measure`.

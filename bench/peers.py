@@ -25,6 +25,7 @@ imports without them. Run ``python -m bench.peers`` for a quick smoke run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import json
 import os
@@ -57,6 +58,20 @@ CONNECT_TIMEOUT_S = 10.0
 """Bound on waiting for the peer process while opening an endpoint."""
 
 
+def _posix_ipc() -> Any:
+    """Import ``posix_ipc`` (a C extension without type stubs)."""
+    import posix_ipc  # type: ignore[import-not-found,unused-ignore]
+
+    return posix_ipc
+
+
+def _iceoryx2() -> Any:
+    """Import ``iceoryx2`` (PyO3 bindings without a ``py.typed`` marker)."""
+    import iceoryx2  # type: ignore[import-untyped,unused-ignore]
+
+    return iceoryx2
+
+
 def _unique(prefix: str) -> str:
     """Return ``prefix`` plus the pid and a random suffix (unique per run)."""
     return f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
@@ -72,7 +87,6 @@ class _ZmqEndpoint(Endpoint):
         """Create a context and a PAIR socket, bound or connected to ``address``."""
         import zmq
 
-        self._zmq = zmq
         self._ctx = zmq.Context()
         sock = self._ctx.socket(zmq.PAIR)
         sock.setsockopt(zmq.LINGER, 0)
@@ -225,7 +239,7 @@ class _MqEndpoint(Endpoint):
 
     def __init__(self, tx_name: str, rx_name: str) -> None:
         """Open both existing queues by name."""
-        import posix_ipc
+        posix_ipc = _posix_ipc()
 
         self._busy = posix_ipc.BusyError
         self._tx = posix_ipc.MessageQueue(tx_name)
@@ -240,6 +254,7 @@ class _MqEndpoint(Endpoint):
 
     def recv(self, timeout_s: float) -> bytes:
         """Return the next message (``mq_timedreceive`` with ``timeout_s``)."""
+        msg: bytes
         try:
             msg, _priority = self._rx.receive(max(timeout_s, 0.0))
         except self._busy:
@@ -264,7 +279,7 @@ class PosixMqTransport(Transport):
 
     def setup(self) -> None:
         """Create both queues with room for ``max_messages`` of ``msg_bytes``."""
-        import posix_ipc
+        posix_ipc = _posix_ipc()
 
         base = "/" + _unique("tickrail-bench-mq")
         names = (f"{base}-a2b", f"{base}-b2a")
@@ -280,13 +295,11 @@ class PosixMqTransport(Transport):
 
     def teardown(self) -> None:
         """Unlink both queues (ignoring queues that are already gone)."""
-        import posix_ipc
+        posix_ipc = _posix_ipc()
 
         for qname in self.names or ():
-            try:
+            with contextlib.suppress(posix_ipc.ExistentialError):  # already gone
                 posix_ipc.unlink_message_queue(qname)
-            except posix_ipc.ExistentialError:
-                pass
         self.names = None
 
     def ping_endpoint(self) -> Endpoint:
@@ -311,10 +324,9 @@ def _iox_payload_type(msg_bytes: int) -> type[ctypes.Structure]:
     Both processes derive the same type name, so they can open each other's
     services.
     """
-    if msg_bytes % 8 == 0:
-        field = ctypes.c_uint64 * (msg_bytes // 8)
-    else:
-        field = ctypes.c_uint8 * msg_bytes
+    field: type[ctypes.Array[Any]] = (
+        ctypes.c_uint64 * (msg_bytes // 8) if msg_bytes % 8 == 0 else ctypes.c_uint8 * msg_bytes
+    )
     type_name = f"tickrail_bench_payload_{msg_bytes}"
 
     class Payload(ctypes.Structure):
@@ -357,22 +369,14 @@ class _IceoryxEndpoint(Endpoint):
 
     def __init__(self, tx_service: str, rx_service: str, msg_bytes: int) -> None:
         """Open both services (created by the parent) and the two ports."""
-        import iceoryx2 as iox2
+        iox2 = _iceoryx2()
 
         _iox_setup_logging(iox2)
         self._size = msg_bytes
         self._node = iox2.NodeBuilder.new().create(iox2.ServiceType.Ipc)
-        self._tx_service = _iox_service(
-            self._node, iox2, tx_service, msg_bytes, create=False
-        )
-        self._rx_service = _iox_service(
-            self._node, iox2, rx_service, msg_bytes, create=False
-        )
-        self._sub = (
-            self._rx_service.subscriber_builder()
-            .buffer_size(IceoryxTransport.buffer_size)
-            .create()
-        )
+        self._tx_service = _iox_service(self._node, iox2, tx_service, msg_bytes, create=False)
+        self._rx_service = _iox_service(self._node, iox2, rx_service, msg_bytes, create=False)
+        self._sub = self._rx_service.subscriber_builder().buffer_size(IceoryxTransport.buffer_size).create()
         self._pub = (
             self._tx_service.publisher_builder()
             .backpressure_strategy(iox2.BackpressureStrategy.RetryUntilDelivered)
@@ -393,9 +397,7 @@ class _IceoryxEndpoint(Endpoint):
             or self._tx_service.dynamic_config.number_of_subscribers < 1
         ):
             if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"iceoryx2 peer ports not there within {CONNECT_TIMEOUT_S}s"
-                )
+                raise TimeoutError(f"iceoryx2 peer ports not there within {CONNECT_TIMEOUT_S}s")
             time.sleep(0.001)
         self._pub.update_connections()
         self._sub.has_samples()
@@ -446,16 +448,13 @@ class IceoryxTransport(Transport):
 
     def setup(self) -> None:
         """Create a node and both services with unique names."""
-        import iceoryx2 as iox2
+        iox2 = _iceoryx2()
 
         _iox_setup_logging(iox2)
         base = "tickrail/bench/" + _unique("iox")
         names = (f"{base}/a2b", f"{base}/b2a")
         self._node = iox2.NodeBuilder.new().create(iox2.ServiceType.Ipc)
-        self._services = [
-            _iox_service(self._node, iox2, n, self.msg_bytes, create=True)
-            for n in names
-        ]
+        self._services = [_iox_service(self._node, iox2, n, self.msg_bytes, create=True) for n in names]
         self.service_names = names
 
     def teardown(self) -> None:

@@ -25,13 +25,22 @@ const HEARTBEAT_EVERY: u64 = 1024;
 /// Builds the ring view of a validated ring or queue mapping.
 pub(crate) fn ring_of(mapping: &Mapping) -> Ring<'_> {
     let g = mapping.geometry();
-    Ring::new(mapping.data(), g.slot_size() / 8, g.capacity, g.max_message_size as usize)
+    Ring::new(
+        mapping.data(),
+        g.slot_size() / 8,
+        g.capacity,
+        g.max_message_size as usize,
+    )
 }
 
 /// The geometry of a validated ring or queue mapping, as users give it.
 pub(crate) fn ring_geometry(mapping: &Mapping) -> RingGeometry {
     let g = mapping.geometry();
-    RingGeometry { capacity: g.capacity, max_message_size: g.max_message_size, max_readers: g.max_readers }
+    RingGeometry {
+        capacity: g.capacity,
+        max_message_size: g.max_message_size,
+        max_readers: g.max_readers,
+    }
 }
 
 /// Claims the writer's role of `mapping`, resuming its sequence. A message the previous
@@ -40,8 +49,10 @@ pub(crate) fn ring_geometry(mapping: &Mapping) -> RingGeometry {
 pub(crate) fn attach_writer(mapping: &Mapping) -> ShmResult<(ProcessToken, u64)> {
     let me = ProcessToken::current();
     let block = mapping.writer_block();
-    roles::claim(&block.writer, me.packed())
-        .map_err(|pid| ShmError::WriterActive { name: mapping.name().to_owned(), pid })?;
+    roles::claim(&block.writer, me.packed()).map_err(|pid| ShmError::WriterActive {
+        name: mapping.name().to_owned(),
+        pid,
+    })?;
     let mut next_seq = block.write_seq.load(Ordering::Acquire);
     if mapping.geometry().kind != SegmentKind::Slots && ring_of(mapping).is_published(next_seq) {
         next_seq += 1;
@@ -55,14 +66,21 @@ pub(crate) fn attach_writer(mapping: &Mapping) -> ShmResult<(ProcessToken, u64)>
 /// The signal sleepers on a segment's writer sequence wait on.
 pub(crate) fn writer_signal(mapping: &Mapping) -> Signal<'_> {
     let block = mapping.writer_block();
-    Signal { word: &block.write_seq, waiters: &block.waiters }
+    Signal {
+        word: &block.write_seq,
+        waiters: &block.waiters,
+    }
 }
 
 /// Checks `msg` fits a slot of `mapping`.
 pub(crate) fn check_len(mapping: &Mapping, len: usize) -> ShmResult<()> {
     let max = mapping.geometry().max_message_size as usize;
     if len > max {
-        return Err(ShmError::MessageTooLarge { name: mapping.name().to_owned(), len, max });
+        return Err(ShmError::MessageTooLarge {
+            name: mapping.name().to_owned(),
+            len,
+            max,
+        });
     }
     Ok(())
 }
@@ -71,7 +89,11 @@ pub(crate) fn check_len(mapping: &Mapping, len: usize) -> ShmResult<()> {
 pub(crate) fn check_buffer(mapping: &Mapping, len: usize) -> ShmResult<()> {
     let needed = mapping.geometry().max_message_size as usize;
     if len < needed {
-        return Err(ShmError::BufferTooSmall { name: mapping.name().to_owned(), len, needed });
+        return Err(ShmError::BufferTooSmall {
+            name: mapping.name().to_owned(),
+            len,
+            needed,
+        });
     }
     Ok(())
 }
@@ -99,12 +121,20 @@ impl Writer {
     /// Attaches as the writer of an existing ring, continuing its sequence. Fails while
     /// another live process is its writer; a dead writer's role is taken over.
     pub fn attach(name: &str) -> ShmResult<Self> {
-        Self::from_mapping(segment::open(name, Access::ReadWrite, SegmentKind::Broadcast)?)
+        Self::from_mapping(segment::open(
+            name,
+            Access::ReadWrite,
+            SegmentKind::Broadcast,
+        )?)
     }
 
     fn from_mapping(mapping: Arc<Mapping>) -> ShmResult<Self> {
         let (me, next_seq) = attach_writer(&mapping)?;
-        Ok(Self { mapping, me, next_seq })
+        Ok(Self {
+            mapping,
+            me,
+            next_seq,
+        })
     }
 
     /// The segment's name.
@@ -142,7 +172,10 @@ impl Writer {
         if record_size == 0 || records.len() % record_size != 0 {
             return Err(ShmError::InvalidConfig {
                 name: self.name().to_owned(),
-                detail: format!("{} bytes is not a whole number of {record_size}-byte records", records.len()),
+                detail: format!(
+                    "{} bytes is not a whole number of {record_size}-byte records",
+                    records.len()
+                ),
             });
         }
         let ring = ring_of(&self.mapping);
@@ -166,7 +199,10 @@ impl Writer {
 
     /// Records a sign of life for supervisors (publishing does this too, now and then).
     pub fn heartbeat(&self) {
-        self.mapping.writer_block().heartbeat_ns.store(monotonic_ns(), Ordering::Relaxed);
+        self.mapping
+            .writer_block()
+            .heartbeat_ns
+            .store(monotonic_ns(), Ordering::Relaxed);
     }
 }
 
@@ -226,14 +262,21 @@ impl Reader {
     pub fn resume(name: &str, index: u32) -> ShmResult<Self> {
         let mapping = segment::open(name, Access::ReadWrite, SegmentKind::Broadcast)?;
         let max_readers = mapping.geometry().max_readers;
-        let block = mapping.readers().get(index as usize).ok_or_else(|| ShmError::ReaderOutOfRange {
+        let block =
+            mapping
+                .readers()
+                .get(index as usize)
+                .ok_or_else(|| ShmError::ReaderOutOfRange {
+                    name: mapping.name().to_owned(),
+                    index,
+                    max_readers,
+                })?;
+        let me = ProcessToken::current();
+        roles::claim(&block.owner, me.packed()).map_err(|pid| ShmError::ReaderActive {
             name: mapping.name().to_owned(),
             index,
-            max_readers,
+            pid,
         })?;
-        let me = ProcessToken::current();
-        roles::claim(&block.owner, me.packed())
-            .map_err(|pid| ShmError::ReaderActive { name: mapping.name().to_owned(), index, pid })?;
         let cursor = block.cursor.load(Ordering::Acquire);
         let mut reader = Self::new(Arc::clone(&mapping), me, index, cursor);
         reader.consumed = block.consumed.load(Ordering::Relaxed);
@@ -243,7 +286,16 @@ impl Reader {
     }
 
     fn new(mapping: Arc<Mapping>, me: ProcessToken, index: u32, cursor: u64) -> Self {
-        Self { mapping, me, index, cursor, consumed: 0, lost: 0, overruns: 0, wait: WaitStrategy::default() }
+        Self {
+            mapping,
+            me,
+            index,
+            cursor,
+            consumed: 0,
+            lost: 0,
+            overruns: 0,
+            wait: WaitStrategy::default(),
+        }
     }
 
     fn block(&self) -> &ReaderBlock {
@@ -362,7 +414,9 @@ impl Reader {
     /// Waits with this reader's strategy until a message (or a lap) is pending or `timeout`
     /// passes; returns whether one is.
     pub fn wait(&self, timeout: Duration) -> bool {
-        wait_until(self.wait, writer_signal(&self.mapping), timeout, || self.has_pending())
+        wait_until(self.wait, writer_signal(&self.mapping), timeout, || {
+            self.has_pending()
+        })
     }
 }
 

@@ -230,7 +230,10 @@ impl Geometry {
             return Err("max_message_size must be at least 1 byte".into());
         }
         if self.max_message_size > 1 << 20 {
-            return Err(format!("max_message_size {} exceeds 1 MiB", self.max_message_size));
+            return Err(format!(
+                "max_message_size {} exceeds 1 MiB",
+                self.max_message_size
+            ));
         }
         let readers_ok = match self.kind {
             SegmentKind::Broadcast => (1..=1024).contains(&self.max_readers),
@@ -294,7 +297,12 @@ mod tests {
     use super::*;
 
     fn ring(capacity: u64, max_message_size: u32, max_readers: u32) -> Geometry {
-        Geometry { kind: SegmentKind::Broadcast, capacity, max_message_size, max_readers }
+        Geometry {
+            kind: SegmentKind::Broadcast,
+            capacity,
+            max_message_size,
+            max_readers,
+        }
     }
 
     #[test]
@@ -313,12 +321,26 @@ mod tests {
 
     #[test]
     fn rejects_impossible_geometries() {
-        assert!(ring(1000, 64, 1).validate().unwrap_err().contains("power of two"));
+        assert!(ring(1000, 64, 1)
+            .validate()
+            .unwrap_err()
+            .contains("power of two"));
         assert!(ring(1024, 0, 1).validate().is_err());
-        assert!(ring(1024, 64, 0).validate().unwrap_err().contains("max_readers"));
-        let queue = Geometry { kind: SegmentKind::Queue, ..ring(8, 8, 2) };
+        assert!(ring(1024, 64, 0)
+            .validate()
+            .unwrap_err()
+            .contains("max_readers"));
+        let queue = Geometry {
+            kind: SegmentKind::Queue,
+            ..ring(8, 8, 2)
+        };
         assert!(queue.validate().is_err());
-        let table = Geometry { kind: SegmentKind::Slots, capacity: 10, max_message_size: 8, max_readers: 0 };
+        let table = Geometry {
+            kind: SegmentKind::Slots,
+            capacity: 10,
+            max_message_size: 8,
+            max_readers: 0,
+        };
         assert!(table.validate().is_ok());
     }
 

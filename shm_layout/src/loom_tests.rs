@@ -35,7 +35,9 @@ struct Shared {
 
 fn shared(capacity: u64) -> Arc<Shared> {
     Arc::new(Shared {
-        data: (0..capacity as usize * SLOT_WORDS).map(|_| AtomicU64::new(0)).collect(),
+        data: (0..capacity as usize * SLOT_WORDS)
+            .map(|_| AtomicU64::new(0))
+            .collect(),
         write_seq: AtomicU64::new(0),
         read_cursor: AtomicU64::new(0),
     })
@@ -78,7 +80,11 @@ fn broadcast_readers_never_see_torn_messages_and_account_for_every_lap() {
             }
         }
         writer.join().unwrap();
-        assert_eq!(seen + lost, cursor, "every sequence before the cursor is read or counted lost");
+        assert_eq!(
+            seen + lost,
+            cursor,
+            "every sequence before the cursor is read or counted lost"
+        );
         assert!(cursor <= MESSAGES);
     });
 }
@@ -113,7 +119,9 @@ fn a_queue_delivers_every_message_once_in_order() {
                     s.read_cursor.store(cursor, Ordering::SeqCst);
                 }
                 crate::ring::SlotRead::NotYet => thread::yield_now(),
-                crate::ring::SlotRead::Overwritten => panic!("the queue writer overwrote message {cursor}"),
+                crate::ring::SlotRead::Overwritten => {
+                    panic!("the queue writer overwrote message {cursor}")
+                }
             }
         }
         writer.join().unwrap();

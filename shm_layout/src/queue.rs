@@ -9,7 +9,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::broadcast::{attach_writer, check_buffer, check_len, ring_geometry, ring_of, writer_signal};
+use crate::broadcast::{
+    attach_writer, check_buffer, check_len, ring_geometry, ring_of, writer_signal,
+};
 use crate::error::{ShmError, ShmResult};
 use crate::layout::{Geometry, ReaderBlock, SegmentKind};
 use crate::process::ProcessToken;
@@ -27,7 +29,10 @@ fn reader_block(mapping: &Mapping) -> &ReaderBlock {
 /// The signal a writer waiting for space sleeps on: the reader's cursor.
 fn space_signal(mapping: &Mapping) -> Signal<'_> {
     let block = reader_block(mapping);
-    Signal { word: &block.cursor, waiters: &block.space_waiters }
+    Signal {
+        word: &block.cursor,
+        waiters: &block.space_waiters,
+    }
 }
 
 /// The single writer of a queue.
@@ -48,7 +53,12 @@ impl Writer {
         max_message_size: u32,
         options: &SegmentOptions,
     ) -> ShmResult<Self> {
-        let geometry = Geometry { kind: SegmentKind::Queue, capacity, max_message_size, max_readers: 1 };
+        let geometry = Geometry {
+            kind: SegmentKind::Queue,
+            capacity,
+            max_message_size,
+            max_readers: 1,
+        };
         Self::from_mapping(segment::create(name, geometry, options)?)
     }
 
@@ -61,7 +71,13 @@ impl Writer {
     fn from_mapping(mapping: Arc<Mapping>) -> ShmResult<Self> {
         let (me, next_seq) = attach_writer(&mapping)?;
         let cached_read = reader_block(&mapping).cursor.load(Ordering::Acquire);
-        Ok(Self { mapping, me, next_seq, cached_read, wait: WaitStrategy::default() })
+        Ok(Self {
+            mapping,
+            me,
+            next_seq,
+            cached_read,
+            wait: WaitStrategy::default(),
+        })
     }
 
     /// The segment's name.
@@ -107,14 +123,22 @@ impl Writer {
         if record_size == 0 || records.len() % record_size != 0 {
             return Err(ShmError::InvalidConfig {
                 name: self.name().to_owned(),
-                detail: format!("{} bytes is not a whole number of {record_size}-byte records", records.len()),
+                detail: format!(
+                    "{} bytes is not a whole number of {record_size}-byte records",
+                    records.len()
+                ),
             });
         }
         let ring = ring_of(&self.mapping);
         let read_cursor = &reader_block(&self.mapping).cursor;
         let mut pushed = 0;
         for record in records.chunks_exact(record_size) {
-            if !ring.try_push(self.next_seq + pushed as u64, read_cursor, &mut self.cached_read, record) {
+            if !ring.try_push(
+                self.next_seq + pushed as u64,
+                read_cursor,
+                &mut self.cached_read,
+                record,
+            ) {
                 break;
             }
             pushed += 1;
@@ -131,7 +155,9 @@ impl Writer {
     fn count_backpressure(&self) {
         let block = self.mapping.writer_block();
         let events = block.backpressure_events.load(Ordering::Relaxed);
-        block.backpressure_events.store(events + 1, Ordering::Relaxed);
+        block
+            .backpressure_events
+            .store(events + 1, Ordering::Relaxed);
     }
 
     #[inline]
@@ -150,12 +176,17 @@ impl Writer {
 
     /// Waits until there is room for a message or `timeout` passes; returns whether there is.
     pub fn wait_for_space(&self, timeout: Duration) -> bool {
-        wait_until(self.wait, space_signal(&self.mapping), timeout, || self.has_space())
+        wait_until(self.wait, space_signal(&self.mapping), timeout, || {
+            self.has_space()
+        })
     }
 
     /// Records a sign of life for supervisors.
     pub fn heartbeat(&self) {
-        self.mapping.writer_block().heartbeat_ns.store(monotonic_ns(), Ordering::Relaxed);
+        self.mapping
+            .writer_block()
+            .heartbeat_ns
+            .store(monotonic_ns(), Ordering::Relaxed);
     }
 }
 
@@ -183,11 +214,20 @@ impl Reader {
         let mapping = segment::open(name, Access::ReadWrite, SegmentKind::Queue)?;
         let me = ProcessToken::current();
         let block = reader_block(&mapping);
-        roles::claim(&block.owner, me.packed())
-            .map_err(|pid| ShmError::ReaderActive { name: mapping.name().to_owned(), index: 0, pid })?;
+        roles::claim(&block.owner, me.packed()).map_err(|pid| ShmError::ReaderActive {
+            name: mapping.name().to_owned(),
+            index: 0,
+            pid,
+        })?;
         let cursor = block.cursor.load(Ordering::Acquire);
         let consumed = block.consumed.load(Ordering::Relaxed);
-        Ok(Self { mapping, me, cursor, consumed, wait: WaitStrategy::default() })
+        Ok(Self {
+            mapping,
+            me,
+            cursor,
+            consumed,
+            wait: WaitStrategy::default(),
+        })
     }
 
     /// The segment's name.
@@ -271,7 +311,9 @@ impl Reader {
 
     /// Waits until a message is waiting or `timeout` passes; returns whether one is.
     pub fn wait(&self, timeout: Duration) -> bool {
-        wait_until(self.wait, writer_signal(&self.mapping), timeout, || self.has_pending())
+        wait_until(self.wait, writer_signal(&self.mapping), timeout, || {
+            self.has_pending()
+        })
     }
 }
 

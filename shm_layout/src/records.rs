@@ -81,160 +81,258 @@ pub struct TopOfBook {
     pub asks: [Level; BOOK_DEPTH],
 }
 
-/// One field of a record's layout, as numpy describes it.
+/// One field of a layout, as numpy describes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FieldSpec {
-    /// Field name (nested fields are flattened with `_`: `bids_price`).
+    /// Field name (the header's fields are flattened into the record: `sequence`, not `header.sequence`).
     pub name: &'static str,
-    /// numpy type string, little-endian: `<u2`, `<i8`, ...
+    /// numpy type string, little-endian (`<u2`, `<i8`, `|u1`), or the name of another layout in
+    /// [`LAYOUTS`] for a nested struct (`Level`).
     pub format: &'static str,
     /// Byte offset in the record.
     pub offset: usize,
     /// Array length; 1 for a scalar field.
     pub count: usize,
-    /// Byte stride between array elements (the element size for a scalar).
-    pub stride: usize,
 }
 
-/// A fixed-size record that crosses shared memory.
-pub trait Record: Copy + Default {
+/// A `repr(C)` struct with a numpy mirror: every field, in order.
+pub trait Layout: Copy + Default {
     /// Its name, as Python knows it.
     const NAME: &'static str;
-    /// The value of `header.msg_type` for this record.
-    const TYPE_ID: u16;
     /// Every field, in order.
     const FIELDS: &'static [FieldSpec];
 
-    /// The record's bytes.
+    /// The struct's bytes.
     fn as_bytes(&self) -> &[u8] {
-        // SAFETY: records are `repr(C)` structs of integers laid out without padding (checked
-        // by `assert_no_padding` in the tests), so every byte is initialised.
+        // SAFETY: layouts are `repr(C)` structs of integers whose fields tile the struct with
+        // no padding (checked by `assert_tiles` in the tests), so every byte is initialised.
         unsafe { std::slice::from_raw_parts((self as *const Self).cast::<u8>(), size_of::<Self>()) }
     }
 
-    /// Reads a record from the first `size_of::<Self>()` bytes of `bytes`.
+    /// Reads one from the first `size_of::<Self>()` bytes of `bytes`.
     fn from_bytes(bytes: &[u8]) -> Self {
-        assert!(bytes.len() >= size_of::<Self>(), "{} needs {} bytes", Self::NAME, size_of::<Self>());
-        // SAFETY: the length is checked above; any bit pattern is a valid record of integers;
+        assert!(
+            bytes.len() >= size_of::<Self>(),
+            "{} needs {} bytes",
+            Self::NAME,
+            size_of::<Self>()
+        );
+        // SAFETY: the length is checked above; any bit pattern is a valid struct of integers;
         // `read_unaligned` makes no alignment assumption.
         unsafe { bytes.as_ptr().cast::<Self>().read_unaligned() }
     }
 }
 
-const fn field(name: &'static str, format: &'static str, offset: usize, size: usize) -> FieldSpec {
-    FieldSpec { name, format, offset, count: 1, stride: size }
+/// A message record: a [`Layout`] that starts with a [`RecordHeader`].
+pub trait Record: Layout {
+    /// The value of `header.msg_type` for this record.
+    const TYPE_ID: u16;
+}
+
+const fn field(name: &'static str, format: &'static str, offset: usize) -> FieldSpec {
+    FieldSpec {
+        name,
+        format,
+        offset,
+        count: 1,
+    }
 }
 
 macro_rules! header_fields {
-    ($record:ty) => {
+    ($record:ty) => {{
+        let base = offset_of!($record, header);
         [
-            field("msg_type", "<u2", offset_of!($record, header) + offset_of!(RecordHeader, msg_type), 2),
-            field("flags", "<u2", offset_of!($record, header) + offset_of!(RecordHeader, flags), 2),
-            field("length", "<u4", offset_of!($record, header) + offset_of!(RecordHeader, length), 4),
-            field("sequence", "<u8", offset_of!($record, header) + offset_of!(RecordHeader, sequence), 8),
-            field("exchange_ts_ns", "<u8", offset_of!($record, header) + offset_of!(RecordHeader, exchange_ts_ns), 8),
-            field("receive_ts_ns", "<u8", offset_of!($record, header) + offset_of!(RecordHeader, receive_ts_ns), 8),
-            field("publish_ts_ns", "<u8", offset_of!($record, header) + offset_of!(RecordHeader, publish_ts_ns), 8),
+            field("msg_type", "<u2", base + offset_of!(RecordHeader, msg_type)),
+            field("flags", "<u2", base + offset_of!(RecordHeader, flags)),
+            field("length", "<u4", base + offset_of!(RecordHeader, length)),
+            field("sequence", "<u8", base + offset_of!(RecordHeader, sequence)),
+            field(
+                "exchange_ts_ns",
+                "<u8",
+                base + offset_of!(RecordHeader, exchange_ts_ns),
+            ),
+            field(
+                "receive_ts_ns",
+                "<u8",
+                base + offset_of!(RecordHeader, receive_ts_ns),
+            ),
+            field(
+                "publish_ts_ns",
+                "<u8",
+                base + offset_of!(RecordHeader, publish_ts_ns),
+            ),
         ]
-    };
+    }};
 }
 
 const MARKET_EVENT_FIELDS: [FieldSpec; 12] = {
     let h = header_fields!(MarketEvent);
     [
-        h[0], h[1], h[2], h[3], h[4], h[5], h[6],
-        field("instrument_id", "<u4", offset_of!(MarketEvent, instrument_id), 4),
-        field("side", "|u1", offset_of!(MarketEvent, side), 1),
-        field("action", "|u1", offset_of!(MarketEvent, action), 1),
-        field("price", "<i8", offset_of!(MarketEvent, price), 8),
-        field("quantity", "<i8", offset_of!(MarketEvent, quantity), 8),
+        h[0],
+        h[1],
+        h[2],
+        h[3],
+        h[4],
+        h[5],
+        h[6],
+        field(
+            "instrument_id",
+            "<u4",
+            offset_of!(MarketEvent, instrument_id),
+        ),
+        field("side", "|u1", offset_of!(MarketEvent, side)),
+        field("action", "|u1", offset_of!(MarketEvent, action)),
+        field("price", "<i8", offset_of!(MarketEvent, price)),
+        field("quantity", "<i8", offset_of!(MarketEvent, quantity)),
     ]
 };
 
-const fn levels(name: &'static str, offset: usize) -> FieldSpec {
-    FieldSpec { name, format: "<i8", offset, count: BOOK_DEPTH, stride: size_of::<Level>() }
-}
+const LEVEL_FIELDS: [FieldSpec; 2] = [
+    field("price", "<i8", offset_of!(Level, price)),
+    field("quantity", "<i8", offset_of!(Level, quantity)),
+];
 
-const TOP_OF_BOOK_FIELDS: [FieldSpec; 14] = {
+const TOP_OF_BOOK_FIELDS: [FieldSpec; 12] = {
     let h = header_fields!(TopOfBook);
     [
-        h[0], h[1], h[2], h[3], h[4], h[5], h[6],
-        field("instrument_id", "<u4", offset_of!(TopOfBook, instrument_id), 4),
-        field("bid_levels", "<u2", offset_of!(TopOfBook, bid_levels), 2),
-        field("ask_levels", "<u2", offset_of!(TopOfBook, ask_levels), 2),
-        levels("bid_price", offset_of!(TopOfBook, bids) + offset_of!(Level, price)),
-        levels("bid_quantity", offset_of!(TopOfBook, bids) + offset_of!(Level, quantity)),
-        levels("ask_price", offset_of!(TopOfBook, asks) + offset_of!(Level, price)),
-        levels("ask_quantity", offset_of!(TopOfBook, asks) + offset_of!(Level, quantity)),
+        h[0],
+        h[1],
+        h[2],
+        h[3],
+        h[4],
+        h[5],
+        h[6],
+        field("instrument_id", "<u4", offset_of!(TopOfBook, instrument_id)),
+        field("bid_levels", "<u2", offset_of!(TopOfBook, bid_levels)),
+        field("ask_levels", "<u2", offset_of!(TopOfBook, ask_levels)),
+        FieldSpec {
+            name: "bids",
+            format: Level::NAME,
+            offset: offset_of!(TopOfBook, bids),
+            count: BOOK_DEPTH,
+        },
+        FieldSpec {
+            name: "asks",
+            format: Level::NAME,
+            offset: offset_of!(TopOfBook, asks),
+            count: BOOK_DEPTH,
+        },
     ]
 };
 
-impl Record for MarketEvent {
+impl Layout for MarketEvent {
     const NAME: &'static str = "MarketEvent";
-    const TYPE_ID: u16 = 1;
     const FIELDS: &'static [FieldSpec] = &MARKET_EVENT_FIELDS;
 }
 
-impl Record for TopOfBook {
+impl Record for MarketEvent {
+    const TYPE_ID: u16 = 1;
+}
+
+impl Layout for Level {
+    const NAME: &'static str = "Level";
+    const FIELDS: &'static [FieldSpec] = &LEVEL_FIELDS;
+}
+
+impl Layout for TopOfBook {
     const NAME: &'static str = "TopOfBook";
-    const TYPE_ID: u16 = 2;
     const FIELDS: &'static [FieldSpec] = &TOP_OF_BOOK_FIELDS;
 }
 
-/// A record type's layout, for building its numpy dtype.
+impl Record for TopOfBook {
+    const TYPE_ID: u16 = 2;
+}
+
+/// A layout's description, for building its numpy dtype.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecordLayout {
-    /// The record's name.
+pub struct LayoutSpec {
+    /// The struct's name.
     pub name: &'static str,
-    /// Its `msg_type`.
-    pub type_id: u16,
+    /// Its `msg_type` if it is a message record.
+    pub type_id: Option<u16>,
     /// Its size in bytes.
     pub size: usize,
     /// Its fields.
     pub fields: &'static [FieldSpec],
 }
 
-impl RecordLayout {
-    /// The layout of `R`.
-    pub const fn of<R: Record>() -> Self {
-        Self { name: R::NAME, type_id: R::TYPE_ID, size: size_of::<R>(), fields: R::FIELDS }
+impl LayoutSpec {
+    /// The description of a nested struct.
+    pub const fn of<L: Layout>() -> Self {
+        Self {
+            name: L::NAME,
+            type_id: None,
+            size: size_of::<L>(),
+            fields: L::FIELDS,
+        }
+    }
+
+    /// The description of a message record.
+    pub const fn of_record<R: Record>() -> Self {
+        Self {
+            type_id: Some(R::TYPE_ID),
+            ..Self::of::<R>()
+        }
     }
 }
 
-/// Every record type's layout.
-pub const LAYOUTS: [RecordLayout; 2] = [RecordLayout::of::<MarketEvent>(), RecordLayout::of::<TopOfBook>()];
+/// Every layout, nested structs before the records that use them.
+pub const LAYOUTS: [LayoutSpec; 3] = [
+    LayoutSpec::of::<Level>(),
+    LayoutSpec::of_record::<MarketEvent>(),
+    LayoutSpec::of_record::<TopOfBook>(),
+];
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn format_size(format: &str) -> usize {
-        format[2..].parse().unwrap()
+    fn size_of_field(spec: &FieldSpec) -> usize {
+        let one = match LAYOUTS.iter().find(|l| l.name == spec.format) {
+            Some(nested) => nested.size,
+            None => spec.format[2..].parse().unwrap(),
+        };
+        one * spec.count
     }
 
-    /// Fields tile the record exactly (apart from named reserved bytes), so there is no padding
-    /// and no field is missing from the dtype.
-    fn assert_no_padding(layout: RecordLayout, reserved: usize) {
-        let covered: usize = layout.fields.iter().map(|f| f.count * format_size(f.format)).sum();
+    /// Fields tile the struct exactly, apart from named reserved bytes: no padding, and no field
+    /// missing from the dtype.
+    fn assert_tiles(layout: &LayoutSpec, reserved: usize) {
+        let covered: usize = layout.fields.iter().map(size_of_field).sum();
         assert_eq!(covered + reserved, layout.size, "{}", layout.name);
+        for pair in layout.fields.windows(2) {
+            assert!(
+                pair[0].offset + size_of_field(&pair[0]) <= pair[1].offset,
+                "{} overlaps",
+                pair[0].name
+            );
+        }
     }
 
     #[test]
     fn market_events_are_one_cache_line() {
         assert_eq!(size_of::<RecordHeader>(), 40);
         assert_eq!(size_of::<MarketEvent>(), 64);
-        assert_no_padding(RecordLayout::of::<MarketEvent>(), 2);
+        assert_tiles(&LayoutSpec::of_record::<MarketEvent>(), 2);
     }
 
     #[test]
     fn top_of_book_fields_cover_the_record() {
         assert_eq!(size_of::<TopOfBook>(), 40 + 8 + 2 * BOOK_DEPTH * 16);
-        assert_no_padding(RecordLayout::of::<TopOfBook>(), 0);
+        assert_tiles(&LayoutSpec::of_record::<TopOfBook>(), 0);
+        assert_tiles(&LayoutSpec::of::<Level>(), 0);
     }
 
     #[test]
     fn records_round_trip_through_bytes() {
-        let mut event = MarketEvent { instrument_id: 7, side: 1, action: 4, price: 101 * FIXED_POINT_SCALE, quantity: 3, ..Default::default() };
+        let mut event = MarketEvent {
+            instrument_id: 7,
+            side: 1,
+            action: 4,
+            price: 101 * FIXED_POINT_SCALE,
+            quantity: 3,
+            ..Default::default()
+        };
         event.header.sequence = 42;
         assert_eq!(MarketEvent::from_bytes(event.as_bytes()), event);
     }

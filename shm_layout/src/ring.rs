@@ -50,7 +50,12 @@ impl<'a> Ring<'a> {
         debug_assert!(capacity.is_power_of_two());
         debug_assert!(data.len() >= capacity as usize * slot_words);
         debug_assert!(max_len <= (slot_words - 2) * 8);
-        Self { data, slot_words, capacity, max_len }
+        Self {
+            data,
+            slot_words,
+            capacity,
+            max_len,
+        }
     }
 
     #[inline]
@@ -115,7 +120,9 @@ impl<'a> Ring<'a> {
             }
             SlotRead::NotYet => Received::Empty,
             SlotRead::Overwritten => {
-                let oldest = write_seq.load(Ordering::Acquire).saturating_sub(self.capacity);
+                let oldest = write_seq
+                    .load(Ordering::Acquire)
+                    .saturating_sub(self.capacity);
                 let next = oldest.max(*cursor + 1);
                 let count = next - *cursor;
                 *cursor = next;
@@ -157,7 +164,10 @@ mod tests {
 
     fn owned(capacity: u64, max_len: usize) -> Owned {
         let words = capacity as usize * (2 + max_len.div_ceil(8));
-        Owned { data: (0..words).map(|_| AtomicU64::new(0)).collect(), write_seq: AtomicU64::new(0) }
+        Owned {
+            data: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            write_seq: AtomicU64::new(0),
+        }
     }
 
     fn ring(o: &Owned, capacity: u64, max_len: usize) -> Ring<'_> {
@@ -174,10 +184,16 @@ mod tests {
         }
         let (mut cursor, mut out) = (0, [0u8; 16]);
         for seq in 0..3u64 {
-            assert_eq!(r.read_next(&o.write_seq, &mut cursor, &mut out), Received::Message { seq, len: 8 });
+            assert_eq!(
+                r.read_next(&o.write_seq, &mut cursor, &mut out),
+                Received::Message { seq, len: 8 }
+            );
             assert_eq!(out[..8], seq.to_le_bytes());
         }
-        assert_eq!(r.read_next(&o.write_seq, &mut cursor, &mut out), Received::Empty);
+        assert_eq!(
+            r.read_next(&o.write_seq, &mut cursor, &mut out),
+            Received::Empty
+        );
     }
 
     #[test]
@@ -189,8 +205,14 @@ mod tests {
             o.write_seq.store(seq + 1, Ordering::Release);
         }
         let (mut cursor, mut out) = (0, [0u8; 8]);
-        assert_eq!(r.read_next(&o.write_seq, &mut cursor, &mut out), Received::Lost { count: 6 });
-        assert_eq!(r.read_next(&o.write_seq, &mut cursor, &mut out), Received::Message { seq: 6, len: 8 });
+        assert_eq!(
+            r.read_next(&o.write_seq, &mut cursor, &mut out),
+            Received::Lost { count: 6 }
+        );
+        assert_eq!(
+            r.read_next(&o.write_seq, &mut cursor, &mut out),
+            Received::Message { seq: 6, len: 8 }
+        );
     }
 
     #[test]

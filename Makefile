@@ -1,0 +1,59 @@
+# The two set-up commands are `make run` and `make test`; each creates .venv when it is missing
+# and builds what it needs. `make lint` and `make bench` assume nothing more.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Rebuilt when any Rust or packaging input changes.
+NATIVE_STAMP := $(VENV)/.native-built
+RUST_SOURCES := $(shell find shm_layout tickrail -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock
+LOOM_PREEMPTIONS ?= 3
+
+.PHONY: run test test-rust test-loom test-python stubtest lint bench bench-quick clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip 'maturin>=1.7,<2'
+
+$(NATIVE_STAMP): $(PY) pyproject.toml $(RUST_SOURCES)
+	$(VENV)/bin/maturin develop --release --locked --extras test,bench
+	touch $@
+
+Cargo.lock:
+	cargo generate-lockfile
+
+run: $(NATIVE_STAMP)
+	$(PY) supervisor.py run $(ARGS)
+
+test: test-rust test-loom stubtest test-python
+
+test-rust:
+	cargo test --workspace --locked
+
+test-loom:
+	RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=$(LOOM_PREEMPTIONS) CARGO_TARGET_DIR=target/loom \
+		cargo test --locked --release -p shm_layout --lib
+
+stubtest: $(NATIVE_STAMP)
+	$(PY) -m mypy.stubtest tickrail._native --allowlist .mypy-stubtest-allowlist
+
+test-python: $(NATIVE_STAMP)
+	$(PY) -m pytest
+
+lint: $(NATIVE_STAMP)
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m mypy
+
+bench: $(NATIVE_STAMP)
+	cargo build --release --locked -p ring-bench
+	$(PY) bench/ring.py $(ARGS)
+
+bench-quick: $(NATIVE_STAMP)
+	cargo build --release --locked -p ring-bench
+	$(PY) bench/ring.py --quick $(ARGS)
+
+clean:
+	rm -rf target $(VENV)

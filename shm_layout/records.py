@@ -1,0 +1,49 @@
+"""numpy structured dtypes of the shared-memory records, built from the Rust definitions.
+
+The layouts come from :func:`tickrail._native.record_layouts`, so the Rust structs stay the only
+definition: a field added there appears here without an edit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tickrail import _native
+
+#: Prices and quantities are integers in units of ``1 / FIXED_POINT_SCALE``.
+FIXED_POINT_SCALE: int = _native.FIXED_POINT_SCALE
+
+
+def _build_dtypes() -> dict[str, np.dtype[Any]]:
+    dtypes: dict[str, np.dtype[Any]] = {}
+    for layout in _native.record_layouts():
+        formats: list[Any] = []
+        for field in layout["fields"]:
+            base = dtypes.get(field["format"], field["format"])
+            formats.append((base, (field["count"],)) if field["count"] > 1 else base)
+        dtypes[layout["name"]] = np.dtype(
+            {
+                "names": [field["name"] for field in layout["fields"]],
+                "formats": formats,
+                "offsets": [field["offset"] for field in layout["fields"]],
+                "itemsize": layout["size"],
+            }
+        )
+    return dtypes
+
+
+DTYPES: dict[str, np.dtype[Any]] = _build_dtypes()
+"""Every layout's dtype by its Rust name (``MarketEvent``, ``TopOfBook``, ``Level``)."""
+
+TYPE_IDS: dict[str, int] = {
+    layout["name"]: layout["type_id"] for layout in _native.record_layouts() if layout["type_id"] is not None
+}
+"""The ``msg_type`` of each message record."""
+
+MARKET_EVENT: np.dtype[Any] = DTYPES["MarketEvent"]
+"""One market-data event (64 bytes): the common header, instrument, side, action, price, quantity."""
+
+TOP_OF_BOOK: np.dtype[Any] = DTYPES["TopOfBook"]
+"""The best levels of one instrument's book on one venue, a seqlock slot's record."""

@@ -1,0 +1,240 @@
+"""Type stubs of the tickrail._native extension module (checked with mypy.stubtest)."""
+
+from types import TracebackType
+from typing import Final, Literal, Self, TypedDict, final
+
+from typing_extensions import Buffer
+
+__all__ = [
+    "FIXED_POINT_SCALE",
+    "LAYOUT_VERSION",
+    "BroadcastReader",
+    "BroadcastWriter",
+    "LayoutMismatch",
+    "MessageTooLarge",
+    "QueueReader",
+    "QueueWriter",
+    "RoleTaken",
+    "SegmentCorrupt",
+    "SegmentExists",
+    "SegmentNotFound",
+    "SegmentNotReady",
+    "SegmentPermissionError",
+    "SeqlockContended",
+    "ShmError",
+    "SlotReader",
+    "SlotWriter",
+    "list_segments",
+    "record_layouts",
+    "remove_if_stale",
+    "segment_info",
+    "segment_stats",
+    "unlink",
+]
+
+LAYOUT_VERSION: Final[int]
+FIXED_POINT_SCALE: Final[int]
+
+WaitName = Literal["spin", "yield", "backoff", "futex"] | str
+
+class ShmError(Exception): ...
+class SegmentNotFound(ShmError): ...
+class SegmentExists(ShmError): ...
+class SegmentPermissionError(ShmError): ...
+class LayoutMismatch(ShmError): ...
+class SegmentNotReady(ShmError): ...
+class SegmentCorrupt(ShmError): ...
+class RoleTaken(ShmError): ...
+class MessageTooLarge(ShmError): ...
+class SeqlockContended(ShmError): ...
+
+class FieldLayout(TypedDict):
+    name: str
+    format: str
+    offset: int
+    count: int
+
+class RecordLayout(TypedDict):
+    name: str
+    type_id: int | None
+    size: int
+    fields: list[FieldLayout]
+
+class SegmentInfo(TypedDict):
+    name: str
+    kind: Literal["broadcast", "queue", "slots"]
+    layout_version: int
+    capacity: int
+    max_message_size: int
+    max_readers: int
+    slot_size: int
+    total_size: int
+    mode: int
+    creator_pid: int
+    creator_alive: bool
+    created_realtime_ns: int
+
+class ReaderStats(TypedDict):
+    index: int
+    pid: int
+    alive: bool
+    cursor: int
+    consumed: int
+    lag: int
+    lost: int
+    overruns: int
+
+class SegmentStats(SegmentInfo):
+    writer_pid: int
+    writer_alive: bool
+    writer_attaches: int
+    published: int
+    heartbeat_ns: int
+    heartbeat_age_ns: int
+    backpressure_events: int
+    seqlock_retries: int
+    seqlock_failures: int
+    lost: int
+    overruns: int
+    readers: list[ReaderStats]
+
+def record_layouts() -> list[RecordLayout]: ...
+def unlink(name: str) -> None: ...
+def remove_if_stale(name: str) -> bool: ...
+def list_segments(prefix: str) -> list[str]: ...
+def segment_info(name: str) -> SegmentInfo: ...
+def segment_stats(name: str) -> SegmentStats: ...
+
+class _Handle:
+    @property
+    def closed(self) -> bool: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool: ...
+
+@final
+class BroadcastWriter(_Handle):
+    @staticmethod
+    def create(
+        name: str,
+        capacity: int,
+        max_message_size: int,
+        max_readers: int,
+        *,
+        mode: int = 0o600,
+        group: int | None = None,
+        replace_stale: bool = False,
+    ) -> BroadcastWriter: ...
+    @staticmethod
+    def attach(name: str) -> BroadcastWriter: ...
+    def publish(self, data: bytes) -> int: ...
+    def publish_records(self, records: Buffer, record_size: int) -> int: ...
+    def heartbeat(self) -> None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def next_seq(self) -> int: ...
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def max_message_size(self) -> int: ...
+
+@final
+class BroadcastReader(_Handle):
+    @staticmethod
+    def attach(
+        name: str, start: Literal["latest", "oldest"] | str = "latest", wait: WaitName = "backoff"
+    ) -> BroadcastReader: ...
+    @staticmethod
+    def resume(name: str, index: int, wait: WaitName = "backoff") -> BroadcastReader: ...
+    def read(self) -> bytes | None: ...
+    def read_records(self, out: Buffer, record_size: int) -> tuple[int, int]: ...
+    def wait(self, timeout: float) -> bool: ...
+    @property
+    def last_seq(self) -> int | None: ...
+    @property
+    def index(self) -> int: ...
+    @property
+    def cursor(self) -> int: ...
+    @property
+    def consumed(self) -> int: ...
+    @property
+    def lost(self) -> int: ...
+    @property
+    def wait_strategy(self) -> str: ...
+    @property
+    def max_message_size(self) -> int: ...
+
+@final
+class QueueWriter(_Handle):
+    @staticmethod
+    def create(
+        name: str,
+        capacity: int,
+        max_message_size: int,
+        *,
+        mode: int = 0o600,
+        group: int | None = None,
+        replace_stale: bool = False,
+        wait: WaitName = "backoff",
+    ) -> QueueWriter: ...
+    @staticmethod
+    def attach(name: str, wait: WaitName = "backoff") -> QueueWriter: ...
+    def try_push(self, data: bytes) -> bool: ...
+    def push(self, data: bytes, timeout: float) -> bool: ...
+    def push_records(self, records: Buffer, record_size: int) -> int: ...
+    def wait_for_space(self, timeout: float) -> bool: ...
+    def heartbeat(self) -> None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def next_seq(self) -> int: ...
+    @property
+    def capacity(self) -> int: ...
+
+@final
+class QueueReader(_Handle):
+    @staticmethod
+    def attach(name: str, wait: WaitName = "backoff") -> QueueReader: ...
+    def pop(self) -> bytes | None: ...
+    def pop_records(self, out: Buffer, record_size: int) -> int: ...
+    def wait(self, timeout: float) -> bool: ...
+    @property
+    def cursor(self) -> int: ...
+
+@final
+class SlotWriter(_Handle):
+    @staticmethod
+    def create(
+        name: str,
+        keys: int,
+        record_size: int,
+        *,
+        mode: int = 0o600,
+        group: int | None = None,
+        replace_stale: bool = False,
+    ) -> SlotWriter: ...
+    @staticmethod
+    def attach(name: str) -> SlotWriter: ...
+    def write(self, key: int, record: Buffer) -> None: ...
+    def heartbeat(self) -> None: ...
+    @property
+    def keys(self) -> int: ...
+    @property
+    def record_size(self) -> int: ...
+
+@final
+class SlotReader(_Handle):
+    @staticmethod
+    def open(name: str, max_retries: int | None = None) -> SlotReader: ...
+    def read(self, key: int) -> bytes | None: ...
+    def read_into(self, key: int, out: Buffer) -> int | None: ...
+    @property
+    def keys(self) -> int: ...
+    @property
+    def record_size(self) -> int: ...

@@ -1,0 +1,25 @@
+//! `tickrail._native`: the one PyO3 extension module of tickrail.
+//!
+//! The wrappers here are thin: every behaviour lives in the Rust crates, which are tested
+//! without Python. Python-visible names are set with `#[pyo3(name = ...)]`; the typed Python
+//! API (`shm_layout`, `tickrail`) re-exports them and `tickrail/_native.pyi` describes them.
+
+use pyo3::prelude::*;
+
+mod buffers;
+mod errors;
+mod records;
+mod segments;
+mod shm;
+mod waits;
+
+/// The extension module.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("LAYOUT_VERSION", shm_layout::LAYOUT_VERSION)?;
+    errors::register(m)?;
+    records::register(m)?;
+    segments::register(m)?;
+    shm::register(m)?;
+    Ok(())
+}
