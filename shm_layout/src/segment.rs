@@ -29,7 +29,7 @@ pub enum Access {
 /// Options for creating a segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentOptions {
-    /// Permission bits; `0o600` (owner only) by default.
+    /// Permission bits: `0o600` (owner only) by default; `0o640` or `0o660` let `group` in.
     pub mode: u32,
     /// A group to own the segment, so its members may open it when `mode` grants group access.
     pub group: Option<u32>,
@@ -242,11 +242,11 @@ pub(crate) fn create(
             name: name.clone(),
             detail,
         })?;
-    if options.mode & !0o666 != 0 || options.mode & 0o600 != 0o600 {
+    if options.mode & !0o660 != 0 || options.mode & 0o600 != 0o600 {
         return Err(ShmError::InvalidConfig {
             name,
             detail: format!(
-                "mode {:04o}: the owner needs rw and no execute bits",
+                "mode {:04o}: the owner needs read and write; a group may be allowed, others never",
                 options.mode
             ),
         });

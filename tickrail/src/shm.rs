@@ -6,7 +6,7 @@
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use shm_layout::{broadcast, queue, slots, Received, RingGeometry, SegmentOptions};
+use shm_layout::{broadcast, queue, slots, Received, RingGeometry, SegmentOptions, WaitStrategy};
 
 use crate::buffers::{check_records, Bytes};
 use crate::errors::IntoPyResult;
@@ -182,9 +182,8 @@ impl Handle for PyBroadcastReader {
 closable!(PyBroadcastReader, "BroadcastReader");
 
 impl PyBroadcastReader {
-    fn wrap(reader: broadcast::Reader, wait: &str) -> PyResult<Self> {
-        let mut reader = reader;
-        reader.set_wait_strategy(waits::parse(wait)?);
+    fn wrap(mut reader: broadcast::Reader, wait: WaitStrategy) -> PyResult<Self> {
+        reader.set_wait_strategy(wait);
         let buf = vec![0; reader.geometry().max_message_size as usize];
         Ok(Self {
             inner: Some(reader),
@@ -209,6 +208,7 @@ impl PyBroadcastReader {
                 )))
             }
         };
+        let wait = waits::parse(wait)?;
         Self::wrap(broadcast::Reader::attach(name, start).py()?, wait)
     }
 
@@ -216,6 +216,7 @@ impl PyBroadcastReader {
     #[staticmethod]
     #[pyo3(signature = (name, index, wait="backoff"))]
     fn resume(name: &str, index: u32, wait: &str) -> PyResult<Self> {
+        let wait = waits::parse(wait)?;
         Self::wrap(broadcast::Reader::resume(name, index).py()?, wait)
     }
 

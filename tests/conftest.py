@@ -1,0 +1,55 @@
+"""Shared fixtures: unique segment names cleaned up after each test, and worker processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shm_layout import SegmentNotFound, list_segments, unlink
+
+WORKERS = Path(__file__).with_name("ring_workers.py")
+TEST_PREFIX = f"tickrail.test{os.getpid()}."
+
+
+@pytest.fixture
+def name() -> Iterator[str]:
+    """A fresh segment name, unlinked after the test if it still exists."""
+    segment = f"{TEST_PREFIX}{uuid.uuid4().hex[:12]}"
+    yield segment
+    try:
+        unlink(segment)
+    except SegmentNotFound:
+        pass
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_leftover_segments() -> Iterator[None]:
+    """Every test cleans up after itself: no segment of this run survives the session."""
+    yield
+    leftovers = list_segments(TEST_PREFIX)
+    for segment in leftovers:
+        unlink(segment)
+    assert not leftovers, f"tests left segments behind: {leftovers}"
+
+
+def spawn(*args: str, stdout: int | None = subprocess.PIPE) -> subprocess.Popen[str]:
+    """Starts ``tests/ring_workers.py`` with ``args`` in a new process."""
+    return subprocess.Popen([sys.executable, str(WORKERS), *args], stdout=stdout, stderr=subprocess.PIPE, text=True)
+
+
+def finish(process: subprocess.Popen[str], timeout: float = 120.0) -> str:
+    """Waits for a worker (bounded), asserts it succeeded, and returns its stdout."""
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+        raise AssertionError(f"worker {process.args} timed out; stderr: {err}") from None
+    assert process.returncode == 0, f"worker {process.args} failed ({process.returncode}): {err}"
+    return out
