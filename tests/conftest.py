@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -22,10 +23,8 @@ def name() -> Iterator[str]:
     """A fresh segment name, unlinked after the test if it still exists."""
     segment = f"{TEST_PREFIX}{uuid.uuid4().hex[:12]}"
     yield segment
-    try:
+    with contextlib.suppress(SegmentNotFound):
         unlink(segment)
-    except SegmentNotFound:
-        pass
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -40,7 +39,9 @@ def no_leftover_segments() -> Iterator[None]:
 
 def spawn(*args: str, stdout: int | None = subprocess.PIPE) -> subprocess.Popen[str]:
     """Starts ``tests/ring_workers.py`` with ``args`` in a new process."""
-    return subprocess.Popen([sys.executable, str(WORKERS), *args], stdout=stdout, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(WORKERS), *args], stdout=stdout, stderr=subprocess.PIPE, text=True
+    )
 
 
 def finish(process: subprocess.Popen[str], timeout: float = 120.0) -> str:

@@ -35,7 +35,9 @@ DEADLINE_S = 120.0
 
 def bodies(seqs: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     """The seven check words of each sequence number (a splitmix64-style mix)."""
-    x = seqs[:, None] * np.uint64(0x9E3779B97F4A7C15) + np.arange(1, 8, dtype=np.uint64) * np.uint64(0xBF58476D1CE4E5B9)
+    x = seqs[:, None] * np.uint64(0x9E3779B97F4A7C15) + np.arange(1, 8, dtype=np.uint64) * np.uint64(
+        0xBF58476D1CE4E5B9
+    )
     x ^= x >> np.uint64(31)
     x *= np.uint64(0x94D049BB133111EB)
     return x ^ (x >> np.uint64(29))
@@ -140,7 +142,9 @@ def queue_writer(args: argparse.Namespace) -> None:
         sent = 0
         deadline = time.monotonic() + DEADLINE_S
         while sent < args.count and time.monotonic() < deadline:
-            n = writer.push_records(messages(first + sent, min(args.batch, args.count - sent)), MESSAGE.itemsize)
+            n = writer.push_records(
+                messages(first + sent, min(args.batch, args.count - sent)), MESSAGE.itemsize
+            )
             sent += n
             if n == 0:
                 writer.wait_for_space(0.1)

@@ -213,7 +213,12 @@ def test_a_slot_left_mid_update_makes_readers_give_up_and_count_it(name: str) ->
 def test_dtypes_mirror_the_rust_records() -> None:
     assert MARKET_EVENT.itemsize == 64
     assert MARKET_EVENT.fields is not None
-    assert [MARKET_EVENT.fields[f][1] for f in ("sequence", "publish_ts_ns", "instrument_id", "price")] == [8, 32, 40, 48]
+    assert [MARKET_EVENT.fields[f][1] for f in ("sequence", "publish_ts_ns", "instrument_id", "price")] == [
+        8,
+        32,
+        40,
+        48,
+    ]
     assert TOP_OF_BOOK.itemsize == 208
     assert TOP_OF_BOOK["bids"].shape == (5,)
     assert TYPE_IDS == {"MarketEvent": 1, "TopOfBook": 2}

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import finish, spawn
 
+from conftest import finish, spawn
 from shm_layout import BroadcastReader, BroadcastWriter, QueueWriter, SlotWriter, segment_stats
 
 MILLION = 1_000_000
@@ -22,7 +22,9 @@ def wait_ready(process: subprocess.Popen[str]) -> str:
     """Reads the worker's first line (bounded by the worker's own deadline)."""
     assert process.stdout is not None
     line = process.stdout.readline()
-    assert line, f"worker {process.args} died before it was ready: {process.stderr.read() if process.stderr else ''}"
+    assert line, (
+        f"worker {process.args} died before it was ready: {process.stderr.read() if process.stderr else ''}"
+    )
     return line
 
 
@@ -34,12 +36,18 @@ def expected_checksum(count: int) -> int:
     from ring_workers import bodies
 
     seqs = np.arange(count, dtype=np.uint64)
-    return int(sum(int(bodies(seqs[i : i + 100_000])[:, 0].sum(dtype=np.uint64)) for i in range(0, count, 100_000)) % (1 << 64))
+    return int(
+        sum(int(bodies(seqs[i : i + 100_000])[:, 0].sum(dtype=np.uint64)) for i in range(0, count, 100_000))
+        % (1 << 64)
+    )
 
 
 def test_a_million_messages_reach_three_readers_whole_once_and_in_order(name: str) -> None:
     BroadcastWriter.create(name, 65_536, 64, 4).close()
-    readers = [spawn("broadcast-reader", name, str(MILLION), "--wait", wait) for wait in ("backoff", "yield", "futex")]
+    readers = [
+        spawn("broadcast-reader", name, str(MILLION), "--wait", wait)
+        for wait in ("backoff", "yield", "futex")
+    ]
     for reader in readers:
         assert wait_ready(reader).strip() == "ready"
     writer = spawn("broadcast-writer", name, str(MILLION), "--pace")
@@ -134,7 +142,9 @@ def test_killing_a_reader_disturbs_neither_the_writer_nor_the_other_readers(name
         assert heir.cursor == victim_cursor["cursor"]
 
 
-def test_a_restarted_queue_reader_resumes_exactly_where_the_killed_one_stopped(name: str, tmp_path: Path) -> None:
+def test_a_restarted_queue_reader_resumes_exactly_where_the_killed_one_stopped(
+    name: str, tmp_path: Path
+) -> None:
     total = 100_000
     QueueWriter.create(name, 1024, 64).close()
     writer = spawn("queue-writer", name, str(total))

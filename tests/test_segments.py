@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import posix_ipc
 import pytest
-from conftest import finish, spawn
 
+from conftest import finish, spawn
 from shm_layout import (
     LAYOUT_VERSION,
     BroadcastReader,
@@ -79,7 +79,10 @@ def test_creating_over_a_live_segment_is_refused(name: str) -> None:
 def test_a_layout_version_mismatch_is_refused_with_both_versions(name: str) -> None:
     make_ring(name)
     patch(name, VERSION_AT, struct.pack("<I", LAYOUT_VERSION + 1))
-    with pytest.raises(LayoutMismatch, match=f"layout version {LAYOUT_VERSION + 1}, this build reads version {LAYOUT_VERSION}"):
+    with pytest.raises(
+        LayoutMismatch,
+        match=f"layout version {LAYOUT_VERSION + 1}, this build reads version {LAYOUT_VERSION}",
+    ):
         BroadcastReader.attach(name)
 
 
@@ -91,7 +94,9 @@ def test_a_layout_version_mismatch_is_refused_with_both_versions(name: str) -> N
         (lambda n: SlotReader.open(n), "is a broadcast, not a slots"),
     ],
 )
-def test_a_segment_of_another_kind_is_refused(name: str, opener: Callable[[str], object], message: str) -> None:
+def test_a_segment_of_another_kind_is_refused(
+    name: str, opener: Callable[[str], object], message: str
+) -> None:
     make_ring(name)
     with pytest.raises(LayoutMismatch, match=message):
         opener(name)
@@ -183,9 +188,11 @@ def test_unlink_is_explicit_and_mappings_outlive_it(name: str) -> None:
 
 
 def test_one_live_writer_per_segment(name: str) -> None:
-    with BroadcastWriter.create(name, 64, 64, 2):
-        with pytest.raises(RoleTaken, match=f"already has a live writer \\(pid {os.getpid()}\\)"):
-            BroadcastWriter.attach(name)
+    with (
+        BroadcastWriter.create(name, 64, 64, 2),
+        pytest.raises(RoleTaken, match=f"already has a live writer \\(pid {os.getpid()}\\)"),
+    ):
+        BroadcastWriter.attach(name)
     BroadcastWriter.attach(name).close()
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks: each prints JSON; run them with ``make bench``."""
