@@ -38,7 +38,8 @@ stubtest: $(NATIVE_STAMP)
 	$(PY) -m mypy.stubtest tickrail._native --allowlist .mypy-stubtest-allowlist
 
 test-python: $(NATIVE_STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest --ignore=tests/test_leaks.py
+	$(PY) -m pytest --memray tests/test_leaks.py
 
 lint: $(NATIVE_STAMP)
 	cargo fmt --all -- --check
@@ -49,11 +50,11 @@ lint: $(NATIVE_STAMP)
 
 bench: $(NATIVE_STAMP)
 	cargo build --release --locked -p ring-bench
-	$(PY) bench/ring.py $(ARGS)
+	$(PY) -m bench.ring $(ARGS)
 
 bench-quick: $(NATIVE_STAMP)
 	cargo build --release --locked -p ring-bench
-	$(PY) bench/ring.py --quick $(ARGS)
+	$(PY) -m bench.ring --quick $(ARGS)
 
 clean:
 	rm -rf target $(VENV)
