@@ -425,3 +425,120 @@ impl Drop for Reader {
         roles::release(&self.block().owner, self.me.packed());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ring::writing_stamp;
+
+    fn ring_name(test: &str) -> String {
+        format!("/shm_layout-unit-{test}-{}", std::process::id())
+    }
+
+    fn geometry() -> RingGeometry {
+        RingGeometry {
+            capacity: 8,
+            max_message_size: 16,
+            max_readers: 2,
+        }
+    }
+
+    /// What a writer killed between marking slot `seq` busy and finishing it leaves behind.
+    fn half_write(writer: &Writer, seq: u64) {
+        let g = writer.mapping.geometry();
+        let slot = (seq % g.capacity) as usize * g.slot_size() / 8;
+        let data = writer.mapping.data();
+        data[slot].store(writing_stamp(seq), Ordering::Relaxed);
+        data[slot + 1].store(16, Ordering::Relaxed);
+        data[slot + 2].store(u64::MAX, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn a_new_writer_rewrites_the_slot_a_dead_writer_left_half_written() {
+        let name = ring_name("half");
+        let mut writer = Writer::create(&name, geometry(), &SegmentOptions::default()).unwrap();
+        let mut reader = Reader::attach(&name, StartAt::Latest).unwrap();
+        for i in 0..3u8 {
+            writer.publish(&[i; 16]).unwrap();
+        }
+        half_write(&writer, 3);
+        drop(writer);
+        let mut buf = [0u8; 16];
+        for seq in 0..3 {
+            assert_eq!(
+                reader.try_read(&mut buf).unwrap(),
+                Received::Message { seq, len: 16 }
+            );
+        }
+        assert_eq!(
+            reader.try_read(&mut buf).unwrap(),
+            Received::Empty,
+            "a half-written slot is never read"
+        );
+        let mut heir = Writer::attach(&name).unwrap();
+        assert_eq!(heir.next_seq(), 3);
+        heir.publish(b"whole").unwrap();
+        assert_eq!(
+            reader.try_read(&mut buf).unwrap(),
+            Received::Message { seq: 3, len: 5 }
+        );
+        assert_eq!(&buf[..5], b"whole");
+        crate::unlink(&name).unwrap();
+    }
+
+    #[test]
+    fn a_new_writer_keeps_a_message_the_dead_writer_finished_but_did_not_commit() {
+        let name = ring_name("uncommitted");
+        let mut writer = Writer::create(&name, geometry(), &SegmentOptions::default()).unwrap();
+        let mut reader = Reader::attach(&name, StartAt::Latest).unwrap();
+        writer.publish(b"zero").unwrap();
+        ring_of(&writer.mapping).write(1, b"one");
+        drop(writer);
+        let mut buf = [0u8; 16];
+        assert_eq!(
+            reader.try_read(&mut buf).unwrap(),
+            Received::Message { seq: 0, len: 4 }
+        );
+        assert_eq!(
+            reader.try_read(&mut buf).unwrap(),
+            Received::Message { seq: 1, len: 3 }
+        );
+        let mut heir = Writer::attach(&name).unwrap();
+        assert_eq!(
+            heir.next_seq(),
+            2,
+            "message 1 was complete: it keeps its sequence"
+        );
+        heir.publish(b"two").unwrap();
+        assert_eq!(
+            reader.try_read(&mut buf).unwrap(),
+            Received::Message { seq: 2, len: 3 }
+        );
+        crate::unlink(&name).unwrap();
+    }
+
+    #[test]
+    fn a_resumed_reader_continues_from_the_cursor_left_in_the_segment() {
+        let name = ring_name("resume");
+        let mut writer = Writer::create(&name, geometry(), &SegmentOptions::default()).unwrap();
+        let mut first = Reader::attach(&name, StartAt::Latest).unwrap();
+        for i in 0..4u8 {
+            writer.publish(&[i]).unwrap();
+        }
+        let mut buf = [0u8; 16];
+        first.try_read(&mut buf).unwrap();
+        let index = first.index();
+        assert!(matches!(
+            Reader::resume(&name, index),
+            Err(ShmError::ReaderActive { .. })
+        ));
+        drop(first);
+        let mut heir = Reader::resume(&name, index).unwrap();
+        assert_eq!((heir.cursor(), heir.consumed()), (1, 1));
+        assert_eq!(
+            heir.try_read(&mut buf).unwrap(),
+            Received::Message { seq: 1, len: 1 }
+        );
+        crate::unlink(&name).unwrap();
+    }
+}
