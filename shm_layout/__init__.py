@@ -6,7 +6,8 @@ sit on top, each with exactly one writer:
 * :class:`BroadcastWriter` / :class:`BroadcastReader`: one writer, many readers, the writer never
   waits; a lapped reader skips what it lost and counts it.
 * :class:`QueueWriter` / :class:`QueueReader`: one writer, one reader, back-pressure; the reader's
-  cursor is in the segment, so a restarted reader resumes exactly.
+  cursor is in the segment, so a restarted reader resumes exactly. ``QueueReader.peek()`` shows
+  the next message in place (a :class:`MessageView`, zero-copy) until ``commit()``.
 * :class:`SlotWriter` / :class:`SlotReader`: seqlock slots, the latest record per key.
 
 The protocol lives in the Rust crate of the same name; this package re-exports its PyO3
@@ -22,6 +23,7 @@ from tickrail._native import (
     BroadcastWriter,
     LayoutMismatch,
     MessageTooLarge,
+    MessageView,
     QueueReader,
     QueueWriter,
     RoleTaken,
@@ -52,6 +54,7 @@ __all__ = [
     "BroadcastWriter",
     "LayoutMismatch",
     "MessageTooLarge",
+    "MessageView",
     "QueueReader",
     "QueueWriter",
     "RoleTaken",

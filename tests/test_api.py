@@ -222,3 +222,34 @@ def test_dtypes_mirror_the_rust_records() -> None:
     assert TOP_OF_BOOK.itemsize == 208
     assert TOP_OF_BOOK["bids"].shape == (5,)
     assert TYPE_IDS == {"MarketEvent": 1, "TopOfBook": 2}
+
+
+def test_a_queue_message_can_be_viewed_in_place_until_it_is_committed(name: str) -> None:
+    records = np.zeros(2, dtype=MARKET_EVENT)
+    records["sequence"] = [41, 42]
+    with QueueWriter.create(name, 4, 64) as writer, QueueReader.attach(name) as reader:
+        assert reader.peek() is None
+        push_array(writer, records)
+        view = reader.peek()
+        assert view is not None and (view.seq, len(view)) == (0, 64)
+        event = np.frombuffer(view, dtype=MARKET_EVENT)
+        assert event["sequence"][0] == 41
+        assert not event.flags.owndata and not event.flags.writeable, "a read-only view, not a copy"
+        with pytest.raises(BufferError, match="message 0 is still viewed in place by 1 buffer"):
+            reader.commit()
+        with pytest.raises(BufferError, match="still viewed"):
+            reader.pop()
+        del event
+        assert reader.commit()
+        assert reader.pop() == records[1:].tobytes()
+        assert not reader.commit(), "nothing left to commit"
+
+
+def test_a_message_view_outlives_its_reader_without_dangling(name: str) -> None:
+    with QueueWriter.create(name, 4, 8) as writer:
+        writer.try_push(b"kept")
+        reader = QueueReader.attach(name)
+        view = reader.peek()
+        reader.close()
+        del reader
+        assert view is not None and bytes(memoryview(view)) == b"kept"

@@ -25,22 +25,13 @@ const HEARTBEAT_EVERY: u64 = 1024;
 /// Builds the ring view of a validated ring or queue mapping.
 pub(crate) fn ring_of(mapping: &Mapping) -> Ring<'_> {
     let g = mapping.geometry();
-    Ring::new(
-        mapping.data(),
-        g.slot_size() / 8,
-        g.capacity,
-        g.max_message_size as usize,
-    )
+    Ring::new(mapping.data(), g.slot_size() / 8, g.capacity, g.max_message_size as usize)
 }
 
 /// The geometry of a validated ring or queue mapping, as users give it.
 pub(crate) fn ring_geometry(mapping: &Mapping) -> RingGeometry {
     let g = mapping.geometry();
-    RingGeometry {
-        capacity: g.capacity,
-        max_message_size: g.max_message_size,
-        max_readers: g.max_readers,
-    }
+    RingGeometry { capacity: g.capacity, max_message_size: g.max_message_size, max_readers: g.max_readers }
 }
 
 /// Claims the writer's role of `mapping`, resuming its sequence. A message the previous
@@ -49,10 +40,8 @@ pub(crate) fn ring_geometry(mapping: &Mapping) -> RingGeometry {
 pub(crate) fn attach_writer(mapping: &Mapping) -> ShmResult<(ProcessToken, u64)> {
     let me = ProcessToken::current();
     let block = mapping.writer_block();
-    roles::claim(&block.writer, me.packed()).map_err(|pid| ShmError::WriterActive {
-        name: mapping.name().to_owned(),
-        pid,
-    })?;
+    roles::claim(&block.writer, me.packed())
+        .map_err(|pid| ShmError::WriterActive { name: mapping.name().to_owned(), pid })?;
     let mut next_seq = block.write_seq.load(Ordering::Acquire);
     if mapping.geometry().kind != SegmentKind::Slots && ring_of(mapping).is_published(next_seq) {
         next_seq += 1;
@@ -66,21 +55,14 @@ pub(crate) fn attach_writer(mapping: &Mapping) -> ShmResult<(ProcessToken, u64)>
 /// The signal sleepers on a segment's writer sequence wait on.
 pub(crate) fn writer_signal(mapping: &Mapping) -> Signal<'_> {
     let block = mapping.writer_block();
-    Signal {
-        word: &block.write_seq,
-        waiters: &block.waiters,
-    }
+    Signal { word: &block.write_seq, waiters: &block.waiters }
 }
 
 /// Checks `msg` fits a slot of `mapping`.
 pub(crate) fn check_len(mapping: &Mapping, len: usize) -> ShmResult<()> {
     let max = mapping.geometry().max_message_size as usize;
     if len > max {
-        return Err(ShmError::MessageTooLarge {
-            name: mapping.name().to_owned(),
-            len,
-            max,
-        });
+        return Err(ShmError::MessageTooLarge { name: mapping.name().to_owned(), len, max });
     }
     Ok(())
 }
@@ -89,11 +71,7 @@ pub(crate) fn check_len(mapping: &Mapping, len: usize) -> ShmResult<()> {
 pub(crate) fn check_buffer(mapping: &Mapping, len: usize) -> ShmResult<()> {
     let needed = mapping.geometry().max_message_size as usize;
     if len < needed {
-        return Err(ShmError::BufferTooSmall {
-            name: mapping.name().to_owned(),
-            len,
-            needed,
-        });
+        return Err(ShmError::BufferTooSmall { name: mapping.name().to_owned(), len, needed });
     }
     Ok(())
 }
@@ -121,20 +99,12 @@ impl Writer {
     /// Attaches as the writer of an existing ring, continuing its sequence. Fails while
     /// another live process is its writer; a dead writer's role is taken over.
     pub fn attach(name: &str) -> ShmResult<Self> {
-        Self::from_mapping(segment::open(
-            name,
-            Access::ReadWrite,
-            SegmentKind::Broadcast,
-        )?)
+        Self::from_mapping(segment::open(name, Access::ReadWrite, SegmentKind::Broadcast)?)
     }
 
     fn from_mapping(mapping: Arc<Mapping>) -> ShmResult<Self> {
         let (me, next_seq) = attach_writer(&mapping)?;
-        Ok(Self {
-            mapping,
-            me,
-            next_seq,
-        })
+        Ok(Self { mapping, me, next_seq })
     }
 
     /// The segment's name.
@@ -199,10 +169,7 @@ impl Writer {
 
     /// Records a sign of life for supervisors (publishing does this too, now and then).
     pub fn heartbeat(&self) {
-        self.mapping
-            .writer_block()
-            .heartbeat_ns
-            .store(monotonic_ns(), Ordering::Relaxed);
+        self.mapping.writer_block().heartbeat_ns.store(monotonic_ns(), Ordering::Relaxed);
     }
 }
 
@@ -262,15 +229,11 @@ impl Reader {
     pub fn resume(name: &str, index: u32) -> ShmResult<Self> {
         let mapping = segment::open(name, Access::ReadWrite, SegmentKind::Broadcast)?;
         let max_readers = mapping.geometry().max_readers;
-        let block =
-            mapping
-                .readers()
-                .get(index as usize)
-                .ok_or_else(|| ShmError::ReaderOutOfRange {
-                    name: mapping.name().to_owned(),
-                    index,
-                    max_readers,
-                })?;
+        let block = mapping.readers().get(index as usize).ok_or_else(|| ShmError::ReaderOutOfRange {
+            name: mapping.name().to_owned(),
+            index,
+            max_readers,
+        })?;
         let me = ProcessToken::current();
         roles::claim(&block.owner, me.packed()).map_err(|pid| ShmError::ReaderActive {
             name: mapping.name().to_owned(),
@@ -286,16 +249,7 @@ impl Reader {
     }
 
     fn new(mapping: Arc<Mapping>, me: ProcessToken, index: u32, cursor: u64) -> Self {
-        Self {
-            mapping,
-            me,
-            index,
-            cursor,
-            consumed: 0,
-            lost: 0,
-            overruns: 0,
-            wait: WaitStrategy::default(),
-        }
+        Self { mapping, me, index, cursor, consumed: 0, lost: 0, overruns: 0, wait: WaitStrategy::default() }
     }
 
     fn block(&self) -> &ReaderBlock {
@@ -414,9 +368,7 @@ impl Reader {
     /// Waits with this reader's strategy until a message (or a lap) is pending or `timeout`
     /// passes; returns whether one is.
     pub fn wait(&self, timeout: Duration) -> bool {
-        wait_until(self.wait, writer_signal(&self.mapping), timeout, || {
-            self.has_pending()
-        })
+        wait_until(self.wait, writer_signal(&self.mapping), timeout, || self.has_pending())
     }
 }
 
@@ -436,11 +388,7 @@ mod tests {
     }
 
     fn geometry() -> RingGeometry {
-        RingGeometry {
-            capacity: 8,
-            max_message_size: 16,
-            max_readers: 2,
-        }
+        RingGeometry { capacity: 8, max_message_size: 16, max_readers: 2 }
     }
 
     /// What a writer killed between marking slot `seq` busy and finishing it leaves behind.
@@ -465,23 +413,13 @@ mod tests {
         drop(writer);
         let mut buf = [0u8; 16];
         for seq in 0..3 {
-            assert_eq!(
-                reader.try_read(&mut buf).unwrap(),
-                Received::Message { seq, len: 16 }
-            );
+            assert_eq!(reader.try_read(&mut buf).unwrap(), Received::Message { seq, len: 16 });
         }
-        assert_eq!(
-            reader.try_read(&mut buf).unwrap(),
-            Received::Empty,
-            "a half-written slot is never read"
-        );
+        assert_eq!(reader.try_read(&mut buf).unwrap(), Received::Empty, "a half-written slot is never read");
         let mut heir = Writer::attach(&name).unwrap();
         assert_eq!(heir.next_seq(), 3);
         heir.publish(b"whole").unwrap();
-        assert_eq!(
-            reader.try_read(&mut buf).unwrap(),
-            Received::Message { seq: 3, len: 5 }
-        );
+        assert_eq!(reader.try_read(&mut buf).unwrap(), Received::Message { seq: 3, len: 5 });
         assert_eq!(&buf[..5], b"whole");
         crate::unlink(&name).unwrap();
     }
@@ -495,25 +433,12 @@ mod tests {
         ring_of(&writer.mapping).write(1, b"one");
         drop(writer);
         let mut buf = [0u8; 16];
-        assert_eq!(
-            reader.try_read(&mut buf).unwrap(),
-            Received::Message { seq: 0, len: 4 }
-        );
-        assert_eq!(
-            reader.try_read(&mut buf).unwrap(),
-            Received::Message { seq: 1, len: 3 }
-        );
+        assert_eq!(reader.try_read(&mut buf).unwrap(), Received::Message { seq: 0, len: 4 });
+        assert_eq!(reader.try_read(&mut buf).unwrap(), Received::Message { seq: 1, len: 3 });
         let mut heir = Writer::attach(&name).unwrap();
-        assert_eq!(
-            heir.next_seq(),
-            2,
-            "message 1 was complete: it keeps its sequence"
-        );
+        assert_eq!(heir.next_seq(), 2, "message 1 was complete: it keeps its sequence");
         heir.publish(b"two").unwrap();
-        assert_eq!(
-            reader.try_read(&mut buf).unwrap(),
-            Received::Message { seq: 2, len: 3 }
-        );
+        assert_eq!(reader.try_read(&mut buf).unwrap(), Received::Message { seq: 2, len: 3 });
         crate::unlink(&name).unwrap();
     }
 
@@ -528,17 +453,11 @@ mod tests {
         let mut buf = [0u8; 16];
         first.try_read(&mut buf).unwrap();
         let index = first.index();
-        assert!(matches!(
-            Reader::resume(&name, index),
-            Err(ShmError::ReaderActive { .. })
-        ));
+        assert!(matches!(Reader::resume(&name, index), Err(ShmError::ReaderActive { .. })));
         drop(first);
         let mut heir = Reader::resume(&name, index).unwrap();
         assert_eq!((heir.cursor(), heir.consumed()), (1, 1));
-        assert_eq!(
-            heir.try_read(&mut buf).unwrap(),
-            Received::Message { seq: 1, len: 1 }
-        );
+        assert_eq!(heir.try_read(&mut buf).unwrap(), Received::Message { seq: 1, len: 1 });
         crate::unlink(&name).unwrap();
     }
 }

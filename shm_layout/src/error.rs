@@ -44,9 +44,7 @@ pub enum ShmError {
         expected: u64,
     },
     /// The segment does not start with this crate's magic number.
-    #[error(
-        "segment {name}: not a tickrail segment (magic {found:#018x}, expected {expected:#018x})"
-    )]
+    #[error("segment {name}: not a tickrail segment (magic {found:#018x}, expected {expected:#018x})")]
     BadMagic {
         /// The segment's name.
         name: String,
@@ -128,9 +126,7 @@ pub enum ShmError {
         pid: u32,
     },
     /// A reader index outside the segment's reader table.
-    #[error(
-        "segment {name}: reader index {index} out of range (segment has {max_readers} readers)"
-    )]
+    #[error("segment {name}: reader index {index} out of range (segment has {max_readers} readers)")]
     ReaderOutOfRange {
         /// The segment's name.
         name: String,
@@ -203,10 +199,6 @@ pub enum ShmError {
 impl ShmError {
     /// Builds an [`ShmError::Os`] from `errno`.
     pub(crate) fn last_os(name: &str, op: &'static str) -> Self {
-        Self::Os {
-            name: name.to_owned(),
-            op,
-            source: io::Error::last_os_error(),
-        }
+        Self::Os { name: name.to_owned(), op, source: io::Error::last_os_error() }
     }
 }

@@ -213,9 +213,7 @@ impl Geometry {
 
     /// Total segment size in bytes, or `None` on overflow.
     pub fn total_size(&self) -> Option<usize> {
-        (self.capacity as usize)
-            .checked_mul(self.slot_size())?
-            .checked_add(self.data_offset())
+        (self.capacity as usize).checked_mul(self.slot_size())?.checked_add(self.data_offset())
     }
 
     /// Checks the geometry can make a segment, saying what is wrong if not.
@@ -230,10 +228,7 @@ impl Geometry {
             return Err("max_message_size must be at least 1 byte".into());
         }
         if self.max_message_size > 1 << 20 {
-            return Err(format!(
-                "max_message_size {} exceeds 1 MiB",
-                self.max_message_size
-            ));
+            return Err(format!("max_message_size {} exceeds 1 MiB", self.max_message_size));
         }
         let readers_ok = match self.kind {
             SegmentKind::Broadcast => (1..=1024).contains(&self.max_readers),
@@ -270,9 +265,8 @@ impl SegmentHeader {
         // SAFETY: the header is `repr(C)` plain integers up to `checksum`, with no padding
         // before it (the offsets are fixed by the assertions above), so those bytes are
         // initialised and readable for the header's lifetime.
-        let bytes = unsafe {
-            std::slice::from_raw_parts((self as *const Self).cast::<u8>(), Self::CHECKSUMMED)
-        };
+        let bytes =
+            unsafe { std::slice::from_raw_parts((self as *const Self).cast::<u8>(), Self::CHECKSUMMED) };
         fnv1a(bytes)
     }
 
@@ -297,12 +291,7 @@ mod tests {
     use super::*;
 
     fn ring(capacity: u64, max_message_size: u32, max_readers: u32) -> Geometry {
-        Geometry {
-            kind: SegmentKind::Broadcast,
-            capacity,
-            max_message_size,
-            max_readers,
-        }
+        Geometry { kind: SegmentKind::Broadcast, capacity, max_message_size, max_readers }
     }
 
     #[test]
@@ -321,26 +310,12 @@ mod tests {
 
     #[test]
     fn rejects_impossible_geometries() {
-        assert!(ring(1000, 64, 1)
-            .validate()
-            .unwrap_err()
-            .contains("power of two"));
+        assert!(ring(1000, 64, 1).validate().unwrap_err().contains("power of two"));
         assert!(ring(1024, 0, 1).validate().is_err());
-        assert!(ring(1024, 64, 0)
-            .validate()
-            .unwrap_err()
-            .contains("max_readers"));
-        let queue = Geometry {
-            kind: SegmentKind::Queue,
-            ..ring(8, 8, 2)
-        };
+        assert!(ring(1024, 64, 0).validate().unwrap_err().contains("max_readers"));
+        let queue = Geometry { kind: SegmentKind::Queue, ..ring(8, 8, 2) };
         assert!(queue.validate().is_err());
-        let table = Geometry {
-            kind: SegmentKind::Slots,
-            capacity: 10,
-            max_message_size: 8,
-            max_readers: 0,
-        };
+        let table = Geometry { kind: SegmentKind::Slots, capacity: 10, max_message_size: 8, max_readers: 0 };
         assert!(table.validate().is_ok());
     }
 

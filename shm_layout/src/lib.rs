@@ -34,9 +34,7 @@
 #![cfg_attr(loom, allow(dead_code, unused_imports))]
 
 #[cfg(not(target_endian = "little"))]
-compile_error!(
-    "shm_layout keeps futex words in the low half of 64-bit sequences: little-endian only"
-);
+compile_error!("shm_layout keeps futex words in the low half of 64-bit sequences: little-endian only");
 
 // The protocol cores: plain atomics over word slices, model-checked under `--cfg loom`.
 mod error;

@@ -35,9 +35,7 @@ struct Shared {
 
 fn shared(capacity: u64) -> Arc<Shared> {
     Arc::new(Shared {
-        data: (0..capacity as usize * SLOT_WORDS)
-            .map(|_| AtomicU64::new(0))
-            .collect(),
+        data: (0..capacity as usize * SLOT_WORDS).map(|_| AtomicU64::new(0)).collect(),
         write_seq: AtomicU64::new(0),
         read_cursor: AtomicU64::new(0),
     })
@@ -80,11 +78,7 @@ fn broadcast_readers_never_see_torn_messages_and_account_for_every_lap() {
             }
         }
         writer.join().unwrap();
-        assert_eq!(
-            seen + lost,
-            cursor,
-            "every sequence before the cursor is read or counted lost"
-        );
+        assert_eq!(seen + lost, cursor, "every sequence before the cursor is read or counted lost");
         assert!(cursor <= MESSAGES);
     });
 }

@@ -19,10 +19,7 @@ impl ProcessToken {
     /// The calling process.
     pub fn current() -> Self {
         let pid = std::process::id();
-        Self {
-            pid,
-            start_ticks: start_ticks(pid).unwrap_or(0),
-        }
+        Self { pid, start_ticks: start_ticks(pid).unwrap_or(0) }
     }
 
     /// Whether this exact process (not merely this pid) is still running.
@@ -79,10 +76,7 @@ mod tests {
     #[test]
     fn a_reused_pid_with_another_start_time_is_dead() {
         let me = ProcessToken::current();
-        let impostor = ProcessToken {
-            start_ticks: me.start_ticks + 1,
-            ..me
-        };
+        let impostor = ProcessToken { start_ticks: me.start_ticks + 1, ..me };
         assert!(!impostor.is_alive());
     }
 
@@ -92,22 +86,14 @@ mod tests {
         assert_eq!(ProcessToken::packed_pid(me.packed()), me.pid);
         assert!(ProcessToken::packed_is_alive(me.packed()));
         assert!(!ProcessToken::packed_is_alive(0));
-        let impostor = ProcessToken {
-            start_ticks: me.start_ticks + 1,
-            ..me
-        };
+        let impostor = ProcessToken { start_ticks: me.start_ticks + 1, ..me };
         assert!(!ProcessToken::packed_is_alive(impostor.packed()));
     }
 
     #[test]
     fn an_exited_child_is_dead() {
-        let mut child = std::process::Command::new("true")
-            .spawn()
-            .expect("spawn true");
-        let token = ProcessToken {
-            pid: child.id(),
-            start_ticks: start_ticks(child.id()).unwrap_or(0),
-        };
+        let mut child = std::process::Command::new("true").spawn().expect("spawn true");
+        let token = ProcessToken { pid: child.id(), start_ticks: start_ticks(child.id()).unwrap_or(0) };
         child.wait().expect("wait");
         assert!(!token.is_alive());
     }

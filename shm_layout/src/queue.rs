@@ -9,9 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::broadcast::{
-    attach_writer, check_buffer, check_len, ring_geometry, ring_of, writer_signal,
-};
+use crate::broadcast::{attach_writer, check_buffer, check_len, ring_geometry, ring_of, writer_signal};
 use crate::error::{ShmError, ShmResult};
 use crate::layout::{Geometry, ReaderBlock, SegmentKind};
 use crate::process::ProcessToken;
@@ -29,10 +27,7 @@ fn reader_block(mapping: &Mapping) -> &ReaderBlock {
 /// The signal a writer waiting for space sleeps on: the reader's cursor.
 fn space_signal(mapping: &Mapping) -> Signal<'_> {
     let block = reader_block(mapping);
-    Signal {
-        word: &block.cursor,
-        waiters: &block.space_waiters,
-    }
+    Signal { word: &block.cursor, waiters: &block.space_waiters }
 }
 
 /// The single writer of a queue.
@@ -53,12 +48,7 @@ impl Writer {
         max_message_size: u32,
         options: &SegmentOptions,
     ) -> ShmResult<Self> {
-        let geometry = Geometry {
-            kind: SegmentKind::Queue,
-            capacity,
-            max_message_size,
-            max_readers: 1,
-        };
+        let geometry = Geometry { kind: SegmentKind::Queue, capacity, max_message_size, max_readers: 1 };
         Self::from_mapping(segment::create(name, geometry, options)?)
     }
 
@@ -71,13 +61,7 @@ impl Writer {
     fn from_mapping(mapping: Arc<Mapping>) -> ShmResult<Self> {
         let (me, next_seq) = attach_writer(&mapping)?;
         let cached_read = reader_block(&mapping).cursor.load(Ordering::Acquire);
-        Ok(Self {
-            mapping,
-            me,
-            next_seq,
-            cached_read,
-            wait: WaitStrategy::default(),
-        })
+        Ok(Self { mapping, me, next_seq, cached_read, wait: WaitStrategy::default() })
     }
 
     /// The segment's name.
@@ -133,12 +117,7 @@ impl Writer {
         let read_cursor = &reader_block(&self.mapping).cursor;
         let mut pushed = 0;
         for record in records.chunks_exact(record_size) {
-            if !ring.try_push(
-                self.next_seq + pushed as u64,
-                read_cursor,
-                &mut self.cached_read,
-                record,
-            ) {
+            if !ring.try_push(self.next_seq + pushed as u64, read_cursor, &mut self.cached_read, record) {
                 break;
             }
             pushed += 1;
@@ -155,9 +134,7 @@ impl Writer {
     fn count_backpressure(&self) {
         let block = self.mapping.writer_block();
         let events = block.backpressure_events.load(Ordering::Relaxed);
-        block
-            .backpressure_events
-            .store(events + 1, Ordering::Relaxed);
+        block.backpressure_events.store(events + 1, Ordering::Relaxed);
     }
 
     #[inline]
@@ -176,17 +153,12 @@ impl Writer {
 
     /// Waits until there is room for a message or `timeout` passes; returns whether there is.
     pub fn wait_for_space(&self, timeout: Duration) -> bool {
-        wait_until(self.wait, space_signal(&self.mapping), timeout, || {
-            self.has_space()
-        })
+        wait_until(self.wait, space_signal(&self.mapping), timeout, || self.has_space())
     }
 
     /// Records a sign of life for supervisors.
     pub fn heartbeat(&self) {
-        self.mapping
-            .writer_block()
-            .heartbeat_ns
-            .store(monotonic_ns(), Ordering::Relaxed);
+        self.mapping.writer_block().heartbeat_ns.store(monotonic_ns(), Ordering::Relaxed);
     }
 }
 
@@ -221,13 +193,7 @@ impl Reader {
         })?;
         let cursor = block.cursor.load(Ordering::Acquire);
         let consumed = block.consumed.load(Ordering::Relaxed);
-        Ok(Self {
-            mapping,
-            me,
-            cursor,
-            consumed,
-            wait: WaitStrategy::default(),
-        })
+        Ok(Self { mapping, me, cursor, consumed, wait: WaitStrategy::default() })
     }
 
     /// The segment's name.
@@ -273,6 +239,24 @@ impl Reader {
         }
     }
 
+    /// The next message, viewed in place without a copy, or `None` if the queue is empty. The
+    /// slot stays the reader's (the writer cannot reuse it) until [`Reader::consume`]; peeking
+    /// again returns the same message.
+    pub fn peek(&self) -> Option<Peeked> {
+        let (word, len) = ring_of(&self.mapping).locate(self.cursor)?;
+        Some(Peeked { mapping: Arc::clone(&self.mapping), word, len, seq: self.cursor })
+    }
+
+    /// Frees the slot of the message [`Reader::peek`] returned and moves on to the next one.
+    /// Returns `false` if there was nothing to consume.
+    pub fn consume(&mut self) -> bool {
+        if ring_of(&self.mapping).locate(self.cursor).is_none() {
+            return false;
+        }
+        self.advance(self.cursor + 1);
+        true
+    }
+
     /// Pops up to `out.len() / record_size` messages into consecutive records of `out`
     /// (zero-padding shorter ones) and frees their slots together; returns how many.
     pub fn pop_records(&mut self, out: &mut [u8], record_size: usize) -> ShmResult<usize> {
@@ -311,14 +295,47 @@ impl Reader {
 
     /// Waits until a message is waiting or `timeout` passes; returns whether one is.
     pub fn wait(&self, timeout: Duration) -> bool {
-        wait_until(self.wait, writer_signal(&self.mapping), timeout, || {
-            self.has_pending()
-        })
+        wait_until(self.wait, writer_signal(&self.mapping), timeout, || self.has_pending())
     }
 }
 
 impl Drop for Reader {
     fn drop(&mut self) {
         roles::release(&reader_block(&self.mapping).owner, self.me.packed());
+    }
+}
+
+/// A queue message seen in place, in the segment, without a copy.
+///
+/// It keeps the segment mapped while it lives, so its address never dangles. Its bytes are the
+/// message's until the reader [consumes](Reader::consume) it; after that the writer may reuse
+/// the slot, so whoever holds the address must be done with it first.
+#[derive(Debug, Clone)]
+pub struct Peeked {
+    mapping: Arc<Mapping>,
+    word: usize,
+    len: usize,
+    seq: u64,
+}
+
+impl Peeked {
+    /// The message's sequence number.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The address of its first byte, valid while this value lives.
+    pub fn as_ptr(&self) -> *const u8 {
+        self.mapping.data()[self.word..].as_ptr().cast::<u8>()
     }
 }

@@ -111,12 +111,7 @@ pub trait Layout: Copy + Default {
 
     /// Reads one from the first `size_of::<Self>()` bytes of `bytes`.
     fn from_bytes(bytes: &[u8]) -> Self {
-        assert!(
-            bytes.len() >= size_of::<Self>(),
-            "{} needs {} bytes",
-            Self::NAME,
-            size_of::<Self>()
-        );
+        assert!(bytes.len() >= size_of::<Self>(), "{} needs {} bytes", Self::NAME, size_of::<Self>());
         // SAFETY: the length is checked above; any bit pattern is a valid struct of integers;
         // `read_unaligned` makes no alignment assumption.
         unsafe { bytes.as_ptr().cast::<Self>().read_unaligned() }
@@ -130,12 +125,7 @@ pub trait Record: Layout {
 }
 
 const fn field(name: &'static str, format: &'static str, offset: usize) -> FieldSpec {
-    FieldSpec {
-        name,
-        format,
-        offset,
-        count: 1,
-    }
+    FieldSpec { name, format, offset, count: 1 }
 }
 
 macro_rules! header_fields {
@@ -146,21 +136,9 @@ macro_rules! header_fields {
             field("flags", "<u2", base + offset_of!(RecordHeader, flags)),
             field("length", "<u4", base + offset_of!(RecordHeader, length)),
             field("sequence", "<u8", base + offset_of!(RecordHeader, sequence)),
-            field(
-                "exchange_ts_ns",
-                "<u8",
-                base + offset_of!(RecordHeader, exchange_ts_ns),
-            ),
-            field(
-                "receive_ts_ns",
-                "<u8",
-                base + offset_of!(RecordHeader, receive_ts_ns),
-            ),
-            field(
-                "publish_ts_ns",
-                "<u8",
-                base + offset_of!(RecordHeader, publish_ts_ns),
-            ),
+            field("exchange_ts_ns", "<u8", base + offset_of!(RecordHeader, exchange_ts_ns)),
+            field("receive_ts_ns", "<u8", base + offset_of!(RecordHeader, receive_ts_ns)),
+            field("publish_ts_ns", "<u8", base + offset_of!(RecordHeader, publish_ts_ns)),
         ]
     }};
 }
@@ -175,11 +153,7 @@ const MARKET_EVENT_FIELDS: [FieldSpec; 12] = {
         h[4],
         h[5],
         h[6],
-        field(
-            "instrument_id",
-            "<u4",
-            offset_of!(MarketEvent, instrument_id),
-        ),
+        field("instrument_id", "<u4", offset_of!(MarketEvent, instrument_id)),
         field("side", "|u1", offset_of!(MarketEvent, side)),
         field("action", "|u1", offset_of!(MarketEvent, action)),
         field("price", "<i8", offset_of!(MarketEvent, price)),
@@ -187,10 +161,8 @@ const MARKET_EVENT_FIELDS: [FieldSpec; 12] = {
     ]
 };
 
-const LEVEL_FIELDS: [FieldSpec; 2] = [
-    field("price", "<i8", offset_of!(Level, price)),
-    field("quantity", "<i8", offset_of!(Level, quantity)),
-];
+const LEVEL_FIELDS: [FieldSpec; 2] =
+    [field("price", "<i8", offset_of!(Level, price)), field("quantity", "<i8", offset_of!(Level, quantity))];
 
 const TOP_OF_BOOK_FIELDS: [FieldSpec; 12] = {
     let h = header_fields!(TopOfBook);
@@ -259,29 +231,18 @@ pub struct LayoutSpec {
 impl LayoutSpec {
     /// The description of a nested struct.
     pub const fn of<L: Layout>() -> Self {
-        Self {
-            name: L::NAME,
-            type_id: None,
-            size: size_of::<L>(),
-            fields: L::FIELDS,
-        }
+        Self { name: L::NAME, type_id: None, size: size_of::<L>(), fields: L::FIELDS }
     }
 
     /// The description of a message record.
     pub const fn of_record<R: Record>() -> Self {
-        Self {
-            type_id: Some(R::TYPE_ID),
-            ..Self::of::<R>()
-        }
+        Self { type_id: Some(R::TYPE_ID), ..Self::of::<R>() }
     }
 }
 
 /// Every layout, nested structs before the records that use them.
-pub const LAYOUTS: [LayoutSpec; 3] = [
-    LayoutSpec::of::<Level>(),
-    LayoutSpec::of_record::<MarketEvent>(),
-    LayoutSpec::of_record::<TopOfBook>(),
-];
+pub const LAYOUTS: [LayoutSpec; 3] =
+    [LayoutSpec::of::<Level>(), LayoutSpec::of_record::<MarketEvent>(), LayoutSpec::of_record::<TopOfBook>()];
 
 #[cfg(test)]
 mod tests {
@@ -301,11 +262,7 @@ mod tests {
         let covered: usize = layout.fields.iter().map(size_of_field).sum();
         assert_eq!(covered + reserved, layout.size, "{}", layout.name);
         for pair in layout.fields.windows(2) {
-            assert!(
-                pair[0].offset + size_of_field(&pair[0]) <= pair[1].offset,
-                "{} overlaps",
-                pair[0].name
-            );
+            assert!(pair[0].offset + size_of_field(&pair[0]) <= pair[1].offset, "{} overlaps", pair[0].name);
         }
     }
 

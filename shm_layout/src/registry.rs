@@ -34,10 +34,7 @@ pub(crate) fn lookup(key: Key) -> Option<Arc<Mapping>> {
     // SAFETY: the pointer was published by `insert` with release ordering and is destroyed only
     // through `defer_destroy`, after every guard pinned before its replacement is dropped.
     let table = unsafe { table.as_ref() }?;
-    table
-        .iter()
-        .find(|(k, _)| *k == key)
-        .and_then(|(_, weak)| weak.upgrade())
+    table.iter().find(|(k, _)| *k == key).and_then(|(_, weak)| weak.upgrade())
 }
 
 /// Registers `mapping` under `key` and returns the registered mapping: `mapping` itself, or the

@@ -50,12 +50,7 @@ impl<'a> Ring<'a> {
         debug_assert!(capacity.is_power_of_two());
         debug_assert!(data.len() >= capacity as usize * slot_words);
         debug_assert!(max_len <= (slot_words - 2) * 8);
-        Self {
-            data,
-            slot_words,
-            capacity,
-            max_len,
-        }
+        Self { data, slot_words, capacity, max_len }
     }
 
     #[inline]
@@ -81,6 +76,18 @@ impl<'a> Ring<'a> {
     /// Whether the slot of `seq` holds the complete message `seq`.
     pub fn is_published(&self, seq: u64) -> bool {
         self.slot(seq)[0].load(Ordering::Acquire) == published_stamp(seq)
+    }
+
+    /// Where message `seq` lies in the data words, if its slot holds it complete: the word
+    /// offset of its payload and its length. Only a queue reader may use the location, and only
+    /// until it frees the slot: until then the writer does not touch it.
+    pub fn locate(&self, seq: u64) -> Option<(usize, usize)> {
+        let start = (seq & (self.capacity - 1)) as usize * self.slot_words;
+        if !self.is_published(seq) {
+            return None;
+        }
+        let len = (self.data[start + 1].load(Ordering::Relaxed) as usize).min(self.max_len);
+        Some((start + 2, len))
     }
 
     /// Copies message `seq` into `out` (at least `max_len` bytes) if its slot holds it.
@@ -120,9 +127,7 @@ impl<'a> Ring<'a> {
             }
             SlotRead::NotYet => Received::Empty,
             SlotRead::Overwritten => {
-                let oldest = write_seq
-                    .load(Ordering::Acquire)
-                    .saturating_sub(self.capacity);
+                let oldest = write_seq.load(Ordering::Acquire).saturating_sub(self.capacity);
                 let next = oldest.max(*cursor + 1);
                 let count = next - *cursor;
                 *cursor = next;
@@ -135,13 +140,7 @@ impl<'a> Ring<'a> {
     /// freed its slot yet. `cached_read` is the writer's last look at the reader's cursor, so
     /// the reader's cache line is touched only when the queue looks full.
     #[inline]
-    pub fn try_push(
-        &self,
-        seq: u64,
-        read_cursor: &AtomicU64,
-        cached_read: &mut u64,
-        msg: &[u8],
-    ) -> bool {
+    pub fn try_push(&self, seq: u64, read_cursor: &AtomicU64, cached_read: &mut u64, msg: &[u8]) -> bool {
         if seq - *cached_read >= self.capacity {
             *cached_read = read_cursor.load(Ordering::Acquire);
             if seq - *cached_read >= self.capacity {
@@ -164,10 +163,7 @@ mod tests {
 
     fn owned(capacity: u64, max_len: usize) -> Owned {
         let words = capacity as usize * (2 + max_len.div_ceil(8));
-        Owned {
-            data: (0..words).map(|_| AtomicU64::new(0)).collect(),
-            write_seq: AtomicU64::new(0),
-        }
+        Owned { data: (0..words).map(|_| AtomicU64::new(0)).collect(), write_seq: AtomicU64::new(0) }
     }
 
     fn ring(o: &Owned, capacity: u64, max_len: usize) -> Ring<'_> {
@@ -184,16 +180,10 @@ mod tests {
         }
         let (mut cursor, mut out) = (0, [0u8; 16]);
         for seq in 0..3u64 {
-            assert_eq!(
-                r.read_next(&o.write_seq, &mut cursor, &mut out),
-                Received::Message { seq, len: 8 }
-            );
+            assert_eq!(r.read_next(&o.write_seq, &mut cursor, &mut out), Received::Message { seq, len: 8 });
             assert_eq!(out[..8], seq.to_le_bytes());
         }
-        assert_eq!(
-            r.read_next(&o.write_seq, &mut cursor, &mut out),
-            Received::Empty
-        );
+        assert_eq!(r.read_next(&o.write_seq, &mut cursor, &mut out), Received::Empty);
     }
 
     #[test]
@@ -205,14 +195,8 @@ mod tests {
             o.write_seq.store(seq + 1, Ordering::Release);
         }
         let (mut cursor, mut out) = (0, [0u8; 8]);
-        assert_eq!(
-            r.read_next(&o.write_seq, &mut cursor, &mut out),
-            Received::Lost { count: 6 }
-        );
-        assert_eq!(
-            r.read_next(&o.write_seq, &mut cursor, &mut out),
-            Received::Message { seq: 6, len: 8 }
-        );
+        assert_eq!(r.read_next(&o.write_seq, &mut cursor, &mut out), Received::Lost { count: 6 });
+        assert_eq!(r.read_next(&o.write_seq, &mut cursor, &mut out), Received::Message { seq: 6, len: 8 });
     }
 
     #[test]

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crate::error::{ShmError, ShmResult};
 use crate::layout::{
-    Geometry, ReaderBlock, SegmentHeader, SegmentKind, SharedCounters, WriterBlock, BLOCK,
-    LAYOUT_VERSION, MAGIC, READY,
+    Geometry, ReaderBlock, SegmentHeader, SegmentKind, SharedCounters, WriterBlock, BLOCK, LAYOUT_VERSION,
+    MAGIC, READY,
 };
 use crate::process::ProcessToken;
 use crate::registry;
@@ -39,11 +39,7 @@ pub struct SegmentOptions {
 
 impl Default for SegmentOptions {
     fn default() -> Self {
-        Self {
-            mode: 0o600,
-            group: None,
-            replace_stale: false,
-        }
+        Self { mode: 0o600, group: None, replace_stale: false }
     }
 }
 
@@ -130,10 +126,7 @@ impl Mapping {
         // to 128, and are atomics valid for any bit pattern.
         unsafe {
             std::slice::from_raw_parts(
-                self.base
-                    .as_ptr()
-                    .add(Geometry::readers_offset())
-                    .cast::<ReaderBlock>(),
+                self.base.as_ptr().add(Geometry::readers_offset()).cast::<ReaderBlock>(),
                 count,
             )
         }
@@ -146,10 +139,7 @@ impl Mapping {
         // bytes inside the validated length; `AtomicU64` has u64's layout and any bit pattern.
         unsafe {
             std::slice::from_raw_parts(
-                self.base
-                    .as_ptr()
-                    .add(self.geometry.data_offset())
-                    .cast::<AtomicU64>(),
+                self.base.as_ptr().add(self.geometry.data_offset()).cast::<AtomicU64>(),
                 words,
             )
         }
@@ -201,18 +191,11 @@ fn shm_open(name: &str, flags: libc::c_int, mode: libc::mode_t) -> ShmResult<Fd>
     }
     let err = std::io::Error::last_os_error();
     Err(match err.raw_os_error() {
-        Some(libc::ENOENT) => ShmError::NotFound {
-            name: name.to_owned(),
-        },
-        Some(libc::EACCES) | Some(libc::EPERM) => ShmError::PermissionDenied {
-            name: name.to_owned(),
-            detail: permission_detail(name),
-        },
-        _ => ShmError::Os {
-            name: name.to_owned(),
-            op: "shm_open",
-            source: err,
-        },
+        Some(libc::ENOENT) => ShmError::NotFound { name: name.to_owned() },
+        Some(libc::EACCES) | Some(libc::EPERM) => {
+            ShmError::PermissionDenied { name: name.to_owned(), detail: permission_detail(name) }
+        }
+        _ => ShmError::Os { name: name.to_owned(), op: "shm_open", source: err },
     })
 }
 
@@ -230,18 +213,9 @@ fn mmap(fd: &Fd, len: usize, access: Access, name: &str) -> ShmResult<NonNull<u8
 }
 
 /// Creates a segment, writes its header, and marks it ready.
-pub(crate) fn create(
-    name: &str,
-    geometry: Geometry,
-    options: &SegmentOptions,
-) -> ShmResult<Arc<Mapping>> {
+pub(crate) fn create(name: &str, geometry: Geometry, options: &SegmentOptions) -> ShmResult<Arc<Mapping>> {
     let name = shm_name(name)?;
-    geometry
-        .validate()
-        .map_err(|detail| ShmError::InvalidConfig {
-            name: name.clone(),
-            detail,
-        })?;
+    geometry.validate().map_err(|detail| ShmError::InvalidConfig { name: name.clone(), detail })?;
     if options.mode & !0o660 != 0 || options.mode & 0o600 != 0o600 {
         return Err(ShmError::InvalidConfig {
             name,
@@ -251,9 +225,7 @@ pub(crate) fn create(
             ),
         });
     }
-    let len = geometry
-        .total_size()
-        .expect("validated geometry has a size");
+    let len = geometry.total_size().expect("validated geometry has a size");
     let fd = match shm_open(&name, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, 0o600) {
         Ok(fd) => fd,
         Err(ShmError::Os { source, .. }) if source.raw_os_error() == Some(libc::EEXIST) => {
@@ -262,10 +234,7 @@ pub(crate) fn create(
                 unlink(&name)?;
                 return create(&name, geometry, options);
             }
-            return Err(ShmError::AlreadyExists {
-                name,
-                creator_pid: creator.pid,
-            });
+            return Err(ShmError::AlreadyExists { name, creator_pid: creator.pid });
         }
         Err(err) => return Err(err),
     };
@@ -275,17 +244,9 @@ pub(crate) fn create(
         let _ = unlink(&name);
     }
     let base = built?;
-    let mapping = Arc::new(Mapping {
-        name,
-        base,
-        len,
-        geometry,
-    });
+    let mapping = Arc::new(Mapping { name, base, len, geometry });
     let st = fstat(&fd, mapping.name())?;
-    Ok(registry::insert(
-        registry::key(&st, Access::ReadWrite),
-        mapping,
-    ))
+    Ok(registry::insert(registry::key(&st, Access::ReadWrite), mapping))
 }
 
 fn initialise(
@@ -337,9 +298,7 @@ fn initialise(
         &mut *header_ptr
     };
     header_ref.checksum = header_ref.expected_checksum();
-    header_ref
-        .ready
-        .store(READY, std::sync::atomic::Ordering::Release);
+    header_ref.ready.store(READY, std::sync::atomic::Ordering::Release);
     Ok(base)
 }
 
@@ -348,15 +307,9 @@ fn initialise(
 fn validate(name: &str, header: &SegmentHeader, size: u64) -> ShmResult<Geometry> {
     if header.magic != MAGIC {
         if header.magic == 0 && !header.is_ready() {
-            return Err(ShmError::NotReady {
-                name: name.to_owned(),
-            });
+            return Err(ShmError::NotReady { name: name.to_owned() });
         }
-        return Err(ShmError::BadMagic {
-            name: name.to_owned(),
-            found: header.magic,
-            expected: MAGIC,
-        });
+        return Err(ShmError::BadMagic { name: name.to_owned(), found: header.magic, expected: MAGIC });
     }
     if header.layout_version != LAYOUT_VERSION {
         return Err(ShmError::VersionMismatch {
@@ -366,14 +319,9 @@ fn validate(name: &str, header: &SegmentHeader, size: u64) -> ShmResult<Geometry
         });
     }
     if !header.is_ready() {
-        return Err(ShmError::NotReady {
-            name: name.to_owned(),
-        });
+        return Err(ShmError::NotReady { name: name.to_owned() });
     }
-    let corrupt = |detail: String| ShmError::Corrupt {
-        name: name.to_owned(),
-        detail,
-    };
+    let corrupt = |detail: String| ShmError::Corrupt { name: name.to_owned(), detail };
     if header.checksum != header.expected_checksum() {
         return Err(corrupt(format!(
             "checksum {:#018x}, the fields give {:#018x}",
@@ -381,22 +329,15 @@ fn validate(name: &str, header: &SegmentHeader, size: u64) -> ShmResult<Geometry
             header.expected_checksum()
         )));
     }
-    let geometry = header
-        .geometry()
-        .ok_or_else(|| corrupt(format!("unknown segment kind {}", header.kind)))?;
+    let geometry =
+        header.geometry().ok_or_else(|| corrupt(format!("unknown segment kind {}", header.kind)))?;
     geometry.validate().map_err(corrupt)?;
-    let expected = geometry
-        .total_size()
-        .expect("validated geometry has a size") as u64;
+    let expected = geometry.total_size().expect("validated geometry has a size") as u64;
     if header.total_size != expected || header.slot_size as usize != geometry.slot_size() {
         return Err(corrupt("sizes disagree with the geometry".into()));
     }
     if size < expected {
-        return Err(ShmError::Truncated {
-            name: name.to_owned(),
-            size,
-            expected,
-        });
+        return Err(ShmError::Truncated { name: name.to_owned(), size, expected });
     }
     Ok(geometry)
 }
@@ -416,11 +357,7 @@ pub(crate) fn open_any(name: &str, access: Access) -> ShmResult<Arc<Mapping>> {
     }
     let size = st.st_size as u64;
     if size < BLOCK as u64 {
-        return Err(ShmError::Truncated {
-            name,
-            size,
-            expected: BLOCK as u64,
-        });
+        return Err(ShmError::Truncated { name, size, expected: BLOCK as u64 });
     }
     let base = mmap(&fd, size as usize, access, &name)?;
     // Own the mapping first so every early return below unmaps it.
@@ -428,12 +365,7 @@ pub(crate) fn open_any(name: &str, access: Access) -> ShmResult<Arc<Mapping>> {
         name,
         base,
         len: size as usize,
-        geometry: Geometry {
-            kind: SegmentKind::Slots,
-            capacity: 0,
-            max_message_size: 0,
-            max_readers: 0,
-        },
+        geometry: Geometry { kind: SegmentKind::Slots, capacity: 0, max_message_size: 0, max_readers: 0 },
     };
     mapping.geometry = validate(&mapping.name, mapping.header(), size)?;
     Ok(registry::insert(key, Arc::new(mapping)))
@@ -460,18 +392,12 @@ fn creator_of(name: &str) -> ShmResult<ProcessToken> {
     let size = fstat(&fd, name)?.st_size as usize;
     if size < BLOCK {
         // An empty or truncated object never got a header: nobody alive owns it.
-        return Ok(ProcessToken {
-            pid: 0,
-            start_ticks: 0,
-        });
+        return Ok(ProcessToken { pid: 0, start_ticks: 0 });
     }
     let base = mmap(&fd, BLOCK, Access::ReadOnly, name)?;
     // SAFETY: `base` maps at least one header; plain integer fields are valid for any bits.
     let header = unsafe { &*base.as_ptr().cast::<SegmentHeader>() };
-    let token = ProcessToken {
-        pid: header.creator_pid,
-        start_ticks: header.creator_start_ticks,
-    };
+    let token = ProcessToken { pid: header.creator_pid, start_ticks: header.creator_start_ticks };
     // SAFETY: unmapping exactly the mapping made above, after its last use.
     unsafe { libc::munmap(base.as_ptr().cast(), BLOCK) };
     Ok(token)
@@ -492,11 +418,7 @@ pub fn unlink(name: &str) -> ShmResult<()> {
             let detail = permission_detail(&name);
             ShmError::PermissionDenied { name, detail }
         }
-        _ => ShmError::Os {
-            name,
-            op: "shm_unlink",
-            source: err,
-        },
+        _ => ShmError::Os { name, op: "shm_unlink", source: err },
     })
 }
 
@@ -564,10 +486,7 @@ impl SegmentInfo {
 
     pub(crate) fn of(mapping: &Mapping) -> Self {
         let header = mapping.header();
-        let creator = ProcessToken {
-            pid: header.creator_pid,
-            start_ticks: header.creator_start_ticks,
-        };
+        let creator = ProcessToken { pid: header.creator_pid, start_ticks: header.creator_start_ticks };
         Self {
             name: mapping.name().to_owned(),
             kind: mapping.geometry().kind,

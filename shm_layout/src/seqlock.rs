@@ -13,11 +13,7 @@ use crate::words::{load_bytes, store_bytes};
 #[inline]
 pub(crate) fn write(slot: &[AtomicU64], record: &[u8]) {
     let version = slot[0].load(Ordering::Relaxed);
-    let writing = if version % 2 == 0 {
-        version + 1
-    } else {
-        version + 2
-    };
+    let writing = if version % 2 == 0 { version + 1 } else { version + 2 };
     slot[0].store(writing, Ordering::Relaxed);
     // Orders the odd version before the record stores.
     fence(Ordering::Release);
@@ -50,10 +46,7 @@ pub(crate) fn read(slot: &[AtomicU64], out: &mut [u8], max_retries: u32) -> SeqR
             // Orders the record loads before the second version load.
             fence(Ordering::Acquire);
             if slot[0].load(Ordering::Relaxed) == before {
-                return SeqRead::Stable {
-                    version: before,
-                    retries,
-                };
+                return SeqRead::Stable { version: before, retries };
             }
         }
         if retries == max_retries {
@@ -83,13 +76,7 @@ mod tests {
         write(&s, b"0123456789abcdef");
         write(&s, b"fedcba9876543210");
         let mut out = [0u8; 16];
-        assert_eq!(
-            read(&s, &mut out, 0),
-            SeqRead::Stable {
-                version: 4,
-                retries: 0
-            }
-        );
+        assert_eq!(read(&s, &mut out, 0), SeqRead::Stable { version: 4, retries: 0 });
         assert_eq!(&out, b"fedcba9876543210");
     }
 
@@ -98,19 +85,10 @@ mod tests {
         let s = slot(2);
         write(&s, b"stable!!");
         s[0].store(3, Ordering::Relaxed); // a writer died after marking the slot odd
-        assert_eq!(
-            read(&s, &mut [0u8; 8], 5),
-            SeqRead::Contended { retries: 5 }
-        );
+        assert_eq!(read(&s, &mut [0u8; 8], 5), SeqRead::Contended { retries: 5 });
         write(&s, b"resumed!");
         let mut out = [0u8; 8];
-        assert_eq!(
-            read(&s, &mut out, 0),
-            SeqRead::Stable {
-                version: 6,
-                retries: 0
-            }
-        );
+        assert_eq!(read(&s, &mut out, 0), SeqRead::Stable { version: 6, retries: 0 });
         assert_eq!(&out, b"resumed!");
     }
 }

@@ -21,11 +21,7 @@ pub const DEFAULT_MAX_RETRIES: u32 = 1000;
 fn slot_of(mapping: &Mapping, key: u64) -> ShmResult<&[AtomicU64]> {
     let g = mapping.geometry();
     if key >= g.capacity {
-        return Err(ShmError::KeyOutOfRange {
-            name: mapping.name().to_owned(),
-            key,
-            capacity: g.capacity,
-        });
+        return Err(ShmError::KeyOutOfRange { name: mapping.name().to_owned(), key, capacity: g.capacity });
     }
     let words = g.slot_size() / 8;
     let start = key as usize * words;
@@ -54,12 +50,7 @@ pub struct Writer {
 
 impl Writer {
     /// Creates a table of `keys` records of `record_size` bytes and attaches as its writer.
-    pub fn create(
-        name: &str,
-        keys: u64,
-        record_size: u32,
-        options: &SegmentOptions,
-    ) -> ShmResult<Self> {
+    pub fn create(name: &str, keys: u64, record_size: u32, options: &SegmentOptions) -> ShmResult<Self> {
         let geometry = Geometry {
             kind: SegmentKind::Slots,
             capacity: keys,
@@ -108,10 +99,7 @@ impl Writer {
 
     /// Records a sign of life for supervisors.
     pub fn heartbeat(&self) {
-        self.mapping
-            .writer_block()
-            .heartbeat_ns
-            .store(monotonic_ns(), Ordering::Relaxed);
+        self.mapping.writer_block().heartbeat_ns.store(monotonic_ns(), Ordering::Relaxed);
     }
 }
 
@@ -132,10 +120,7 @@ impl Reader {
     /// Opens a table for reading.
     pub fn open(name: &str) -> ShmResult<Self> {
         let mapping = segment::open(name, Access::ReadWrite, SegmentKind::Slots)?;
-        Ok(Self {
-            mapping,
-            max_retries: DEFAULT_MAX_RETRIES,
-        })
+        Ok(Self { mapping, max_retries: DEFAULT_MAX_RETRIES })
     }
 
     /// The segment's name.
@@ -168,23 +153,15 @@ impl Reader {
         match outcome {
             SeqRead::Stable { version, retries } => {
                 if retries > 0 {
-                    counters
-                        .seqlock_retries
-                        .fetch_add(u64::from(retries), Ordering::Relaxed);
+                    counters.seqlock_retries.fetch_add(u64::from(retries), Ordering::Relaxed);
                 }
                 Ok(Some(version))
             }
             SeqRead::Empty => Ok(None),
             SeqRead::Contended { retries } => {
-                counters
-                    .seqlock_retries
-                    .fetch_add(u64::from(retries), Ordering::Relaxed);
+                counters.seqlock_retries.fetch_add(u64::from(retries), Ordering::Relaxed);
                 counters.seqlock_failures.fetch_add(1, Ordering::Relaxed);
-                Err(ShmError::Contended {
-                    name: self.name().to_owned(),
-                    key,
-                    retries,
-                })
+                Err(ShmError::Contended { name: self.name().to_owned(), key, retries })
             }
         }
     }

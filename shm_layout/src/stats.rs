@@ -83,11 +83,7 @@ impl SegmentStats {
             writer_attaches: writer.writer_attaches.load(Ordering::Relaxed),
             published,
             heartbeat_ns,
-            heartbeat_age_ns: if heartbeat_ns == 0 {
-                0
-            } else {
-                monotonic_ns().saturating_sub(heartbeat_ns)
-            },
+            heartbeat_age_ns: if heartbeat_ns == 0 { 0 } else { monotonic_ns().saturating_sub(heartbeat_ns) },
             backpressure_events: writer.backpressure_events.load(Ordering::Relaxed),
             seqlock_retries: counters.seqlock_retries.load(Ordering::Relaxed),
             seqlock_failures: counters.seqlock_failures.load(Ordering::Relaxed),

@@ -33,11 +33,7 @@ pub enum WaitStrategy {
 impl Default for WaitStrategy {
     /// Back-off with Aeron's driver defaults: 20 spins, 50 yields, parks of up to 100 µs.
     fn default() -> Self {
-        Self::Backoff {
-            spins: 20,
-            yields: 50,
-            max_park: Duration::from_micros(100),
-        }
+        Self::Backoff { spins: 20, yields: 50, max_park: Duration::from_micros(100) }
     }
 }
 
@@ -89,11 +85,7 @@ pub(crate) fn wait_until(
         match strategy {
             WaitStrategy::BusySpin => std::hint::spin_loop(),
             WaitStrategy::Yield => std::thread::yield_now(),
-            WaitStrategy::Backoff {
-                spins,
-                yields,
-                max_park,
-            } => {
+            WaitStrategy::Backoff { spins, yields, max_park } => {
                 if checks <= u64::from(spins) {
                     std::hint::spin_loop();
                 } else if checks <= u64::from(spins) + u64::from(yields) {
@@ -168,19 +160,11 @@ mod tests {
     }
 
     fn shared() -> Arc<Shared> {
-        Arc::new(Shared {
-            word: AtomicU64::new(0),
-            waiters: AtomicU32::new(0),
-        })
+        Arc::new(Shared { word: AtomicU64::new(0), waiters: AtomicU32::new(0) })
     }
 
     fn strategies() -> [WaitStrategy; 4] {
-        [
-            WaitStrategy::BusySpin,
-            WaitStrategy::Yield,
-            WaitStrategy::default(),
-            WaitStrategy::Futex,
-        ]
+        [WaitStrategy::BusySpin, WaitStrategy::Yield, WaitStrategy::default(), WaitStrategy::Futex]
     }
 
     #[test]
@@ -188,16 +172,10 @@ mod tests {
         let s = shared();
         for strategy in strategies() {
             let start = Instant::now();
-            let signal = Signal {
-                word: &s.word,
-                waiters: &s.waiters,
-            };
+            let signal = Signal { word: &s.word, waiters: &s.waiters };
             let got = wait_until(strategy, signal, Duration::from_millis(20), || false);
             assert!(!got, "{strategy:?}");
-            assert!(
-                start.elapsed() >= Duration::from_millis(20),
-                "{strategy:?} returned early"
-            );
+            assert!(start.elapsed() >= Duration::from_millis(20), "{strategy:?} returned early");
             assert_eq!(s.waiters.load(Ordering::SeqCst), 0);
         }
     }
@@ -211,27 +189,16 @@ mod tests {
                 std::thread::spawn(move || {
                     std::thread::sleep(Duration::from_millis(5));
                     s.word.store(1, Ordering::SeqCst);
-                    Signal {
-                        word: &s.word,
-                        waiters: &s.waiters,
-                    }
-                    .notify();
+                    Signal { word: &s.word, waiters: &s.waiters }.notify();
                 })
             };
-            let signal = Signal {
-                word: &s.word,
-                waiters: &s.waiters,
-            };
+            let signal = Signal { word: &s.word, waiters: &s.waiters };
             let start = Instant::now();
-            let got = wait_until(strategy, signal, Duration::from_secs(5), || {
-                s.word.load(Ordering::Acquire) == 1
-            });
+            let got =
+                wait_until(strategy, signal, Duration::from_secs(5), || s.word.load(Ordering::Acquire) == 1);
             writer.join().unwrap();
             assert!(got, "{strategy:?}");
-            assert!(
-                start.elapsed() < Duration::from_secs(2),
-                "{strategy:?} slept through the wake"
-            );
+            assert!(start.elapsed() < Duration::from_secs(2), "{strategy:?} slept through the wake");
         }
     }
 }

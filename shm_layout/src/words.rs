@@ -70,9 +70,6 @@ mod tests {
     fn pads_the_last_partial_word_with_zeros() {
         let shared = words(1);
         store_bytes(&shared, &[1, 2, 3]);
-        assert_eq!(
-            shared[0].load(Ordering::Relaxed).to_ne_bytes(),
-            [1, 2, 3, 0, 0, 0, 0, 0]
-        );
+        assert_eq!(shared[0].load(Ordering::Relaxed).to_ne_bytes(), [1, 2, 3, 0, 0, 0, 0, 0]);
     }
 }

@@ -4,8 +4,8 @@ use std::fs::OpenOptions;
 use std::io::{Seek, SeekFrom, Write};
 
 use shm_layout::{
-    broadcast, queue, slots, Received, RingGeometry, SegmentInfo, SegmentKind, SegmentOptions,
-    SegmentStats, ShmError, LAYOUT_VERSION,
+    broadcast, queue, slots, Received, RingGeometry, SegmentInfo, SegmentKind, SegmentOptions, SegmentStats,
+    ShmError, LAYOUT_VERSION,
 };
 
 /// Unlinks the test's segment however the test ends.
@@ -23,19 +23,12 @@ fn name(test: &str) -> (String, Cleanup) {
 }
 
 fn ring(name: &str) -> broadcast::Writer {
-    let geometry = RingGeometry {
-        capacity: 16,
-        max_message_size: 32,
-        max_readers: 2,
-    };
+    let geometry = RingGeometry { capacity: 16, max_message_size: 32, max_readers: 2 };
     broadcast::Writer::create(name, geometry, &SegmentOptions::default()).unwrap()
 }
 
 fn patch(name: &str, offset: u64, bytes: &[u8]) {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .open(format!("/dev/shm{name}"))
-        .unwrap();
+    let mut file = OpenOptions::new().write(true).open(format!("/dev/shm{name}")).unwrap();
     file.seek(SeekFrom::Start(offset)).unwrap();
     file.write_all(bytes).unwrap();
 }
@@ -49,21 +42,12 @@ fn a_ring_describes_itself_and_counts_what_it_carries() {
         writer.publish(b"tick").unwrap();
     }
     let mut buf = [0u8; 32];
-    assert_eq!(
-        reader.try_read(&mut buf).unwrap(),
-        Received::Lost { count: 4 }
-    );
+    assert_eq!(reader.try_read(&mut buf).unwrap(), Received::Lost { count: 4 });
     let info = SegmentInfo::read(&name).unwrap();
-    assert_eq!(
-        (info.kind, info.layout_version, info.capacity),
-        (SegmentKind::Broadcast, LAYOUT_VERSION, 16)
-    );
+    assert_eq!((info.kind, info.layout_version, info.capacity), (SegmentKind::Broadcast, LAYOUT_VERSION, 16));
     assert!(info.creator_alive);
     let stats = SegmentStats::read(&name).unwrap();
-    assert_eq!(
-        (stats.published, stats.lost(), stats.overruns()),
-        (20, 4, 1)
-    );
+    assert_eq!((stats.published, stats.lost(), stats.overruns()), (20, 4, 1));
     assert_eq!(stats.readers[0].lag, 16);
     assert!(stats.writer_alive);
 }
@@ -71,19 +55,10 @@ fn a_ring_describes_itself_and_counts_what_it_carries() {
 #[test]
 fn opening_checks_existence_kind_version_readiness_checksum_and_size() {
     let (name, _cleanup) = name("validate");
-    assert!(matches!(
-        queue::Reader::attach(&name),
-        Err(ShmError::NotFound { .. })
-    ));
+    assert!(matches!(queue::Reader::attach(&name), Err(ShmError::NotFound { .. })));
     drop(ring(&name));
-    assert!(matches!(
-        queue::Reader::attach(&name),
-        Err(ShmError::KindMismatch { .. })
-    ));
-    assert!(matches!(
-        slots::Reader::open(&name),
-        Err(ShmError::KindMismatch { .. })
-    ));
+    assert!(matches!(queue::Reader::attach(&name), Err(ShmError::KindMismatch { .. })));
+    assert!(matches!(slots::Reader::open(&name), Err(ShmError::KindMismatch { .. })));
 
     patch(&name, 8, &(LAYOUT_VERSION + 1).to_le_bytes());
     let err = broadcast::Writer::attach(&name).unwrap_err();
@@ -97,43 +72,25 @@ fn opening_checks_existence_kind_version_readiness_checksum_and_size() {
     patch(&name, 8, &LAYOUT_VERSION.to_le_bytes());
 
     patch(&name, 80, &0u32.to_le_bytes());
-    assert!(matches!(
-        SegmentInfo::read(&name),
-        Err(ShmError::NotReady { .. })
-    ));
+    assert!(matches!(SegmentInfo::read(&name), Err(ShmError::NotReady { .. })));
     patch(&name, 80, &0x5245_4459u32.to_le_bytes());
 
     patch(&name, 32, &3u32.to_le_bytes());
-    assert!(matches!(
-        SegmentInfo::read(&name),
-        Err(ShmError::Corrupt { .. })
-    ));
+    assert!(matches!(SegmentInfo::read(&name), Err(ShmError::Corrupt { .. })));
     patch(&name, 32, &2u32.to_le_bytes());
     assert!(SegmentInfo::read(&name).is_ok());
 
-    OpenOptions::new()
-        .write(true)
-        .open(format!("/dev/shm{name}"))
-        .unwrap()
-        .set_len(1000)
-        .unwrap();
-    assert!(matches!(
-        SegmentInfo::read(&name),
-        Err(ShmError::Truncated { size: 1000, .. })
-    ));
+    OpenOptions::new().write(true).open(format!("/dev/shm{name}")).unwrap().set_len(1000).unwrap();
+    assert!(matches!(SegmentInfo::read(&name), Err(ShmError::Truncated { size: 1000, .. })));
 }
 
 #[test]
 fn each_role_has_one_live_holder() {
     let (name, _cleanup) = name("roles");
     let writer = ring(&name);
-    assert!(matches!(
-        broadcast::Writer::attach(&name),
-        Err(ShmError::WriterActive { .. })
-    ));
-    let readers: Vec<_> = (0..2)
-        .map(|_| broadcast::Reader::attach(&name, broadcast::StartAt::Latest).unwrap())
-        .collect();
+    assert!(matches!(broadcast::Writer::attach(&name), Err(ShmError::WriterActive { .. })));
+    let readers: Vec<_> =
+        (0..2).map(|_| broadcast::Reader::attach(&name, broadcast::StartAt::Latest).unwrap()).collect();
     assert!(matches!(
         broadcast::Reader::attach(&name, broadcast::StartAt::Latest),
         Err(ShmError::NoFreeReader { max_readers: 2, .. })
@@ -154,19 +111,13 @@ fn a_queue_pushes_back_when_full_and_its_reader_resumes() {
     let mut buf = [0u8; 8];
     {
         let mut reader = queue::Reader::attach(&name).unwrap();
-        assert_eq!(
-            reader.try_pop(&mut buf).unwrap(),
-            Received::Message { seq: 0, len: 1 }
-        );
+        assert_eq!(reader.try_pop(&mut buf).unwrap(), Received::Message { seq: 0, len: 1 });
     }
     let mut reader = queue::Reader::attach(&name).unwrap();
     assert_eq!(reader.cursor(), 1);
     assert!(writer.try_push(&[4]).unwrap());
     for seq in 1..5 {
-        assert_eq!(
-            reader.try_pop(&mut buf).unwrap(),
-            Received::Message { seq, len: 1 }
-        );
+        assert_eq!(reader.try_pop(&mut buf).unwrap(), Received::Message { seq, len: 1 });
         assert_eq!(u64::from(buf[0]), seq);
     }
     assert_eq!(reader.try_pop(&mut buf).unwrap(), Received::Empty);
@@ -184,39 +135,19 @@ fn slots_hold_the_latest_record_per_key() {
     writer.write(0, b"second!!").unwrap();
     assert_eq!(reader.read(0, &mut out).unwrap(), Some(4));
     assert_eq!(&out, b"second!!");
-    assert!(matches!(
-        writer.write(2, b"12345678"),
-        Err(ShmError::KeyOutOfRange {
-            key: 2,
-            capacity: 2,
-            ..
-        })
-    ));
-    assert!(matches!(
-        reader.read(0, &mut [0u8; 4]),
-        Err(ShmError::GeometryMismatch { .. })
-    ));
+    assert!(matches!(writer.write(2, b"12345678"), Err(ShmError::KeyOutOfRange { key: 2, capacity: 2, .. })));
+    assert!(matches!(reader.read(0, &mut [0u8; 4]), Err(ShmError::GeometryMismatch { .. })));
 }
 
 #[test]
 fn creating_over_a_live_segment_is_refused() {
     let (name, _cleanup) = name("exists");
     drop(ring(&name));
-    let geometry = RingGeometry {
-        capacity: 16,
-        max_message_size: 32,
-        max_readers: 2,
-    };
-    let options = SegmentOptions {
-        replace_stale: true,
-        ..SegmentOptions::default()
-    };
+    let geometry = RingGeometry { capacity: 16, max_message_size: 32, max_readers: 2 };
+    let options = SegmentOptions { replace_stale: true, ..SegmentOptions::default() };
     assert!(matches!(
         broadcast::Writer::create(&name, geometry, &options),
         Err(ShmError::AlreadyExists { .. })
     ));
-    assert!(
-        !shm_layout::remove_if_stale(&name).unwrap(),
-        "our own segment is not stale"
-    );
+    assert!(!shm_layout::remove_if_stale(&name).unwrap(), "our own segment is not stale");
 }

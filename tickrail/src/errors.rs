@@ -5,24 +5,9 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use shm_layout::ShmError as CrateError;
 
-create_exception!(
-    tickrail._native,
-    ShmError,
-    PyException,
-    "A shared-memory segment could not be used."
-);
-create_exception!(
-    tickrail._native,
-    SegmentNotFound,
-    ShmError,
-    "No segment of that name exists."
-);
-create_exception!(
-    tickrail._native,
-    SegmentExists,
-    ShmError,
-    "A live segment of that name already exists."
-);
+create_exception!(tickrail._native, ShmError, PyException, "A shared-memory segment could not be used.");
+create_exception!(tickrail._native, SegmentNotFound, ShmError, "No segment of that name exists.");
+create_exception!(tickrail._native, SegmentExists, ShmError, "A live segment of that name already exists.");
 create_exception!(
     tickrail._native,
     SegmentPermissionError,
@@ -78,9 +63,7 @@ pub(crate) fn to_py(err: CrateError) -> PyErr {
         | CrateError::KindMismatch { .. }
         | CrateError::GeometryMismatch { .. } => LayoutMismatch::new_err(message),
         CrateError::NotReady { .. } => SegmentNotReady::new_err(message),
-        CrateError::Truncated { .. } | CrateError::Corrupt { .. } => {
-            SegmentCorrupt::new_err(message)
-        }
+        CrateError::Truncated { .. } | CrateError::Corrupt { .. } => SegmentCorrupt::new_err(message),
         CrateError::WriterActive { .. }
         | CrateError::ReaderActive { .. }
         | CrateError::NoFreeReader { .. } => RoleTaken::new_err(message),
@@ -109,10 +92,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ShmError", py.get_type::<ShmError>())?;
     m.add("SegmentNotFound", py.get_type::<SegmentNotFound>())?;
     m.add("SegmentExists", py.get_type::<SegmentExists>())?;
-    m.add(
-        "SegmentPermissionError",
-        py.get_type::<SegmentPermissionError>(),
-    )?;
+    m.add("SegmentPermissionError", py.get_type::<SegmentPermissionError>())?;
     m.add("LayoutMismatch", py.get_type::<LayoutMismatch>())?;
     m.add("SegmentNotReady", py.get_type::<SegmentNotReady>())?;
     m.add("SegmentCorrupt", py.get_type::<SegmentCorrupt>())?;

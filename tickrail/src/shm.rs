@@ -3,7 +3,11 @@
 //! Each class owns one `shm_layout` handle; `close()` (or leaving a `with` block) releases it,
 //! after which every method raises `ValueError`. Waits and batch copies release the GIL.
 
-use pyo3::exceptions::PyValueError;
+use std::ffi::{c_int, c_void};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use pyo3::exceptions::{PyBufferError, PyValueError};
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use shm_layout::{broadcast, queue, slots, Received, RingGeometry, SegmentOptions, WaitStrategy};
@@ -13,11 +17,7 @@ use crate::errors::IntoPyResult;
 use crate::waits;
 
 fn options(mode: u32, group: Option<u32>, replace_stale: bool) -> SegmentOptions {
-    SegmentOptions {
-        mode,
-        group,
-        replace_stale,
-    }
+    SegmentOptions { mode, group, replace_stale }
 }
 
 fn closed(what: &str) -> PyErr {
@@ -98,24 +98,15 @@ impl PyBroadcastWriter {
         group: Option<u32>,
         replace_stale: bool,
     ) -> PyResult<Self> {
-        let geometry = RingGeometry {
-            capacity,
-            max_message_size,
-            max_readers,
-        };
-        let writer =
-            broadcast::Writer::create(name, geometry, &options(mode, group, replace_stale)).py()?;
-        Ok(Self {
-            inner: Some(writer),
-        })
+        let geometry = RingGeometry { capacity, max_message_size, max_readers };
+        let writer = broadcast::Writer::create(name, geometry, &options(mode, group, replace_stale)).py()?;
+        Ok(Self { inner: Some(writer) })
     }
 
     /// Attaches as the writer of an existing ring, continuing its sequence.
     #[staticmethod]
     fn attach(name: &str) -> PyResult<Self> {
-        Ok(Self {
-            inner: Some(broadcast::Writer::attach(name).py()?),
-        })
+        Ok(Self { inner: Some(broadcast::Writer::attach(name).py()?) })
     }
 
     /// Publishes one message; returns its sequence.
@@ -133,8 +124,7 @@ impl PyBroadcastWriter {
         let bytes = Bytes::get(records, false)?;
         check_records(bytes.as_slice().len(), record_size)?;
         let writer = self.get_mut()?;
-        py.detach(|| writer.publish_records(bytes.as_slice(), record_size))
-            .py()
+        py.detach(|| writer.publish_records(bytes.as_slice(), record_size)).py()
     }
 
     /// Records a sign of life.
@@ -185,11 +175,7 @@ impl PyBroadcastReader {
     fn wrap(mut reader: broadcast::Reader, wait: WaitStrategy) -> PyResult<Self> {
         reader.set_wait_strategy(wait);
         let buf = vec![0; reader.geometry().max_message_size as usize];
-        Ok(Self {
-            inner: Some(reader),
-            buf,
-            last_seq: None,
-        })
+        Ok(Self { inner: Some(reader), buf, last_seq: None })
     }
 }
 
@@ -223,11 +209,7 @@ impl PyBroadcastReader {
     /// The next message, or `None` if nothing new was published. Messages overwritten before
     /// they were read are skipped and counted in `lost`.
     fn read<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        let Self {
-            inner,
-            buf,
-            last_seq,
-        } = self;
+        let Self { inner, buf, last_seq } = self;
         let reader = inner.as_mut().ok_or_else(|| closed("BroadcastReader"))?;
         loop {
             match reader.try_read(buf).py()? {
@@ -252,8 +234,7 @@ impl PyBroadcastReader {
         let mut bytes = Bytes::get(out, true)?;
         check_records(bytes.as_slice().len(), record_size)?;
         let reader = self.get_mut()?;
-        py.detach(|| reader.read_records(bytes.as_mut_slice(), record_size))
-            .py()
+        py.detach(|| reader.read_records(bytes.as_mut_slice(), record_size)).py()
     }
 
     /// Waits up to `timeout` seconds for a message; returns whether one is pending.
@@ -332,17 +313,11 @@ impl PyQueueWriter {
         wait: &str,
     ) -> PyResult<Self> {
         let strategy = waits::parse(wait)?;
-        let mut writer = queue::Writer::create(
-            name,
-            capacity,
-            max_message_size,
-            &options(mode, group, replace_stale),
-        )
-        .py()?;
+        let mut writer =
+            queue::Writer::create(name, capacity, max_message_size, &options(mode, group, replace_stale))
+                .py()?;
         writer.set_wait_strategy(strategy);
-        Ok(Self {
-            inner: Some(writer),
-        })
+        Ok(Self { inner: Some(writer) })
     }
 
     /// Attaches as the writer of an existing queue, continuing its sequence.
@@ -352,9 +327,7 @@ impl PyQueueWriter {
         let strategy = waits::parse(wait)?;
         let mut writer = queue::Writer::attach(name).py()?;
         writer.set_wait_strategy(strategy);
-        Ok(Self {
-            inner: Some(writer),
-        })
+        Ok(Self { inner: Some(writer) })
     }
 
     /// Pushes one message; `False` when the queue is full.
@@ -385,8 +358,7 @@ impl PyQueueWriter {
         let bytes = Bytes::get(records, false)?;
         check_records(bytes.as_slice().len(), record_size)?;
         let writer = self.get_mut()?;
-        py.detach(|| writer.push_records(bytes.as_slice(), record_size))
-            .py()
+        py.detach(|| writer.push_records(bytes.as_slice(), record_size)).py()
     }
 
     /// Waits up to `timeout` seconds for room; returns whether there is.
@@ -426,6 +398,25 @@ impl PyQueueWriter {
 pub(crate) struct PyQueueReader {
     inner: Option<queue::Reader>,
     buf: Vec<u8>,
+    /// Views handed out by `peek()` of the message at the cursor.
+    views: Vec<Py<PyMessageView>>,
+}
+
+impl PyQueueReader {
+    /// Refuses to free the slot at the cursor while a buffer still views it in place.
+    fn ensure_unviewed(&mut self, py: Python<'_>) -> PyResult<()> {
+        if let Some(view) = self.views.iter().find(|v| v.get().exports.load(Ordering::Acquire) > 0) {
+            let view = view.bind(py).get();
+            return Err(PyBufferError::new_err(format!(
+                "message {} is still viewed in place by {} buffer(s) (memoryview or numpy array): \
+                 release them before the queue moves past it",
+                view.peeked.seq(),
+                view.exports.load(Ordering::Acquire)
+            )));
+        }
+        self.views.clear();
+        Ok(())
+    }
 }
 
 impl Handle for PyQueueReader {
@@ -443,15 +434,13 @@ impl PyQueueReader {
         let mut reader = queue::Reader::attach(name).py()?;
         reader.set_wait_strategy(strategy);
         let buf = vec![0; reader.geometry().max_message_size as usize];
-        Ok(Self {
-            inner: Some(reader),
-            buf,
-        })
+        Ok(Self { inner: Some(reader), buf, views: Vec::new() })
     }
 
     /// The next message, or `None` if the queue is empty.
     fn pop<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        let Self { inner, buf } = self;
+        self.ensure_unviewed(py)?;
+        let Self { inner, buf, .. } = self;
         let reader = inner.as_mut().ok_or_else(|| closed("QueueReader"))?;
         match reader.try_pop(buf).py()? {
             Received::Message { len, .. } => Ok(Some(PyBytes::new(py, &buf[..len]))),
@@ -461,17 +450,12 @@ impl PyQueueReader {
 
     /// Pops into consecutive `record_size`-byte records of a writable C-contiguous buffer;
     /// returns how many.
-    fn pop_records(
-        &mut self,
-        py: Python<'_>,
-        out: &Bound<'_, PyAny>,
-        record_size: usize,
-    ) -> PyResult<usize> {
+    fn pop_records(&mut self, py: Python<'_>, out: &Bound<'_, PyAny>, record_size: usize) -> PyResult<usize> {
+        self.ensure_unviewed(py)?;
         let mut bytes = Bytes::get(out, true)?;
         check_records(bytes.as_slice().len(), record_size)?;
         let reader = self.get_mut()?;
-        py.detach(|| reader.pop_records(bytes.as_mut_slice(), record_size))
-            .py()
+        py.detach(|| reader.pop_records(bytes.as_mut_slice(), record_size)).py()
     }
 
     /// Waits up to `timeout` seconds for a message; returns whether one is waiting.
@@ -481,10 +465,92 @@ impl PyQueueReader {
         Ok(py.detach(|| reader.wait(timeout)))
     }
 
+    /// The next message viewed in place, without a copy (wrap it in `memoryview` or
+    /// `numpy.frombuffer`), or `None` if the queue is empty. The message stays in the queue until
+    /// `commit()`, which refuses while a buffer still views it.
+    fn peek(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyMessageView>>> {
+        let Some(peeked) = self.get()?.peek() else {
+            return Ok(None);
+        };
+        let view = Py::new(py, PyMessageView { peeked, exports: AtomicUsize::new(0) })?;
+        self.views.push(view.clone_ref(py));
+        Ok(Some(view))
+    }
+
+    /// Removes the message `peek()` showed; returns whether there was one.
+    fn commit(&mut self, py: Python<'_>) -> PyResult<bool> {
+        self.ensure_unviewed(py)?;
+        Ok(self.get_mut()?.consume())
+    }
+
     /// The next sequence this reader reads.
     #[getter]
     fn cursor(&self) -> PyResult<u64> {
         Ok(self.get()?.cursor())
+    }
+}
+
+/// A queue message seen in place in shared memory: a read-only buffer (`memoryview(view)`,
+/// `numpy.frombuffer(view, dtype)`) that keeps the segment mapped while it lives.
+#[pyclass(module = "tickrail._native", name = "MessageView", frozen)]
+pub(crate) struct PyMessageView {
+    peeked: queue::Peeked,
+    /// Buffers currently exported; the queue may not move past the message while non-zero.
+    exports: AtomicUsize,
+}
+
+#[pymethods]
+impl PyMessageView {
+    /// Exports the message's bytes, read-only, in place.
+    ///
+    /// # Safety
+    /// Called by CPython with a valid `Py_buffer` to fill, as the buffer protocol requires.
+    unsafe fn __getbuffer__(slf: Bound<'_, Self>, view: *mut ffi::Py_buffer, flags: c_int) -> PyResult<()> {
+        if flags & ffi::PyBUF_WRITABLE != 0 {
+            return Err(PyBufferError::new_err("a queue message view is read-only"));
+        }
+        let this = slf.get();
+        // SAFETY: `view` is CPython's buffer to fill; the bytes live in a mapping that
+        // `this.peeked` keeps alive, and `PyBuffer_FillInfo` takes a reference to `slf`, which
+        // owns `peeked`, until the buffer is released. The slot is not reused while `exports`
+        // is non-zero (the reader refuses to move past it).
+        let status = unsafe {
+            ffi::PyBuffer_FillInfo(
+                view,
+                slf.as_ptr(),
+                this.peeked.as_ptr().cast_mut().cast::<c_void>(),
+                this.peeked.len() as ffi::Py_ssize_t,
+                1,
+                flags,
+            )
+        };
+        if status != 0 {
+            return Err(PyErr::fetch(slf.py()));
+        }
+        this.exports.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Counts a released export.
+    ///
+    /// # Safety
+    /// Called by CPython once per successful `__getbuffer__`.
+    unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {
+        self.exports.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// The message's sequence number.
+    #[getter]
+    fn seq(&self) -> u64 {
+        self.peeked.seq()
+    }
+
+    fn __len__(&self) -> usize {
+        self.peeked.len()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<MessageView seq={} len={}>", self.peeked.seq(), self.peeked.len())
     }
 }
 
@@ -512,24 +578,15 @@ impl PySlotWriter {
         group: Option<u32>,
         replace_stale: bool,
     ) -> PyResult<Self> {
-        let writer = slots::Writer::create(
-            name,
-            keys,
-            record_size,
-            &options(mode, group, replace_stale),
-        )
-        .py()?;
-        Ok(Self {
-            inner: Some(writer),
-        })
+        let writer =
+            slots::Writer::create(name, keys, record_size, &options(mode, group, replace_stale)).py()?;
+        Ok(Self { inner: Some(writer) })
     }
 
     /// Attaches as the writer of an existing table.
     #[staticmethod]
     fn attach(name: &str) -> PyResult<Self> {
-        Ok(Self {
-            inner: Some(slots::Writer::attach(name).py()?),
-        })
+        Ok(Self { inner: Some(slots::Writer::attach(name).py()?) })
     }
 
     /// Replaces the record of `key` with `record` (a bytes-like object of exactly `record_size` bytes).
@@ -576,19 +633,14 @@ impl PySlotReader {
     fn open(name: &str, max_retries: Option<u32>) -> PyResult<Self> {
         let mut reader = slots::Reader::open(name).py()?;
         reader.set_max_retries(max_retries.unwrap_or(slots::DEFAULT_MAX_RETRIES));
-        Ok(Self {
-            inner: Some(reader),
-        })
+        Ok(Self { inner: Some(reader) })
     }
 
     /// A consistent copy of the record of `key`, or `None` if it was never written.
     fn read<'py>(&self, py: Python<'py>, key: u64) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let reader = self.get()?;
         let mut buf = vec![0; reader.record_size()];
-        Ok(reader
-            .read(key, &mut buf)
-            .py()?
-            .map(|_| PyBytes::new(py, &buf)))
+        Ok(reader.read(key, &mut buf).py()?.map(|_| PyBytes::new(py, &buf)))
     }
 
     /// Copies the record of `key` into a writable buffer of exactly `record_size` bytes;
@@ -612,6 +664,7 @@ impl PySlotReader {
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyMessageView>()?;
     m.add_class::<PyBroadcastWriter>()?;
     m.add_class::<PyBroadcastReader>()?;
     m.add_class::<PyQueueWriter>()?;
