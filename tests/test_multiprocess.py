@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import finish, spawn
+from ring_workers import MESSAGE, bodies, torn
 from shm_layout import BroadcastReader, BroadcastWriter, QueueWriter, SlotWriter, segment_stats
 
 MILLION = 1_000_000
@@ -33,8 +34,6 @@ def result(process: subprocess.Popen[str]) -> dict[str, int]:
 
 
 def expected_checksum(count: int) -> int:
-    from ring_workers import bodies
-
     seqs = np.arange(count, dtype=np.uint64)
     return int(
         sum(int(bodies(seqs[i : i + 100_000])[:, 0].sum(dtype=np.uint64)) for i in range(0, count, 100_000))
@@ -83,9 +82,7 @@ def test_a_slow_reader_is_lapped_and_told_exactly_how_many_it_lost(name: str) ->
 def test_killing_the_writer_mid_publish_never_tears_a_message_and_a_new_writer_continues(name: str) -> None:
     BroadcastWriter.create(name, 4096, 64, 2).close()
     reader = BroadcastReader.attach(name, start="oldest")
-    out = np.zeros(4096, dtype=[("seq", "<u8"), ("body", "<u8", (7,))])
-    from ring_workers import torn
-
+    out = np.zeros(4096, dtype=MESSAGE)
     seen: list[np.ndarray] = []
     lost = 0
     for _round in range(5):
@@ -149,7 +146,7 @@ def test_a_restarted_queue_reader_resumes_exactly_where_the_killed_one_stopped(
     QueueWriter.create(name, 1024, 64).close()
     writer = spawn("queue-writer", name, str(total))
     first_log, second_log = tmp_path / "first.bin", tmp_path / "second.bin"
-    doomed = spawn("queue-reader", name, "--log", str(first_log), "--die-after", "37_123".replace("_", ""))
+    doomed = spawn("queue-reader", name, "--log", str(first_log), "--die-after", "37123")
     doomed.wait(60)
     assert doomed.returncode == -signal.SIGKILL
     heir = spawn("queue-reader", name, "--log", str(second_log), "--until", str(total))

@@ -16,7 +16,7 @@ use crate::ring::Ring;
 use crate::segment::{self, Access, Mapping, SegmentOptions};
 use crate::sync::Ordering;
 use crate::time::monotonic_ns;
-use crate::wait::{wait_until, Signal};
+use crate::wait::{wait_until, Signal, WakeFence};
 use crate::{roles, Received, RingGeometry, WaitStrategy};
 
 /// The writer refreshes its heartbeat once per this many single publishes (and on every batch).
@@ -82,6 +82,7 @@ pub struct Writer {
     mapping: Arc<Mapping>,
     me: ProcessToken,
     next_seq: u64,
+    fence: WakeFence,
 }
 
 impl Writer {
@@ -104,7 +105,7 @@ impl Writer {
 
     fn from_mapping(mapping: Arc<Mapping>) -> ShmResult<Self> {
         let (me, next_seq) = attach_writer(&mapping)?;
-        Ok(Self { mapping, me, next_seq })
+        Ok(Self { mapping, me, next_seq, fence: WakeFence::for_this_process() })
     }
 
     /// The segment's name.
@@ -162,9 +163,7 @@ impl Writer {
     #[inline]
     fn commit(&mut self, next_seq: u64) {
         self.next_seq = next_seq;
-        let signal = writer_signal(&self.mapping);
-        signal.word.store(next_seq, Ordering::SeqCst);
-        signal.notify();
+        writer_signal(&self.mapping).advance(next_seq, self.fence);
     }
 
     /// Records a sign of life for supervisors (publishing does this too, now and then).
@@ -458,6 +457,38 @@ mod tests {
         let mut heir = Reader::resume(&name, index).unwrap();
         assert_eq!((heir.cursor(), heir.consumed()), (1, 1));
         assert_eq!(heir.try_read(&mut buf).unwrap(), Received::Message { seq: 1, len: 1 });
+        crate::unlink(&name).unwrap();
+    }
+
+    #[test]
+    fn a_sleeping_reader_is_woken_for_every_message_and_never_waits_out_its_timeout() {
+        let name = ring_name("wake");
+        let geometry = RingGeometry { capacity: 4096, max_message_size: 8, max_readers: 1 };
+        let mut writer = Writer::create(&name, geometry, &SegmentOptions::default()).unwrap();
+        let mut reader = Reader::attach(&name, StartAt::Latest).unwrap();
+        reader.set_wait_strategy(WaitStrategy::Futex);
+        const MESSAGES: u64 = 2000;
+        let publisher = std::thread::spawn(move || {
+            for i in 0..MESSAGES {
+                if i % 3 == 0 {
+                    std::thread::sleep(Duration::from_micros(i % 50));
+                }
+                writer.publish(&i.to_le_bytes()).unwrap();
+            }
+        });
+        let mut buf = [0u8; 8];
+        let mut slowest = Duration::ZERO;
+        let mut seen = 0;
+        while seen < MESSAGES {
+            let start = std::time::Instant::now();
+            assert!(reader.wait(Duration::from_secs(10)), "message {seen} never came");
+            slowest = slowest.max(start.elapsed());
+            while let Received::Message { .. } = reader.try_read(&mut buf).unwrap() {
+                seen += 1;
+            }
+        }
+        publisher.join().unwrap();
+        assert!(slowest < Duration::from_secs(2), "a wake-up was lost: one wait took {slowest:?}");
         crate::unlink(&name).unwrap();
     }
 }

@@ -17,7 +17,7 @@ use crate::ring::SlotRead;
 use crate::segment::{self, Access, Mapping, SegmentOptions};
 use crate::sync::Ordering;
 use crate::time::monotonic_ns;
-use crate::wait::{wait_until, Signal};
+use crate::wait::{wait_until, Signal, WakeFence};
 use crate::{roles, Received, RingGeometry, WaitStrategy};
 
 fn reader_block(mapping: &Mapping) -> &ReaderBlock {
@@ -38,6 +38,7 @@ pub struct Writer {
     next_seq: u64,
     cached_read: u64,
     wait: WaitStrategy,
+    fence: WakeFence,
 }
 
 impl Writer {
@@ -61,7 +62,14 @@ impl Writer {
     fn from_mapping(mapping: Arc<Mapping>) -> ShmResult<Self> {
         let (me, next_seq) = attach_writer(&mapping)?;
         let cached_read = reader_block(&mapping).cursor.load(Ordering::Acquire);
-        Ok(Self { mapping, me, next_seq, cached_read, wait: WaitStrategy::default() })
+        Ok(Self {
+            mapping,
+            me,
+            next_seq,
+            cached_read,
+            wait: WaitStrategy::default(),
+            fence: WakeFence::for_this_process(),
+        })
     }
 
     /// The segment's name.
@@ -140,9 +148,7 @@ impl Writer {
     #[inline]
     fn commit(&mut self, next_seq: u64) {
         self.next_seq = next_seq;
-        let signal = writer_signal(&self.mapping);
-        signal.word.store(next_seq, Ordering::SeqCst);
-        signal.notify();
+        writer_signal(&self.mapping).advance(next_seq, self.fence);
     }
 
     /// Whether there is room for one more message.
@@ -177,6 +183,7 @@ pub struct Reader {
     cursor: u64,
     consumed: u64,
     wait: WaitStrategy,
+    fence: WakeFence,
 }
 
 impl Reader {
@@ -193,7 +200,14 @@ impl Reader {
         })?;
         let cursor = block.cursor.load(Ordering::Acquire);
         let consumed = block.consumed.load(Ordering::Relaxed);
-        Ok(Self { mapping, me, cursor, consumed, wait: WaitStrategy::default() })
+        Ok(Self {
+            mapping,
+            me,
+            cursor,
+            consumed,
+            wait: WaitStrategy::default(),
+            fence: WakeFence::for_this_process(),
+        })
     }
 
     /// The segment's name.
@@ -284,8 +298,7 @@ impl Reader {
         self.cursor = cursor;
         let block = reader_block(&self.mapping);
         block.consumed.store(self.consumed, Ordering::Relaxed);
-        block.cursor.store(cursor, Ordering::SeqCst);
-        space_signal(&self.mapping).notify();
+        space_signal(&self.mapping).advance(cursor, self.fence);
     }
 
     /// Whether a message is waiting.

@@ -4,11 +4,24 @@
 //! other side advances, so a sleeper needs no extra store on the fast path: it counts itself
 //! in a `waiters` word and the other side makes the `FUTEX_WAKE` system call only when that
 //! word is non-zero.
+//!
+//! That is a Dekker pattern: the side that advances stores the sequence then loads `waiters`;
+//! the sleeper increments `waiters` then loads the sequence; at least one must see the other.
+//! A full barrier between the store and the load on every message would drain the store buffer
+//! each time (the largest single cost of a publish). Instead the barrier is asymmetric: the
+//! advancing process registers for `membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)` and keeps only
+//! a compiler barrier, and a sleeper, which is about to pay a system call anyway, issues that
+//! membarrier, which runs a full barrier on every CPU running a registered process. Where the
+//! kernel refuses the registration, the advancing side falls back to a full barrier per store.
+//! A back-off's parks are short and bounded (`max_park`), so they skip the membarrier (an
+//! interrupt of the writer's core) and accept that, in a rare race, a park ends at its timeout
+//! rather than at the wake-up.
 
+use std::sync::atomic::compiler_fence;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
-
 /// A strategy for waiting until a ring has something to read (or a queue has room).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitStrategy {
@@ -37,6 +50,43 @@ impl Default for WaitStrategy {
     }
 }
 
+/// How the advancing side orders its store of the sequence before its look at `waiters`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WakeFence {
+    /// A full barrier on every advance (a `SeqCst` store): correct on any kernel.
+    Full,
+    /// A compiler barrier only: sleepers issue `membarrier(GLOBAL_EXPEDITED)` before sleeping,
+    /// and this process is registered for it.
+    Asymmetric,
+}
+
+const MEMBARRIER_CMD_GLOBAL_EXPEDITED: libc::c_int = 1 << 1;
+const MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED: libc::c_int = 1 << 2;
+
+fn membarrier(cmd: libc::c_int) -> bool {
+    // SAFETY: membarrier takes two integer arguments and touches no memory of ours.
+    unsafe { libc::syscall(libc::SYS_membarrier, cmd, 0, 0) == 0 }
+}
+
+impl WakeFence {
+    /// The cheapest fence this process may use; registers the process for expedited global
+    /// membarriers the first time it is asked.
+    pub fn for_this_process() -> Self {
+        static FENCE: OnceLock<WakeFence> = OnceLock::new();
+        *FENCE.get_or_init(|| {
+            if membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) {
+                Self::Asymmetric
+            } else {
+                Self::Full
+            }
+        })
+    }
+}
+
+/// Longest single sleep when the sleeper's membarrier fails: a wake-up the writer might then
+/// miss costs at most this long.
+const UNFENCED_PARK: Duration = Duration::from_millis(1);
+
 /// The shared words a wait watches: the sequence the other side advances, and the count of
 /// sleepers the other side checks before waking anyone.
 #[derive(Debug, Clone, Copy)]
@@ -46,19 +96,40 @@ pub(crate) struct Signal<'a> {
 }
 
 impl Signal<'_> {
-    /// Called by the side that advanced `word`: wakes sleepers if there are any. The caller
-    /// stored `word` with `SeqCst`, which pairs with the sleeper's `SeqCst` increment of
-    /// `waiters` so that either the sleeper sees the new value or we see the sleeper.
+    /// Called by the side that owns `word`: publishes `value` (release) and wakes sleepers if
+    /// there are any.
     #[inline]
-    pub fn notify(&self) {
-        if self.waiters.load(Ordering::SeqCst) != 0 {
-            futex_wake(self.word);
+    pub fn advance(&self, value: u64, fence: WakeFence) {
+        match fence {
+            WakeFence::Asymmetric => {
+                self.word.store(value, Ordering::Release);
+                // Keeps the load below after the store in program order; the sleeper's
+                // membarrier supplies the hardware barrier (see the module docs).
+                compiler_fence(Ordering::SeqCst);
+                if self.waiters.load(Ordering::Relaxed) != 0 {
+                    futex_wake(self.word);
+                }
+            }
+            WakeFence::Full => {
+                self.word.store(value, Ordering::SeqCst);
+                if self.waiters.load(Ordering::SeqCst) != 0 {
+                    futex_wake(self.word);
+                }
+            }
         }
     }
 
-    /// Sleeps until `word` moves, `ready` holds, or `timeout` passes.
-    fn park(&self, timeout: Duration, ready: &mut impl FnMut() -> bool) {
+    /// Sleeps until `word` moves, `ready` holds, or `timeout` passes. A `fenced` park first
+    /// issues the membarrier that makes a missed wake-up impossible; an unfenced one (a
+    /// back-off's short park, already bounded) spares the writer's core that interrupt and, in
+    /// the rare race, wakes at its timeout instead.
+    fn park(&self, timeout: Duration, fenced: bool, ready: &mut impl FnMut() -> bool) {
         self.waiters.fetch_add(1, Ordering::SeqCst);
+        let timeout = if !fenced || membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) {
+            timeout
+        } else {
+            timeout.min(UNFENCED_PARK)
+        };
         let observed = self.word.load(Ordering::SeqCst);
         if !ready() {
             futex_wait(self.word, observed as u32, timeout);
@@ -93,10 +164,10 @@ pub(crate) fn wait_until(
                 } else {
                     let parks = checks - u64::from(spins) - u64::from(yields);
                     let park = Duration::from_micros(1 << parks.min(20)).min(max_park);
-                    signal.park(park.min(remaining()), &mut ready);
+                    signal.park(park.min(remaining()), false, &mut ready);
                 }
             }
-            WaitStrategy::Futex => signal.park(remaining(), &mut ready),
+            WaitStrategy::Futex => signal.park(remaining(), true, &mut ready),
         }
         if ready() {
             return true;
@@ -181,6 +252,11 @@ mod tests {
     }
 
     #[test]
+    fn this_kernel_allows_the_asymmetric_fence() {
+        assert_eq!(WakeFence::for_this_process(), WakeFence::Asymmetric);
+    }
+
+    #[test]
     fn every_strategy_wakes_when_the_other_side_signals() {
         for strategy in strategies() {
             let s = shared();
@@ -188,8 +264,8 @@ mod tests {
                 let s = Arc::clone(&s);
                 std::thread::spawn(move || {
                     std::thread::sleep(Duration::from_millis(5));
-                    s.word.store(1, Ordering::SeqCst);
-                    Signal { word: &s.word, waiters: &s.waiters }.notify();
+                    let signal = Signal { word: &s.word, waiters: &s.waiters };
+                    signal.advance(1, WakeFence::for_this_process());
                 })
             };
             let signal = Signal { word: &s.word, waiters: &s.waiters };
