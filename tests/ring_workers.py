@@ -23,6 +23,7 @@ from shm_layout import (
     BroadcastWriter,
     QueueReader,
     QueueWriter,
+    SeqlockContended,
     ShmError,
     SlotReader,
     SlotWriter,
@@ -192,11 +193,16 @@ def slot_reader(args: argparse.Namespace) -> None:
     reader = SlotReader.open(args.name)
     print("ready", flush=True)
     record = np.zeros(1, dtype=MESSAGE)
-    bad = backwards = stable = 0
+    bad = backwards = stable = contended = 0
     last = -1
     deadline = time.monotonic() + DEADLINE_S
     while last < args.count - 1 and time.monotonic() < deadline:
-        version = reader.read_into(0, record)
+        try:
+            version = reader.read_into(0, record)
+        except SeqlockContended:
+            # The writer was preempted mid-update for longer than the retry bound: counted, retried.
+            contended += 1
+            continue
         if version is None:
             continue
         stable += 1
@@ -204,7 +210,7 @@ def slot_reader(args: argparse.Namespace) -> None:
         seq = int(record["seq"][0])
         backwards += seq < last
         last = seq
-    emit({"reads": stable, "torn": bad, "backwards": backwards})
+    emit({"reads": stable, "torn": bad, "backwards": backwards, "contended": contended, "last": last})
 
 
 def open_as_nobody(args: argparse.Namespace) -> None:

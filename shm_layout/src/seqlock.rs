@@ -5,7 +5,7 @@
 //! copy only if both are the same even value. Copies are word-sized relaxed atomics, so a read
 //! racing a write is a retry, not undefined behaviour.
 
-use crate::sync::{fence, spin_hint, AtomicU64, Ordering};
+use crate::sync::{fence, retry_pause, AtomicU64, Ordering};
 use crate::words::{load_bytes, store_bytes};
 
 /// Writes `record` into `slot`. Only the slot's one writer calls this. A version left odd by a
@@ -53,7 +53,7 @@ pub(crate) fn read(slot: &[AtomicU64], out: &mut [u8], max_retries: u32) -> SeqR
             return SeqRead::Contended { retries };
         }
         retries += 1;
-        spin_hint();
+        retry_pause(retries);
     }
 }
 

@@ -7,11 +7,23 @@ pub(crate) use std::sync::atomic::Ordering;
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{fence, AtomicU32, AtomicU64};
 
-/// Tells the CPU (or loom's scheduler) that this thread is spinning on a value another one writes.
+/// Retries spin this many times before they start yielding the core.
+const SPINS_BEFORE_YIELD: u32 = 64;
+
+/// Pauses before retry number `retry` of a wait on a value another thread writes: a CPU spin
+/// hint at first, then `sched_yield`, so a writer preempted on this core gets to finish (under
+/// loom: a yield to the model's scheduler).
 #[inline]
-pub(crate) fn spin_hint() {
+pub(crate) fn retry_pause(retry: u32) {
     #[cfg(loom)]
-    loom::thread::yield_now();
+    {
+        let _ = retry;
+        loom::thread::yield_now();
+    }
     #[cfg(not(loom))]
-    std::hint::spin_loop();
+    if retry < SPINS_BEFORE_YIELD {
+        std::hint::spin_loop();
+    } else {
+        std::thread::yield_now();
+    }
 }
