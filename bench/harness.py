@@ -319,10 +319,14 @@ def median_of(runs: Sequence[Result]) -> Result:
     if len(names) != 1:
         raise ValueError(f"runs mix transports: {sorted(names)}")
     out: Result = dict(runs[0])
-    out["throughput_msgs_per_s"] = float(statistics.median(r["throughput_msgs_per_s"] for r in runs))
-    out["rtt_us"] = {
-        key: float(statistics.median(r["rtt_us"][key] for r in runs)) for key in runs[0]["rtt_us"]
-    }
+    # A figure a transport does not measure (``None``: a baseline without throughput, a queue
+    # without round trips) stays ``None``.
+    if runs[0]["throughput_msgs_per_s"] is not None:
+        out["throughput_msgs_per_s"] = float(statistics.median(r["throughput_msgs_per_s"] for r in runs))
+    if runs[0]["rtt_us"] is not None:
+        out["rtt_us"] = {
+            key: float(statistics.median(r["rtt_us"][key] for r in runs)) for key in runs[0]["rtt_us"]
+        }
     for key in ("lost", "out_of_order"):
         if all(key in r for r in runs):
             out[key] = max(int(r[key]) for r in runs)

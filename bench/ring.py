@@ -106,10 +106,15 @@ def markdown(results: list[Result], info: dict[str, Any]) -> str:
     for r in results:
         rtt = r["rtt_us"]
         throughput = r.get("throughput_msgs_per_s")
+        wait = r.get("wait", "spin" if r["transport"].startswith("tickrail") else "-")
+        figures = (
+            "| - | - | - | - |"
+            if rtt is None
+            else (f"| {rtt['p50']:.2f} | {rtt['p99']:.2f} | {rtt['p999']:.2f} | {rtt['max']:.1f} |")
+        )
         lines.append(
-            f"| {r['transport']} | {r.get('wait', 'spin' if r['transport'].startswith('tickrail') else '-')} "
-            f"| {'-' if throughput is None else f'{throughput / 1e6:.2f} M'} | {r.get('lost', '-')} "
-            f"| {rtt['p50']:.2f} | {rtt['p99']:.2f} | {rtt['p999']:.2f} | {rtt['max']:.1f} |"
+            f"| {r['transport']} | {wait} | {'-' if throughput is None else f'{throughput / 1e6:.2f} M'} "
+            f"| {r.get('lost', '-') if throughput is not None else '-'} {figures}"
         )
     return "\n".join(lines)
 

@@ -200,12 +200,14 @@ fn shm_open(name: &str, flags: libc::c_int, mode: libc::mode_t) -> ShmResult<Fd>
 }
 
 fn mmap(fd: &Fd, len: usize, access: Access, name: &str) -> ShmResult<NonNull<u8>> {
-    let prot = match access {
-        Access::ReadWrite => libc::PROT_READ | libc::PROT_WRITE,
-        Access::ReadOnly => libc::PROT_READ,
+    // Writers and readers pre-fault the whole segment (MAP_POPULATE): the hot path must never
+    // stop for a page fault (tens of microseconds on a VM). Read-only tools map lazily.
+    let (prot, flags) = match access {
+        Access::ReadWrite => (libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED | libc::MAP_POPULATE),
+        Access::ReadOnly => (libc::PROT_READ, libc::MAP_SHARED),
     };
     // SAFETY: a fresh shared mapping of an open descriptor; the kernel picks the address.
-    let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_SHARED, fd.0, 0) };
+    let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, flags, fd.0, 0) };
     if ptr == libc::MAP_FAILED {
         return Err(ShmError::last_os(name, "mmap"));
     }
