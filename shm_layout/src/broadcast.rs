@@ -67,6 +67,25 @@ pub(crate) fn check_len(mapping: &Mapping, len: usize) -> ShmResult<()> {
     Ok(())
 }
 
+/// Checks a batch of `len` bytes holds whole `record_size`-byte records that fit a slot.
+pub(crate) fn check_batch(mapping: &Mapping, len: usize, record_size: usize) -> ShmResult<()> {
+    check_len(mapping, record_size)?;
+    if record_size == 0 || len % record_size != 0 {
+        return Err(ShmError::BadBatch { name: mapping.name().to_owned(), len, record_size });
+    }
+    Ok(())
+}
+
+/// Checks a batch buffer of `len` bytes splits into whole `record_size`-byte records that can
+/// each take any message of `mapping`.
+pub(crate) fn check_read_batch(mapping: &Mapping, len: usize, record_size: usize) -> ShmResult<()> {
+    check_buffer(mapping, record_size)?;
+    if len % record_size != 0 {
+        return Err(ShmError::BadBatch { name: mapping.name().to_owned(), len, record_size });
+    }
+    Ok(())
+}
+
 /// Checks a caller's buffer can take any message of `mapping`.
 pub(crate) fn check_buffer(mapping: &Mapping, len: usize) -> ShmResult<()> {
     let needed = mapping.geometry().max_message_size as usize;
@@ -139,16 +158,7 @@ impl Writer {
     /// Publishes `records.len() / record_size` fixed-size records from one contiguous buffer
     /// (a numpy array's bytes, say), making them visible together. Returns how many.
     pub fn publish_records(&mut self, records: &[u8], record_size: usize) -> ShmResult<u64> {
-        check_len(&self.mapping, record_size)?;
-        if record_size == 0 || records.len() % record_size != 0 {
-            return Err(ShmError::InvalidConfig {
-                name: self.name().to_owned(),
-                detail: format!(
-                    "{} bytes is not a whole number of {record_size}-byte records",
-                    records.len()
-                ),
-            });
-        }
+        check_batch(&self.mapping, records.len(), record_size)?;
         let ring = ring_of(&self.mapping);
         let start = self.next_seq;
         for (i, record) in records.chunks_exact(record_size).enumerate() {
@@ -316,7 +326,7 @@ impl Reader {
     /// consecutive records of `out` (zero-padding shorter ones), skipping over laps. Returns the
     /// number of records filled and the number of messages lost meanwhile.
     pub fn read_records(&mut self, out: &mut [u8], record_size: usize) -> ShmResult<(usize, u64)> {
-        check_buffer(&self.mapping, record_size)?;
+        check_read_batch(&self.mapping, out.len(), record_size)?;
         let ring = ring_of(&self.mapping);
         let write_seq = &self.mapping.writer_block().write_seq;
         let (mut filled, mut lost) = (0, 0);

@@ -155,6 +155,16 @@ pub enum ShmError {
         /// The length required.
         needed: usize,
     },
+    /// A batch buffer that is not a whole number of records.
+    #[error("segment {name}: a batch of {len} bytes is not a whole number of {record_size}-byte records")]
+    BadBatch {
+        /// The segment's name.
+        name: String,
+        /// The buffer's length.
+        len: usize,
+        /// The record size given.
+        record_size: usize,
+    },
     /// A key outside a slot table.
     #[error("segment {name}: key {key} out of range (table has {capacity} slots)")]
     KeyOutOfRange {

@@ -9,7 +9,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::broadcast::{attach_writer, check_buffer, check_len, ring_geometry, ring_of, writer_signal};
+use crate::broadcast::{
+    attach_writer, check_batch, check_buffer, check_len, check_read_batch, ring_geometry, ring_of,
+    writer_signal,
+};
 use crate::error::{ShmError, ShmResult};
 use crate::layout::{Geometry, ReaderBlock, SegmentKind};
 use crate::process::ProcessToken;
@@ -111,16 +114,7 @@ impl Writer {
     /// Pushes as many of the fixed-size records in `records` as there is room for, making them
     /// visible together; returns how many. A partial push counts one back-pressure event.
     pub fn push_records(&mut self, records: &[u8], record_size: usize) -> ShmResult<usize> {
-        check_len(&self.mapping, record_size)?;
-        if record_size == 0 || records.len() % record_size != 0 {
-            return Err(ShmError::InvalidConfig {
-                name: self.name().to_owned(),
-                detail: format!(
-                    "{} bytes is not a whole number of {record_size}-byte records",
-                    records.len()
-                ),
-            });
-        }
+        check_batch(&self.mapping, records.len(), record_size)?;
         let ring = ring_of(&self.mapping);
         let read_cursor = &reader_block(&self.mapping).cursor;
         let mut pushed = 0;
@@ -274,7 +268,7 @@ impl Reader {
     /// Pops up to `out.len() / record_size` messages into consecutive records of `out`
     /// (zero-padding shorter ones) and frees their slots together; returns how many.
     pub fn pop_records(&mut self, out: &mut [u8], record_size: usize) -> ShmResult<usize> {
-        check_buffer(&self.mapping, record_size)?;
+        check_read_batch(&self.mapping, out.len(), record_size)?;
         let ring = ring_of(&self.mapping);
         let mut popped = 0;
         for record in out.chunks_exact_mut(record_size) {

@@ -1,7 +1,7 @@
 //! Borrowing Python buffers (numpy arrays, bytearrays, memoryviews) as byte slices.
 
 use pyo3::buffer::PyUntypedBuffer;
-use pyo3::exceptions::{PyBufferError, PyValueError};
+use pyo3::exceptions::PyBufferError;
 use pyo3::prelude::*;
 
 /// A C-contiguous Python buffer of any item type, seen as bytes. Holding it keeps the exporter
@@ -46,14 +46,4 @@ impl Bytes {
         // keeps this the only Rust view of it.
         unsafe { std::slice::from_raw_parts_mut(self.buffer.buf_ptr().cast::<u8>(), len) }
     }
-}
-
-/// Checks `record_size` divides a buffer of `len` bytes.
-pub(crate) fn check_records(len: usize, record_size: usize) -> PyResult<()> {
-    if record_size == 0 || len % record_size != 0 {
-        return Err(PyValueError::new_err(format!(
-            "a buffer of {len} bytes is not a whole number of {record_size}-byte records"
-        )));
-    }
-    Ok(())
 }

@@ -1,7 +1,7 @@
 //! The Python exception hierarchy for [`shm_layout::ShmError`].
 
 use pyo3::create_exception;
-use pyo3::exceptions::PyException;
+use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use shm_layout::ShmError as CrateError;
 
@@ -71,6 +71,7 @@ pub(crate) fn to_py(err: CrateError) -> PyErr {
             MessageTooLarge::new_err(message)
         }
         CrateError::Contended { .. } => SeqlockContended::new_err(message),
+        CrateError::BadBatch { .. } => PyValueError::new_err(message),
         _ => ShmError::new_err(message),
     }
 }

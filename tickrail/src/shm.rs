@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use shm_layout::{broadcast, queue, slots, Received, RingGeometry, SegmentOptions, WaitStrategy};
 
-use crate::buffers::{check_records, Bytes};
+use crate::buffers::Bytes;
 use crate::errors::IntoPyResult;
 use crate::waits;
 
@@ -68,6 +68,39 @@ macro_rules! closable {
     };
 }
 
+/// Implements what the broadcast writer and the queue writer share: heartbeat, name, next
+/// sequence and capacity.
+macro_rules! writer_methods {
+    ($class:ident) => {
+        #[pymethods]
+        impl $class {
+            /// Records a sign of life.
+            fn heartbeat(&self) -> PyResult<()> {
+                self.get()?.heartbeat();
+                Ok(())
+            }
+
+            /// The segment's name.
+            #[getter]
+            fn name(&self) -> PyResult<String> {
+                Ok(self.get()?.name().to_owned())
+            }
+
+            /// The sequence the next message gets.
+            #[getter]
+            fn next_seq(&self) -> PyResult<u64> {
+                Ok(self.get()?.next_seq())
+            }
+
+            /// Slots in the ring or queue.
+            #[getter]
+            fn capacity(&self) -> PyResult<u64> {
+                Ok(self.get()?.geometry().capacity)
+            }
+        }
+    };
+}
+
 /// The Rust handle a Python class wraps.
 trait Handle {
     type Inner;
@@ -83,6 +116,7 @@ impl Handle for PyBroadcastWriter {
     type Inner = broadcast::Writer;
 }
 closable!(PyBroadcastWriter, "BroadcastWriter");
+writer_methods!(PyBroadcastWriter);
 
 #[pymethods]
 impl PyBroadcastWriter {
@@ -122,33 +156,8 @@ impl PyBroadcastWriter {
         record_size: usize,
     ) -> PyResult<u64> {
         let bytes = Bytes::get(records, false)?;
-        check_records(bytes.as_slice().len(), record_size)?;
         let writer = self.get_mut()?;
         py.detach(|| writer.publish_records(bytes.as_slice(), record_size)).py()
-    }
-
-    /// Records a sign of life.
-    fn heartbeat(&self) -> PyResult<()> {
-        self.get()?.heartbeat();
-        Ok(())
-    }
-
-    /// The segment's name.
-    #[getter]
-    fn name(&self) -> PyResult<String> {
-        Ok(self.get()?.name().to_owned())
-    }
-
-    /// The sequence the next message gets.
-    #[getter]
-    fn next_seq(&self) -> PyResult<u64> {
-        Ok(self.get()?.next_seq())
-    }
-
-    /// Slots in the ring.
-    #[getter]
-    fn capacity(&self) -> PyResult<u64> {
-        Ok(self.get()?.geometry().capacity)
     }
 
     /// Largest message in bytes.
@@ -232,7 +241,6 @@ impl PyBroadcastReader {
         record_size: usize,
     ) -> PyResult<(usize, u64)> {
         let mut bytes = Bytes::get(out, true)?;
-        check_records(bytes.as_slice().len(), record_size)?;
         let reader = self.get_mut()?;
         py.detach(|| reader.read_records(bytes.as_mut_slice(), record_size)).py()
     }
@@ -297,6 +305,7 @@ impl Handle for PyQueueWriter {
     type Inner = queue::Writer;
 }
 closable!(PyQueueWriter, "QueueWriter");
+writer_methods!(PyQueueWriter);
 
 #[pymethods]
 impl PyQueueWriter {
@@ -356,7 +365,6 @@ impl PyQueueWriter {
         record_size: usize,
     ) -> PyResult<usize> {
         let bytes = Bytes::get(records, false)?;
-        check_records(bytes.as_slice().len(), record_size)?;
         let writer = self.get_mut()?;
         py.detach(|| writer.push_records(bytes.as_slice(), record_size)).py()
     }
@@ -366,30 +374,6 @@ impl PyQueueWriter {
         let timeout = waits::timeout(timeout)?;
         let writer = self.get()?;
         Ok(py.detach(|| writer.wait_for_space(timeout)))
-    }
-
-    /// Records a sign of life.
-    fn heartbeat(&self) -> PyResult<()> {
-        self.get()?.heartbeat();
-        Ok(())
-    }
-
-    /// The segment's name.
-    #[getter]
-    fn name(&self) -> PyResult<String> {
-        Ok(self.get()?.name().to_owned())
-    }
-
-    /// The sequence the next message gets.
-    #[getter]
-    fn next_seq(&self) -> PyResult<u64> {
-        Ok(self.get()?.next_seq())
-    }
-
-    /// Slots in the queue.
-    #[getter]
-    fn capacity(&self) -> PyResult<u64> {
-        Ok(self.get()?.geometry().capacity)
     }
 }
 
@@ -453,7 +437,6 @@ impl PyQueueReader {
     fn pop_records(&mut self, py: Python<'_>, out: &Bound<'_, PyAny>, record_size: usize) -> PyResult<usize> {
         self.ensure_unviewed(py)?;
         let mut bytes = Bytes::get(out, true)?;
-        check_records(bytes.as_slice().len(), record_size)?;
         let reader = self.get_mut()?;
         py.detach(|| reader.pop_records(bytes.as_mut_slice(), record_size)).py()
     }
