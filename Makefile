@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # Rebuilt when any Rust or packaging input changes.
 NATIVE_STAMP := $(VENV)/.native-built
 RUST_SOURCES := $(shell find shm_layout tickrail -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock
-LOOM_PREEMPTIONS ?= 3
+LOOM_PREEMPTIONS ?= 4
 
 .PHONY: run test test-rust test-loom test-python stubtest lint bench bench-quick clean
 

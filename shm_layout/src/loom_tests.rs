@@ -1,7 +1,8 @@
 //! Model checks of the protocol cores: every interleaving (within loom's preemption bound) of
 //! a writer and a reader on a tiny ring, queue or seqlock slot.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 cargo test -p shm_layout --lib --release`.
+//! Run with `make test-loom` (`RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=4 cargo test -p shm_layout
+//! --lib --release`): a few seconds. One more message or preemption takes minutes.
 //! Messages are two words, `seq` and `!seq`, so a torn copy cannot go unnoticed.
 
 use loom::sync::Arc;
@@ -80,6 +81,44 @@ fn broadcast_readers_never_see_torn_messages_and_account_for_every_lap() {
         writer.join().unwrap();
         assert_eq!(seen + lost, cursor, "every sequence before the cursor is read or counted lost");
         assert!(cursor <= MESSAGES);
+    });
+}
+
+#[test]
+fn a_slot_left_half_written_by_a_dead_writer_is_never_read_and_its_successor_rewrites_it() {
+    const CAPACITY: u64 = 2;
+    loom::model(|| {
+        let s = shared(CAPACITY);
+        // The dead writer: it marked slot 0 as being written with message 0 and stored half of
+        // a payload before it died (its own `write` never finished, so nothing was committed).
+        {
+            let ring = ring(&s, CAPACITY);
+            let slot = &s.data[..SLOT_WORDS];
+            slot[0].store(crate::ring::writing_stamp(0), Ordering::Relaxed);
+            slot[1].store(MSG as u64, Ordering::Relaxed);
+            slot[2].store(u64::MAX, Ordering::Relaxed);
+            assert!(!ring.is_published(0), "a successor must rewrite the slot");
+        }
+        let successor = {
+            let s = Arc::clone(&s);
+            thread::spawn(move || {
+                let ring = ring(&s, CAPACITY);
+                for seq in 0..2 {
+                    ring.write(seq, &message(seq));
+                    s.write_seq.store(seq + 1, Ordering::SeqCst);
+                }
+            })
+        };
+        let ring = ring(&s, CAPACITY);
+        let (mut cursor, mut out) = (0u64, [0u8; MSG]);
+        for _ in 0..4 {
+            if let Received::Message { seq, .. } = ring.read_next(&s.write_seq, &mut cursor, &mut out) {
+                assert_eq!(decode(&out), (seq, !seq), "message {seq} was torn or the dead writer's");
+            } else {
+                thread::yield_now();
+            }
+        }
+        successor.join().unwrap();
     });
 }
 
