@@ -2,7 +2,7 @@
 //!
 //! Every record starts with a [`RecordHeader`]. Prices and quantities are fixed-point integers
 //! with nine decimals ([`FIXED_POINT_SCALE`]), exact for every venue's tick and lot sizes.
-//! [`Record::FIELDS`] describes each record's layout (name, numpy type code, offset) so the
+//! [`Layout::FIELDS`] describes each record's layout (name, numpy type code, offset) so the
 //! Python side builds its dtypes from the same definition, never from a copy.
 
 use std::mem::{offset_of, size_of};

@@ -19,7 +19,7 @@ const SHM_DIR: &str = "/dev/shm";
 
 /// How a process maps a segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Access {
+pub(crate) enum Access {
     /// Read and write: writers and readers (a reader stores its cursor).
     ReadWrite,
     /// Read only: stats and inspection tools, which must never disturb a segment.

@@ -622,8 +622,13 @@ impl PySlotReader {
     /// A consistent copy of the record of `key`, or `None` if it was never written.
     fn read<'py>(&self, py: Python<'py>, key: u64) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let reader = self.get()?;
-        let mut buf = vec![0; reader.record_size()];
-        Ok(reader.read(key, &mut buf).py()?.map(|_| PyBytes::new(py, &buf)))
+        let mut written = None;
+        // The record is copied straight into the new bytes object: no intermediate buffer.
+        let record = PyBytes::new_with(py, reader.record_size(), |buf| {
+            written = reader.read(key, buf).py()?;
+            Ok(())
+        })?;
+        Ok(written.map(|_| record))
     }
 
     /// Copies the record of `key` into a writable buffer of exactly `record_size` bytes;
