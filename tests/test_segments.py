@@ -25,6 +25,7 @@ from shm_layout import (
     SegmentNotReady,
     ShmError,
     SlotReader,
+    SlotWriter,
     remove_if_stale,
     segment_info,
     unlink,
@@ -222,3 +223,33 @@ def test_impossible_configurations_are_refused_before_anything_is_created(
     with pytest.raises(ShmError, match=message):
         create(name)
     assert not os.path.exists(path(name))
+
+
+@pytest.mark.parametrize(
+    ("opener", "message"),
+    [
+        (lambda n: BroadcastReader.attach(n, max_message_size=128), "max_message_size is 64, expected 128"),
+        (lambda n: BroadcastReader.attach(n, capacity=64, max_message_size=64), None),
+        (lambda n: BroadcastWriter.attach(n, capacity=1024), "capacity is 64, expected 1024"),
+    ],
+)
+def test_a_segment_of_another_geometry_is_refused(
+    name: str, opener: Callable[[str], object], message: str | None
+) -> None:
+    make_ring(name)
+    if message is None:
+        opener(name)
+        return
+    with pytest.raises(LayoutMismatch, match=f"segment /{name}: {message}"):
+        opener(name)
+
+
+def test_queues_and_tables_check_their_geometry_too(name: str) -> None:
+    QueueWriter.create(name, 8, 32).close()
+    with pytest.raises(LayoutMismatch, match="max_message_size is 32, expected 64"):
+        QueueReader.attach(name, max_message_size=64)
+    unlink(name)
+    SlotWriter.create(name, 4, 16).close()
+    with pytest.raises(LayoutMismatch, match="capacity is 4, expected 8"):
+        SlotReader.open(name, keys=8)
+    SlotReader.open(name, keys=4, record_size=16).close()

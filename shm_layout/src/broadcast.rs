@@ -13,7 +13,7 @@ use crate::error::{ShmError, ShmResult};
 use crate::layout::{Geometry, ReaderBlock, SegmentKind};
 use crate::process::ProcessToken;
 use crate::ring::Ring;
-use crate::segment::{self, Access, Mapping, SegmentOptions};
+use crate::segment::{self, Access, Expected, Mapping, SegmentOptions};
 use crate::sync::Ordering;
 use crate::time::monotonic_ns;
 use crate::wait::{wait_until, Signal, WakeFence};
@@ -125,6 +125,13 @@ impl Writer {
     fn from_mapping(mapping: Arc<Mapping>) -> ShmResult<Self> {
         let (me, next_seq) = attach_writer(&mapping)?;
         Ok(Self { mapping, me, next_seq, fence: WakeFence::for_this_process() })
+    }
+
+    /// Checks the segment has the geometry the caller requires, so a handle never runs against
+    /// a segment laid out for other messages.
+    pub fn expect(self, expected: &Expected) -> ShmResult<Self> {
+        expected.check(&self.mapping)?;
+        Ok(self)
     }
 
     /// The segment's name.
@@ -263,6 +270,13 @@ impl Reader {
 
     fn block(&self) -> &ReaderBlock {
         &self.mapping.readers()[self.index as usize]
+    }
+
+    /// Checks the segment has the geometry the caller requires, so a handle never runs against
+    /// a segment laid out for other messages.
+    pub fn expect(self, expected: &Expected) -> ShmResult<Self> {
+        expected.check(&self.mapping)?;
+        Ok(self)
     }
 
     /// The segment's name.

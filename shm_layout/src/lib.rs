@@ -73,7 +73,7 @@ pub use error::{ShmError, ShmResult};
 pub use layout::{SegmentHeader, SegmentKind, LAYOUT_VERSION, MAGIC};
 pub use process::ProcessToken;
 #[cfg(not(loom))]
-pub use segment::{list_segments, remove_if_stale, unlink, SegmentInfo, SegmentOptions};
+pub use segment::{list_segments, remove_if_stale, unlink, Expected, SegmentInfo, SegmentOptions};
 #[cfg(not(loom))]
 pub use stats::{ReaderStats, SegmentStats};
 #[cfg(not(loom))]

@@ -17,7 +17,7 @@ use crate::error::{ShmError, ShmResult};
 use crate::layout::{Geometry, ReaderBlock, SegmentKind};
 use crate::process::ProcessToken;
 use crate::ring::SlotRead;
-use crate::segment::{self, Access, Mapping, SegmentOptions};
+use crate::segment::{self, Access, Expected, Mapping, SegmentOptions};
 use crate::sync::Ordering;
 use crate::time::monotonic_ns;
 use crate::wait::{wait_until, Signal, WakeFence};
@@ -73,6 +73,13 @@ impl Writer {
             wait: WaitStrategy::default(),
             fence: WakeFence::for_this_process(),
         })
+    }
+
+    /// Checks the segment has the geometry the caller requires, so a handle never runs against
+    /// a segment laid out for other messages.
+    pub fn expect(self, expected: &Expected) -> ShmResult<Self> {
+        expected.check(&self.mapping)?;
+        Ok(self)
     }
 
     /// The segment's name.
@@ -202,6 +209,13 @@ impl Reader {
             wait: WaitStrategy::default(),
             fence: WakeFence::for_this_process(),
         })
+    }
+
+    /// Checks the segment has the geometry the caller requires, so a handle never runs against
+    /// a segment laid out for other messages.
+    pub fn expect(self, expected: &Expected) -> ShmResult<Self> {
+        expected.check(&self.mapping)?;
+        Ok(self)
     }
 
     /// The segment's name.

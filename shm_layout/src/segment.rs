@@ -43,6 +43,37 @@ impl Default for SegmentOptions {
     }
 }
 
+/// The geometry a caller requires of an existing segment; `None` fields are not checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Expected {
+    /// Slots (rings and queues) or keys (slot tables).
+    pub capacity: Option<u64>,
+    /// Largest message (rings and queues) or the record size (slot tables).
+    pub max_message_size: Option<u32>,
+}
+
+impl Expected {
+    /// Fails with [`ShmError::GeometryMismatch`] naming the first field `mapping` differs in.
+    pub(crate) fn check(&self, mapping: &Mapping) -> ShmResult<()> {
+        let found = mapping.geometry();
+        let fields = [
+            ("capacity", self.capacity, found.capacity),
+            ("max_message_size", self.max_message_size.map(u64::from), u64::from(found.max_message_size)),
+        ];
+        for (field, expected, found) in fields {
+            if let Some(expected) = expected.filter(|&e| e != found) {
+                return Err(ShmError::GeometryMismatch {
+                    name: mapping.name().to_owned(),
+                    field,
+                    found,
+                    expected,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Turns a user's segment name into a POSIX shm name: one leading `/`, no other.
 pub(crate) fn shm_name(name: &str) -> ShmResult<String> {
     let bare = name.strip_prefix('/').unwrap_or(name);

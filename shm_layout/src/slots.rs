@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::error::{ShmError, ShmResult};
 use crate::layout::{Geometry, SegmentKind};
 use crate::process::ProcessToken;
-use crate::segment::{self, Access, Mapping, SegmentOptions};
+use crate::segment::{self, Access, Expected, Mapping, SegmentOptions};
 use crate::seqlock::{self, SeqRead};
 use crate::sync::{AtomicU64, Ordering};
 use crate::time::monotonic_ns;
@@ -71,6 +71,13 @@ impl Writer {
         Ok(Self { mapping, me })
     }
 
+    /// Checks the segment has the geometry the caller requires, so a handle never runs against
+    /// a segment laid out for other messages.
+    pub fn expect(self, expected: &Expected) -> ShmResult<Self> {
+        expected.check(&self.mapping)?;
+        Ok(self)
+    }
+
     /// The segment's name.
     pub fn name(&self) -> &str {
         self.mapping.name()
@@ -121,6 +128,13 @@ impl Reader {
     pub fn open(name: &str) -> ShmResult<Self> {
         let mapping = segment::open(name, Access::ReadWrite, SegmentKind::Slots)?;
         Ok(Self { mapping, max_retries: DEFAULT_MAX_RETRIES })
+    }
+
+    /// Checks the segment has the geometry the caller requires, so a handle never runs against
+    /// a segment laid out for other messages.
+    pub fn expect(self, expected: &Expected) -> ShmResult<Self> {
+        expected.check(&self.mapping)?;
+        Ok(self)
     }
 
     /// The segment's name.

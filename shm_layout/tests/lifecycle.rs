@@ -4,8 +4,8 @@ use std::fs::OpenOptions;
 use std::io::{Seek, SeekFrom, Write};
 
 use shm_layout::{
-    broadcast, queue, slots, Received, RingGeometry, SegmentInfo, SegmentKind, SegmentOptions, SegmentStats,
-    ShmError, LAYOUT_VERSION,
+    broadcast, queue, slots, Expected, Received, RingGeometry, SegmentInfo, SegmentKind, SegmentOptions,
+    SegmentStats, ShmError, LAYOUT_VERSION,
 };
 
 /// Unlinks the test's segment however the test ends.
@@ -82,6 +82,18 @@ fn opening_checks_existence_kind_version_readiness_checksum_and_size() {
 
     OpenOptions::new().write(true).open(format!("/dev/shm{name}")).unwrap().set_len(1000).unwrap();
     assert!(matches!(SegmentInfo::read(&name), Err(ShmError::Truncated { size: 1000, .. })));
+}
+
+#[test]
+fn a_handle_may_require_the_geometry_it_was_built_for() {
+    let (name, _cleanup) = name("expect");
+    drop(ring(&name));
+    let reader = broadcast::Reader::attach(&name, broadcast::StartAt::Latest).unwrap();
+    let wrong = Expected { max_message_size: Some(64), ..Expected::default() };
+    let err = reader.expect(&wrong).unwrap_err();
+    assert_eq!(err.to_string(), format!("segment {name}: max_message_size is 32, expected 64"));
+    let right = Expected { capacity: Some(16), max_message_size: Some(32) };
+    assert!(broadcast::Writer::attach(&name).unwrap().expect(&right).is_ok());
 }
 
 #[test]

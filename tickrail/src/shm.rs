@@ -10,7 +10,7 @@ use pyo3::exceptions::{PyBufferError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use shm_layout::{broadcast, queue, slots, Received, RingGeometry, SegmentOptions, WaitStrategy};
+use shm_layout::{broadcast, queue, slots, Expected, Received, RingGeometry, SegmentOptions, WaitStrategy};
 
 use crate::buffers::Bytes;
 use crate::errors::IntoPyResult;
@@ -137,10 +137,13 @@ impl PyBroadcastWriter {
         Ok(Self { inner: Some(writer) })
     }
 
-    /// Attaches as the writer of an existing ring, continuing its sequence.
+    /// Attaches as the writer of an existing ring, continuing its sequence; `capacity` and
+    /// `max_message_size`, when given, must match the ring's.
     #[staticmethod]
-    fn attach(name: &str) -> PyResult<Self> {
-        Ok(Self { inner: Some(broadcast::Writer::attach(name).py()?) })
+    #[pyo3(signature = (name, *, capacity=None, max_message_size=None))]
+    fn attach(name: &str, capacity: Option<u64>, max_message_size: Option<u32>) -> PyResult<Self> {
+        let expected = Expected { capacity, max_message_size };
+        Ok(Self { inner: Some(broadcast::Writer::attach(name).and_then(|w| w.expect(&expected)).py()?) })
     }
 
     /// Publishes one message; returns its sequence.
@@ -190,10 +193,17 @@ impl PyBroadcastReader {
 
 #[pymethods]
 impl PyBroadcastReader {
-    /// Attaches a new reader on a free cursor, starting at `"latest"` or `"oldest"`.
+    /// Attaches a new reader on a free cursor, starting at `"latest"` or `"oldest"`;
+    /// `capacity` and `max_message_size`, when given, must match the ring's.
     #[staticmethod]
-    #[pyo3(signature = (name, start="latest", wait="backoff"))]
-    fn attach(name: &str, start: &str, wait: &str) -> PyResult<Self> {
+    #[pyo3(signature = (name, start="latest", wait="backoff", *, capacity=None, max_message_size=None))]
+    fn attach(
+        name: &str,
+        start: &str,
+        wait: &str,
+        capacity: Option<u64>,
+        max_message_size: Option<u32>,
+    ) -> PyResult<Self> {
         let start = match start {
             "latest" => broadcast::StartAt::Latest,
             "oldest" => broadcast::StartAt::Oldest,
@@ -204,7 +214,8 @@ impl PyBroadcastReader {
             }
         };
         let wait = waits::parse(wait)?;
-        Self::wrap(broadcast::Reader::attach(name, start).py()?, wait)
+        let expected = Expected { capacity, max_message_size };
+        Self::wrap(broadcast::Reader::attach(name, start).and_then(|r| r.expect(&expected)).py()?, wait)
     }
 
     /// Resumes cursor `index` where its last holder stopped.
@@ -329,12 +340,19 @@ impl PyQueueWriter {
         Ok(Self { inner: Some(writer) })
     }
 
-    /// Attaches as the writer of an existing queue, continuing its sequence.
+    /// Attaches as the writer of an existing queue, continuing its sequence; `capacity` and
+    /// `max_message_size`, when given, must match the queue's.
     #[staticmethod]
-    #[pyo3(signature = (name, wait="backoff"))]
-    fn attach(name: &str, wait: &str) -> PyResult<Self> {
+    #[pyo3(signature = (name, wait="backoff", *, capacity=None, max_message_size=None))]
+    fn attach(
+        name: &str,
+        wait: &str,
+        capacity: Option<u64>,
+        max_message_size: Option<u32>,
+    ) -> PyResult<Self> {
         let strategy = waits::parse(wait)?;
-        let mut writer = queue::Writer::attach(name).py()?;
+        let expected = Expected { capacity, max_message_size };
+        let mut writer = queue::Writer::attach(name).and_then(|w| w.expect(&expected)).py()?;
         writer.set_wait_strategy(strategy);
         Ok(Self { inner: Some(writer) })
     }
@@ -410,12 +428,19 @@ closable!(PyQueueReader, "QueueReader");
 
 #[pymethods]
 impl PyQueueReader {
-    /// Attaches as the queue's reader.
+    /// Attaches as the queue's reader; `capacity` and `max_message_size`, when given, must
+    /// match the queue's.
     #[staticmethod]
-    #[pyo3(signature = (name, wait="backoff"))]
-    fn attach(name: &str, wait: &str) -> PyResult<Self> {
+    #[pyo3(signature = (name, wait="backoff", *, capacity=None, max_message_size=None))]
+    fn attach(
+        name: &str,
+        wait: &str,
+        capacity: Option<u64>,
+        max_message_size: Option<u32>,
+    ) -> PyResult<Self> {
         let strategy = waits::parse(wait)?;
-        let mut reader = queue::Reader::attach(name).py()?;
+        let expected = Expected { capacity, max_message_size };
+        let mut reader = queue::Reader::attach(name).and_then(|r| r.expect(&expected)).py()?;
         reader.set_wait_strategy(strategy);
         let buf = vec![0; reader.geometry().max_message_size as usize];
         Ok(Self { inner: Some(reader), buf, views: Vec::new() })
@@ -566,10 +591,13 @@ impl PySlotWriter {
         Ok(Self { inner: Some(writer) })
     }
 
-    /// Attaches as the writer of an existing table.
+    /// Attaches as the writer of an existing table; `keys` and `record_size`, when given, must
+    /// match the table's.
     #[staticmethod]
-    fn attach(name: &str) -> PyResult<Self> {
-        Ok(Self { inner: Some(slots::Writer::attach(name).py()?) })
+    #[pyo3(signature = (name, *, keys=None, record_size=None))]
+    fn attach(name: &str, keys: Option<u64>, record_size: Option<u32>) -> PyResult<Self> {
+        let expected = Expected { capacity: keys, max_message_size: record_size };
+        Ok(Self { inner: Some(slots::Writer::attach(name).and_then(|w| w.expect(&expected)).py()?) })
     }
 
     /// Replaces the record of `key` with `record` (a bytes-like object of exactly `record_size` bytes).
@@ -610,11 +638,18 @@ closable!(PySlotReader, "SlotReader");
 
 #[pymethods]
 impl PySlotReader {
-    /// Opens a table for reading; a read retries at most `max_retries` times (default 1000).
+    /// Opens a table for reading; a read retries at most `max_retries` times (default 1000);
+    /// `keys` and `record_size`, when given, must match the table's.
     #[staticmethod]
-    #[pyo3(signature = (name, max_retries=None))]
-    fn open(name: &str, max_retries: Option<u32>) -> PyResult<Self> {
-        let mut reader = slots::Reader::open(name).py()?;
+    #[pyo3(signature = (name, max_retries=None, *, keys=None, record_size=None))]
+    fn open(
+        name: &str,
+        max_retries: Option<u32>,
+        keys: Option<u64>,
+        record_size: Option<u32>,
+    ) -> PyResult<Self> {
+        let expected = Expected { capacity: keys, max_message_size: record_size };
+        let mut reader = slots::Reader::open(name).and_then(|r| r.expect(&expected)).py()?;
         reader.set_max_retries(max_retries.unwrap_or(slots::DEFAULT_MAX_RETRIES));
         Ok(Self { inner: Some(reader) })
     }
