@@ -19,11 +19,12 @@ use crate::proto::{
 use crate::stats::Percentiles;
 use crate::{affinity, child, Result};
 
-/// Slots of the ping and pong broadcast rings.
-const RING_CAPACITY: u64 = 1024;
+/// Slots of the ping and pong broadcast rings: 64 Ki, the size the supervisor gives a
+/// market-data ring (8 MiB of 128-byte slots).
+const RING_CAPACITY: u64 = 65536;
 
-/// Slots of the throughput queue.
-const QUEUE_CAPACITY: u64 = 1024;
+/// Slots of the throughput queue, the same as the rings.
+const QUEUE_CAPACITY: u64 = 65536;
 
 /// Where the two processes run.
 #[derive(Debug, Clone, Copy)]
