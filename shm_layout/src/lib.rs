@@ -50,6 +50,8 @@ mod words;
 #[cfg(not(loom))]
 pub mod broadcast;
 #[cfg(not(loom))]
+mod handle;
+#[cfg(not(loom))]
 pub mod queue;
 #[cfg(not(loom))]
 pub mod records;

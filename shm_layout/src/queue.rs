@@ -9,11 +9,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::broadcast::{
+use crate::error::{ShmError, ShmResult};
+use crate::handle::{
     attach_writer, check_batch, check_buffer, check_len, check_read_batch, ring_geometry, ring_of,
     writer_signal,
 };
-use crate::error::{ShmError, ShmResult};
 use crate::layout::{Geometry, ReaderBlock, SegmentKind};
 use crate::process::ProcessToken;
 use crate::ring::SlotRead;

@@ -7,13 +7,14 @@
 use std::sync::Arc;
 
 use crate::error::{ShmError, ShmResult};
+use crate::handle::attach_writer;
 use crate::layout::{Geometry, SegmentKind};
 use crate::process::ProcessToken;
+use crate::roles;
 use crate::segment::{self, Access, Expected, Mapping, SegmentOptions};
 use crate::seqlock::{self, SeqRead};
 use crate::sync::{AtomicU64, Ordering};
 use crate::time::monotonic_ns;
-use crate::{broadcast::attach_writer, roles};
 
 /// Default bound on a reader's retries before it reports [`ShmError::Contended`].
 pub const DEFAULT_MAX_RETRIES: u32 = 1000;
