@@ -1,0 +1,34 @@
+//! Big-endian field access on byte slices whose length the caller has already checked.
+
+/// Reads a big-endian unsigned integer of `N` bytes (up to 8) at `at`.
+#[inline]
+pub(crate) fn be<const N: usize>(bytes: &[u8], at: usize) -> u64 {
+    bytes[at..at + N].iter().fold(0u64, |value, &b| value << 8 | u64::from(b))
+}
+
+/// Writes the low `N` bytes of `value` big-endian at `at`.
+#[inline]
+pub(crate) fn put_be<const N: usize>(bytes: &mut [u8], at: usize, value: u64) {
+    for (i, b) in bytes[at..at + N].iter_mut().enumerate() {
+        *b = (value >> (8 * (N - 1 - i))) as u8;
+    }
+}
+
+/// The `N` bytes at `at`, as an array.
+#[inline]
+pub(crate) fn array<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+    bytes[at..at + N].try_into().expect("the caller checked the length")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn six_byte_timestamps_round_trip() {
+        let mut buf = [0u8; 8];
+        put_be::<6>(&mut buf, 1, 0x0102_0304_0506);
+        assert_eq!(buf, [0, 1, 2, 3, 4, 5, 6, 0]);
+        assert_eq!(be::<6>(&buf, 1), 0x0102_0304_0506);
+    }
+}

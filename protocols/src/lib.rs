@@ -1,0 +1,19 @@
+//! Exchange wire protocols, encoded and decoded by the same code on both sides: the simulated
+//! venues encode with it and the feed handlers decode with it.
+//!
+//! Because both sides share this crate, a misreading of a specification would pass our own
+//! round trips; the tests therefore also check every format against independent parsers
+//! (`itchfeed` for ITCH) and against byte layouts written out from the specifications.
+//!
+//! * [`itch`]: NASDAQ TotalView-ITCH 5.0 messages (big-endian, 6-byte nanosecond timestamps).
+//! * [`moldudp64`]: MoldUDP64 packets that carry them over UDP, and re-requests for gaps.
+//!
+//! Decoding never panics on any input: a malformed message is a [`DecodeError`] that names
+//! what was wrong, and nothing is read past the end of the buffer.
+
+mod bytes;
+mod error;
+pub mod itch;
+pub mod moldudp64;
+
+pub use error::DecodeError;
