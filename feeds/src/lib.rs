@@ -1,0 +1,15 @@
+//! Feed handlers: the order books a venue's market data implies.
+//!
+//! * [`levels`]: one side of a price-level (L2) book, best first, in a fixed-capacity array, so
+//!   updating it never allocates.
+//! * [`book`]: a two-sided price-level book, updated by deltas (order-level feeds) or by
+//!   absolute level quantities (L2 feeds).
+//! * [`orders`]: the order-level (L3) book an ITCH 5.0 feed implies, aggregated into a
+//!   [`book::Book`].
+//!
+//! Prices and quantities are integers in units of 1e-9 (`shm_layout::records::FIXED_POINT_SCALE`),
+//! whatever the venue's own precision.
+
+pub mod book;
+pub mod levels;
+pub mod orders;
