@@ -1,0 +1,7 @@
+//! Simulated exchanges.
+//!
+//! * [`matching`]: a price-time priority limit order book for one symbol: limit, market and IOC
+//!   orders, cancels and cancel-replaces, partial fills and trades, reported as [`matching::Event`]s
+//!   that the protocol encoders turn into each venue's market data and execution reports.
+
+pub mod matching;
