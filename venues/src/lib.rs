@@ -3,5 +3,7 @@
 //! * [`matching`]: a price-time priority limit order book for one symbol: limit, market and IOC
 //!   orders, cancels and cancel-replaces, partial fills and trades, reported as [`matching::Event`]s
 //!   that the protocol encoders turn into each venue's market data and execution reports.
+//! * [`itch`]: venue A's market data, engine events as ITCH 5.0 messages.
 
+pub mod itch;
 pub mod matching;

@@ -136,6 +136,8 @@ pub enum Event {
         id: OrderId,
         /// Its new resting quantity.
         quantity: u64,
+        /// The quantity taken off.
+        cancelled: u64,
     },
 }
 
@@ -335,8 +337,9 @@ impl Engine {
         let queue = self.side_mut(location.side).get_mut(&location.price).expect("located");
         let resting = queue.iter_mut().find(|r| r.id == id).expect("located");
         if price == location.price && quantity <= resting.quantity && new_id == id {
+            let cancelled = resting.quantity - quantity;
             resting.quantity = quantity;
-            events.push(Event::Reduced { id, quantity });
+            events.push(Event::Reduced { id, quantity, cancelled });
             return;
         }
         let (_, old_quantity) = self.remove(id).expect("located");
@@ -419,7 +422,7 @@ mod tests {
         run(&mut e, limit(2, Side::Buy, 100, 5));
         let mut events = Vec::new();
         e.replace(1, 1, 100, 3, &mut events);
-        assert_eq!(events, [Event::Reduced { id: 1, quantity: 3 }]);
+        assert_eq!(events, [Event::Reduced { id: 1, quantity: 3, cancelled: 2 }]);
         assert_eq!(trades(&run(&mut e, limit(3, Side::Sell, 100, 1))), [(1, 100, 1)], "1 kept its place");
         events.clear();
         e.replace(1, 1, 100, 9, &mut events);
