@@ -6,10 +6,13 @@
 //!   absolute level quantities (L2 feeds).
 //! * [`orders`]: the order-level (L3) book an ITCH 5.0 feed implies, aggregated into a
 //!   [`book::Book`].
+//! * [`itch_feed`]: venue A's handler core: MoldUDP64 packets in sequence, gaps re-requested and
+//!   recovered, books marked stale meanwhile.
 //!
 //! Prices and quantities are integers in units of 1e-9 (`shm_layout::records::FIXED_POINT_SCALE`),
 //! whatever the venue's own precision.
 
 pub mod book;
+pub mod itch_feed;
 pub mod levels;
 pub mod orders;

@@ -4,6 +4,8 @@
 //!   orders, cancels and cancel-replaces, partial fills and trades, reported as [`matching::Event`]s
 //!   that the protocol encoders turn into each venue's market data and execution reports.
 //! * [`itch`]: venue A's market data, engine events as ITCH 5.0 messages.
+//! * [`mold`]: venue A's MoldUDP64 packetiser, message store and re-request server.
 
 pub mod itch;
 pub mod matching;
+pub mod mold;

@@ -1,0 +1,233 @@
+//! Venue A's feed handler core: MoldUDP64 packets in, order-level books out, gaps recovered.
+//!
+//! Packets are applied in sequence order. A packet beyond the next expected sequence means
+//! messages were lost: the handler asks for them with a MoldUDP64 re-request, keeps the early
+//! packet aside, and marks every book stale until the gap is filled; then it applies what it
+//! kept, in order. Packets already seen (duplicates, or retransmissions that arrive twice) are
+//! skipped message by message. Malformed packets and messages are counted and dropped; a
+//! message that does not fit the book (an unknown order, say) is counted and marks the stock's
+//! book stale rather than corrupting it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use protocols::itch::Message;
+use protocols::moldudp64::{Packet, Request, Session};
+
+use crate::orders::OrderBook;
+
+/// Counters of one feed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FeedCounters {
+    /// Packets received (including heartbeats).
+    pub packets: u64,
+    /// Bytes received.
+    pub bytes: u64,
+    /// Messages applied.
+    pub messages: u64,
+    /// Gaps detected.
+    pub gaps: u64,
+    /// Gaps filled.
+    pub recoveries: u64,
+    /// Messages skipped because they were already applied.
+    pub duplicates: u64,
+    /// Packets or messages that did not decode.
+    pub decode_errors: u64,
+    /// Messages the books refused.
+    pub book_errors: u64,
+}
+
+/// What the caller must do after a packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing.
+    None,
+    /// Ask the re-request server for these messages.
+    Rerequest(Request),
+}
+
+/// The books of one ITCH session and the sequence they are at.
+#[derive(Debug)]
+pub struct ItchFeed {
+    session: Session,
+    next_sequence: u64,
+    pending: BTreeMap<u64, Vec<u8>>,
+    max_pending: usize,
+    books: HashMap<u16, OrderBook>,
+    stale: bool,
+    counters: FeedCounters,
+    orders_per_book: usize,
+    depth: usize,
+}
+
+impl ItchFeed {
+    /// A feed of `session` expecting sequence 1 first, keeping at most `max_pending` early
+    /// packets while a gap is open.
+    pub fn new(session: Session, max_pending: usize, orders_per_book: usize, depth: usize) -> Self {
+        Self {
+            session,
+            next_sequence: 1,
+            pending: BTreeMap::new(),
+            max_pending,
+            books: HashMap::new(),
+            stale: false,
+            counters: FeedCounters::default(),
+            orders_per_book,
+            depth,
+        }
+    }
+
+    /// The book of the stock with `locate`, if it has had any message.
+    pub fn book(&self, locate: u16) -> Option<&OrderBook> {
+        self.books.get(&locate)
+    }
+
+    /// Whether a gap is open, so no book is known to be correct.
+    pub fn is_stale(&self) -> bool {
+        self.stale
+    }
+
+    /// The next sequence number the feed needs.
+    pub fn next_sequence(&self) -> u64 {
+        self.next_sequence
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> FeedCounters {
+        self.counters
+    }
+
+    /// Takes one packet (from the live feed or a retransmission).
+    pub fn on_packet(&mut self, bytes: &[u8]) -> Action {
+        self.counters.packets += 1;
+        self.counters.bytes += bytes.len() as u64;
+        let packet = match Packet::decode(bytes) {
+            Ok(packet) if packet.header.session == self.session => packet,
+            _ => {
+                self.counters.decode_errors += 1;
+                return Action::None;
+            }
+        };
+        let header = packet.header;
+        if header.sequence > self.next_sequence {
+            // Messages between what we have and this packet were lost: keep it for later.
+            if !header.is_heartbeat() && self.pending.len() < self.max_pending {
+                self.pending.entry(header.sequence).or_insert_with(|| bytes.to_vec());
+            }
+            if !self.stale {
+                self.counters.gaps += 1;
+                self.stale = true;
+            }
+            return Action::Rerequest(self.gap_request(header.sequence));
+        }
+        self.apply(&packet);
+        self.drain_pending();
+        if self.stale && self.pending.is_empty() {
+            self.stale = false;
+            self.counters.recoveries += 1;
+        }
+        match self.pending.keys().next() {
+            Some(&first) => Action::Rerequest(self.gap_request(first)),
+            None => Action::None,
+        }
+    }
+
+    fn gap_request(&self, up_to: u64) -> Request {
+        let count = (up_to - self.next_sequence).min(u64::from(u16::MAX - 1)) as u16;
+        Request { session: self.session, sequence: self.next_sequence, count }
+    }
+
+    fn apply(&mut self, packet: &Packet<'_>) {
+        for (sequence, bytes) in packet.messages() {
+            if sequence < self.next_sequence {
+                self.counters.duplicates += 1;
+                continue;
+            }
+            self.next_sequence = sequence + 1;
+            match Message::decode(bytes) {
+                Ok(message) => self.apply_message(&message),
+                Err(_) => self.counters.decode_errors += 1,
+            }
+        }
+        self.next_sequence = self.next_sequence.max(packet.header.next_sequence());
+    }
+
+    fn apply_message(&mut self, message: &Message) {
+        let (orders, depth) = (self.orders_per_book, self.depth);
+        let book =
+            self.books.entry(message.header().stock_locate).or_insert_with(|| OrderBook::new(orders, depth));
+        match book.apply(message) {
+            Ok(()) => self.counters.messages += 1,
+            Err(_) => self.counters.book_errors += 1,
+        }
+    }
+
+    fn drain_pending(&mut self) {
+        while let Some(entry) = self.pending.first_entry() {
+            if *entry.key() > self.next_sequence {
+                break;
+            }
+            let bytes = entry.remove();
+            let packet = Packet::decode(&bytes).expect("only decoded packets are kept");
+            self.apply(&packet);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocols::itch::{stock, Header, Side, MAX_MESSAGE_LEN};
+    use protocols::moldudp64::{session, PacketBuilder};
+
+    fn add(order_ref: u64) -> Vec<u8> {
+        let message = Message::AddOrder {
+            header: Header { stock_locate: 3, ..Header::default() },
+            order_ref,
+            side: Side::Buy,
+            shares: 10,
+            stock: stock("TICK"),
+            price: 10_000,
+            attribution: None,
+        };
+        let mut wire = [0u8; MAX_MESSAGE_LEN];
+        let len = message.encode(&mut wire);
+        wire[..len].to_vec()
+    }
+
+    fn packet(session_name: &str, sequence: u64, messages: &[Vec<u8>]) -> Vec<u8> {
+        let mut builder = PacketBuilder::new(session(session_name), sequence, 1472);
+        for m in messages {
+            assert!(builder.push(m));
+        }
+        builder.finish().to_vec()
+    }
+
+    #[test]
+    fn a_gap_is_rerequested_and_the_early_packet_applied_once_it_is_filled() {
+        let mut feed = ItchFeed::new(session("S"), 16, 16, 16);
+        assert_eq!(feed.on_packet(&packet("S", 1, &[add(1)])), Action::None);
+        let gap = feed.on_packet(&packet("S", 3, &[add(3)]));
+        assert_eq!(gap, Action::Rerequest(Request { session: session("S"), sequence: 2, count: 1 }));
+        assert!(feed.is_stale());
+        assert_eq!(feed.on_packet(&packet("S", 2, &[add(2)])), Action::None);
+        assert!(!feed.is_stale());
+        assert_eq!(feed.book(3).unwrap().order_count(), 3);
+        let c = feed.counters();
+        assert_eq!((c.gaps, c.recoveries, c.messages), (1, 1, 3));
+    }
+
+    #[test]
+    fn malformed_and_foreign_packets_are_counted_and_change_nothing() {
+        let mut feed = ItchFeed::new(session("S"), 16, 16, 16);
+        let mut bad = packet("S", 1, &[add(1)]);
+        bad.truncate(bad.len() - 1);
+        assert_eq!(feed.on_packet(&bad), Action::None);
+        assert_eq!(feed.on_packet(&packet("OTHER", 1, &[add(1)])), Action::None);
+        let mut unknown = add(2);
+        unknown[0] = b'Z';
+        feed.on_packet(&packet("S", 1, &[unknown, add(3)]));
+        let c = feed.counters();
+        assert_eq!((c.decode_errors, c.messages, feed.next_sequence()), (3, 1, 3));
+        assert_eq!(feed.book(3).unwrap().order_count(), 1);
+    }
+}

@@ -1,0 +1,107 @@
+//! Venue A's MoldUDP64 side: packs ITCH messages into sequenced packets and keeps every
+//! message of the session so its re-request server can send any of them again.
+
+use protocols::moldudp64::{header_only, PacketBuilder, Request, Session, END_OF_SESSION};
+
+/// Largest UDP payload a packet may fill (an Ethernet MTU less IP and UDP headers).
+pub const MAX_PACKET: usize = 1472;
+
+/// The sequenced message store and packetiser of one session.
+#[derive(Debug, Clone)]
+pub struct MoldPublisher {
+    session: Session,
+    /// Every message of the session; message `n` (numbered from 1) is at index `n - 1`.
+    store: Vec<Vec<u8>>,
+}
+
+impl MoldPublisher {
+    /// A session whose first message will be sequence 1.
+    pub fn new(session: Session) -> Self {
+        Self { session, store: Vec::new() }
+    }
+
+    /// The sequence number the next message gets.
+    pub fn next_sequence(&self) -> u64 {
+        self.store.len() as u64 + 1
+    }
+
+    /// Sequences `messages` and returns the packets that carry them, in order.
+    pub fn publish<'m>(&mut self, messages: impl IntoIterator<Item = &'m [u8]>) -> Vec<Vec<u8>> {
+        let first = self.next_sequence();
+        self.store.extend(messages.into_iter().map(<[u8]>::to_vec));
+        self.packets(first, self.next_sequence())
+    }
+
+    /// Packets of messages `from .. to` (sequence numbers) from the store.
+    fn packets(&self, from: u64, to: u64) -> Vec<Vec<u8>> {
+        let mut packets = Vec::new();
+        let mut builder = PacketBuilder::new(self.session, from, MAX_PACKET);
+        for message in &self.store[(from - 1) as usize..(to - 1) as usize] {
+            if !builder.push(message) {
+                packets.push(builder.finish().to_vec());
+                builder.reset();
+                assert!(builder.push(message), "an ITCH message always fits an empty packet");
+            }
+        }
+        if builder.count() > 0 {
+            packets.push(builder.finish().to_vec());
+        }
+        packets
+    }
+
+    /// A heartbeat carrying the next sequence number.
+    pub fn heartbeat(&self) -> [u8; 20] {
+        header_only(self.session, self.next_sequence(), 0)
+    }
+
+    /// The end-of-session packet.
+    pub fn end_of_session(&self) -> [u8; 20] {
+        header_only(self.session, self.next_sequence(), END_OF_SESSION)
+    }
+
+    /// The re-request server: the packets a request asks for, as far as they exist. A request
+    /// for another session or for nothing gets nothing.
+    pub fn serve(&self, request: &Request) -> Vec<Vec<u8>> {
+        if request.session != self.session || request.sequence == 0 || request.count == 0 {
+            return Vec::new();
+        }
+        let from = request.sequence.min(self.next_sequence());
+        let to = (request.sequence + u64::from(request.count)).min(self.next_sequence());
+        if from >= to {
+            return Vec::new();
+        }
+        self.packets(from, to)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocols::moldudp64::{session, Packet};
+
+    #[test]
+    fn messages_are_numbered_from_one_and_served_again_on_request() {
+        let mut publisher = MoldPublisher::new(session("A1"));
+        let packets = publisher.publish([&b"one"[..], b"two", b"three"]);
+        assert_eq!(packets.len(), 1);
+        let packet = Packet::decode(&packets[0]).unwrap();
+        assert_eq!(packet.header.sequence, 1);
+        let again = publisher.serve(&Request { session: session("A1"), sequence: 2, count: 5 });
+        let messages: Vec<(u64, Vec<u8>)> =
+            Packet::decode(&again[0]).unwrap().messages().map(|(s, m)| (s, m.to_vec())).collect();
+        assert_eq!(messages, [(2, b"two".to_vec()), (3, b"three".to_vec())]);
+        assert!(publisher.serve(&Request { session: session("B1"), sequence: 1, count: 1 }).is_empty());
+        assert!(publisher.serve(&Request { session: session("A1"), sequence: 9, count: 1 }).is_empty());
+    }
+
+    #[test]
+    fn many_messages_span_packets_that_fit_the_mtu() {
+        let mut publisher = MoldPublisher::new(session("A1"));
+        let message = [7u8; 40];
+        let packets = publisher.publish(std::iter::repeat_n(&message[..], 100));
+        assert!(packets.len() > 1);
+        assert!(packets.iter().all(|p| p.len() <= MAX_PACKET));
+        let total: u64 = packets.iter().map(|p| u64::from(Packet::decode(p).unwrap().header.count)).sum();
+        assert_eq!(total, 100);
+    }
+}
