@@ -5,7 +5,11 @@
 //!   that the protocol encoders turn into each venue's market data and execution reports.
 //! * [`itch`]: venue A's market data, engine events as ITCH 5.0 messages.
 //! * [`mold`]: venue A's MoldUDP64 packetiser, message store and re-request server.
+//! * [`flow`]: seeded background order flow: a shared fair value per symbol, venue lags and
+//!   noise, Poisson arrivals, bursts. [`random`] is its deterministic random source.
 
+pub mod flow;
 pub mod itch;
 pub mod matching;
 pub mod mold;
+pub mod random;
