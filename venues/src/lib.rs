@@ -7,9 +7,11 @@
 //! * [`mold`]: venue A's MoldUDP64 packetiser, message store and re-request server.
 //! * [`flow`]: seeded background order flow: a shared fair value per symbol, venue lags and
 //!   noise, Poisson arrivals, bursts. [`random`] is its deterministic random source.
+//! * [`venue_a`]: venue A without sockets: flow, engines, ITCH in MoldUDP64, re-requests.
 
 pub mod flow;
 pub mod itch;
 pub mod matching;
 pub mod mold;
 pub mod random;
+pub mod venue_a;
