@@ -11,6 +11,7 @@ __all__ = [
     "LAYOUT_VERSION",
     "BroadcastReader",
     "BroadcastWriter",
+    "ItchVenue",
     "LayoutMismatch",
     "MessageTooLarge",
     "MessageView",
@@ -273,3 +274,29 @@ class SlotReader(_Handle):
     def keys(self) -> int: ...
     @property
     def record_size(self) -> int: ...
+
+@final
+class ItchVenue:
+    def __new__(
+        cls,
+        seed: int,
+        symbols: list[tuple[str, int, int, int, float, int]],
+        *,
+        session_name: str = "TICKRAIL01",
+        rate_per_s: float = 20000.0,
+        venue: int = 1,
+        lag_ns: int = 0,
+        noise: float = 0.5,
+        cancel_share: float = 0.3,
+        marketable_share: float = 0.1,
+        bursts_per_s: float = 0.2,
+        burst_ns: int = 200000000,
+        burst_factor: float = 3.0,
+    ) -> ItchVenue: ...
+    def open(self) -> list[bytes]: ...
+    def step(self, actions: int) -> list[bytes]: ...
+    def serve(self, request: bytes) -> list[bytes]: ...
+    def heartbeat(self) -> bytes: ...
+    @property
+    def next_sequence(self) -> int: ...
+    def levels(self, symbol: int, side: Literal["buy", "sell"] | str) -> list[tuple[int, int]]: ...

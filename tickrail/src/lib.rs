@@ -11,6 +11,7 @@ mod errors;
 mod records;
 mod segments;
 mod shm;
+mod simulated;
 mod waits;
 
 /// The extension module.
@@ -21,5 +22,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     records::register(m)?;
     segments::register(m)?;
     shm::register(m)?;
+    simulated::register(m)?;
     Ok(())
 }

@@ -45,6 +45,11 @@ impl ItchVenue {
         }
     }
 
+    /// Number of symbols.
+    pub fn symbol_count(&self) -> usize {
+        self.engines.len()
+    }
+
     /// The matching engine of `symbol`.
     pub fn engine(&self, symbol: usize) -> &Engine {
         &self.engines[symbol]
