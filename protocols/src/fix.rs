@@ -1,0 +1,380 @@
+//! FIX 4.4 tag=value framing, both directions.
+//!
+//! A message is `8=FIX.4.4<SOH>9=<body length><SOH>` then the body (`35=<type><SOH>` first, then
+//! any fields) and `10=<checksum><SOH>`, where the body length counts the bytes from `35=` up to
+//! and including the SOH before `10=`, and the checksum is the sum of every byte before `10=`,
+//! modulo 256, as three digits. This module frames and checks messages; what the fields mean
+//! (session, market data, orders) is the business of the venue and the gateway.
+
+use crate::DecodeError;
+
+const PROTOCOL: &str = "FIX 4.4";
+
+/// The field separator.
+pub const SOH: u8 = 0x01;
+
+/// `8=FIX.4.4<SOH>`: every message starts with it.
+pub const BEGIN_STRING: &[u8] = b"8=FIX.4.4\x01";
+
+/// Common tags.
+pub mod tag {
+    /// BeginString.
+    pub const BEGIN_STRING: u32 = 8;
+    /// BodyLength.
+    pub const BODY_LENGTH: u32 = 9;
+    /// CheckSum.
+    pub const CHECK_SUM: u32 = 10;
+    /// MsgSeqNum.
+    pub const MSG_SEQ_NUM: u32 = 34;
+    /// MsgType.
+    pub const MSG_TYPE: u32 = 35;
+    /// PossDupFlag.
+    pub const POSS_DUP_FLAG: u32 = 43;
+    /// SenderCompID.
+    pub const SENDER_COMP_ID: u32 = 49;
+    /// SendingTime.
+    pub const SENDING_TIME: u32 = 52;
+    /// TargetCompID.
+    pub const TARGET_COMP_ID: u32 = 56;
+}
+
+/// Builds one message at a time into a reusable buffer.
+#[derive(Debug, Clone, Default)]
+pub struct Writer {
+    buf: Vec<u8>,
+    body_start: usize,
+}
+
+impl Writer {
+    /// An empty writer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Starts a message of type `msg_type` (`A`, `D`, `8`, ...).
+    pub fn begin(&mut self, msg_type: &str) -> &mut Self {
+        self.buf.clear();
+        self.buf.extend_from_slice(BEGIN_STRING);
+        // BodyLength is written when the body is known; keep room for "9=" and 6 digits.
+        self.buf.extend_from_slice(b"9=000000\x01");
+        self.body_start = self.buf.len();
+        self.field(tag::MSG_TYPE, msg_type.as_bytes())
+    }
+
+    /// Appends a field. Values must not contain SOH.
+    pub fn field(&mut self, tag: u32, value: &[u8]) -> &mut Self {
+        debug_assert!(!value.contains(&SOH), "a FIX value cannot contain SOH");
+        self.buf.extend_from_slice(tag.to_string().as_bytes());
+        self.buf.push(b'=');
+        self.buf.extend_from_slice(value);
+        self.buf.push(SOH);
+        self
+    }
+
+    /// Appends a string field.
+    pub fn str(&mut self, tag: u32, value: &str) -> &mut Self {
+        self.field(tag, value.as_bytes())
+    }
+
+    /// Appends an integer field.
+    pub fn int(&mut self, tag: u32, value: i64) -> &mut Self {
+        self.field(tag, value.to_string().as_bytes())
+    }
+
+    /// Appends a fixed-point decimal: `value` in units of 10^-`decimals`, written with its
+    /// trailing zeros trimmed (`1895000, 4` is `189.5`).
+    pub fn decimal(&mut self, tag: u32, value: i64, decimals: u32) -> &mut Self {
+        let text = format_decimal(value, decimals);
+        self.field(tag, text.as_bytes())
+    }
+
+    /// Writes BodyLength and CheckSum and returns the finished message.
+    pub fn finish(&mut self) -> &[u8] {
+        let body_len = self.buf.len() - self.body_start;
+        let digits = format!("9={body_len}\x01");
+        // Replace the placeholder with the real length (it may be shorter than 6 digits).
+        let placeholder = BEGIN_STRING.len()..self.body_start;
+        self.buf.splice(placeholder, digits.bytes());
+        let sum = self.buf.iter().fold(0u8, |s, &b| s.wrapping_add(b));
+        self.buf.extend_from_slice(format!("10={sum:03}\x01").as_bytes());
+        &self.buf
+    }
+}
+
+/// `value` in units of 10^-`decimals` as a decimal string without trailing zeros.
+pub fn format_decimal(value: i64, decimals: u32) -> String {
+    let scale = 10u64.pow(decimals);
+    let (sign, abs) = if value < 0 { ("-", value.unsigned_abs()) } else { ("", value as u64) };
+    let (whole, frac) = (abs / scale, abs % scale);
+    if frac == 0 {
+        return format!("{sign}{whole}");
+    }
+    let frac = format!("{frac:0width$}", width = decimals as usize);
+    format!("{sign}{whole}.{}", frac.trim_end_matches('0'))
+}
+
+/// Parses a decimal string into units of 10^-`decimals`; `None` if it is not a number or has
+/// more decimals than that.
+pub fn parse_decimal(text: &[u8], decimals: u32) -> Option<i64> {
+    let text = std::str::from_utf8(text).ok()?;
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if whole.is_empty() && frac.is_empty()
+        || frac.len() > decimals as usize
+        || !whole.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let scale = 10i64.checked_pow(decimals)?;
+    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let frac: i64 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<width$}", width = decimals as usize).parse().ok()?
+    };
+    let value = whole.checked_mul(scale)?.checked_add(frac)?;
+    Some(if negative { -value } else { value })
+}
+
+/// One decoded message: its fields in order, borrowed from the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message<'a> {
+    fields: Vec<Field<'a>>,
+}
+
+impl<'a> Message<'a> {
+    /// The message type (tag 35).
+    pub fn msg_type(&self) -> &'a [u8] {
+        self.fields[2].1
+    }
+
+    /// Every field, in order, from BeginString to CheckSum.
+    pub fn fields(&self) -> &[Field<'a>] {
+        &self.fields
+    }
+
+    /// The first value of `tag`.
+    pub fn get(&self, tag: u32) -> Option<&'a [u8]> {
+        self.fields.iter().find(|(t, _)| *t == tag).map(|(_, v)| *v)
+    }
+
+    /// The first value of `tag` as text.
+    pub fn str(&self, tag: u32) -> Option<&'a str> {
+        std::str::from_utf8(self.get(tag)?).ok()
+    }
+
+    /// The first value of `tag` as an integer.
+    pub fn int(&self, tag: u32) -> Option<i64> {
+        self.str(tag)?.parse().ok()
+    }
+
+    /// The first value of `tag` as a decimal in units of 10^-`decimals`.
+    pub fn decimal(&self, tag: u32, decimals: u32) -> Option<i64> {
+        parse_decimal(self.get(tag)?, decimals)
+    }
+}
+
+fn malformed(detail: impl Into<String>) -> DecodeError {
+    DecodeError::Truncated { protocol: PROTOCOL, detail: detail.into() }
+}
+
+/// A field: its tag and its value.
+type Field<'a> = (u32, &'a [u8]);
+
+/// Splits `tag=value<SOH>` at the start of `bytes`; returns the field and the bytes after it,
+/// or `None` if the field does not end yet.
+fn split_field(bytes: &[u8]) -> Result<Option<(Field<'_>, &[u8])>, DecodeError> {
+    let Some(end) = bytes.iter().position(|&b| b == SOH) else {
+        return Ok(None);
+    };
+    let field = &bytes[..end];
+    let eq = field.iter().position(|&b| b == b'=').ok_or_else(|| malformed("a field without '='"))?;
+    let tag_text = &field[..eq];
+    if tag_text.is_empty() || tag_text.len() > 9 || !tag_text.iter().all(u8::is_ascii_digit) {
+        return Err(malformed(format!("tag {:?} is not a number", String::from_utf8_lossy(tag_text))));
+    }
+    let tag = tag_text.iter().fold(0u32, |t, &d| t * 10 + u32::from(d - b'0'));
+    Ok(Some(((tag, &field[eq + 1..]), &bytes[end + 1..])))
+}
+
+/// Decodes the message at the start of `bytes` (a TCP stream buffer). Returns `Ok(None)` while
+/// the message is incomplete, or the message and how many bytes it took. Framing, BodyLength
+/// and CheckSum are checked; a malformed message is an error (the stream cannot be trusted past
+/// it).
+pub fn decode(bytes: &[u8]) -> Result<Option<(Message<'_>, usize)>, DecodeError> {
+    let prefix = bytes.len().min(BEGIN_STRING.len());
+    if bytes[..prefix] != BEGIN_STRING[..prefix] {
+        return Err(malformed("a message must start with 8=FIX.4.4"));
+    }
+    if bytes.len() < BEGIN_STRING.len() {
+        return Ok(None);
+    }
+    let after_begin = &bytes[BEGIN_STRING.len()..];
+    let Some(((tag, length_text), body)) = split_field(after_begin)? else {
+        if after_begin.len() > 12 {
+            return Err(malformed("BodyLength (9) does not end"));
+        }
+        return Ok(None);
+    };
+    if tag != tag::BODY_LENGTH {
+        return Err(malformed(format!("the second field is {tag}, not BodyLength (9)")));
+    }
+    let body_len: usize = std::str::from_utf8(length_text)
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .filter(|&n: &usize| n > 0 && n < 1 << 20)
+        .ok_or_else(|| {
+            malformed(format!("BodyLength {:?} is not a length", String::from_utf8_lossy(length_text)))
+        })?;
+    let body_start = bytes.len() - body.len();
+    // The trailer is "10=ddd<SOH>": 7 bytes.
+    if body.len() < body_len + 7 {
+        return Ok(None);
+    }
+    let trailer = &body[body_len..body_len + 7];
+    if &trailer[..3] != b"10=" || trailer[6] != SOH || !trailer[3..6].iter().all(u8::is_ascii_digit) {
+        return Err(malformed(format!("no CheckSum (10) after a body of {body_len} bytes")));
+    }
+    let declared = trailer[3..6].iter().fold(0u32, |s, &d| s * 10 + u32::from(d - b'0'));
+    let sum = bytes[..body_start + body_len].iter().fold(0u8, |s, &b| s.wrapping_add(b));
+    if declared != u32::from(sum) {
+        return Err(DecodeError::InvalidField {
+            protocol: PROTOCOL,
+            msg_type: '?',
+            field: "CheckSum (10)",
+            value: format!("{declared:03}, the bytes sum to {sum:03}"),
+        });
+    }
+    let mut fields = vec![(tag::BEGIN_STRING, &b"FIX.4.4"[..]), (tag::BODY_LENGTH, length_text)];
+    let mut rest = &body[..body_len];
+    while !rest.is_empty() {
+        let Some((field, after)) = split_field(rest)? else {
+            return Err(malformed("the body's last field does not end with SOH"));
+        };
+        fields.push(field);
+        rest = after;
+    }
+    if fields.get(2).map(|f| f.0) != Some(tag::MSG_TYPE) {
+        return Err(malformed("the body does not start with MsgType (35)"));
+    }
+    fields.push((tag::CHECK_SUM, &trailer[3..6]));
+    Ok(Some((Message { fields }, body_start + body_len + 7)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn heartbeat() -> Vec<u8> {
+        let mut w = Writer::new();
+        w.begin("0")
+            .str(tag::SENDER_COMP_ID, "VENUE")
+            .str(tag::TARGET_COMP_ID, "CLIENT")
+            .int(tag::MSG_SEQ_NUM, 2);
+        w.finish().to_vec()
+    }
+
+    #[test]
+    fn a_message_has_the_specified_length_and_checksum() {
+        let bytes = heartbeat();
+        let text = String::from_utf8(bytes.clone()).unwrap().replace('\x01', "|");
+        let body = "35=0|49=VENUE|56=CLIENT|34=2|";
+        assert!(text.starts_with(&format!("8=FIX.4.4|9={}|{body}10=", body.len())), "{text}");
+        let before_checksum = &bytes[..bytes.len() - 7];
+        let sum = before_checksum.iter().map(|&b| u32::from(b)).sum::<u32>() % 256;
+        assert!(text.ends_with(&format!("10={sum:03}|")));
+        let (message, used) = decode(&bytes).unwrap().unwrap();
+        assert_eq!(used, bytes.len());
+        assert_eq!(message.msg_type(), b"0");
+        assert_eq!(
+            (message.str(tag::SENDER_COMP_ID), message.int(tag::MSG_SEQ_NUM)),
+            (Some("VENUE"), Some(2))
+        );
+    }
+
+    #[test]
+    fn a_stream_is_cut_into_messages_and_waits_for_the_rest() {
+        let one = heartbeat();
+        let mut stream = one.clone();
+        stream.extend_from_slice(&one);
+        let (_, used) = decode(&stream).unwrap().unwrap();
+        assert_eq!(used, one.len());
+        for cut in 0..one.len() {
+            assert_eq!(decode(&one[..cut]).unwrap(), None, "a prefix of {cut} bytes is incomplete");
+        }
+    }
+
+    #[test]
+    fn malformed_messages_are_refused_with_the_reason() {
+        let good = heartbeat();
+        let mut bad_sum = good.clone();
+        let n = bad_sum.len();
+        bad_sum[n - 2] = if bad_sum[n - 2] == b'9' { b'0' } else { bad_sum[n - 2] + 1 };
+        assert!(decode(&bad_sum).unwrap_err().to_string().contains("CheckSum (10)"));
+        assert!(decode(b"8=FIX.4.2\x019=5\x01").unwrap_err().to_string().contains("8=FIX.4.4"));
+        assert!(decode(b"8=FIX.4.4\x019=x\x0135=0\x0110=000\x01")
+            .unwrap_err()
+            .to_string()
+            .contains("BodyLength"));
+        assert!(decode(b"8=FIX.4.4\x0135=0\x01").unwrap_err().to_string().contains("not BodyLength"));
+        let mut wrong_length = good.clone();
+        wrong_length[BEGIN_STRING.len() + 2] = b'9';
+        assert!(!matches!(decode(&wrong_length), Ok(Some(_))), "a wrong BodyLength never yields a message");
+    }
+
+    #[test]
+    fn decimals_are_exact() {
+        assert_eq!(format_decimal(1_895_000, 4), "189.5");
+        assert_eq!(format_decimal(-5, 2), "-0.05");
+        assert_eq!(format_decimal(300, 2), "3");
+        assert_eq!(parse_decimal(b"189.5", 4), Some(1_895_000));
+        assert_eq!(parse_decimal(b"-0.05", 2), Some(-5));
+        assert_eq!(parse_decimal(b"1.23456", 4), None, "more decimals than the unit holds");
+        assert_eq!(parse_decimal(b"1e5", 4), None);
+        assert_eq!(parse_decimal(b"", 4), None);
+    }
+
+    proptest! {
+        #[test]
+        fn messages_round_trip(
+            msg_type in "[0-9A-Za-z]{1,2}",
+            fields in proptest::collection::vec((11u32..100_000, "[ -~]{0,20}"), 0..20),
+        ) {
+            let mut w = Writer::new();
+            w.begin(&msg_type);
+            for (tag, value) in &fields {
+                w.str(*tag, value);
+            }
+            let bytes = w.finish().to_vec();
+            let (message, used) = decode(&bytes).unwrap().unwrap();
+            prop_assert_eq!(used, bytes.len());
+            prop_assert_eq!(message.msg_type(), msg_type.as_bytes());
+            let body: Vec<(u32, Vec<u8>)> =
+                message.fields()[3..message.fields().len() - 1].iter().map(|(t, v)| (*t, v.to_vec())).collect();
+            let want: Vec<(u32, Vec<u8>)> = fields.iter().map(|(t, v)| (*t, v.as_bytes().to_vec())).collect();
+            prop_assert_eq!(body, want);
+        }
+
+        #[test]
+        fn decimals_round_trip(value in -10_000_000_000i64..10_000_000_000, decimals in 0u32..9) {
+            prop_assert_eq!(parse_decimal(format_decimal(value, decimals).as_bytes(), decimals), Some(value));
+        }
+
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..120)) {
+            let _ = decode(&bytes);
+        }
+
+        #[test]
+        fn decoding_corrupted_messages_never_panics(flip in 0usize..60, byte in any::<u8>()) {
+            let mut bytes = heartbeat();
+            let at = flip % bytes.len();
+            bytes[at] = byte;
+            let _ = decode(&bytes);
+        }
+    }
+}
