@@ -4,7 +4,8 @@
 //! any fields) and `10=<checksum><SOH>`, where the body length counts the bytes from `35=` up to
 //! and including the SOH before `10=`, and the checksum is the sum of every byte before `10=`,
 //! modulo 256, as three digits. This module frames and checks messages; what the fields mean
-//! (session, market data, orders) is the business of the venue and the gateway.
+//! (session, market data, orders) is the business of the venue and the gateway. Values are
+//! text: non-empty and free of SOH (tickrail uses none of FIX's length-prefixed data fields).
 
 use crate::DecodeError;
 
@@ -61,9 +62,9 @@ impl Writer {
         self.field(tag::MSG_TYPE, msg_type.as_bytes())
     }
 
-    /// Appends a field. Values must not contain SOH.
+    /// Appends a field. Values must be non-empty and must not contain SOH.
     pub fn field(&mut self, tag: u32, value: &[u8]) -> &mut Self {
-        debug_assert!(!value.contains(&SOH), "a FIX value cannot contain SOH");
+        debug_assert!(!value.is_empty() && !value.contains(&SOH), "a FIX value is non-empty and has no SOH");
         self.buf.extend_from_slice(tag.to_string().as_bytes());
         self.buf.push(b'=');
         self.buf.extend_from_slice(value);
@@ -197,7 +198,11 @@ fn split_field(bytes: &[u8]) -> Result<Option<(Field<'_>, &[u8])>, DecodeError> 
         return Err(malformed(format!("tag {:?} is not a number", String::from_utf8_lossy(tag_text))));
     }
     let tag = tag_text.iter().fold(0u32, |t, &d| t * 10 + u32::from(d - b'0'));
-    Ok(Some(((tag, &field[eq + 1..]), &bytes[end + 1..])))
+    let value = &field[eq + 1..];
+    if value.is_empty() {
+        return Err(malformed(format!("tag {tag} has an empty value")));
+    }
+    Ok(Some(((tag, value), &bytes[end + 1..])))
 }
 
 /// Decodes the message at the start of `bytes` (a TCP stream buffer). Returns `Ok(None)` while
@@ -326,6 +331,24 @@ mod tests {
         assert!(!matches!(decode(&wrong_length), Ok(Some(_))), "a wrong BodyLength never yields a message");
     }
 
+    /// Frames `body` with BeginString, BodyLength and CheckSum, whatever it holds.
+    fn frame(body: &[u8]) -> Vec<u8> {
+        let mut bytes = format!("8=FIX.4.4\x019={}\x01", body.len()).into_bytes();
+        bytes.extend_from_slice(body);
+        let sum = bytes.iter().fold(0u8, |s, &b| s.wrapping_add(b));
+        bytes.extend_from_slice(format!("10={sum:03}\x01").as_bytes());
+        bytes
+    }
+
+    #[test]
+    fn an_empty_value_or_a_missing_msg_type_is_malformed() {
+        let err = decode(&frame(b"35=0\x0149=\x01")).unwrap_err();
+        assert!(err.to_string().contains("tag 49 has an empty value"), "{err}");
+        let err = decode(&frame(b"49=VENUE\x0135=0\x01")).unwrap_err();
+        assert!(err.to_string().contains("does not start with MsgType (35)"), "{err}");
+        assert!(decode(&frame(b"35=0\x01")).unwrap().is_some());
+    }
+
     #[test]
     fn decimals_are_exact() {
         assert_eq!(format_decimal(1_895_000, 4), "189.5");
@@ -342,7 +365,7 @@ mod tests {
         #[test]
         fn messages_round_trip(
             msg_type in "[0-9A-Za-z]{1,2}",
-            fields in proptest::collection::vec((11u32..100_000, "[ -~]{0,20}"), 0..20),
+            fields in proptest::collection::vec((11u32..100_000, "[ -~]{1,20}"), 0..20),
         ) {
             let mut w = Writer::new();
             w.begin(&msg_type);

@@ -7,6 +7,7 @@
 use pyo3::prelude::*;
 
 mod buffers;
+mod codecs;
 mod errors;
 mod records;
 mod segments;
@@ -18,6 +19,7 @@ mod waits;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("LAYOUT_VERSION", shm_layout::LAYOUT_VERSION)?;
+    codecs::register(m)?;
     errors::register(m)?;
     records::register(m)?;
     segments::register(m)?;
