@@ -13,6 +13,7 @@
 //! what was wrong, and nothing is read past the end of the buffer.
 
 mod bytes;
+pub mod decimal;
 mod error;
 pub mod fix;
 pub mod itch;
