@@ -38,6 +38,14 @@ pub enum DecodeError {
         /// What ran out.
         detail: String,
     },
+    /// Bytes that do not follow the protocol's syntax.
+    #[error("{protocol}: {detail}")]
+    Malformed {
+        /// The protocol.
+        protocol: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
     /// A field holding a value the protocol does not allow.
     #[error("{protocol}: message {msg_type:?} has {field} = {value:?}, which is not allowed")]
     InvalidField {

@@ -142,7 +142,7 @@ impl<'a> Message<'a> {
 }
 
 fn malformed(detail: impl Into<String>) -> DecodeError {
-    DecodeError::Truncated { protocol: PROTOCOL, detail: detail.into() }
+    DecodeError::Malformed { protocol: PROTOCOL, detail: detail.into() }
 }
 
 /// A field: its tag and its value.

@@ -7,13 +7,16 @@
 //!
 //! * [`itch`]: NASDAQ TotalView-ITCH 5.0 messages (big-endian, 6-byte nanosecond timestamps).
 //! * [`moldudp64`]: MoldUDP64 packets that carry them over UDP, and re-requests for gaps.
-//! * [`fix`]: FIX 4.4 tag=value framing with BodyLength and CheckSum, and exact decimals.
+//! * [`fix`]: FIX 4.4 tag=value framing with BodyLength and CheckSum.
+//! * [`depth_json`]: crypto-exchange style JSON depth snapshots, updates and trades.
+//! * [`decimal`]: exact decimal text to and from fixed-point integers.
 //!
 //! Decoding never panics on any input: a malformed message is a [`DecodeError`] that names
 //! what was wrong, and nothing is read past the end of the buffer.
 
 mod bytes;
 pub mod decimal;
+pub mod depth_json;
 mod error;
 pub mod fix;
 pub mod itch;
