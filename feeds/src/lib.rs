@@ -8,11 +8,14 @@
 //!   [`book::Book`].
 //! * [`itch_feed`]: venue A's handler core: MoldUDP64 packets in sequence, gaps re-requested and
 //!   recovered, books marked stale meanwhile.
+//! * [`depth_feed`]: venue C's handler core: a price-level book from JSON depth updates, resynced
+//!   from a snapshot on any gap in the update ids.
 //!
 //! Prices and quantities are integers in units of 1e-9 (`shm_layout::records::FIXED_POINT_SCALE`),
 //! whatever the venue's own precision.
 
 pub mod book;
+pub mod depth_feed;
 pub mod itch_feed;
 pub mod levels;
 pub mod orders;

@@ -4,11 +4,13 @@
 //!   orders, cancels and cancel-replaces, partial fills and trades, reported as [`matching::Event`]s
 //!   that the protocol encoders turn into each venue's market data and execution reports.
 //! * [`itch`]: venue A's market data, engine events as ITCH 5.0 messages.
+//! * [`depth`]: venue C's market data, the engine's book as JSON depth snapshots and updates.
 //! * [`mold`]: venue A's MoldUDP64 packetiser, message store and re-request server.
 //! * [`flow`]: seeded background order flow: a shared fair value per symbol, venue lags and
 //!   noise, Poisson arrivals, bursts. [`random`] is its deterministic random source.
 //! * [`venue_a`]: venue A without sockets: flow, engines, ITCH in MoldUDP64, re-requests.
 
+pub mod depth;
 pub mod flow;
 pub mod itch;
 pub mod matching;

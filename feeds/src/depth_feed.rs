@@ -1,0 +1,218 @@
+//! Venue C's feed handler core: a price-level book kept in step by JSON depth updates, and
+//! rebuilt from a snapshot whenever the update ids show a gap.
+//!
+//! The book is correct only after a snapshot, and only while each update starts right after
+//! the last one applied (`U <= last + 1 <= u`). Updates that arrive before the snapshot are
+//! kept and replayed onto it; updates the book already covers are skipped; an update beyond the
+//! next id means some were lost, so the book is marked stale, a new snapshot is asked for, and
+//! updates are kept again until it comes.
+
+use std::collections::VecDeque;
+
+use protocols::depth_json::{DepthMessage, Level};
+
+use crate::book::{Book, Side};
+
+/// What the caller must do after a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DepthAction {
+    /// Nothing.
+    None,
+    /// Fetch a snapshot and hand it to [`DepthFeed::on_message`].
+    Resync,
+}
+
+/// Counters of one depth feed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DepthCounters {
+    /// Updates applied.
+    pub updates: u64,
+    /// Snapshots applied.
+    pub snapshots: u64,
+    /// Trades seen.
+    pub trades: u64,
+    /// Gaps detected.
+    pub gaps: u64,
+    /// Updates skipped because the book already covered them.
+    pub duplicates: u64,
+    /// Updates dropped because too many were waiting for a snapshot.
+    pub overflow: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    first: u64,
+    last: u64,
+    bids: Vec<Level>,
+    asks: Vec<Level>,
+}
+
+/// The book of one symbol from a depth stream.
+#[derive(Debug)]
+pub struct DepthFeed {
+    book: Book,
+    last_update_id: Option<u64>,
+    pending: VecDeque<Pending>,
+    max_pending: usize,
+    awaiting_snapshot: bool,
+    counters: DepthCounters,
+}
+
+impl DepthFeed {
+    /// A feed with no book yet (stale until its first snapshot).
+    pub fn new(depth: usize, max_pending: usize) -> Self {
+        Self {
+            book: Book::new(depth),
+            last_update_id: None,
+            pending: VecDeque::new(),
+            max_pending,
+            awaiting_snapshot: false,
+            counters: DepthCounters::default(),
+        }
+    }
+
+    /// The book (meaningful only when not [stale](Self::is_stale)).
+    pub fn book(&self) -> &Book {
+        &self.book
+    }
+
+    /// Whether the book is not known to be correct.
+    pub fn is_stale(&self) -> bool {
+        self.last_update_id.is_none()
+    }
+
+    /// The id of the last update the book includes (`None` while stale).
+    pub fn last_update_id(&self) -> Option<u64> {
+        self.last_update_id
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> DepthCounters {
+        self.counters
+    }
+
+    /// Takes one message of the stream (or a snapshot fetched on [`DepthAction::Resync`]).
+    pub fn on_message(&mut self, message: &DepthMessage) -> DepthAction {
+        match message {
+            DepthMessage::Snapshot { last_update_id, bids, asks, .. } => {
+                self.book.clear();
+                self.apply_levels(bids, asks);
+                self.last_update_id = Some(*last_update_id);
+                self.awaiting_snapshot = false;
+                self.counters.snapshots += 1;
+                let mut pending = std::mem::take(&mut self.pending).into_iter();
+                while let Some(update) = pending.next() {
+                    if self.on_update(update) == DepthAction::Resync {
+                        // A gap after the snapshot: keep what is left, in order, for the next one.
+                        self.pending.extend(pending);
+                        return DepthAction::Resync;
+                    }
+                }
+                DepthAction::None
+            }
+            DepthMessage::Update { first_update_id, last_update_id, bids, asks, .. } => {
+                self.on_update(Pending {
+                    first: *first_update_id,
+                    last: *last_update_id,
+                    bids: bids.clone(),
+                    asks: asks.clone(),
+                })
+            }
+            DepthMessage::Trade { .. } => {
+                self.counters.trades += 1;
+                DepthAction::None
+            }
+        }
+    }
+
+    fn on_update(&mut self, update: Pending) -> DepthAction {
+        let Some(last) = self.last_update_id else {
+            return self.keep(update);
+        };
+        if update.last <= last {
+            self.counters.duplicates += 1;
+            return DepthAction::None;
+        }
+        if update.first > last + 1 {
+            self.counters.gaps += 1;
+            self.last_update_id = None;
+            return self.keep(update);
+        }
+        self.apply_levels(&update.bids, &update.asks);
+        self.last_update_id = Some(update.last);
+        self.counters.updates += 1;
+        DepthAction::None
+    }
+
+    /// Keeps an update until a snapshot comes; asks for one if it has not yet.
+    fn keep(&mut self, update: Pending) -> DepthAction {
+        if self.pending.len() == self.max_pending {
+            self.pending.pop_front();
+            self.counters.overflow += 1;
+        }
+        self.pending.push_back(update);
+        if self.awaiting_snapshot {
+            return DepthAction::None;
+        }
+        self.awaiting_snapshot = true;
+        DepthAction::Resync
+    }
+
+    fn apply_levels(&mut self, bids: &[Level], asks: &[Level]) {
+        for &(price, quantity) in bids {
+            self.book.set(Side::Bid, price, quantity);
+        }
+        for &(price, quantity) in asks {
+            self.book.set(Side::Ask, price, quantity);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(first: u64, last: u64, bid: Level) -> DepthMessage {
+        DepthMessage::Update {
+            symbol: "X".into(),
+            event_time_ms: 0,
+            first_update_id: first,
+            last_update_id: last,
+            bids: vec![bid],
+            asks: vec![],
+        }
+    }
+
+    fn snapshot(last_update_id: u64, bids: Vec<Level>) -> DepthMessage {
+        DepthMessage::Snapshot { symbol: "X".into(), last_update_id, bids, asks: vec![] }
+    }
+
+    fn bids(feed: &DepthFeed) -> Vec<Level> {
+        feed.book().side(Side::Bid).iter().map(|l| (l.price, l.quantity)).collect()
+    }
+
+    #[test]
+    fn updates_before_the_snapshot_are_kept_and_replayed_onto_it() {
+        let mut feed = DepthFeed::new(16, 16);
+        assert_eq!(feed.on_message(&update(3, 4, (100, 1))), DepthAction::Resync);
+        assert_eq!(feed.on_message(&update(5, 5, (101, 2))), DepthAction::None, "one request is enough");
+        assert!(feed.is_stale());
+        assert_eq!(feed.on_message(&snapshot(4, vec![(100, 7)])), DepthAction::None);
+        assert_eq!(feed.last_update_id(), Some(5));
+        assert_eq!(bids(&feed), [(101, 2), (100, 7)], "update 3..4 was in the snapshot; 5 applied");
+    }
+
+    #[test]
+    fn a_gap_after_the_snapshot_asks_for_another_and_keeps_what_follows() {
+        let mut feed = DepthFeed::new(16, 16);
+        feed.on_message(&snapshot(10, vec![]));
+        assert_eq!(feed.on_message(&update(11, 11, (100, 1))), DepthAction::None);
+        assert_eq!(feed.on_message(&update(13, 13, (100, 3))), DepthAction::Resync);
+        assert!(feed.is_stale());
+        assert_eq!(feed.on_message(&update(14, 14, (100, 4))), DepthAction::None);
+        assert_eq!(feed.on_message(&snapshot(12, vec![(100, 2)])), DepthAction::None);
+        assert_eq!((feed.last_update_id(), bids(&feed)), (Some(14), vec![(100, 4)]));
+        let c = feed.counters();
+        assert_eq!((c.gaps, c.snapshots, c.updates), (1, 2, 3));
+    }
+}
