@@ -219,8 +219,8 @@ def test_dtypes_mirror_the_rust_records() -> None:
         40,
         48,
     ]
-    assert TOP_OF_BOOK.itemsize == 208
-    assert TOP_OF_BOOK["bids"].shape == (5,)
+    assert TOP_OF_BOOK.itemsize == 48 + 2 * 10 * 16
+    assert TOP_OF_BOOK["bids"].shape == (10,)
     assert TYPE_IDS == {"MarketEvent": 1, "TopOfBook": 2}
 
 

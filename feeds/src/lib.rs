@@ -10,6 +10,8 @@
 //!   recovered, books marked stale meanwhile.
 //! * [`depth_feed`]: venue C's handler core: a price-level book from JSON depth updates, resynced
 //!   from a snapshot on any gap in the update ids.
+//! * [`publish`]: books into shared memory: level changes on the venue's ring, the top levels in
+//!   its seqlock slots, flagged stale while a gap is open.
 //!
 //! Prices and quantities are integers in units of 1e-9 (`shm_layout::records::FIXED_POINT_SCALE`),
 //! whatever the venue's own precision.
@@ -19,3 +21,4 @@ pub mod depth_feed;
 pub mod itch_feed;
 pub mod levels;
 pub mod orders;
+pub mod publish;

@@ -11,7 +11,33 @@ use std::mem::{offset_of, size_of};
 pub const FIXED_POINT_SCALE: i64 = 1_000_000_000;
 
 /// Price levels per side in a [`TopOfBook`].
-pub const BOOK_DEPTH: usize = 5;
+pub const BOOK_DEPTH: usize = 10;
+
+/// `RecordHeader::flags` bit: the book is not known to be correct (a gap is being recovered);
+/// nothing may trade on it.
+pub const FLAG_STALE: u16 = 1 << 0;
+
+/// Values of [`MarketEvent::side`].
+pub mod side {
+    /// Bid, or a buy.
+    pub const BID: u8 = 1;
+    /// Ask (offer), or a sell.
+    pub const ASK: u8 = 2;
+}
+
+/// Values of [`MarketEvent::action`].
+pub mod action {
+    /// A price level appeared.
+    pub const ADD: u8 = 1;
+    /// A price level's quantity changed.
+    pub const MODIFY: u8 = 2;
+    /// A price level went.
+    pub const DELETE: u8 = 3;
+    /// A trade.
+    pub const TRADE: u8 = 4;
+    /// The book was cleared (a snapshot follows).
+    pub const CLEAR: u8 = 5;
+}
 
 /// The header every record starts with.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -41,9 +67,9 @@ pub struct MarketEvent {
     pub header: RecordHeader,
     /// The instrument's id in the instance's symbol table.
     pub instrument_id: u32,
-    /// 1 bid / buy, 2 ask / sell, 0 none.
+    /// [`side::BID`], [`side::ASK`], or 0 (none).
     pub side: u8,
-    /// 1 add, 2 modify, 3 delete, 4 trade, 5 clear book.
+    /// One of [`action`]'s values.
     pub action: u8,
     /// Reserved, zero.
     pub reserved: u16,
