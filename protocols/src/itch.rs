@@ -101,6 +101,29 @@ pub struct StockDirectory {
     pub inverse_indicator: u8,
 }
 
+impl StockDirectory {
+    /// The entry of an ordinary, live, normally trading common stock on the Global Select
+    /// market with `round_lot_size` shares a lot.
+    pub fn common_stock(stock: Stock, round_lot_size: u32) -> Self {
+        Self {
+            stock,
+            market_category: b'Q',
+            financial_status: b'N',
+            round_lot_size,
+            round_lots_only: b'N',
+            issue_classification: b'C',
+            issue_subtype: *b"Z ",
+            authenticity: b'P',
+            short_sale_threshold: b'N',
+            ipo_flag: b' ',
+            luld_tier: b'1',
+            etp_flag: b'N',
+            etp_leverage_factor: 0,
+            inverse_indicator: b'N',
+        }
+    }
+}
+
 /// One ITCH 5.0 message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Message {
@@ -491,22 +514,7 @@ mod tests {
     fn a_stock_directory_entry_round_trips_in_39_bytes() {
         let msg = Message::StockDirectory {
             header: header(),
-            directory: StockDirectory {
-                stock: stock("MSFT"),
-                market_category: b'Q',
-                financial_status: b'N',
-                round_lot_size: 100,
-                round_lots_only: b'N',
-                issue_classification: b'C',
-                issue_subtype: *b"Z ",
-                authenticity: b'P',
-                short_sale_threshold: b'N',
-                ipo_flag: b' ',
-                luld_tier: b'1',
-                etp_flag: b'N',
-                etp_leverage_factor: 0,
-                inverse_indicator: b'N',
-            },
+            directory: StockDirectory::common_stock(stock("MSFT"), 100),
         };
         let bytes = encoded(&msg);
         assert_eq!(bytes.len(), 39);

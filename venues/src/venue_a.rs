@@ -68,22 +68,7 @@ impl ItchVenue {
         for (i, symbol) in self.market.symbols.iter().enumerate() {
             messages.push(Message::StockDirectory {
                 header: header(i as u16 + 1),
-                directory: StockDirectory {
-                    stock: itch::stock(&symbol.name),
-                    market_category: b'Q',
-                    financial_status: b'N',
-                    round_lot_size: symbol.lot as u32,
-                    round_lots_only: b'N',
-                    issue_classification: b'C',
-                    issue_subtype: *b"Z ",
-                    authenticity: b'P',
-                    short_sale_threshold: b'N',
-                    ipo_flag: b' ',
-                    luld_tier: b'1',
-                    etp_flag: b'N',
-                    etp_leverage_factor: 0,
-                    inverse_indicator: b'N',
-                },
+                directory: StockDirectory::common_stock(itch::stock(&symbol.name), symbol.lot as u32),
             });
         }
         self.messages = messages;

@@ -2,26 +2,17 @@
 //! updates over a "network" that drops, duplicates and reorders, the feed resyncing from
 //! snapshots whenever the update ids show a gap. At the end its book is the engine's.
 
+mod common;
+
 use std::collections::{HashMap, VecDeque};
 
+use common::{fate, Fate};
 use feeds::book::Side as BookSide;
 use feeds::depth_feed::{DepthAction, DepthFeed};
 use proptest::prelude::*;
 use protocols::depth_json::DepthMessage;
 use venues::depth::DepthPublisher;
 use venues::matching::{Engine, NewOrder, OrderType, Side};
-
-#[derive(Debug, Clone, Copy)]
-enum Fate {
-    Deliver,
-    Drop,
-    Duplicate,
-    Delay,
-}
-
-fn fate() -> impl Strategy<Value = Fate> {
-    prop_oneof![12 => Just(Fate::Deliver), 2 => Just(Fate::Drop), 1 => Just(Fate::Duplicate), 1 => Just(Fate::Delay)]
-}
 
 fn levels(feed: &DepthFeed, side: BookSide) -> Vec<(i64, u64)> {
     feed.book().side(side).iter().map(|l| (l.price / 100_000, (l.quantity / 1_000_000_000) as u64)).collect()

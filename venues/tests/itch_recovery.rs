@@ -3,8 +3,11 @@
 //! misses from the venue's re-request server. Once the feed is no longer stale its books equal
 //! the engine's.
 
+mod common;
+
 use std::collections::VecDeque;
 
+use common::{fate, Fate};
 use feeds::book::Side as BookSide;
 use feeds::itch_feed::{Action, ItchFeed};
 use proptest::prelude::*;
@@ -13,19 +16,6 @@ use protocols::moldudp64::session;
 use venues::itch::ItchTranslator;
 use venues::matching::{Engine, NewOrder, OrderType, Side};
 use venues::mold::MoldPublisher;
-
-/// What the network does to a packet.
-#[derive(Debug, Clone, Copy)]
-enum Fate {
-    Deliver,
-    Drop,
-    Duplicate,
-    Delay,
-}
-
-fn fate() -> impl Strategy<Value = Fate> {
-    prop_oneof![12 => Just(Fate::Deliver), 2 => Just(Fate::Drop), 1 => Just(Fate::Duplicate), 1 => Just(Fate::Delay)]
-}
 
 /// Sends `packets` through the network as `fates` say; returns what arrives, in arrival order.
 fn network(packets: Vec<Vec<u8>>, fates: &mut impl Iterator<Item = Fate>) -> Vec<Vec<u8>> {
