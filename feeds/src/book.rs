@@ -11,6 +11,19 @@ pub enum Side {
     Ask,
 }
 
+/// A level that changed: its side and price, its new quantity and the quantity it had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LevelChange {
+    /// The side.
+    pub side: Side,
+    /// The price.
+    pub price: i64,
+    /// The quantity now (0: the level went).
+    pub quantity: i64,
+    /// The quantity before (0: the level is new).
+    pub was: i64,
+}
+
 /// Bids and asks of one instrument on one venue, aggregated by price.
 #[derive(Debug, Clone)]
 pub struct Book {
@@ -40,8 +53,11 @@ impl Book {
     }
 
     /// Adds `delta` to the quantity at `price` on `side` (order-level feeds).
-    pub fn add(&mut self, side: Side, price: i64, delta: i64) -> i64 {
-        self.side_mut(side).add(price, delta)
+    pub fn add(&mut self, side: Side, price: i64, delta: i64) -> LevelChange {
+        let levels = self.side_mut(side);
+        let was = levels.quantity_at(price);
+        let quantity = levels.add(price, delta);
+        LevelChange { side, price, quantity, was }
     }
 
     /// Sets the quantity at `price` on `side`; 0 removes the level (price-level feeds).

@@ -14,6 +14,7 @@ use protocols::itch::Message;
 use protocols::moldudp64::{Packet, Request, Session};
 
 use crate::orders::OrderBook;
+use crate::sink::{BookSink, Stamps};
 
 /// Counters of one feed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -34,6 +35,8 @@ pub struct FeedCounters {
     pub decode_errors: u64,
     /// Messages the books refused.
     pub book_errors: u64,
+    /// Updates the sink could not take.
+    pub publish_errors: u64,
 }
 
 /// What the caller must do after a packet.
@@ -57,6 +60,7 @@ pub struct ItchFeed {
     counters: FeedCounters,
     orders_per_book: usize,
     depth: usize,
+    midnight_ns: u64,
 }
 
 impl ItchFeed {
@@ -73,7 +77,15 @@ impl ItchFeed {
             counters: FeedCounters::default(),
             orders_per_book,
             depth,
+            midnight_ns: 0,
         }
+    }
+
+    /// Sets the Unix time (ns) of the session's midnight, which ITCH timestamps count from, so
+    /// published exchange timestamps are Unix times.
+    pub fn with_midnight(mut self, midnight_ns: u64) -> Self {
+        self.midnight_ns = midnight_ns;
+        self
     }
 
     /// The book of the stock with `locate`, if it has had any message.
@@ -96,8 +108,9 @@ impl ItchFeed {
         self.counters
     }
 
-    /// Takes one packet (from the live feed or a retransmission).
-    pub fn on_packet(&mut self, bytes: &[u8]) -> Action {
+    /// Takes one packet (from the live feed or a retransmission), received at `receive_ts_ns`
+    /// (Unix ns); every change it makes to a book goes to `sink`.
+    pub fn on_packet(&mut self, bytes: &[u8], receive_ts_ns: u64, sink: &mut impl BookSink) -> Action {
         self.counters.packets += 1;
         self.counters.bytes += bytes.len() as u64;
         let packet = match Packet::decode(bytes) {
@@ -116,14 +129,16 @@ impl ItchFeed {
             if !self.stale {
                 self.counters.gaps += 1;
                 self.stale = true;
+                self.flag_books(receive_ts_ns, sink);
             }
             return Action::Rerequest(self.gap_request(header.sequence));
         }
-        self.apply(&packet);
-        self.drain_pending();
+        self.apply(&packet, receive_ts_ns, sink);
+        self.drain_pending(receive_ts_ns, sink);
         if self.stale && self.pending.is_empty() {
             self.stale = false;
             self.counters.recoveries += 1;
+            self.flag_books(receive_ts_ns, sink);
         }
         match self.pending.keys().next() {
             Some(&first) => Action::Rerequest(self.gap_request(first)),
@@ -136,7 +151,17 @@ impl ItchFeed {
         Request { session: self.session, sequence: self.next_sequence, count }
     }
 
-    fn apply(&mut self, packet: &Packet<'_>) {
+    /// Tells the sink every book's staleness (after a gap opens or closes).
+    fn flag_books(&mut self, receive_ts_ns: u64, sink: &mut impl BookSink) {
+        let stamps = Stamps { sequence: self.next_sequence - 1, exchange_ts_ns: 0, receive_ts_ns };
+        for (&locate, book) in &self.books {
+            if sink.book(u32::from(locate), book.book(), self.stale, &stamps).is_err() {
+                self.counters.publish_errors += 1;
+            }
+        }
+    }
+
+    fn apply(&mut self, packet: &Packet<'_>, receive_ts_ns: u64, sink: &mut impl BookSink) {
         for (sequence, bytes) in packet.messages() {
             if sequence < self.next_sequence {
                 self.counters.duplicates += 1;
@@ -144,31 +169,50 @@ impl ItchFeed {
             }
             self.next_sequence = sequence + 1;
             match Message::decode(bytes) {
-                Ok(message) => self.apply_message(&message),
+                Ok(message) => {
+                    let stamps = Stamps {
+                        sequence,
+                        exchange_ts_ns: self.midnight_ns + message.header().timestamp_ns,
+                        receive_ts_ns,
+                    };
+                    self.apply_message(&message, &stamps, sink);
+                }
                 Err(_) => self.counters.decode_errors += 1,
             }
         }
         self.next_sequence = self.next_sequence.max(packet.header.next_sequence());
     }
 
-    fn apply_message(&mut self, message: &Message) {
-        let (orders, depth) = (self.orders_per_book, self.depth);
-        let book =
-            self.books.entry(message.header().stock_locate).or_insert_with(|| OrderBook::new(orders, depth));
-        match book.apply(message) {
-            Ok(()) => self.counters.messages += 1,
-            Err(_) => self.counters.book_errors += 1,
+    fn apply_message(&mut self, message: &Message, stamps: &Stamps, sink: &mut impl BookSink) {
+        let (orders, depth, stale) = (self.orders_per_book, self.depth, self.stale);
+        let locate = message.header().stock_locate;
+        let book = self.books.entry(locate).or_insert_with(|| OrderBook::new(orders, depth));
+        let changes = match book.apply(message) {
+            Ok(changes) => changes,
+            Err(_) => {
+                self.counters.book_errors += 1;
+                return;
+            }
+        };
+        self.counters.messages += 1;
+        let instrument = u32::from(locate);
+        let mut published = changes.iter().try_for_each(|change| sink.level(instrument, change, stamps));
+        if changes.iter().next().is_some() {
+            published = published.and_then(|()| sink.book(instrument, book.book(), stale, stamps));
+        }
+        if published.is_err() {
+            self.counters.publish_errors += 1;
         }
     }
 
-    fn drain_pending(&mut self) {
+    fn drain_pending(&mut self, receive_ts_ns: u64, sink: &mut impl BookSink) {
         while let Some(entry) = self.pending.first_entry() {
             if *entry.key() > self.next_sequence {
                 break;
             }
             let bytes = entry.remove();
             let packet = Packet::decode(&bytes).expect("only decoded packets are kept");
-            self.apply(&packet);
+            self.apply(&packet, receive_ts_ns, sink);
         }
     }
 }
@@ -205,11 +249,11 @@ mod tests {
     #[test]
     fn a_gap_is_rerequested_and_the_early_packet_applied_once_it_is_filled() {
         let mut feed = ItchFeed::new(session("S"), 16, 16, 16);
-        assert_eq!(feed.on_packet(&packet("S", 1, &[add(1)])), Action::None);
-        let gap = feed.on_packet(&packet("S", 3, &[add(3)]));
+        assert_eq!(feed.on_packet(&packet("S", 1, &[add(1)]), 0, &mut ()), Action::None);
+        let gap = feed.on_packet(&packet("S", 3, &[add(3)]), 0, &mut ());
         assert_eq!(gap, Action::Rerequest(Request { session: session("S"), sequence: 2, count: 1 }));
         assert!(feed.is_stale());
-        assert_eq!(feed.on_packet(&packet("S", 2, &[add(2)])), Action::None);
+        assert_eq!(feed.on_packet(&packet("S", 2, &[add(2)]), 0, &mut ()), Action::None);
         assert!(!feed.is_stale());
         assert_eq!(feed.book(3).unwrap().order_count(), 3);
         let c = feed.counters();
@@ -221,11 +265,11 @@ mod tests {
         let mut feed = ItchFeed::new(session("S"), 16, 16, 16);
         let mut bad = packet("S", 1, &[add(1)]);
         bad.truncate(bad.len() - 1);
-        assert_eq!(feed.on_packet(&bad), Action::None);
-        assert_eq!(feed.on_packet(&packet("OTHER", 1, &[add(1)])), Action::None);
+        assert_eq!(feed.on_packet(&bad, 0, &mut ()), Action::None);
+        assert_eq!(feed.on_packet(&packet("OTHER", 1, &[add(1)]), 0, &mut ()), Action::None);
         let mut unknown = add(2);
         unknown[0] = b'Z';
-        feed.on_packet(&packet("S", 1, &[unknown, add(3)]));
+        feed.on_packet(&packet("S", 1, &[unknown, add(3)]), 0, &mut ());
         let c = feed.counters();
         assert_eq!((c.decode_errors, c.messages, feed.next_sequence()), (3, 1, 3));
         assert_eq!(feed.book(3).unwrap().order_count(), 1);

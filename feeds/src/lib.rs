@@ -12,6 +12,7 @@
 //!   from a snapshot on any gap in the update ids.
 //! * [`publish`]: books into shared memory: level changes on the venue's ring, the top levels in
 //!   its seqlock slots, flagged stale while a gap is open.
+//! * [`sink`]: the interface between the handlers and wherever their updates go.
 //!
 //! Prices and quantities are integers in units of 1e-9 (`shm_layout::records::FIXED_POINT_SCALE`),
 //! whatever the venue's own precision.
@@ -22,3 +23,4 @@ pub mod itch_feed;
 pub mod levels;
 pub mod orders;
 pub mod publish;
+pub mod sink;

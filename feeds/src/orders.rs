@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use protocols::itch::{self, Message};
 
-use crate::book::{Book, Side};
+use crate::book::{Book, LevelChange, Side};
 
 /// ITCH prices have 4 decimals; books use 9.
 const PRICE_TO_NANOS: i64 = 100_000;
@@ -45,6 +45,25 @@ pub enum BookError {
         /// Shares the order has.
         left: u32,
     },
+}
+
+/// The levels one message changed: none, one, or two (a replace to another price).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Changes {
+    changes: [Option<LevelChange>; 2],
+}
+
+impl Changes {
+    fn push(&mut self, change: LevelChange) {
+        let free =
+            self.changes.iter_mut().find(|c| c.is_none()).expect("a message changes at most two levels");
+        *free = Some(change);
+    }
+
+    /// The changes, in the order they happened.
+    pub fn iter(&self) -> impl Iterator<Item = &LevelChange> {
+        self.changes.iter().flatten()
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -85,11 +104,11 @@ impl OrderBook {
         self.orders.len()
     }
 
-    fn level_delta(&mut self, order: Order, shares: i64) {
-        self.book.add(order.side, i64::from(order.price) * PRICE_TO_NANOS, shares * SHARES_TO_NANOS);
+    fn level_delta(&mut self, order: Order, shares: i64) -> LevelChange {
+        self.book.add(order.side, i64::from(order.price) * PRICE_TO_NANOS, shares * SHARES_TO_NANOS)
     }
 
-    fn take(&mut self, msg_type: u8, order_ref: u64, shares: u32) -> Result<(), BookError> {
+    fn take(&mut self, msg_type: u8, order_ref: u64, shares: u32) -> Result<LevelChange, BookError> {
         let msg_type = char::from(msg_type);
         let order = self.orders.get_mut(&order_ref).ok_or(BookError::UnknownOrder { msg_type, order_ref })?;
         if shares > order.shares {
@@ -100,14 +119,15 @@ impl OrderBook {
         if order.shares == 0 {
             self.orders.remove(&order_ref);
         }
-        self.level_delta(order, -i64::from(shares));
-        Ok(())
+        Ok(self.level_delta(order, -i64::from(shares)))
     }
 
-    /// Applies one message of this stock. Messages that do not change the visible book (system
-    /// events, directory entries, hidden trades) are accepted and ignored.
-    pub fn apply(&mut self, message: &Message) -> Result<(), BookError> {
+    /// Applies one message of this stock and returns the levels it changed. Messages that do
+    /// not change the visible book (system events, directory entries, hidden trades) change
+    /// nothing.
+    pub fn apply(&mut self, message: &Message) -> Result<Changes, BookError> {
         let msg_type = message.msg_type();
+        let mut changes = Changes::default();
         match *message {
             Message::AddOrder { order_ref, side: s, shares, price, .. } => {
                 if self.orders.contains_key(&order_ref) {
@@ -115,14 +135,14 @@ impl OrderBook {
                 }
                 let order = Order { side: side(s), price, shares };
                 self.orders.insert(order_ref, order);
-                self.level_delta(order, i64::from(shares));
+                changes.push(self.level_delta(order, i64::from(shares)));
             }
             Message::OrderExecuted { order_ref, executed_shares, .. }
             | Message::OrderExecutedWithPrice { order_ref, executed_shares, .. } => {
-                self.take(msg_type, order_ref, executed_shares)?;
+                changes.push(self.take(msg_type, order_ref, executed_shares)?);
             }
             Message::OrderCancel { order_ref, cancelled_shares, .. } => {
-                self.take(msg_type, order_ref, cancelled_shares)?;
+                changes.push(self.take(msg_type, order_ref, cancelled_shares)?);
             }
             Message::OrderDelete { order_ref, .. } => {
                 let shares = self
@@ -130,7 +150,7 @@ impl OrderBook {
                     .get(&order_ref)
                     .ok_or(BookError::UnknownOrder { msg_type: char::from(msg_type), order_ref })?
                     .shares;
-                self.take(msg_type, order_ref, shares)?;
+                changes.push(self.take(msg_type, order_ref, shares)?);
             }
             Message::OrderReplace { original_ref, new_ref, shares, price, .. } => {
                 let old = *self.orders.get(&original_ref).ok_or(BookError::UnknownOrder {
@@ -140,14 +160,14 @@ impl OrderBook {
                 if new_ref != original_ref && self.orders.contains_key(&new_ref) {
                     return Err(BookError::DuplicateOrder { order_ref: new_ref });
                 }
-                self.take(msg_type, original_ref, old.shares)?;
+                changes.push(self.take(msg_type, original_ref, old.shares)?);
                 let order = Order { side: old.side, price, shares };
                 self.orders.insert(new_ref, order);
-                self.level_delta(order, i64::from(shares));
+                changes.push(self.level_delta(order, i64::from(shares)));
             }
             Message::SystemEvent { .. } | Message::StockDirectory { .. } | Message::Trade { .. } => {}
         }
-        Ok(())
+        Ok(changes)
     }
 }
 

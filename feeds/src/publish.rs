@@ -8,30 +8,18 @@ use shm_layout::records::{
 };
 use shm_layout::{broadcast, realtime_ns, slots, ShmError, ShmResult};
 
-use crate::book::{Book, Side};
+use crate::book::{Book, LevelChange, Side};
+use crate::sink::{BookSink, Stamps};
 
-/// Where an update came from and when: the venue's sequence and timestamps.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stamps {
-    /// The venue's sequence number of the message.
-    pub sequence: u64,
-    /// When the venue stamped it, nanoseconds since the Unix epoch.
-    pub exchange_ts_ns: u64,
-    /// When we received it, nanoseconds since the Unix epoch.
-    pub receive_ts_ns: u64,
-}
-
-impl Stamps {
-    fn header<R: Record>(&self, flags: u16) -> RecordHeader {
-        RecordHeader {
-            msg_type: R::TYPE_ID,
-            flags,
-            length: std::mem::size_of::<R>() as u32,
-            sequence: self.sequence,
-            exchange_ts_ns: self.exchange_ts_ns,
-            receive_ts_ns: self.receive_ts_ns,
-            publish_ts_ns: realtime_ns(),
-        }
+fn header<R: Record>(stamps: &Stamps, flags: u16) -> RecordHeader {
+    RecordHeader {
+        msg_type: R::TYPE_ID,
+        flags,
+        length: std::mem::size_of::<R>() as u32,
+        sequence: stamps.sequence,
+        exchange_ts_ns: stamps.exchange_ts_ns,
+        receive_ts_ns: stamps.receive_ts_ns,
+        publish_ts_ns: realtime_ns(),
     }
 }
 
@@ -108,7 +96,7 @@ impl BookPublisher {
         stamps: &Stamps,
     ) -> ShmResult<u64> {
         let event = MarketEvent {
-            header: stamps.header::<MarketEvent>(0),
+            header: header::<MarketEvent>(stamps, 0),
             instrument_id,
             side,
             action,
@@ -128,7 +116,7 @@ impl BookPublisher {
         stamps: &Stamps,
     ) -> ShmResult<()> {
         let mut top = TopOfBook {
-            header: stamps.header::<TopOfBook>(if stale { FLAG_STALE } else { 0 }),
+            header: header::<TopOfBook>(stamps, if stale { FLAG_STALE } else { 0 }),
             instrument_id,
             ..TopOfBook::default()
         };
@@ -145,10 +133,25 @@ impl BookPublisher {
         self.slots.write(u64::from(instrument_id), top.as_bytes())
     }
 
+    /// Publishes a [`LevelChange`].
+    pub fn change(&mut self, instrument_id: u32, change: &LevelChange, stamps: &Stamps) -> ShmResult<u64> {
+        self.level(instrument_id, change.side, change.price, change.quantity, change.was, stamps)
+    }
+
     /// Records a sign of life on both segments.
     pub fn heartbeat(&self) {
         self.ring.heartbeat();
         self.slots.heartbeat();
+    }
+}
+
+impl BookSink for BookPublisher {
+    fn level(&mut self, instrument: u32, change: &LevelChange, stamps: &Stamps) -> ShmResult<()> {
+        self.change(instrument, change, stamps).map(|_| ())
+    }
+
+    fn book(&mut self, instrument: u32, book: &Book, stale: bool, stamps: &Stamps) -> ShmResult<()> {
+        self.top_of_book(instrument, book, stale, stamps)
     }
 }
 

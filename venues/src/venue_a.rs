@@ -165,7 +165,7 @@ mod tests {
         let mut packets = venue.open();
         packets.extend(venue.step(30_000));
         for packet in &packets {
-            assert_eq!(feed.on_packet(packet), Action::None);
+            assert_eq!(feed.on_packet(packet, 0, &mut ()), Action::None);
         }
         assert_eq!(feed.next_sequence(), venue.next_sequence());
         let counters = feed.counters();

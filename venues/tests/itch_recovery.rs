@@ -79,7 +79,7 @@ proptest! {
             let mut inbox: VecDeque<Vec<u8>> = network(packets, &mut fates).into();
             let mut served = 0;
             while let Some(packet) = inbox.pop_front() {
-                if let Action::Rerequest(request) = feed.on_packet(&packet) {
+                if let Action::Rerequest(request) = feed.on_packet(&packet, 0, &mut ()) {
                     served += 1;
                     prop_assert!(served < 10_000, "re-requests never end");
                     inbox.extend(network(publisher.serve(&request), &mut fates));
@@ -93,7 +93,7 @@ proptest! {
             }
             let mut inbox: VecDeque<Vec<u8>> = VecDeque::from([publisher.heartbeat().to_vec()]);
             while let Some(packet) = inbox.pop_front() {
-                if let Action::Rerequest(request) = feed.on_packet(&packet) {
+                if let Action::Rerequest(request) = feed.on_packet(&packet, 0, &mut ()) {
                     inbox.extend(network(publisher.serve(&request), &mut fates));
                 }
             }
