@@ -61,8 +61,11 @@ impl Book {
     }
 
     /// Sets the quantity at `price` on `side`; 0 removes the level (price-level feeds).
-    pub fn set(&mut self, side: Side, price: i64, quantity: i64) {
-        self.side_mut(side).set(price, quantity);
+    pub fn set(&mut self, side: Side, price: i64, quantity: i64) -> LevelChange {
+        let levels = self.side_mut(side);
+        let was = levels.quantity_at(price);
+        levels.set(price, quantity);
+        LevelChange { side, price, quantity: quantity.max(0), was }
     }
 
     /// Empties both sides (before a snapshot is applied).

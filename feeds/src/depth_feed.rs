@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use protocols::depth_json::{DepthMessage, Level};
 
 use crate::book::{Book, Side};
+use crate::sink::{BookSink, Stamps};
 
 /// What the caller must do after a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +38,8 @@ pub struct DepthCounters {
     pub duplicates: u64,
     /// Updates dropped because too many were waiting for a snapshot.
     pub overflow: u64,
+    /// Updates the sink could not take.
+    pub publish_errors: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +53,7 @@ struct Pending {
 /// The book of one symbol from a depth stream.
 #[derive(Debug)]
 pub struct DepthFeed {
+    instrument: u32,
     book: Book,
     last_update_id: Option<u64>,
     pending: VecDeque<Pending>,
@@ -59,9 +63,10 @@ pub struct DepthFeed {
 }
 
 impl DepthFeed {
-    /// A feed with no book yet (stale until its first snapshot).
-    pub fn new(depth: usize, max_pending: usize) -> Self {
+    /// A feed of `instrument` with no book yet (stale until its first snapshot).
+    pub fn new(instrument: u32, depth: usize, max_pending: usize) -> Self {
         Self {
+            instrument,
             book: Book::new(depth),
             last_update_id: None,
             pending: VecDeque::new(),
@@ -91,41 +96,66 @@ impl DepthFeed {
         self.counters
     }
 
-    /// Takes one message of the stream (or a snapshot fetched on [`DepthAction::Resync`]).
-    pub fn on_message(&mut self, message: &DepthMessage) -> DepthAction {
-        match message {
+    /// Takes one message of the stream (or a snapshot fetched on [`DepthAction::Resync`]),
+    /// received at `receive_ts_ns` (Unix ns). Level changes of updates go to `sink` as they are
+    /// applied, and the book after every message that changed it or its staleness. A snapshot
+    /// (and the updates replayed onto it) rebuilds the book without level events: the book it
+    /// leaves is what the sink gets.
+    pub fn on_message(
+        &mut self,
+        message: &DepthMessage,
+        receive_ts_ns: u64,
+        sink: &mut impl BookSink,
+    ) -> DepthAction {
+        let was_stale = self.is_stale();
+        let (action, stamps) = match message {
             DepthMessage::Snapshot { last_update_id, bids, asks, .. } => {
+                let stamps = Stamps { sequence: *last_update_id, exchange_ts_ns: 0, receive_ts_ns };
                 self.book.clear();
-                self.apply_levels(bids, asks);
+                self.apply_levels(bids, asks, &stamps, &mut ());
                 self.last_update_id = Some(*last_update_id);
                 self.awaiting_snapshot = false;
                 self.counters.snapshots += 1;
                 let mut pending = std::mem::take(&mut self.pending).into_iter();
+                let mut action = DepthAction::None;
                 while let Some(update) = pending.next() {
-                    if self.on_update(update) == DepthAction::Resync {
+                    if self.on_update(update, &stamps, &mut ()) == DepthAction::Resync {
                         // A gap after the snapshot: keep what is left, in order, for the next one.
                         self.pending.extend(pending);
-                        return DepthAction::Resync;
+                        action = DepthAction::Resync;
+                        break;
                     }
                 }
-                DepthAction::None
+                (action, stamps)
             }
-            DepthMessage::Update { first_update_id, last_update_id, bids, asks, .. } => {
-                self.on_update(Pending {
+            DepthMessage::Update { first_update_id, last_update_id, bids, asks, event_time_ms, .. } => {
+                let stamps = Stamps {
+                    sequence: *last_update_id,
+                    exchange_ts_ns: event_time_ms * 1_000_000,
+                    receive_ts_ns,
+                };
+                let update = Pending {
                     first: *first_update_id,
                     last: *last_update_id,
                     bids: bids.clone(),
                     asks: asks.clone(),
-                })
+                };
+                (self.on_update(update, &stamps, sink), stamps)
             }
             DepthMessage::Trade { .. } => {
                 self.counters.trades += 1;
-                DepthAction::None
+                return DepthAction::None;
             }
+        };
+        if !(was_stale && self.is_stale())
+            && sink.book(self.instrument, &self.book, self.is_stale(), &stamps).is_err()
+        {
+            self.counters.publish_errors += 1;
         }
+        action
     }
 
-    fn on_update(&mut self, update: Pending) -> DepthAction {
+    fn on_update(&mut self, update: Pending, stamps: &Stamps, sink: &mut impl BookSink) -> DepthAction {
         let Some(last) = self.last_update_id else {
             return self.keep(update);
         };
@@ -138,7 +168,7 @@ impl DepthFeed {
             self.last_update_id = None;
             return self.keep(update);
         }
-        self.apply_levels(&update.bids, &update.asks);
+        self.apply_levels(&update.bids, &update.asks, stamps, sink);
         self.last_update_id = Some(update.last);
         self.counters.updates += 1;
         DepthAction::None
@@ -158,12 +188,13 @@ impl DepthFeed {
         DepthAction::Resync
     }
 
-    fn apply_levels(&mut self, bids: &[Level], asks: &[Level]) {
-        for &(price, quantity) in bids {
-            self.book.set(Side::Bid, price, quantity);
-        }
-        for &(price, quantity) in asks {
-            self.book.set(Side::Ask, price, quantity);
+    fn apply_levels(&mut self, bids: &[Level], asks: &[Level], stamps: &Stamps, sink: &mut impl BookSink) {
+        let levels = bids.iter().map(|l| (Side::Bid, l)).chain(asks.iter().map(|l| (Side::Ask, l)));
+        for (side, &(price, quantity)) in levels {
+            let change = self.book.set(side, price, quantity);
+            if change.was != change.quantity && sink.level(self.instrument, &change, stamps).is_err() {
+                self.counters.publish_errors += 1;
+            }
         }
     }
 }
@@ -193,24 +224,28 @@ mod tests {
 
     #[test]
     fn updates_before_the_snapshot_are_kept_and_replayed_onto_it() {
-        let mut feed = DepthFeed::new(16, 16);
-        assert_eq!(feed.on_message(&update(3, 4, (100, 1))), DepthAction::Resync);
-        assert_eq!(feed.on_message(&update(5, 5, (101, 2))), DepthAction::None, "one request is enough");
+        let mut feed = DepthFeed::new(1, 16, 16);
+        assert_eq!(feed.on_message(&update(3, 4, (100, 1)), 0, &mut ()), DepthAction::Resync);
+        assert_eq!(
+            feed.on_message(&update(5, 5, (101, 2)), 0, &mut ()),
+            DepthAction::None,
+            "one request is enough"
+        );
         assert!(feed.is_stale());
-        assert_eq!(feed.on_message(&snapshot(4, vec![(100, 7)])), DepthAction::None);
+        assert_eq!(feed.on_message(&snapshot(4, vec![(100, 7)]), 0, &mut ()), DepthAction::None);
         assert_eq!(feed.last_update_id(), Some(5));
         assert_eq!(bids(&feed), [(101, 2), (100, 7)], "update 3..4 was in the snapshot; 5 applied");
     }
 
     #[test]
     fn a_gap_after_the_snapshot_asks_for_another_and_keeps_what_follows() {
-        let mut feed = DepthFeed::new(16, 16);
-        feed.on_message(&snapshot(10, vec![]));
-        assert_eq!(feed.on_message(&update(11, 11, (100, 1))), DepthAction::None);
-        assert_eq!(feed.on_message(&update(13, 13, (100, 3))), DepthAction::Resync);
+        let mut feed = DepthFeed::new(1, 16, 16);
+        feed.on_message(&snapshot(10, vec![]), 0, &mut ());
+        assert_eq!(feed.on_message(&update(11, 11, (100, 1)), 0, &mut ()), DepthAction::None);
+        assert_eq!(feed.on_message(&update(13, 13, (100, 3)), 0, &mut ()), DepthAction::Resync);
         assert!(feed.is_stale());
-        assert_eq!(feed.on_message(&update(14, 14, (100, 4))), DepthAction::None);
-        assert_eq!(feed.on_message(&snapshot(12, vec![(100, 2)])), DepthAction::None);
+        assert_eq!(feed.on_message(&update(14, 14, (100, 4)), 0, &mut ()), DepthAction::None);
+        assert_eq!(feed.on_message(&snapshot(12, vec![(100, 2)]), 0, &mut ()), DepthAction::None);
         assert_eq!((feed.last_update_id(), bids(&feed)), (Some(14), vec![(100, 4)]));
         let c = feed.counters();
         assert_eq!((c.gaps, c.snapshots, c.updates), (1, 2, 3));
