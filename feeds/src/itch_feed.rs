@@ -8,7 +8,7 @@
 //! message that does not fit the book (an unknown order, say) is counted and marks the stock's
 //! book stale rather than corrupting it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use protocols::itch::Message;
 use protocols::moldudp64::{Packet, Request, Session};
@@ -55,7 +55,9 @@ pub struct ItchFeed {
     next_sequence: u64,
     pending: BTreeMap<u64, Vec<u8>>,
     max_pending: usize,
-    books: HashMap<u16, OrderBook>,
+    /// Books by stock locate: locates are small and dense, and a vector visits them in order,
+    /// so a replay publishes in the order the live run did.
+    books: Vec<Option<OrderBook>>,
     stale: bool,
     counters: FeedCounters,
     orders_per_book: usize,
@@ -72,7 +74,7 @@ impl ItchFeed {
             next_sequence: 1,
             pending: BTreeMap::new(),
             max_pending,
-            books: HashMap::new(),
+            books: Vec::new(),
             stale: false,
             counters: FeedCounters::default(),
             orders_per_book,
@@ -90,7 +92,7 @@ impl ItchFeed {
 
     /// The book of the stock with `locate`, if it has had any message.
     pub fn book(&self, locate: u16) -> Option<&OrderBook> {
-        self.books.get(&locate)
+        self.books.get(usize::from(locate))?.as_ref()
     }
 
     /// Whether a gap is open, so no book is known to be correct.
@@ -154,8 +156,9 @@ impl ItchFeed {
     /// Tells the sink every book's staleness (after a gap opens or closes).
     fn flag_books(&mut self, receive_ts_ns: u64, sink: &mut impl BookSink) {
         let stamps = Stamps { sequence: self.next_sequence - 1, exchange_ts_ns: 0, receive_ts_ns };
-        for (&locate, book) in &self.books {
-            if sink.book(u32::from(locate), book.book(), self.stale, &stamps).is_err() {
+        let books = self.books.iter().enumerate().filter_map(|(locate, book)| Some((locate, book.as_ref()?)));
+        for (locate, book) in books {
+            if sink.book(locate as u32, book.book(), self.stale, &stamps).is_err() {
                 self.counters.publish_errors += 1;
             }
         }
@@ -186,7 +189,11 @@ impl ItchFeed {
     fn apply_message(&mut self, message: &Message, stamps: &Stamps, sink: &mut impl BookSink) {
         let (orders, depth, stale) = (self.orders_per_book, self.depth, self.stale);
         let locate = message.header().stock_locate;
-        let book = self.books.entry(locate).or_insert_with(|| OrderBook::new(orders, depth));
+        let index = usize::from(locate);
+        if self.books.len() <= index {
+            self.books.resize_with(index + 1, || None);
+        }
+        let book = self.books[index].get_or_insert_with(|| OrderBook::new(orders, depth));
         let changes = match book.apply(message) {
             Ok(changes) => changes,
             Err(_) => {

@@ -13,6 +13,8 @@
 //! * [`publish`]: books into shared memory: level changes on the venue's ring, the top levels in
 //!   its seqlock slots, flagged stale while a gap is open.
 //! * [`sink`]: the interface between the handlers and wherever their updates go.
+//! * [`recording`]: what a feed received, recorded with receive times, replayed through the
+//!   same handler.
 //!
 //! Prices and quantities are integers in units of 1e-9 (`shm_layout::records::FIXED_POINT_SCALE`),
 //! whatever the venue's own precision.
@@ -23,4 +25,5 @@ pub mod itch_feed;
 pub mod levels;
 pub mod orders;
 pub mod publish;
+pub mod recording;
 pub mod sink;
