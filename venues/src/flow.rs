@@ -34,6 +34,14 @@ pub struct SymbolSpec {
     pub half_spread: i64,
 }
 
+impl SymbolSpec {
+    /// A US equity priced `start_price` (1/10,000 of a dollar): cent ticks, 100-share lots,
+    /// a calm volatility and a one-cent half spread.
+    pub fn equity(name: &str, start_price: i64) -> Self {
+        Self { name: name.to_owned(), start_price, tick: 100, lot: 100, volatility: 0.002, half_spread: 1 }
+    }
+}
+
 /// Parameters shared by every venue: the seed, the symbols, and the burst regime.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MarketSpec {
@@ -47,6 +55,26 @@ pub struct MarketSpec {
     pub burst_ns: u64,
     /// The factor on volatility and message rates during a burst.
     pub burst_factor: f64,
+}
+
+impl MarketSpec {
+    /// Equities `(name, start price)` with the default burst regime: a burst every five seconds
+    /// on average, lasting 200 ms, tripling volatility and message rates.
+    pub fn equities(seed: u64, symbols: &[(&str, i64)]) -> Self {
+        Self {
+            seed,
+            symbols: symbols.iter().map(|&(name, price)| SymbolSpec::equity(name, price)).collect(),
+            bursts_per_s: 0.2,
+            burst_ns: 200_000_000,
+            burst_factor: 3.0,
+        }
+    }
+
+    /// The same market without bursts.
+    pub fn calm(mut self) -> Self {
+        self.bursts_per_s = 0.0;
+        self
+    }
 }
 
 /// The shared fair values, stepped forward in time.
@@ -120,6 +148,14 @@ pub struct VenueSpec {
     pub cancel_share: f64,
     /// Share of actions that are marketable (IOC across the spread).
     pub marketable_share: f64,
+}
+
+impl VenueSpec {
+    /// Venue `venue` at `rate_per_s`, seeing the fair value at once with half a tick of noise;
+    /// 30% of actions cancel and 10% cross the spread.
+    pub fn new(venue: u64, rate_per_s: f64) -> Self {
+        Self { venue, rate_per_s, lag_ns: 0, noise: 0.5, cancel_share: 0.3, marketable_share: 0.1 }
+    }
 }
 
 /// What the flow does next.
@@ -235,41 +271,13 @@ mod tests {
     use crate::matching::Engine;
 
     fn market(seed: u64) -> MarketSpec {
-        MarketSpec {
-            seed,
-            symbols: vec![
-                SymbolSpec {
-                    name: "AAPL".into(),
-                    start_price: 1_900_000,
-                    tick: 100,
-                    lot: 100,
-                    volatility: 0.002,
-                    half_spread: 1,
-                },
-                SymbolSpec {
-                    name: "MSFT".into(),
-                    start_price: 4_200_000,
-                    tick: 100,
-                    lot: 100,
-                    volatility: 0.002,
-                    half_spread: 2,
-                },
-            ],
-            bursts_per_s: 0.0,
-            burst_ns: 0,
-            burst_factor: 1.0,
-        }
+        let mut market = MarketSpec::equities(seed, &[("AAPL", 1_900_000), ("MSFT", 4_200_000)]).calm();
+        market.symbols[1].half_spread = 2;
+        market
     }
 
     fn venue(venue: u64, lag_ns: u64) -> VenueSpec {
-        VenueSpec {
-            venue,
-            rate_per_s: 10_000.0,
-            lag_ns,
-            noise: 0.5,
-            cancel_share: 0.3,
-            marketable_share: 0.1,
-        }
+        VenueSpec { lag_ns, ..VenueSpec::new(venue, 10_000.0) }
     }
 
     /// Runs `n` actions of `flow` through engines; returns the engines.

@@ -125,37 +125,15 @@ impl ItchVenue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flow::SymbolSpec;
     use crate::matching::Side;
     use feeds::book::Side as BookSide;
     use feeds::itch_feed::{Action, ItchFeed};
     use protocols::moldudp64::session;
 
     fn venue() -> ItchVenue {
-        let symbol = |name: &str, start_price| SymbolSpec {
-            name: name.into(),
-            start_price,
-            tick: 100,
-            lot: 100,
-            volatility: 0.002,
-            half_spread: 1,
-        };
-        let market = MarketSpec {
-            seed: 17,
-            symbols: vec![symbol("AAPL", 1_900_000), symbol("MSFT", 4_200_000), symbol("SPY", 5_600_000)],
-            bursts_per_s: 0.5,
-            burst_ns: 200_000_000,
-            burst_factor: 3.0,
-        };
-        let flow = VenueSpec {
-            venue: 1,
-            rate_per_s: 50_000.0,
-            lag_ns: 0,
-            noise: 0.5,
-            cancel_share: 0.3,
-            marketable_share: 0.1,
-        };
-        ItchVenue::new(market, flow, session("TICKRAIL01"))
+        let market =
+            MarketSpec::equities(17, &[("AAPL", 1_900_000), ("MSFT", 4_200_000), ("SPY", 5_600_000)]);
+        ItchVenue::new(market, VenueSpec::new(1, 50_000.0), session("TICKRAIL01"))
     }
 
     #[test]

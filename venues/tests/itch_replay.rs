@@ -9,7 +9,7 @@ use feeds::itch_feed::{Action, ItchFeed};
 use feeds::recording::{Recorder, Replay};
 use feeds::sink::{BookSink, Stamps};
 use protocols::moldudp64::session;
-use venues::flow::{MarketSpec, SymbolSpec, VenueSpec};
+use venues::flow::{MarketSpec, VenueSpec};
 use venues::venue_a::ItchVenue;
 
 /// Everything a feed published, in order.
@@ -38,30 +38,11 @@ impl BookSink for Log {
 }
 
 fn venue() -> ItchVenue {
-    let symbol = |name: &str, start_price| SymbolSpec {
-        name: name.into(),
-        start_price,
-        tick: 100,
-        lot: 100,
-        volatility: 0.002,
-        half_spread: 1,
-    };
-    let market = MarketSpec {
-        seed: 5,
-        symbols: vec![symbol("AAPL", 1_900_000), symbol("SPY", 5_600_000)],
-        bursts_per_s: 1.0,
-        burst_ns: 100_000_000,
-        burst_factor: 3.0,
-    };
-    let flow = VenueSpec {
-        venue: 1,
-        rate_per_s: 50_000.0,
-        lag_ns: 0,
-        noise: 0.5,
-        cancel_share: 0.3,
-        marketable_share: 0.1,
-    };
-    ItchVenue::new(market, flow, session("TICKRAIL01"))
+    ItchVenue::new(
+        MarketSpec::equities(5, &[("AAPL", 1_900_000), ("SPY", 5_600_000)]),
+        VenueSpec::new(1, 50_000.0),
+        session("TICKRAIL01"),
+    )
 }
 
 #[test]

@@ -8,7 +8,7 @@ use feeds::publish::BookPublisher;
 use protocols::moldudp64::session;
 use shm_layout::records::{Layout, MarketEvent, TopOfBook, FLAG_STALE};
 use shm_layout::{broadcast, slots, RingGeometry, SegmentOptions, SegmentStats};
-use venues::flow::{MarketSpec, SymbolSpec, VenueSpec};
+use venues::flow::{MarketSpec, VenueSpec};
 use venues::matching::Side;
 use venues::venue_a::ItchVenue;
 
@@ -24,30 +24,11 @@ impl Drop for Segments {
 }
 
 fn venue() -> ItchVenue {
-    let symbol = |name: &str, start_price| SymbolSpec {
-        name: name.into(),
-        start_price,
-        tick: 100,
-        lot: 100,
-        volatility: 0.002,
-        half_spread: 1,
-    };
-    let market = MarketSpec {
-        seed: 99,
-        symbols: vec![symbol("AAPL", 1_900_000), symbol("MSFT", 4_200_000)],
-        bursts_per_s: 0.0,
-        burst_ns: 0,
-        burst_factor: 1.0,
-    };
-    let flow = VenueSpec {
-        venue: 1,
-        rate_per_s: 50_000.0,
-        lag_ns: 0,
-        noise: 0.5,
-        cancel_share: 0.3,
-        marketable_share: 0.1,
-    };
-    ItchVenue::new(market, flow, session("TICKRAIL01"))
+    ItchVenue::new(
+        MarketSpec::equities(99, &[("AAPL", 1_900_000), ("MSFT", 4_200_000)]).calm(),
+        VenueSpec::new(1, 50_000.0),
+        session("TICKRAIL01"),
+    )
 }
 
 fn top(reader: &slots::Reader, instrument: u64) -> TopOfBook {
