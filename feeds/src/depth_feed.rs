@@ -118,8 +118,10 @@ impl DepthFeed {
                 self.counters.snapshots += 1;
                 let mut pending = std::mem::take(&mut self.pending).into_iter();
                 let mut action = DepthAction::None;
-                while let Some(update) = pending.next() {
-                    if self.on_update(update, &stamps, &mut ()) == DepthAction::Resync {
+                while let Some(p) = pending.next() {
+                    if self.on_update(p.first, p.last, &p.bids, &p.asks, &stamps, &mut ())
+                        == DepthAction::Resync
+                    {
                         // A gap after the snapshot: keep what is left, in order, for the next one.
                         self.pending.extend(pending);
                         action = DepthAction::Resync;
@@ -134,13 +136,7 @@ impl DepthFeed {
                     exchange_ts_ns: event_time_ms * 1_000_000,
                     receive_ts_ns,
                 };
-                let update = Pending {
-                    first: *first_update_id,
-                    last: *last_update_id,
-                    bids: bids.clone(),
-                    asks: asks.clone(),
-                };
-                (self.on_update(update, &stamps, sink), stamps)
+                (self.on_update(*first_update_id, *last_update_id, bids, asks, &stamps, sink), stamps)
             }
             DepthMessage::Trade { .. } => {
                 self.counters.trades += 1;
@@ -155,21 +151,33 @@ impl DepthFeed {
         action
     }
 
-    fn on_update(&mut self, update: Pending, stamps: &Stamps, sink: &mut impl BookSink) -> DepthAction {
-        let Some(last) = self.last_update_id else {
-            return self.keep(update);
+    /// Applies updates `first ..= last`, skips them if the book has them, or keeps a copy for
+    /// the next snapshot if the book is stale or they leave a gap (the only copy made).
+    fn on_update(
+        &mut self,
+        first: u64,
+        last: u64,
+        bids: &[Level],
+        asks: &[Level],
+        stamps: &Stamps,
+        sink: &mut impl BookSink,
+    ) -> DepthAction {
+        let keep =
+            |feed: &mut Self| feed.keep(Pending { first, last, bids: bids.to_vec(), asks: asks.to_vec() });
+        let Some(applied) = self.last_update_id else {
+            return keep(self);
         };
-        if update.last <= last {
+        if last <= applied {
             self.counters.duplicates += 1;
             return DepthAction::None;
         }
-        if update.first > last + 1 {
+        if first > applied + 1 {
             self.counters.gaps += 1;
             self.last_update_id = None;
-            return self.keep(update);
+            return keep(self);
         }
-        self.apply_levels(&update.bids, &update.asks, stamps, sink);
-        self.last_update_id = Some(update.last);
+        self.apply_levels(bids, asks, stamps, sink);
+        self.last_update_id = Some(last);
         self.counters.updates += 1;
         DepthAction::None
     }
