@@ -154,8 +154,9 @@ const fn field(name: &'static str, format: &'static str, offset: usize) -> Field
     FieldSpec { name, format, offset, count: 1 }
 }
 
-macro_rules! header_fields {
-    ($record:ty) => {{
+/// The fields of a record: its header's, flattened, then `rest`.
+macro_rules! record_fields {
+    ($record:ty; $($rest:expr),* $(,)?) => {{
         let base = offset_of!($record, header);
         [
             field("msg_type", "<u2", base + offset_of!(RecordHeader, msg_type)),
@@ -165,58 +166,39 @@ macro_rules! header_fields {
             field("exchange_ts_ns", "<u8", base + offset_of!(RecordHeader, exchange_ts_ns)),
             field("receive_ts_ns", "<u8", base + offset_of!(RecordHeader, receive_ts_ns)),
             field("publish_ts_ns", "<u8", base + offset_of!(RecordHeader, publish_ts_ns)),
+            $($rest),*
         ]
     }};
 }
 
-const MARKET_EVENT_FIELDS: [FieldSpec; 12] = {
-    let h = header_fields!(MarketEvent);
-    [
-        h[0],
-        h[1],
-        h[2],
-        h[3],
-        h[4],
-        h[5],
-        h[6],
-        field("instrument_id", "<u4", offset_of!(MarketEvent, instrument_id)),
-        field("side", "|u1", offset_of!(MarketEvent, side)),
-        field("action", "|u1", offset_of!(MarketEvent, action)),
-        field("price", "<i8", offset_of!(MarketEvent, price)),
-        field("quantity", "<i8", offset_of!(MarketEvent, quantity)),
-    ]
-};
+const MARKET_EVENT_FIELDS: [FieldSpec; 12] = record_fields!(MarketEvent;
+    field("instrument_id", "<u4", offset_of!(MarketEvent, instrument_id)),
+    field("side", "|u1", offset_of!(MarketEvent, side)),
+    field("action", "|u1", offset_of!(MarketEvent, action)),
+    field("price", "<i8", offset_of!(MarketEvent, price)),
+    field("quantity", "<i8", offset_of!(MarketEvent, quantity)),
+);
 
 const LEVEL_FIELDS: [FieldSpec; 2] =
     [field("price", "<i8", offset_of!(Level, price)), field("quantity", "<i8", offset_of!(Level, quantity))];
 
-const TOP_OF_BOOK_FIELDS: [FieldSpec; 12] = {
-    let h = header_fields!(TopOfBook);
-    [
-        h[0],
-        h[1],
-        h[2],
-        h[3],
-        h[4],
-        h[5],
-        h[6],
-        field("instrument_id", "<u4", offset_of!(TopOfBook, instrument_id)),
-        field("bid_levels", "<u2", offset_of!(TopOfBook, bid_levels)),
-        field("ask_levels", "<u2", offset_of!(TopOfBook, ask_levels)),
-        FieldSpec {
-            name: "bids",
-            format: Level::NAME,
-            offset: offset_of!(TopOfBook, bids),
-            count: BOOK_DEPTH,
-        },
-        FieldSpec {
-            name: "asks",
-            format: Level::NAME,
-            offset: offset_of!(TopOfBook, asks),
-            count: BOOK_DEPTH,
-        },
-    ]
-};
+const TOP_OF_BOOK_FIELDS: [FieldSpec; 12] = record_fields!(TopOfBook;
+    field("instrument_id", "<u4", offset_of!(TopOfBook, instrument_id)),
+    field("bid_levels", "<u2", offset_of!(TopOfBook, bid_levels)),
+    field("ask_levels", "<u2", offset_of!(TopOfBook, ask_levels)),
+    FieldSpec {
+        name: "bids",
+        format: Level::NAME,
+        offset: offset_of!(TopOfBook, bids),
+        count: BOOK_DEPTH,
+    },
+    FieldSpec {
+        name: "asks",
+        format: Level::NAME,
+        offset: offset_of!(TopOfBook, asks),
+        count: BOOK_DEPTH,
+    },
+);
 
 impl Layout for MarketEvent {
     const NAME: &'static str = "MarketEvent";
