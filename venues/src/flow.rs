@@ -188,6 +188,7 @@ pub struct VenueFlow {
     now_ns: u64,
     next_id: OrderId,
     resting: Vec<Vec<OrderId>>,
+    drawn: Option<(u64, Action)>,
 }
 
 impl VenueFlow {
@@ -201,6 +202,7 @@ impl VenueFlow {
             now_ns: venue.lag_ns,
             next_id: 1,
             resting: vec![Vec::new(); market.symbols.len()],
+            drawn: None,
             venue,
         }
     }
@@ -217,6 +219,26 @@ impl VenueFlow {
 
     /// The next action and the time it happens.
     pub fn next_action(&mut self) -> (u64, Action) {
+        self.drawn.take().unwrap_or_else(|| self.draw())
+    }
+
+    /// The next action if it happens at or before `limit_ns` (venue time); a live venue paces
+    /// its flow by asking for the actions due by the wall clock.
+    pub fn next_action_until(&mut self, limit_ns: u64) -> Option<(u64, Action)> {
+        let next = match self.drawn {
+            Some(drawn) => drawn,
+            None => self.draw(),
+        };
+        if next.0 <= limit_ns {
+            self.drawn = None;
+            Some(next)
+        } else {
+            self.drawn = Some(next);
+            None
+        }
+    }
+
+    fn draw(&mut self) -> (u64, Action) {
         let rate = self.venue.rate_per_s * if self.fair.in_burst() { self.burst_factor } else { 1.0 };
         self.now_ns += (self.rng.exponential(1e9 / rate) as u64).max(1);
         self.fair.advance_to(self.now_ns - self.venue.lag_ns);
@@ -334,6 +356,25 @@ mod tests {
         }
         let rate = f64::from(n) / (last as f64 / 1e9);
         assert!((rate - 10_000.0).abs() < 300.0, "rate {rate}");
+    }
+
+    #[test]
+    fn pacing_by_a_time_limit_yields_the_same_actions_as_drawing_them_one_by_one() {
+        let market = MarketSpec::equities(5, &[("AAPL", 1_900_000), ("MSFT", 4_200_000)]);
+        let mut drawn = VenueFlow::new(&market, VenueSpec::new(1, 10_000.0));
+        let mut paced = drawn.clone();
+        let expected: Vec<_> = (0..500).map(|_| drawn.next_action()).collect();
+        let mut actions = Vec::new();
+        for limit_ms in 1..10_000 {
+            while let Some(action) = paced.next_action_until(limit_ms * 1_000_000) {
+                assert!(action.0 <= limit_ms * 1_000_000);
+                actions.push(action);
+            }
+            if actions.len() >= expected.len() {
+                break;
+            }
+        }
+        assert_eq!(actions[..expected.len()], expected[..]);
     }
 
     #[test]
