@@ -32,7 +32,8 @@ pub(crate) fn attach_writer(mapping: &Mapping) -> ShmResult<(ProcessToken, u64)>
     roles::claim(&block.writer, me.packed())
         .map_err(|pid| ShmError::WriterActive { name: mapping.name().to_owned(), pid })?;
     let mut next_seq = block.write_seq.load(Ordering::Acquire);
-    if mapping.geometry().kind != SegmentKind::Slots && ring_of(mapping).is_published(next_seq) {
+    let is_ring = matches!(mapping.geometry().kind, SegmentKind::Broadcast | SegmentKind::Queue);
+    if is_ring && ring_of(mapping).is_published(next_seq) {
         next_seq += 1;
     }
     block.write_seq.store(next_seq, Ordering::SeqCst);

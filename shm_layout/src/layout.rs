@@ -38,6 +38,8 @@ pub enum SegmentKind {
     Queue = 2,
     /// A table of seqlock slots, the latest record per key.
     Slots = 3,
+    /// An array of 64-bit counter cells one writer keeps: counters and histograms.
+    Metrics = 4,
 }
 
 impl SegmentKind {
@@ -47,6 +49,7 @@ impl SegmentKind {
             1 => Some(Self::Broadcast),
             2 => Some(Self::Queue),
             3 => Some(Self::Slots),
+            4 => Some(Self::Metrics),
             _ => None,
         }
     }
@@ -57,6 +60,7 @@ impl SegmentKind {
             Self::Broadcast => "broadcast",
             Self::Queue => "queue",
             Self::Slots => "slots",
+            Self::Metrics => "metrics",
         }
     }
 }
@@ -81,7 +85,8 @@ pub struct SegmentHeader {
     pub layout_version: u32,
     /// A [`SegmentKind`] as its `u32`.
     pub kind: u32,
-    /// Slots in the data area: a power of two for rings and queues, the number of keys for slots.
+    /// Slots in the data area: a power of two for rings and queues, the number of keys for slots,
+    /// the number of cells for metrics.
     pub capacity: u64,
     /// Bytes per slot, a multiple of 64.
     pub slot_size: u32,
@@ -172,6 +177,8 @@ const _: () = {
     assert!(std::mem::offset_of!(SegmentHeader, layout_version) == 8);
 };
 
+/// Bytes per metrics cell: one `u64`.
+pub(crate) const METRIC_CELL: usize = 8;
 /// Words at the start of every ring or queue slot: the stamp and the message length.
 pub(crate) const SLOT_HEADER_WORDS: usize = 2;
 /// Words at the start of every seqlock slot: the version.
@@ -192,11 +199,16 @@ impl Geometry {
         match self.kind {
             SegmentKind::Broadcast | SegmentKind::Queue => SLOT_HEADER_WORDS,
             SegmentKind::Slots => SEQLOCK_HEADER_WORDS,
+            SegmentKind::Metrics => 0,
         }
     }
 
-    /// Bytes per slot: header and payload rounded up to a 64-byte line.
+    /// Bytes per slot: header and payload rounded up to a 64-byte line; metrics cells are
+    /// packed words (one writer stores them all, so they share lines without contention).
     pub fn slot_size(&self) -> usize {
+        if self.kind == SegmentKind::Metrics {
+            return METRIC_CELL;
+        }
         let bytes = (self.slot_header_words() + words_for(self.max_message_size as usize)) * 8;
         bytes.next_multiple_of(64)
     }
@@ -221,7 +233,8 @@ impl Geometry {
         if self.capacity == 0 {
             return Err("capacity must be at least 1".into());
         }
-        if self.kind != SegmentKind::Slots && !self.capacity.is_power_of_two() {
+        let is_ring = matches!(self.kind, SegmentKind::Broadcast | SegmentKind::Queue);
+        if is_ring && !self.capacity.is_power_of_two() {
             return Err(format!("capacity {} is not a power of two", self.capacity));
         }
         if self.max_message_size == 0 {
@@ -233,11 +246,14 @@ impl Geometry {
         let readers_ok = match self.kind {
             SegmentKind::Broadcast => (1..=1024).contains(&self.max_readers),
             SegmentKind::Queue => self.max_readers == 1,
-            SegmentKind::Slots => self.max_readers == 0,
+            SegmentKind::Slots | SegmentKind::Metrics => self.max_readers == 0,
         };
+        if self.kind == SegmentKind::Metrics && self.max_message_size as usize != METRIC_CELL {
+            return Err(format!("metrics cells are {METRIC_CELL} bytes, not {}", self.max_message_size));
+        }
         if !readers_ok {
             return Err(format!(
-                "max_readers {} invalid for a {} (broadcast: 1..=1024, queue: 1, slots: 0)",
+                "max_readers {} invalid for a {} (broadcast: 1..=1024, queue: 1, slots and metrics: 0)",
                 self.max_readers, self.kind
             ));
         }
@@ -317,6 +333,12 @@ mod tests {
         assert!(queue.validate().is_err());
         let table = Geometry { kind: SegmentKind::Slots, capacity: 10, max_message_size: 8, max_readers: 0 };
         assert!(table.validate().is_ok());
+        let metrics =
+            Geometry { kind: SegmentKind::Metrics, capacity: 13, max_message_size: 8, max_readers: 0 };
+        assert!(metrics.validate().is_ok());
+        assert_eq!(metrics.total_size(), Some(384 + 13 * 8));
+        let wide = Geometry { max_message_size: 16, ..metrics };
+        assert!(wide.validate().unwrap_err().contains("metrics cells"));
     }
 
     #[test]

@@ -3,13 +3,14 @@
 //! Every object lives in its own named segment (`shm_open` + `mmap`) that starts with a
 //! [`SegmentHeader`]: magic, layout version, kind, geometry, creator pid and start time, a
 //! checksum over all of that, and a ready flag stored last. On top of a segment the crate
-//! offers three lock-free structures, each with exactly one writer:
+//! offers four lock-free structures, each with exactly one writer:
 //!
 //! * [`broadcast`]: one writer, many readers, the writer never waits. Readers keep their own
 //!   cursor in the segment; a reader lapped by the writer learns how many messages it lost.
 //! * [`queue`]: one writer, one reader, back-pressure. Nothing is lost or duplicated and the
 //!   reader's cursor lives in the segment, so a restarted reader resumes exactly.
 //! * [`slots`]: a table of seqlock-protected records, the latest value per key.
+//! * [`metrics`]: counter cells one writer keeps, with [`histogram`]s of latencies in them.
 //!
 //! Readers wait with a [`WaitStrategy`]: busy-spin, yield, back-off or a futex on the shared
 //! sequence word. Counters live in the segment and [`stats`] reads them from outside
@@ -51,6 +52,10 @@ mod words;
 pub mod broadcast;
 #[cfg(not(loom))]
 mod handle;
+#[cfg(not(loom))]
+pub mod histogram;
+#[cfg(not(loom))]
+pub mod metrics;
 #[cfg(not(loom))]
 pub mod queue;
 #[cfg(not(loom))]

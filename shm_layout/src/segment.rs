@@ -46,7 +46,7 @@ impl Default for SegmentOptions {
 /// The geometry a caller requires of an existing segment; `None` fields are not checked.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Expected {
-    /// Slots (rings and queues) or keys (slot tables).
+    /// Slots (rings and queues), keys (slot tables) or cells (metrics).
     pub capacity: Option<u64>,
     /// Largest message (rings and queues) or the record size (slot tables).
     pub max_message_size: Option<u32>,
