@@ -8,10 +8,12 @@
 //!   [`book::Book`].
 //! * [`itch_feed`]: venue A's handler core: MoldUDP64 packets in sequence, gaps re-requested and
 //!   recovered, books marked stale meanwhile.
+//! * [`itch_net`]: venue A's feed on a UDP socket, re-requesting gaps from the venue's server.
 //! * [`depth_feed`]: venue C's handler core: a price-level book from JSON depth updates, resynced
 //!   from a snapshot on any gap in the update ids.
 //! * [`publish`]: books into shared memory: level changes on the venue's ring, the top levels in
 //!   its seqlock slots, flagged stale while a gap is open.
+//! * [`metrics`]: a feed's counters and receive-to-publish latency histogram in shared memory.
 //! * [`sink`]: the interface between the handlers and wherever their updates go.
 //! * [`recording`]: what a feed received, recorded with receive times, replayed through the
 //!   same handler.
@@ -22,7 +24,9 @@
 pub mod book;
 pub mod depth_feed;
 pub mod itch_feed;
+pub mod itch_net;
 pub mod levels;
+pub mod metrics;
 pub mod orders;
 pub mod publish;
 pub mod recording;

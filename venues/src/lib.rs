@@ -9,10 +9,14 @@
 //! * [`flow`]: seeded background order flow: a shared fair value per symbol, venue lags and
 //!   noise, Poisson arrivals, bursts. [`random`] is its deterministic random source.
 //! * [`venue_a`]: venue A without sockets: flow, engines, ITCH in MoldUDP64, re-requests.
+//! * [`itch_server`]: venue A on UDP, paced by the wall clock, with its re-request server.
+//! * [`faults`]: drops, duplicates and reordering injected into what a venue sends.
 
 pub mod depth;
+pub mod faults;
 pub mod flow;
 pub mod itch;
+pub mod itch_server;
 pub mod matching;
 pub mod mold;
 pub mod random;

@@ -80,21 +80,35 @@ impl ItchVenue {
         self.messages.clear();
         for _ in 0..actions {
             let (now_ns, action) = self.flow.next_action();
-            self.events.clear();
-            let symbol = match action {
-                Action::Submit { symbol, order } => {
-                    self.engines[symbol].submit(order, &mut self.events);
-                    symbol
-                }
-                Action::Cancel { symbol, id } => {
-                    self.engines[symbol].cancel(id, &mut self.events);
-                    symbol
-                }
-            };
-            self.flow.observe(symbol, &self.events);
-            self.translators[symbol].translate(&self.events, OPEN_NS + now_ns, &mut self.messages);
+            self.act(now_ns, action);
         }
         self.publish()
+    }
+
+    /// Runs the order flow up to `until_ns` nanoseconds into the session (a live venue passes
+    /// the time since it opened); returns the packets of the market data it made.
+    pub fn step_until(&mut self, until_ns: u64) -> Vec<Vec<u8>> {
+        self.messages.clear();
+        while let Some((now_ns, action)) = self.flow.next_action_until(until_ns) {
+            self.act(now_ns, action);
+        }
+        self.publish()
+    }
+
+    fn act(&mut self, now_ns: u64, action: Action) {
+        self.events.clear();
+        let symbol = match action {
+            Action::Submit { symbol, order } => {
+                self.engines[symbol].submit(order, &mut self.events);
+                symbol
+            }
+            Action::Cancel { symbol, id } => {
+                self.engines[symbol].cancel(id, &mut self.events);
+                symbol
+            }
+        };
+        self.flow.observe(symbol, &self.events);
+        self.translators[symbol].translate(&self.events, OPEN_NS + now_ns, &mut self.messages);
     }
 
     fn publish(&mut self) -> Vec<Vec<u8>> {

@@ -1,0 +1,213 @@
+//! Venue A's feed on the network: MoldUDP64 packets from a UDP socket (unicast or a multicast
+//! group) through [`ItchFeed`] into a [`BookSink`], with re-requests sent to the venue's
+//! re-request server from the same socket, so their answers arrive in the same stream.
+//!
+//! The loop waits for packets as configured ([`Poll`]): blocking with a timeout (so it notices
+//! `stop`), or busy-polling on an isolated core. A gap is re-requested at once; while it stays
+//! open the same request is sent again only after `retry_after`, so a burst of early packets
+//! does not flood the server. Counters are mirrored into the feed's metrics segment after
+//! every packet.
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use protocols::moldudp64::Request;
+use shm_layout::realtime_ns;
+
+use crate::itch_feed::{Action, FeedCounters, ItchFeed};
+use crate::metrics::{Counter, FeedMetrics};
+use crate::recording::Recorder;
+use crate::sink::BookSink;
+
+/// Largest datagram the loop reads.
+const MAX_DATAGRAM: usize = 2048;
+
+/// How the loop waits for the next packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Poll {
+    /// Sleep in the kernel until a packet comes or `timeout` passes.
+    Block {
+        /// Longest sleep, after which `stop` is checked.
+        timeout: Duration,
+    },
+    /// Poll without sleeping: lowest latency, one core busy.
+    Spin,
+}
+
+/// Where venue A's feed listens.
+#[derive(Debug, Clone, Copy)]
+pub struct ItchReceiverConfig {
+    /// A unicast address to bind, or the multicast group and port to join.
+    pub listen: SocketAddr,
+    /// The interface a multicast group is joined on.
+    pub interface: Ipv4Addr,
+    /// How to wait for packets.
+    pub poll: Poll,
+}
+
+/// Where and how often venue A's feed asks for what it missed.
+#[derive(Debug, Clone, Copy)]
+pub struct Rerequests {
+    /// The venue's re-request server.
+    pub server: SocketAddr,
+    /// How long a gap may stay open before its request is sent again.
+    pub retry_after: Duration,
+}
+
+/// Why the receive loop stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    /// A socket call failed.
+    #[error("venue A feed: {what}: {source}")]
+    Io {
+        /// What the loop was doing.
+        what: &'static str,
+        /// The OS error.
+        source: io::Error,
+    },
+}
+
+fn io_error(what: &'static str) -> impl FnOnce(io::Error) -> ReceiveError {
+    move |source| ReceiveError::Io { what, source }
+}
+
+/// Venue A's market-data socket, ready to run a feed.
+#[derive(Debug)]
+pub struct ItchReceiver {
+    socket: UdpSocket,
+    poll: Poll,
+    last_request: Option<(Request, Instant)>,
+}
+
+impl ItchReceiver {
+    /// Binds (and, for a multicast group, joins) `config.listen`.
+    pub fn bind(config: ItchReceiverConfig) -> Result<Self, ReceiveError> {
+        let socket = UdpSocket::bind(config.listen).map_err(io_error("bind market-data socket"))?;
+        if let std::net::IpAddr::V4(group) = config.listen.ip() {
+            if group.is_multicast() {
+                socket
+                    .join_multicast_v4(&group, &config.interface)
+                    .map_err(io_error("join multicast group"))?;
+            }
+        }
+        match config.poll {
+            Poll::Block { timeout } => socket.set_read_timeout(Some(timeout.max(Duration::from_micros(1)))),
+            Poll::Spin => socket.set_nonblocking(true),
+        }
+        .map_err(io_error("set how the socket waits"))?;
+        Ok(Self { socket, poll: config.poll, last_request: None })
+    }
+
+    /// The bound address (for unicast: where the venue must send).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    /// Runs `feed` on the socket until `stop` is set: every packet is recorded (if asked),
+    /// applied, its updates written to `sink`, gaps re-requested from `rerequests`, and the
+    /// counters mirrored into `metrics`.
+    pub fn run(
+        &mut self,
+        rerequests: &Rerequests,
+        feed: &mut ItchFeed,
+        sink: &mut impl BookSink,
+        metrics: &FeedMetrics,
+        mut recorder: Option<&mut Recorder>,
+        stop: &AtomicBool,
+    ) -> Result<(), ReceiveError> {
+        let mut buf = [0u8; MAX_DATAGRAM];
+        let mut mirrored = Mirror::default();
+        metrics.add(Counter::Connects, 1);
+        while !stop.load(Ordering::Relaxed) {
+            let len = match self.socket.recv(&mut buf) {
+                Ok(len) => len,
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    if self.poll == Poll::Spin {
+                        std::hint::spin_loop();
+                    }
+                    self.retry_open_gap(rerequests, feed, metrics)?;
+                    metrics.heartbeat();
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(ReceiveError::Io { what: "receive market data", source: e }),
+            };
+            let receive_ts_ns = realtime_ns();
+            if let Some(recorder) = recorder.as_deref_mut() {
+                recorder.record(receive_ts_ns, &buf[..len]).map_err(io_error("record a packet"))?;
+            }
+            let action = feed.on_packet(&buf[..len], receive_ts_ns, sink);
+            if let Action::Rerequest(request) = action {
+                self.request(rerequests, request, metrics)?;
+            } else if !feed.is_stale() {
+                self.last_request = None;
+            }
+            mirrored.update(feed.counters(), metrics);
+        }
+        Ok(())
+    }
+
+    fn request(
+        &mut self,
+        rerequests: &Rerequests,
+        request: Request,
+        metrics: &FeedMetrics,
+    ) -> Result<(), ReceiveError> {
+        let repeat = matches!(self.last_request, Some((last, at))
+            if last == request && at.elapsed() < rerequests.retry_after);
+        if repeat {
+            return Ok(());
+        }
+        self.socket.send_to(&request.encode(), rerequests.server).map_err(io_error("send re-request"))?;
+        metrics.add(Counter::RecoveryRequests, 1);
+        self.last_request = Some((request, Instant::now()));
+        Ok(())
+    }
+
+    /// Sends the open gap's request again if its answer never came (lost, or the server was
+    /// busy); quiet links are where that matters.
+    fn retry_open_gap(
+        &mut self,
+        rerequests: &Rerequests,
+        feed: &ItchFeed,
+        metrics: &FeedMetrics,
+    ) -> Result<(), ReceiveError> {
+        match self.last_request {
+            Some((request, at)) if feed.is_stale() && at.elapsed() >= rerequests.retry_after => {
+                self.request(rerequests, request, metrics)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The handler's counters as last written to shared memory, so only changes are stored.
+#[derive(Debug, Default)]
+struct Mirror {
+    last: FeedCounters,
+}
+
+impl Mirror {
+    fn update(&mut self, now: FeedCounters, metrics: &FeedMetrics) {
+        let pairs = [
+            (Counter::Messages, self.last.messages, now.messages),
+            (Counter::Bytes, self.last.bytes, now.bytes),
+            (Counter::Packets, self.last.packets, now.packets),
+            (Counter::Gaps, self.last.gaps, now.gaps),
+            (Counter::StalePeriods, self.last.gaps, now.gaps),
+            (Counter::Recoveries, self.last.recoveries, now.recoveries),
+            (Counter::Duplicates, self.last.duplicates, now.duplicates),
+            (Counter::DecodeErrors, self.last.decode_errors, now.decode_errors),
+            (Counter::BookErrors, self.last.book_errors, now.book_errors),
+            (Counter::PublishErrors, self.last.publish_errors, now.publish_errors),
+        ];
+        for (counter, before, after) in pairs {
+            if after != before {
+                metrics.add(counter, after - before);
+            }
+        }
+        self.last = now;
+    }
+}

@@ -1,0 +1,246 @@
+//! Venue A on the network: its ITCH 5.0 market data in MoldUDP64 packets over UDP (unicast or
+//! multicast), paced by the wall clock, and its MoldUDP64 re-request server.
+//!
+//! One thread runs everything: it advances the order flow to the time since the session opened,
+//! sends the packets that made (through the configured [`FaultPlan`]), answers re-requests,
+//! sends a heartbeat when it has been quiet for `heartbeat_interval`, and sleeps briefly when
+//! there is nothing to do. A blackout stops all market data for a while, as a feed's link going
+//! down would, so the feed only learns of the loss from the next packet's sequence number.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use protocols::moldudp64::{Request, Session, HEADER_LEN};
+
+use crate::faults::{FaultCounts, FaultPlan, Faults};
+use crate::flow::{MarketSpec, VenueSpec};
+use crate::venue_a::ItchVenue;
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The configuration is unusable.
+    #[error("venue A config: {0}")]
+    Config(String),
+    /// A socket call failed.
+    #[error("venue A {what}: {source}")]
+    Io {
+        /// What the server was doing.
+        what: &'static str,
+        /// The OS error.
+        source: io::Error,
+    },
+}
+
+fn io_error(what: &'static str) -> impl FnOnce(io::Error) -> ServerError {
+    move |source| ServerError::Io { what, source }
+}
+
+/// Everything venue A's server needs.
+#[derive(Debug, Clone)]
+pub struct ItchServerConfig {
+    /// The symbols and the shared fair-value model.
+    pub market: MarketSpec,
+    /// This venue's flow: rate, lag, noise.
+    pub venue: VenueSpec,
+    /// The MoldUDP64 session name.
+    pub session: Session,
+    /// Where market data goes: a unicast address or a multicast group and port.
+    pub destination: SocketAddr,
+    /// Where the re-request server listens (port 0 picks a free one).
+    pub rerequest: SocketAddr,
+    /// How long the feed may be silent before a heartbeat is sent.
+    pub heartbeat_interval: Duration,
+    /// Faults injected into market data (never into re-request answers).
+    pub faults: FaultPlan,
+    /// Periods, counted from the session's opening, during which no market data is sent.
+    pub blackouts: Vec<(Duration, Duration)>,
+}
+
+/// What the server did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Market-data packets sent (including duplicates and heartbeats).
+    pub packets_sent: u64,
+    /// Messages sequenced.
+    pub messages: u64,
+    /// Re-requests answered.
+    pub rerequests: u64,
+    /// Re-requests that did not decode or asked for another session.
+    pub bad_rerequests: u64,
+    /// Packets held back by a blackout.
+    pub blacked_out: u64,
+    /// Faults injected.
+    pub faults: FaultCounts,
+}
+
+/// Venue A bound to its sockets, ready to run.
+#[derive(Debug)]
+pub struct ItchServer {
+    venue: ItchVenue,
+    session: Session,
+    market_data: UdpSocket,
+    destination: SocketAddr,
+    rerequests: UdpSocket,
+    heartbeat_interval: Duration,
+    faults: Faults<Vec<u8>>,
+    blackouts: Vec<(Duration, Duration)>,
+    stats: ServerStats,
+}
+
+impl ItchServer {
+    /// Binds the market-data and re-request sockets.
+    pub fn bind(config: ItchServerConfig) -> Result<Self, ServerError> {
+        config.faults.validate().map_err(ServerError::Config)?;
+        if config.heartbeat_interval.is_zero() {
+            return Err(ServerError::Config("heartbeat_interval must be positive".into()));
+        }
+        let local = if config.destination.ip().is_loopback() || config.destination.ip().is_multicast() {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        };
+        let market_data = UdpSocket::bind((local, 0)).map_err(io_error("bind market data socket"))?;
+        if let IpAddr::V4(group) = config.destination.ip() {
+            if group.is_multicast() {
+                market_data.set_multicast_loop_v4(true).map_err(io_error("enable multicast loop"))?;
+                market_data.set_multicast_ttl_v4(0).map_err(io_error("keep multicast on this host"))?;
+            }
+        }
+        let rerequests = UdpSocket::bind(config.rerequest).map_err(io_error("bind re-request socket"))?;
+        rerequests.set_nonblocking(true).map_err(io_error("make re-request socket non-blocking"))?;
+        Ok(Self {
+            venue: ItchVenue::new(config.market, config.venue, config.session),
+            session: config.session,
+            market_data,
+            destination: config.destination,
+            rerequests,
+            heartbeat_interval: config.heartbeat_interval,
+            faults: Faults::new(config.faults),
+            blackouts: config.blackouts,
+            stats: ServerStats::default(),
+        })
+    }
+
+    /// The address re-requests go to.
+    pub fn rerequest_addr(&self) -> io::Result<SocketAddr> {
+        self.rerequests.local_addr()
+    }
+
+    /// Where market data goes.
+    pub fn destination(&self) -> SocketAddr {
+        self.destination
+    }
+
+    /// The venue, for its books.
+    pub fn venue(&self) -> &ItchVenue {
+        &self.venue
+    }
+
+    /// What the server did so far.
+    pub fn stats(&self) -> ServerStats {
+        ServerStats { faults: self.faults.counts(), ..self.stats }
+    }
+
+    /// Opens the session and runs it until `stop` is set, then sends the last heartbeat so a
+    /// feed can see everything it missed. The flow stops with the session; re-requests are
+    /// served to the end.
+    pub fn run(&mut self, stop: &AtomicBool) -> Result<ServerStats, ServerError> {
+        let opened = Instant::now();
+        let packets = self.venue.open();
+        self.send_all(packets, Duration::ZERO)?;
+        let mut last_sent = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            let elapsed = opened.elapsed();
+            let packets = self.venue.step_until(elapsed.as_nanos() as u64);
+            let busy = !packets.is_empty();
+            if busy {
+                self.send_all(packets, elapsed)?;
+                last_sent = Instant::now();
+            } else if last_sent.elapsed() >= self.heartbeat_interval {
+                self.heartbeat()?;
+                last_sent = Instant::now();
+            }
+            let served = self.serve_rerequests()?;
+            if !busy && !served {
+                std::thread::sleep(Duration::from_micros(50));
+            }
+        }
+        let mut held = None;
+        self.faults.flush(|packet| held = Some(packet.clone()));
+        if let Some(packet) = held {
+            self.send(&packet)?;
+        }
+        self.heartbeat()?;
+        self.stats.messages = self.venue.next_sequence() - 1;
+        Ok(self.stats())
+    }
+
+    /// Answers re-requests until `stop` is set (after [`ItchServer::run`], so late feeds can
+    /// still recover), sleeping briefly between polls.
+    pub fn serve_until(&mut self, stop: &AtomicBool) -> Result<(), ServerError> {
+        while !stop.load(Ordering::Relaxed) {
+            if !self.serve_rerequests()? {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        Ok(())
+    }
+
+    fn in_blackout(&self, elapsed: Duration) -> bool {
+        self.blackouts.iter().any(|&(start, length)| elapsed >= start && elapsed < start + length)
+    }
+
+    fn send_all(&mut self, packets: Vec<Vec<u8>>, elapsed: Duration) -> Result<(), ServerError> {
+        if self.in_blackout(elapsed) {
+            self.stats.blacked_out += packets.len() as u64;
+            return Ok(());
+        }
+        let mut failure = None;
+        for packet in packets {
+            let (socket, destination, stats) = (&self.market_data, self.destination, &mut self.stats);
+            self.faults.pass(packet, |packet| match socket.send_to(packet, destination) {
+                Ok(_) => stats.packets_sent += 1,
+                Err(e) => failure = Some(e),
+            });
+        }
+        failure.map_or(Ok(()), |e| Err(ServerError::Io { what: "send market data", source: e }))
+    }
+
+    fn send(&mut self, packet: &[u8]) -> Result<(), ServerError> {
+        self.market_data.send_to(packet, self.destination).map_err(io_error("send market data"))?;
+        self.stats.packets_sent += 1;
+        Ok(())
+    }
+
+    fn heartbeat(&mut self) -> Result<(), ServerError> {
+        let heartbeat = self.venue.heartbeat();
+        self.send(&heartbeat)
+    }
+
+    /// Answers every waiting re-request; whether there was any.
+    fn serve_rerequests(&mut self) -> Result<bool, ServerError> {
+        let mut buf = [0u8; 64];
+        let mut any = false;
+        for _ in 0..64 {
+            let (len, from) = match self.rerequests.recv_from(&mut buf) {
+                Ok(received) => received,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(ServerError::Io { what: "receive re-request", source: e }),
+            };
+            any = true;
+            match Request::decode(&buf[..len]) {
+                Ok(request) if len == HEADER_LEN && request.session == self.session => {
+                    self.stats.rerequests += 1;
+                    for packet in self.venue.serve(&request) {
+                        self.rerequests.send_to(&packet, from).map_err(io_error("answer re-request"))?;
+                    }
+                }
+                _ => self.stats.bad_rerequests += 1,
+            }
+        }
+        Ok(any)
+    }
+}
