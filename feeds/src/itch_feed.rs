@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use protocols::itch::Message;
 use protocols::moldudp64::{Packet, Request, Session};
 
+use crate::instruments::Instruments;
 use crate::orders::OrderBook;
 use crate::sink::{BookSink, Stamps};
 
@@ -58,6 +59,9 @@ pub struct ItchFeed {
     /// Books by stock locate: locates are small and dense, and a vector visits them in order,
     /// so a replay publishes in the order the live run did.
     books: Vec<Option<OrderBook>>,
+    /// Instrument ids by stock locate, learnt from the stock directory; `None` publishes each
+    /// book under its locate code.
+    instruments: Option<(Instruments, Vec<Option<u32>>)>,
     stale: bool,
     counters: FeedCounters,
     orders_per_book: usize,
@@ -75,6 +79,7 @@ impl ItchFeed {
             pending: BTreeMap::new(),
             max_pending,
             books: Vec::new(),
+            instruments: None,
             stale: false,
             counters: FeedCounters::default(),
             orders_per_book,
@@ -88,6 +93,35 @@ impl ItchFeed {
     pub fn with_midnight(mut self, midnight_ns: u64) -> Self {
         self.midnight_ns = midnight_ns;
         self
+    }
+
+    /// Publishes each stock's book under its id in `instruments`, learnt from the session's
+    /// stock directory; stocks not in the table are kept but not published.
+    pub fn with_instruments(mut self, instruments: Instruments) -> Self {
+        self.instruments = Some((instruments, Vec::new()));
+        self
+    }
+
+    /// The instrument id the book of `locate` is published under.
+    fn instrument(&self, locate: usize) -> Option<u32> {
+        match &self.instruments {
+            None => Some(locate as u32),
+            Some((_, by_locate)) => by_locate.get(locate).copied().flatten(),
+        }
+    }
+
+    /// Learns a stock directory entry's instrument id.
+    fn learn(&mut self, message: &Message) {
+        let (Some((instruments, by_locate)), Message::StockDirectory { header, directory }) =
+            (&mut self.instruments, message)
+        else {
+            return;
+        };
+        let locate = usize::from(header.stock_locate);
+        if by_locate.len() <= locate {
+            by_locate.resize(locate + 1, None);
+        }
+        by_locate[locate] = instruments.id(&String::from_utf8_lossy(&directory.stock));
     }
 
     /// The book of the stock with `locate`, if it has had any message.
@@ -158,7 +192,8 @@ impl ItchFeed {
         let stamps = Stamps { sequence: self.next_sequence - 1, exchange_ts_ns: 0, receive_ts_ns };
         let books = self.books.iter().enumerate().filter_map(|(locate, book)| Some((locate, book.as_ref()?)));
         for (locate, book) in books {
-            if sink.book(locate as u32, book.book(), self.stale, &stamps).is_err() {
+            let Some(instrument) = self.instrument(locate) else { continue };
+            if sink.book(instrument, book.book(), self.stale, &stamps).is_err() {
                 self.counters.publish_errors += 1;
             }
         }
@@ -187,9 +222,10 @@ impl ItchFeed {
     }
 
     fn apply_message(&mut self, message: &Message, stamps: &Stamps, sink: &mut impl BookSink) {
+        self.learn(message);
         let (orders, depth, stale) = (self.orders_per_book, self.depth, self.stale);
-        let locate = message.header().stock_locate;
-        let index = usize::from(locate);
+        let index = usize::from(message.header().stock_locate);
+        let instrument = self.instrument(index);
         if self.books.len() <= index {
             self.books.resize_with(index + 1, || None);
         }
@@ -202,7 +238,7 @@ impl ItchFeed {
             }
         };
         self.counters.messages += 1;
-        let instrument = u32::from(locate);
+        let Some(instrument) = instrument else { return };
         let mut published = changes.iter().try_for_each(|change| sink.level(instrument, change, stamps));
         if changes.iter().next().is_some() {
             published = published.and_then(|()| sink.book(instrument, book.book(), stale, stamps));
@@ -265,6 +301,53 @@ mod tests {
         assert_eq!(feed.book(3).unwrap().order_count(), 3);
         let c = feed.counters();
         assert_eq!((c.gaps, c.recoveries, c.messages), (1, 1, 3));
+    }
+
+    /// Collects the instrument ids of published books.
+    #[derive(Default)]
+    struct Instruments(Vec<u32>);
+
+    impl BookSink for Instruments {
+        fn level(&mut self, _: u32, _: &crate::book::LevelChange, _: &Stamps) -> shm_layout::ShmResult<()> {
+            Ok(())
+        }
+
+        fn book(
+            &mut self,
+            instrument: u32,
+            _: &crate::book::Book,
+            _: bool,
+            _: &Stamps,
+        ) -> shm_layout::ShmResult<()> {
+            self.0.push(instrument);
+            Ok(())
+        }
+    }
+
+    fn directory(locate: u16, symbol: &str) -> Vec<u8> {
+        let message = Message::StockDirectory {
+            header: Header { stock_locate: locate, ..Header::default() },
+            directory: protocols::itch::StockDirectory::common_stock(stock(symbol), 100),
+        };
+        let mut wire = [0u8; MAX_MESSAGE_LEN];
+        let len = message.encode(&mut wire);
+        wire[..len].to_vec()
+    }
+
+    #[test]
+    fn books_are_published_under_the_firms_instrument_id_learnt_from_the_stock_directory() {
+        let table = crate::instruments::Instruments::new([("TICK", 42)]).unwrap();
+        let mut feed = ItchFeed::new(session("S"), 16, 16, 16).with_instruments(table);
+        let mut published = Instruments::default();
+        feed.on_packet(&packet("S", 1, &[directory(3, "TICK"), add(1)]), 0, &mut published);
+        assert_eq!(published.0, [42]);
+
+        let unlisted = crate::instruments::Instruments::new([("OTHER", 7)]).unwrap();
+        let mut feed = ItchFeed::new(session("S"), 16, 16, 16).with_instruments(unlisted);
+        let mut published = Instruments::default();
+        feed.on_packet(&packet("S", 1, &[directory(3, "TICK"), add(1)]), 0, &mut published);
+        assert!(published.0.is_empty(), "a stock outside the table is not published");
+        assert_eq!(feed.book(3).unwrap().order_count(), 1, "but its book is kept");
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! * [`publish`]: books into shared memory: level changes on the venue's ring, the top levels in
 //!   its seqlock slots, flagged stale while a gap is open.
 //! * [`metrics`]: a feed's counters and receive-to-publish latency histogram in shared memory.
+//! * [`instruments`]: the firm's instrument ids, the same on every venue.
 //! * [`sink`]: the interface between the handlers and wherever their updates go.
 //! * [`recording`]: what a feed received, recorded with receive times, replayed through the
 //!   same handler.
@@ -23,6 +24,7 @@
 
 pub mod book;
 pub mod depth_feed;
+pub mod instruments;
 pub mod itch_feed;
 pub mod itch_net;
 pub mod levels;
