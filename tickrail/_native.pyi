@@ -11,7 +11,9 @@ __all__ = [
     "LAYOUT_VERSION",
     "BroadcastReader",
     "BroadcastWriter",
+    "ItchFeedWorker",
     "ItchVenue",
+    "ItchVenueServer",
     "LayoutMismatch",
     "MessageTooLarge",
     "MessageView",
@@ -27,11 +29,13 @@ __all__ = [
     "ShmError",
     "SlotReader",
     "SlotWriter",
+    "feed_report",
     "fix_decode",
     "fix_encode",
     "list_segments",
     "record_layouts",
     "remove_if_stale",
+    "replay_itch",
     "segment_info",
     "segment_stats",
     "unlink",
@@ -304,3 +308,92 @@ class ItchVenue:
     @property
     def next_sequence(self) -> int: ...
     def levels(self, symbol: int, side: Literal["buy", "sell"] | str) -> list[tuple[int, int]]: ...
+
+SymbolTuple = tuple[str, int, int, int, float, int]
+
+@final
+class ItchVenueServer:
+    def __new__(
+        cls,
+        seed: int,
+        symbols: list[SymbolTuple],
+        destination: str,
+        *,
+        rerequest: str = "127.0.0.1:0",
+        session_name: str = "TICKRAIL01",
+        rate_per_s: float = 20_000.0,
+        venue: int = 1,
+        lag_ns: int = 0,
+        noise: float = 0.5,
+        cancel_share: float = 0.3,
+        marketable_share: float = 0.1,
+        bursts_per_s: float = 0.2,
+        burst_ns: int = 200_000_000,
+        burst_factor: float = 3.0,
+        heartbeat_ms: int = 1000,
+        drop: float = 0.0,
+        duplicate: float = 0.0,
+        reorder: float = 0.0,
+        fault_seed: int = 0,
+        blackouts: list[tuple[int, int]] = ...,
+        linger_ms: int = 1000,
+    ) -> Self: ...
+    @property
+    def destination(self) -> str: ...
+    @property
+    def rerequest_addr(self) -> str: ...
+    @property
+    def running(self) -> bool: ...
+    def start(self) -> None: ...
+    def stop(self) -> dict[str, Any]: ...
+
+@final
+class ItchFeedWorker:
+    def __new__(
+        cls,
+        prefix: str,
+        listen: str,
+        rerequest: str,
+        instruments: list[tuple[str, int]],
+        *,
+        session_name: str = "TICKRAIL01",
+        interface: str = "127.0.0.1",
+        poll: str = "block",
+        retry_ms: int = 20,
+        record: str | None = None,
+        replace_stale: bool = False,
+        max_pending: int = 4096,
+        orders_per_book: int = 65536,
+    ) -> Self: ...
+    @property
+    def listen(self) -> str: ...
+    @property
+    def segments(self) -> tuple[str, str, str]: ...
+    @property
+    def running(self) -> bool: ...
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def unlink(self) -> None: ...
+
+class LatencyReport(TypedDict):
+    count: int
+    mean: float
+    p50: int
+    p99: int
+    p999: int
+    max: int
+
+class FeedReport(TypedDict):
+    counters: dict[str, int]
+    latency_ns: LatencyReport
+
+def feed_report(name: str) -> FeedReport: ...
+def replay_itch(
+    path: str,
+    prefix: str,
+    instruments: list[tuple[str, int]],
+    *,
+    session_name: str = "TICKRAIL01",
+    speed: float | None = None,
+    replace_stale: bool = False,
+) -> dict[str, int | float]: ...

@@ -17,6 +17,10 @@ use crate::instruments::Instruments;
 use crate::orders::OrderBook;
 use crate::sink::{BookSink, Stamps};
 
+/// Most messages one re-request asks for, so its answer fits a socket's receive buffer; a
+/// longer gap is filled by successive requests.
+pub const MAX_REREQUEST: u64 = 1024;
+
 /// Counters of one feed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FeedCounters {
@@ -63,6 +67,8 @@ pub struct ItchFeed {
     /// book under its locate code.
     instruments: Option<(Instruments, Vec<Option<u32>>)>,
     stale: bool,
+    /// The sequence the open gap ends before: the highest sequence seen beyond the books.
+    gap_end: u64,
     counters: FeedCounters,
     orders_per_book: usize,
     depth: usize,
@@ -81,6 +87,7 @@ impl ItchFeed {
             books: Vec::new(),
             instruments: None,
             stale: false,
+            gap_end: 0,
             counters: FeedCounters::default(),
             orders_per_book,
             depth,
@@ -134,6 +141,12 @@ impl ItchFeed {
         self.stale
     }
 
+    /// The request for what the open gap still lacks, if a gap is open: to ask again when an
+    /// earlier request's answer never came.
+    pub fn open_gap(&self) -> Option<Request> {
+        self.stale.then(|| self.gap_request(self.gap_end))
+    }
+
     /// The next sequence number the feed needs.
     pub fn next_sequence(&self) -> u64 {
         self.next_sequence
@@ -158,6 +171,7 @@ impl ItchFeed {
         };
         let header = packet.header;
         if header.sequence > self.next_sequence {
+            self.gap_end = self.gap_end.max(header.sequence);
             // Messages between what we have and this packet were lost: keep it for later.
             if !header.is_heartbeat() && self.pending.len() < self.max_pending {
                 self.pending.entry(header.sequence).or_insert_with(|| bytes.to_vec());
@@ -171,19 +185,20 @@ impl ItchFeed {
         }
         self.apply(&packet, receive_ts_ns, sink);
         self.drain_pending(receive_ts_ns, sink);
-        if self.stale && self.pending.is_empty() {
+        if self.stale && self.pending.is_empty() && self.next_sequence >= self.gap_end {
             self.stale = false;
             self.counters.recoveries += 1;
             self.flag_books(receive_ts_ns, sink);
         }
         match self.pending.keys().next() {
             Some(&first) => Action::Rerequest(self.gap_request(first)),
+            None if self.stale => Action::Rerequest(self.gap_request(self.gap_end)),
             None => Action::None,
         }
     }
 
     fn gap_request(&self, up_to: u64) -> Request {
-        let count = (up_to - self.next_sequence).min(u64::from(u16::MAX - 1)) as u16;
+        let count = (up_to - self.next_sequence).min(MAX_REREQUEST) as u16;
         Request { session: self.session, sequence: self.next_sequence, count }
     }
 
@@ -348,6 +363,27 @@ mod tests {
         feed.on_packet(&packet("S", 1, &[directory(3, "TICK"), add(1)]), 0, &mut published);
         assert!(published.0.is_empty(), "a stock outside the table is not published");
         assert_eq!(feed.book(3).unwrap().order_count(), 1, "but its book is kept");
+    }
+
+    #[test]
+    fn a_gap_longer_than_one_request_stays_open_until_every_message_is_in() {
+        let mut feed = ItchFeed::new(session("S"), 16, 4096, 16);
+        let total = MAX_REREQUEST + 10;
+        // Only a heartbeat says how far the venue got: nothing early is kept.
+        let heartbeat = protocols::moldudp64::header_only(session("S"), total + 1, 0);
+        let Action::Rerequest(first) = feed.on_packet(&heartbeat, 0, &mut ()) else { panic!("gap noticed") };
+        assert_eq!((first.sequence, u64::from(first.count)), (1, MAX_REREQUEST));
+        let answer: Vec<Vec<u8>> = (1..=MAX_REREQUEST).map(add).collect();
+        for (i, chunk) in answer.chunks(30).enumerate() {
+            feed.on_packet(&packet("S", 1 + i as u64 * 30, chunk), 0, &mut ());
+        }
+        assert!(feed.is_stale(), "ten messages are still missing");
+        let rest = feed.open_gap().expect("the gap is open");
+        assert_eq!((rest.sequence, rest.count), (MAX_REREQUEST + 1, 10));
+        let tail: Vec<Vec<u8>> = (MAX_REREQUEST + 1..=total).map(add).collect();
+        assert_eq!(feed.on_packet(&packet("S", MAX_REREQUEST + 1, &tail), 0, &mut ()), Action::None);
+        assert!(!feed.is_stale() && feed.open_gap().is_none());
+        assert_eq!(feed.book(3).unwrap().order_count() as u64, total);
     }
 
     #[test]

@@ -3,9 +3,10 @@
 //! re-request server from the same socket, so their answers arrive in the same stream.
 //!
 //! The loop waits for packets as configured ([`Poll`]): blocking with a timeout (so it notices
-//! `stop`), or busy-polling on an isolated core. A gap is re-requested at once; while it stays
-//! open the same request is sent again only after `retry_after`, so a burst of early packets
-//! does not flood the server. Counters are mirrored into the feed's metrics segment after
+//! `stop`), or busy-polling on an isolated core. A gap is re-requested at once, and one request
+//! at most is in flight: the next goes out when the answer has been applied, or when
+//! `retry_after` has passed without it (lost, or the server busy). So the packets that keep
+//! arriving while a gap is open never multiply the requests, nor the server's answers. Counters are mirrored into the feed's metrics segment after
 //! every packet.
 
 use std::io;
@@ -140,7 +141,7 @@ impl ItchReceiver {
             }
             let action = feed.on_packet(&buf[..len], receive_ts_ns, sink);
             if let Action::Rerequest(request) = action {
-                self.request(rerequests, request, metrics)?;
+                self.request(rerequests, request, feed.next_sequence(), metrics)?;
             } else if !feed.is_stale() {
                 self.last_request = None;
             }
@@ -153,11 +154,12 @@ impl ItchReceiver {
         &mut self,
         rerequests: &Rerequests,
         request: Request,
+        next_sequence: u64,
         metrics: &FeedMetrics,
     ) -> Result<(), ReceiveError> {
-        let repeat = matches!(self.last_request, Some((last, at))
-            if last == request && at.elapsed() < rerequests.retry_after);
-        if repeat {
+        let in_flight = matches!(self.last_request, Some((last, at))
+            if next_sequence < last.sequence + u64::from(last.count) && at.elapsed() < rerequests.retry_after);
+        if in_flight {
             return Ok(());
         }
         self.socket.send_to(&request.encode(), rerequests.server).map_err(io_error("send re-request"))?;
@@ -174,9 +176,9 @@ impl ItchReceiver {
         feed: &ItchFeed,
         metrics: &FeedMetrics,
     ) -> Result<(), ReceiveError> {
-        match self.last_request {
-            Some((request, at)) if feed.is_stale() && at.elapsed() >= rerequests.retry_after => {
-                self.request(rerequests, request, metrics)
+        match (feed.open_gap(), self.last_request) {
+            (Some(request), Some((_, at))) if at.elapsed() >= rerequests.retry_after => {
+                self.request(rerequests, request, feed.next_sequence(), metrics)
             }
             _ => Ok(()),
         }

@@ -15,6 +15,7 @@
 //!   its seqlock slots, flagged stale while a gap is open.
 //! * [`metrics`]: a feed's counters and receive-to-publish latency histogram in shared memory.
 //! * [`instruments`]: the firm's instrument ids, the same on every venue.
+//! * [`outputs`]: the segments a feed process writes: event ring, book slots, metrics.
 //! * [`sink`]: the interface between the handlers and wherever their updates go.
 //! * [`recording`]: what a feed received, recorded with receive times, replayed through the
 //!   same handler.
@@ -30,6 +31,7 @@ pub mod itch_net;
 pub mod levels;
 pub mod metrics;
 pub mod orders;
+pub mod outputs;
 pub mod publish;
 pub mod recording;
 pub mod sink;

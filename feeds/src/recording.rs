@@ -8,6 +8,7 @@
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// The first bytes of every recording.
 pub const MAGIC: &[u8; 8] = b"TRREC001";
@@ -102,8 +103,56 @@ impl Replay {
         Ok(Some(Frame { receive_ts_ns, bytes }))
     }
 
+    /// Every remaining frame, in order (for replays timed without the file in the way).
+    pub fn read_all(&mut self) -> io::Result<Vec<Frame>> {
+        let mut frames = Vec::new();
+        while let Some(frame) = self.next_frame()? {
+            frames.push(frame);
+        }
+        Ok(frames)
+    }
+
     fn cut(&self, what: &str) -> io::Error {
         invalid(Path::new(&self.path), &format!("ends in the middle of {what}"))
+    }
+}
+
+/// How fast a replay feeds its frames.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pace {
+    /// Each frame as soon as the last is done.
+    AsFastAsPossible,
+    /// The recorded gaps between frames, divided by `speed` (1.0: as recorded).
+    Recorded {
+        /// How many times faster than recorded.
+        speed: f64,
+    },
+}
+
+/// Holds a replay to its [`Pace`]: [`Pacer::wait`] returns when a frame is due.
+#[derive(Debug)]
+pub struct Pacer {
+    pace: Pace,
+    start: Option<(u64, Instant)>,
+}
+
+impl Pacer {
+    /// A pacer for a replay starting now.
+    pub fn new(pace: Pace) -> Self {
+        Self { pace, start: None }
+    }
+
+    /// Waits (sleeping) until the frame received at `receive_ts_ns` is due: the first frame at
+    /// once, each later one its recorded distance from the first (scaled by the speed).
+    pub fn wait(&mut self, receive_ts_ns: u64) {
+        let Pace::Recorded { speed } = self.pace else { return };
+        let (first_ts, started) = *self.start.get_or_insert((receive_ts_ns, Instant::now()));
+        let offset = receive_ts_ns.saturating_sub(first_ts) as f64 / speed.max(f64::MIN_POSITIVE);
+        let due = started + Duration::from_nanos(offset as u64);
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
     }
 }
 
@@ -132,6 +181,22 @@ mod tests {
         assert_eq!(replay.next_frame().unwrap(), Some(Frame { receive_ts_ns: 9, bytes: vec![] }));
         assert_eq!(replay.next_frame().unwrap(), None);
         std::fs::remove_file(p).unwrap();
+    }
+
+    #[test]
+    fn a_paced_replay_keeps_the_recorded_gaps_scaled_by_its_speed() {
+        let mut pacer = Pacer::new(Pace::Recorded { speed: 2.0 });
+        let started = Instant::now();
+        for ts in [1_000_000_000, 1_020_000_000, 1_060_000_000] {
+            pacer.wait(ts);
+        }
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(30), "60 ms recorded at twice the speed: {took:?}");
+        let mut fast = Pacer::new(Pace::AsFastAsPossible);
+        let started = Instant::now();
+        fast.wait(0);
+        fast.wait(u64::MAX / 2);
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 
     #[test]

@@ -9,11 +9,14 @@ use pyo3::prelude::*;
 mod buffers;
 mod codecs;
 mod errors;
+mod feed_workers;
 mod records;
 mod segments;
+mod servers;
 mod shm;
 mod simulated;
 mod waits;
+mod worker;
 
 /// The extension module.
 #[pymodule]
@@ -21,8 +24,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("LAYOUT_VERSION", shm_layout::LAYOUT_VERSION)?;
     codecs::register(m)?;
     errors::register(m)?;
+    feed_workers::register(m)?;
     records::register(m)?;
     segments::register(m)?;
+    servers::register(m)?;
     shm::register(m)?;
     simulated::register(m)?;
     Ok(())

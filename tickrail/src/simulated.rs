@@ -1,6 +1,6 @@
 //! The simulated venues, driven from Python.
 
-use protocols::moldudp64::{session, Request};
+use protocols::moldudp64::{session, Request, Session};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -10,7 +10,55 @@ use venues::venue_a::ItchVenue;
 
 /// A symbol as Python gives it: `(name, start_price, tick, lot, volatility, half_spread)`,
 /// prices in 1/10,000.
-type SymbolTuple = (String, i64, i64, u64, f64, i64);
+pub(crate) type SymbolTuple = (String, i64, i64, u64, f64, i64);
+
+/// The market every venue shares: symbols and the fair-value model's seed and bursts.
+pub(crate) fn market_spec(
+    seed: u64,
+    symbols: Vec<SymbolTuple>,
+    bursts_per_s: f64,
+    burst_ns: u64,
+    burst_factor: f64,
+) -> PyResult<MarketSpec> {
+    if symbols.is_empty() {
+        return Err(PyValueError::new_err("a venue needs at least one symbol"));
+    }
+    let symbols = symbols
+        .into_iter()
+        .map(|(name, start_price, tick, lot, volatility, half_spread)| {
+            if name.is_empty() || name.len() > 8 || start_price <= 0 || tick <= 0 || lot == 0 {
+                return Err(PyValueError::new_err(format!(
+                    "symbol {name:?}: a name of 1 to 8 bytes and a positive price, tick and lot are needed"
+                )));
+            }
+            Ok(SymbolSpec { name, start_price, tick, lot, volatility, half_spread })
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok(MarketSpec { seed, symbols, bursts_per_s, burst_ns, burst_factor })
+}
+
+/// One venue's flow parameters.
+pub(crate) fn venue_spec(
+    venue: u64,
+    rate_per_s: f64,
+    lag_ns: u64,
+    noise: f64,
+    cancel_share: f64,
+    marketable_share: f64,
+) -> PyResult<VenueSpec> {
+    if !(rate_per_s > 0.0 && rate_per_s.is_finite()) {
+        return Err(PyValueError::new_err(format!("rate_per_s must be positive, not {rate_per_s}")));
+    }
+    Ok(VenueSpec { venue, rate_per_s, lag_ns, noise, cancel_share, marketable_share })
+}
+
+/// A MoldUDP64 session name: at most 10 bytes.
+pub(crate) fn session_of(name: &str) -> PyResult<Session> {
+    if name.is_empty() || name.len() > 10 {
+        return Err(PyValueError::new_err(format!("session name {name:?} must have 1 to 10 bytes")));
+    }
+    Ok(session(name))
+}
 
 fn packets<'py>(py: Python<'py>, packets: Vec<Vec<u8>>) -> Vec<Bound<'py, PyBytes>> {
     packets.iter().map(|p| PyBytes::new(py, p)).collect()
@@ -44,25 +92,10 @@ impl PyItchVenue {
         burst_ns: u64,
         burst_factor: f64,
     ) -> PyResult<Self> {
-        if symbols.is_empty() || session_name.len() > 10 || rate_per_s <= 0.0 {
-            return Err(PyValueError::new_err(
-                "an ItchVenue needs at least one symbol, a session name of at most 10 bytes and a positive rate",
-            ));
-        }
-        let symbols = symbols
-            .into_iter()
-            .map(|(name, start_price, tick, lot, volatility, half_spread)| {
-                if name.is_empty() || name.len() > 8 || start_price <= 0 || tick <= 0 || lot == 0 {
-                    return Err(PyValueError::new_err(format!(
-                        "symbol {name:?}: a name of 1 to 8 bytes and a positive price, tick and lot are needed"
-                    )));
-                }
-                Ok(SymbolSpec { name, start_price, tick, lot, volatility, half_spread })
-            })
-            .collect::<PyResult<Vec<_>>>()?;
-        let market = MarketSpec { seed, symbols, bursts_per_s, burst_ns, burst_factor };
-        let flow = VenueSpec { venue, rate_per_s, lag_ns, noise, cancel_share, marketable_share };
-        Ok(Self { venue: ItchVenue::new(market, flow, session(session_name)) })
+        let market = market_spec(seed, symbols, bursts_per_s, burst_ns, burst_factor)?;
+        let flow = venue_spec(venue, rate_per_s, lag_ns, noise, cancel_share, marketable_share)?;
+        let session = session_of(session_name)?;
+        Ok(Self { venue: ItchVenue::new(market, flow, session) })
     }
 
     /// The opening packets: start of messages and the stock directory.

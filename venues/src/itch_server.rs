@@ -178,10 +178,11 @@ impl ItchServer {
         Ok(self.stats())
     }
 
-    /// Answers re-requests until `stop` is set (after [`ItchServer::run`], so late feeds can
-    /// still recover), sleeping briefly between polls.
-    pub fn serve_until(&mut self, stop: &AtomicBool) -> Result<(), ServerError> {
-        while !stop.load(Ordering::Relaxed) {
+    /// Answers re-requests until `stop` is set or `deadline` passes (after
+    /// [`ItchServer::run`], so feeds can still fill the session's tail), sleeping briefly
+    /// between polls.
+    pub fn serve_until(&mut self, stop: &AtomicBool, deadline: Option<Instant>) -> Result<(), ServerError> {
+        while !stop.load(Ordering::Relaxed) && deadline.map_or(true, |d| Instant::now() < d) {
             if !self.serve_rerequests()? {
                 std::thread::sleep(Duration::from_micros(200));
             }

@@ -5,7 +5,7 @@
 use protocols::itch::{self, Header, Message, StockDirectory, MAX_MESSAGE_LEN};
 use protocols::moldudp64::{Request, Session};
 
-use crate::flow::{Action, MarketSpec, VenueFlow, VenueSpec};
+use crate::flow::{Action, MarketSpec, SymbolSpec, VenueFlow, VenueSpec};
 use crate::itch::ItchTranslator;
 use crate::matching::{Engine, Event};
 use crate::mold::MoldPublisher;
@@ -50,6 +50,11 @@ impl ItchVenue {
         self.engines.len()
     }
 
+    /// The symbols, in locate order (locate = index + 1).
+    pub fn symbols(&self) -> &[SymbolSpec] {
+        &self.market.symbols
+    }
+
     /// The matching engine of `symbol`.
     pub fn engine(&self, symbol: usize) -> &Engine {
         &self.engines[symbol]
@@ -86,13 +91,17 @@ impl ItchVenue {
     }
 
     /// Runs the order flow up to `until_ns` nanoseconds into the session (a live venue passes
-    /// the time since it opened); returns the packets of the market data it made.
+    /// the time since it opened); returns the packets of the market data it made. Each
+    /// action's messages go out in their own packet, as a venue sends what happens when it
+    /// happens, however late the caller asks.
     pub fn step_until(&mut self, until_ns: u64) -> Vec<Vec<u8>> {
-        self.messages.clear();
+        let mut packets = Vec::new();
         while let Some((now_ns, action)) = self.flow.next_action_until(until_ns) {
+            self.messages.clear();
             self.act(now_ns, action);
+            packets.extend(self.publish());
         }
-        self.publish()
+        packets
     }
 
     fn act(&mut self, now_ns: u64, action: Action) {

@@ -94,7 +94,7 @@ fn over_a_lossy_udp_link_the_feed_recovers_every_gap_and_ends_with_the_venues_bo
         let (open, serving) = (venue_close.clone(), venue_stop_serving.clone());
         move || {
             ran.send(server.run(&open).unwrap()).unwrap();
-            server.serve_until(&serving).unwrap();
+            server.serve_until(&serving, None).unwrap();
             server
         }
     });

@@ -1,0 +1,101 @@
+"""Starting venue and feed processes for tests, and reading what they announce."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from shm_layout import FIXED_POINT_SCALE, TOP_OF_BOOK, SlotReader
+
+#: Units of a venue's prices (1/10,000) in shared memory's fixed point.
+PRICE_TO_FIXED = FIXED_POINT_SCALE // 10_000
+
+
+@dataclass
+class Process:
+    """A child process whose stdout carries one JSON object per line."""
+
+    name: str
+    popen: subprocess.Popen[str]
+    lines: list[dict[str, Any]] = field(default_factory=list)
+
+    def expect(self, event: str, timeout: float = 10.0) -> dict[str, Any]:
+        """Waits (bounded) for the next announcement of ``event``; fails with the process's
+        stderr if it exits or stays silent."""
+        assert self.popen.stdout is not None
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.popen.stdout, selectors.EVENT_READ)
+            while (left := deadline - time.monotonic()) > 0:
+                if not sel.select(left):
+                    break
+                line = self.popen.stdout.readline()
+                if not line:
+                    break
+                announced = json.loads(line)
+                self.lines.append(announced)
+                if announced.get("event") == event:
+                    return announced
+        self.popen.kill()
+        _, err = self.popen.communicate(timeout=5)
+        raise AssertionError(f"{self.name} never announced {event!r}; stderr:\n{err}")
+
+    def wait(self, timeout: float = 10.0) -> int:
+        """Waits (bounded) for the process to exit on its own; its status."""
+        try:
+            return self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(timeout=5)
+            raise AssertionError(f"{self.name} did not exit within {timeout} s") from None
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM, then a bounded wait; SIGKILL if it hangs."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+        try:
+            return self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(timeout=5)
+            raise AssertionError(f"{self.name} did not stop within {timeout} s") from None
+
+
+def start(name: str, module: str, *args: str) -> Process:
+    """Starts ``python -m module args...``."""
+    popen = subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    return Process(name, popen)
+
+
+def top_of_book(books: str, instrument_id: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]], int]:
+    """The bids, asks (``(price, quantity)`` in shared memory's fixed point) and flags of an
+    instrument's slot."""
+    reader = SlotReader.open(books)
+    raw = reader.read(instrument_id)
+    assert raw is not None, f"{books} has no book for instrument {instrument_id}"
+    top = np.frombuffer(raw, dtype=TOP_OF_BOOK)[0]
+    bids = [(int(p), int(q)) for p, q in top["bids"][: top["bid_levels"]]]
+    asks = [(int(p), int(q)) for p, q in top["asks"][: top["ask_levels"]]]
+    return bids, asks, int(top["flags"])
+
+
+def venue_levels(
+    levels: list[tuple[int, int]], quantity_scale: int, depth: int = 10
+) -> list[tuple[int, int]]:
+    """A venue's levels (price in 1/10,000, quantity in its units) in shared memory's units."""
+    return [(p * PRICE_TO_FIXED, q * quantity_scale) for p, q in levels[:depth]]
