@@ -7,6 +7,7 @@
 //!
 //! * [`itch`]: NASDAQ TotalView-ITCH 5.0 messages (big-endian, 6-byte nanosecond timestamps).
 //! * [`moldudp64`]: MoldUDP64 packets that carry them over UDP, and re-requests for gaps.
+//! * [`soupbintcp`]: SoupBinTCP 3.0 packets and stream framing (login, heartbeats, sequenced data).
 //! * [`fix`]: FIX 4.4 tag=value framing with BodyLength and CheckSum.
 //! * [`depth_json`]: crypto-exchange style JSON depth snapshots, updates and trades.
 //! * [`decimal`]: exact decimal text to and from fixed-point integers.
@@ -21,5 +22,6 @@ mod error;
 pub mod fix;
 pub mod itch;
 pub mod moldudp64;
+pub mod soupbintcp;
 
 pub use error::DecodeError;
