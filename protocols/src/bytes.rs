@@ -1,4 +1,7 @@
-//! Big-endian field access on byte slices whose length the caller has already checked.
+//! Big-endian field access on byte slices whose length the caller has already checked, and
+//! fixed-width ASCII fields.
+
+use crate::FieldError;
 
 /// Reads a big-endian unsigned integer of `N` bytes (up to 8) at `at`.
 #[inline]
@@ -29,6 +32,11 @@ pub(crate) fn left_aligned<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
     let mut out = [b' '; N];
     out[..text.len()].copy_from_slice(text);
     Some(out)
+}
+
+/// `text` as the alpha field `field` of `N` bytes: left-aligned and padded with spaces.
+pub fn alpha<const N: usize>(field: &'static str, text: &str) -> Result<[u8; N], FieldError> {
+    left_aligned(text.as_bytes()).ok_or_else(|| FieldError { field, width: N, text: text.to_owned() })
 }
 
 /// An alpha field without its padding spaces.

@@ -8,6 +8,8 @@
 //! * [`itch`]: NASDAQ TotalView-ITCH 5.0 messages (big-endian, 6-byte nanosecond timestamps).
 //! * [`moldudp64`]: MoldUDP64 packets that carry them over UDP, and re-requests for gaps.
 //! * [`soupbintcp`]: SoupBinTCP 3.0 packets and stream framing (login, heartbeats, sequenced data).
+//! * [`ouch42`]: OUCH 4.2 order entry: enter, replace and cancel in; accepted, replaced,
+//!   canceled, executed and rejected out.
 //! * [`fix`]: FIX 4.4 tag=value framing with BodyLength and CheckSum.
 //! * [`depth_json`]: crypto-exchange style JSON depth snapshots, updates and trades.
 //! * [`decimal`]: exact decimal text to and from fixed-point integers.
@@ -22,6 +24,8 @@ mod error;
 pub mod fix;
 pub mod itch;
 pub mod moldudp64;
+pub mod ouch42;
 pub mod soupbintcp;
 
-pub use error::DecodeError;
+pub use bytes::alpha;
+pub use error::{DecodeError, FieldError};

@@ -22,7 +22,7 @@
 //! number that packet announced, and each further one the next. This module is sans-IO: it
 //! cuts packets out of a byte stream and writes them into a caller's buffer.
 
-use crate::bytes::{left_aligned, trim_spaces};
+use crate::bytes::trim_spaces;
 use crate::DecodeError;
 
 const PROTOCOL: &str = "SoupBinTCP 3.0";
@@ -39,23 +39,6 @@ pub type Username = [u8; 6];
 
 /// A password: 10 ASCII bytes, left-aligned and space-padded.
 pub type Password = [u8; 10];
-
-/// A text that does not fit a fixed-width alpha field.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field} {text:?} is not at most {width} printable ASCII characters")]
-pub struct FieldError {
-    /// The field.
-    pub field: &'static str,
-    /// Its width in bytes.
-    pub width: usize,
-    /// The text that does not fit.
-    pub text: String,
-}
-
-/// `text` as the alpha field `field` of `N` bytes.
-pub fn alpha<const N: usize>(field: &'static str, text: &str) -> Result<[u8; N], FieldError> {
-    left_aligned(text.as_bytes()).ok_or_else(|| FieldError { field, width: N, text: text.to_owned() })
-}
 
 /// Why the server refused a login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -295,6 +278,7 @@ pub fn frame_len(stream: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alpha;
     use proptest::prelude::*;
 
     fn encoded(packet: &Packet<'_>) -> Vec<u8> {
