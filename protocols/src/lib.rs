@@ -8,6 +8,8 @@
 //! * [`itch`]: NASDAQ TotalView-ITCH 5.0 messages (big-endian, 6-byte nanosecond timestamps).
 //! * [`moldudp64`]: MoldUDP64 packets that carry them over UDP, and re-requests for gaps.
 //! * [`soupbintcp`]: SoupBinTCP 3.0 packets and stream framing (login, heartbeats, sequenced data).
+//! * [`soupbintcp_session`]: SoupBinTCP client and server sessions without sockets: login with
+//!   replay from a sequence number, heartbeats, timeouts, logout.
 //! * [`ouch42`]: OUCH 4.2 order entry: enter, replace and cancel in; accepted, replaced,
 //!   canceled, executed and rejected out.
 //! * [`fix`]: FIX 4.4 tag=value framing with BodyLength and CheckSum.
@@ -26,6 +28,7 @@ pub mod itch;
 pub mod moldudp64;
 pub mod ouch42;
 pub mod soupbintcp;
+pub mod soupbintcp_session;
 
 pub use bytes::alpha;
 pub use error::{DecodeError, FieldError};

@@ -275,6 +275,55 @@ pub fn frame_len(stream: &[u8]) -> Option<usize> {
     stream.get(..2).map(|length| 2 + usize::from(u16::from_be_bytes([length[0], length[1]])))
 }
 
+/// Bytes received from a stream, cut into packets as they complete.
+#[derive(Debug, Default, Clone)]
+pub struct StreamBuffer {
+    bytes: Vec<u8>,
+    start: usize,
+}
+
+impl StreamBuffer {
+    /// An empty buffer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends bytes read from the stream.
+    pub fn extend(&mut self, received: &[u8]) {
+        if self.start > 0 && self.start * 2 >= self.bytes.len() {
+            self.bytes.drain(..self.start);
+            self.start = 0;
+        }
+        self.bytes.extend_from_slice(received);
+    }
+
+    /// Bytes received but not yet cut into packets.
+    pub fn pending(&self) -> usize {
+        self.bytes.len() - self.start
+    }
+
+    /// The next complete packet, if any. A packet that does not decode is consumed (the
+    /// framing is intact, so what follows it is not lost) and its error returned, except for
+    /// a zero length, which breaks the framing and stays an error.
+    pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, DecodeError> {
+        let rest = &self.bytes[self.start..];
+        match decode(rest) {
+            Ok(Some((_, used))) => {
+                let at = self.start;
+                self.start += used;
+                Ok(Some(Packet::decode(&self.bytes[at + 2..at + used]).expect("decoded just now")))
+            }
+            Ok(None) => Ok(None),
+            Err(err) => {
+                if let Some(used) = frame_len(rest).filter(|&used| used > 2 && used <= rest.len()) {
+                    self.start += used;
+                }
+                Err(err)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,6 +428,22 @@ mod tests {
         overflow.extend_from_slice(b"99999999999999999999");
         assert!(Packet::decode(&overflow).is_err(), "beyond u64");
         assert_eq!(Packet::decode(&[]), Err(DecodeError::Empty { protocol: PROTOCOL }));
+    }
+
+    #[test]
+    fn a_stream_buffer_hands_out_packets_as_they_complete_and_skips_a_bad_one() {
+        let mut stream = encoded(&Packet::SequencedData(b"one"));
+        stream.extend([0, 1, b'Q']);
+        stream.extend(encoded(&Packet::ServerHeartbeat));
+        let mut buffer = StreamBuffer::new();
+        buffer.extend(&stream[..4]);
+        assert_eq!(buffer.next_packet(), Ok(None));
+        buffer.extend(&stream[4..]);
+        assert_eq!(buffer.next_packet(), Ok(Some(Packet::SequencedData(b"one"))));
+        assert!(matches!(buffer.next_packet(), Err(DecodeError::UnknownType { msg_type: b'Q', .. })));
+        assert_eq!(buffer.next_packet(), Ok(Some(Packet::ServerHeartbeat)));
+        assert_eq!(buffer.next_packet(), Ok(None));
+        assert_eq!(buffer.pending(), 0);
     }
 
     #[test]
