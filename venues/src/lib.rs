@@ -8,12 +8,16 @@
 //! * [`mold`]: venue A's MoldUDP64 packetiser, message store and re-request server.
 //! * [`flow`]: seeded background order flow: a shared fair value per symbol, venue lags and
 //!   noise, Poisson arrivals, bursts. [`random`] is its deterministic random source.
-//! * [`venue_a`]: venue A without sockets: flow, engines, ITCH in MoldUDP64, re-requests.
+//! * [`venue_a`]: venue A without sockets: flow, engines, ITCH in MoldUDP64, re-requests,
+//!   external orders.
+//! * [`ouch_orders`]: venue A's OUCH 4.2 order entry without sockets: tokens to engine orders,
+//!   engine events to OUCH messages per user.
 
 pub mod depth;
 pub mod flow;
 pub mod itch;
 pub mod matching;
 pub mod mold;
+pub mod ouch_orders;
 pub mod random;
 pub mod venue_a;
