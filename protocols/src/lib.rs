@@ -12,6 +12,7 @@
 //!   replay from a sequence number, heartbeats, timeouts, logout.
 //! * [`ouch42`]: OUCH 4.2 order entry: enter, replace and cancel in; accepted, replaced,
 //!   canceled, executed and rejected out.
+//! * [`ouch_client`]: a blocking OUCH client over SoupBinTCP on a `std::net` TCP stream.
 //! * [`fix`]: FIX 4.4 tag=value framing with BodyLength and CheckSum.
 //! * [`depth_json`]: crypto-exchange style JSON depth snapshots, updates and trades.
 //! * [`decimal`]: exact decimal text to and from fixed-point integers.
@@ -27,6 +28,7 @@ pub mod fix;
 pub mod itch;
 pub mod moldudp64;
 pub mod ouch42;
+pub mod ouch_client;
 pub mod soupbintcp;
 pub mod soupbintcp_session;
 

@@ -376,8 +376,8 @@ impl ServerSession {
     }
 
     /// Accepts the login `request` into `session`, whose messages are in `store`: writes the
-    /// login accepted and replays the stored messages from the requested one (from the next
-    /// one if the client asked for 0 or for more than there is).
+    /// login accepted; the next [`flush`](Self::flush) replays the stored messages from the
+    /// requested one (from the next one if the client asked for 0 or for more than there is).
     pub fn accept(
         &mut self,
         request: &LoginRequest,
@@ -391,7 +391,6 @@ impl ServerSession {
         self.state = ServerState::LoggedIn;
         let accepted = Packet::LoginAccepted { session, sequence: self.next_to_send };
         self.send_packet(accepted, now, out).expect("a login accepted fits");
-        self.flush(store, now, out).expect("stored messages fit a packet");
     }
 
     /// Rejects the login; the caller closes the connection once `out` is sent.
@@ -402,10 +401,22 @@ impl ServerSession {
 
     /// Writes the stored messages this client has not been sent yet.
     pub fn flush(&mut self, store: &SequencedStore, now: Instant, out: &mut Vec<u8>) -> Result<(), TooLong> {
+        self.flush_until(store, store.next_sequence(), now, out)
+    }
+
+    /// Writes the stored messages this client has not been sent yet, up to (not including)
+    /// sequence number `end`.
+    pub fn flush_until(
+        &mut self,
+        store: &SequencedStore,
+        end: u64,
+        now: Instant,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TooLong> {
         if self.state != ServerState::LoggedIn {
             return Ok(());
         }
-        while let Some(message) = store.get(self.next_to_send) {
+        while let Some(message) = store.get(self.next_to_send).filter(|_| self.next_to_send < end) {
             self.send_packet(Packet::SequencedData(message), now, out)?;
             self.next_to_send += 1;
         }
@@ -488,6 +499,7 @@ mod tests {
         let requests: Vec<_> = packets(&wire_frames).map(|p| server.on_packet(p, now).unwrap()).collect();
         let ServerEvent::LoginRequested(request) = requests[0] else { panic!("{requests:?}") };
         server.accept(&request, SESSION, store, now, &mut wire);
+        server.flush(store, now, &mut wire).unwrap();
         let wire_frames = frames(&mut wire);
         let received: Vec<_> = packets(&wire_frames)
             .map(|p| match client.on_packet(p, now).unwrap() {
@@ -509,8 +521,9 @@ mod tests {
         let (mut server, received) = log_in(&mut client, &store, now);
         assert_eq!(received, [1, 2, 3]);
         store.push(b"message 4");
+        store.push(b"message 5");
         let mut wire = Vec::new();
-        server.flush(&store, now, &mut wire).unwrap();
+        server.flush_until(&store, 5, now, &mut wire).unwrap();
         let wire_frames = frames(&mut wire);
         let events: Vec<_> =
             packets(&wire_frames).map(|p| client.on_packet(p, now).unwrap() == ClientEvent::None).collect();
