@@ -12,6 +12,7 @@
 //!   external orders.
 //! * [`ouch_orders`]: venue A's OUCH 4.2 order entry without sockets: tokens to engine orders,
 //!   engine events to OUCH messages per user.
+//! * [`ouch_server`]: venue A's OUCH 4.2 over SoupBinTCP server on loopback TCP.
 
 pub mod depth;
 pub mod flow;
@@ -19,5 +20,6 @@ pub mod itch;
 pub mod matching;
 pub mod mold;
 pub mod ouch_orders;
+pub mod ouch_server;
 pub mod random;
 pub mod venue_a;
