@@ -1,4 +1,5 @@
-//! Decoding errors, each naming the protocol, the message and what was wrong.
+//! Decoding errors, each naming the protocol, the message and what was wrong, and the error of
+//! a text that does not fit its fixed-width field.
 
 /// Why some bytes are not a valid message or packet.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,4 +59,16 @@ pub enum DecodeError {
         /// The value found, as text.
         value: String,
     },
+}
+
+/// A text that does not fit a fixed-width alpha field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} {text:?} is not at most {width} printable ASCII characters")]
+pub struct FieldError {
+    /// The field.
+    pub field: &'static str,
+    /// Its width in bytes.
+    pub width: usize,
+    /// The text that does not fit.
+    pub text: String,
 }

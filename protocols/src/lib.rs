@@ -7,6 +7,12 @@
 //!
 //! * [`itch`]: NASDAQ TotalView-ITCH 5.0 messages (big-endian, 6-byte nanosecond timestamps).
 //! * [`moldudp64`]: MoldUDP64 packets that carry them over UDP, and re-requests for gaps.
+//! * [`soupbintcp`]: SoupBinTCP 3.0 packets and stream framing (login, heartbeats, sequenced data).
+//! * [`soupbintcp_session`]: SoupBinTCP client and server sessions without sockets: login with
+//!   replay from a sequence number, heartbeats, timeouts, logout.
+//! * [`ouch42`]: OUCH 4.2 order entry: enter, replace and cancel in; accepted, replaced,
+//!   canceled, executed and rejected out.
+//! * [`ouch_client`]: a blocking OUCH client over SoupBinTCP on a `std::net` TCP stream.
 //! * [`fix`]: FIX 4.4 tag=value framing with BodyLength and CheckSum.
 //! * [`depth_json`]: crypto-exchange style JSON depth snapshots, updates and trades.
 //! * [`decimal`]: exact decimal text to and from fixed-point integers.
@@ -21,5 +27,10 @@ mod error;
 pub mod fix;
 pub mod itch;
 pub mod moldudp64;
+pub mod ouch42;
+pub mod ouch_client;
+pub mod soupbintcp;
+pub mod soupbintcp_session;
 
-pub use error::DecodeError;
+pub use bytes::alpha;
+pub use error::{DecodeError, FieldError};

@@ -8,8 +8,12 @@
 //! * [`mold`]: venue A's MoldUDP64 packetiser, message store and re-request server.
 //! * [`flow`]: seeded background order flow: a shared fair value per symbol, venue lags and
 //!   noise, Poisson arrivals, bursts. [`random`] is its deterministic random source.
-//! * [`venue_a`]: venue A without sockets: flow, engines, ITCH in MoldUDP64, re-requests.
+//! * [`venue_a`]: venue A without sockets: flow, engines, ITCH in MoldUDP64, re-requests,
+//!   external orders.
 //! * [`itch_server`]: venue A on UDP, paced by the wall clock, with its re-request server.
+//! * [`ouch_orders`]: venue A's OUCH 4.2 order entry without sockets: tokens to engine orders,
+//!   engine events to OUCH messages per user.
+//! * [`ouch_server`]: venue A's OUCH 4.2 over SoupBinTCP server on loopback TCP.
 //! * [`faults`]: drops, duplicates and reordering injected into what a venue sends.
 
 pub mod depth;
@@ -19,5 +23,7 @@ pub mod itch;
 pub mod itch_server;
 pub mod matching;
 pub mod mold;
+pub mod ouch_orders;
+pub mod ouch_server;
 pub mod random;
 pub mod venue_a;

@@ -1,14 +1,67 @@
 //! Venue A without its sockets: the order flow through one matching engine per symbol, its
 //! market data as ITCH 5.0 in sequenced MoldUDP64 packets, and the re-request server's store.
 //! The venue process puts these packets on UDP; tests take them straight.
+//!
+//! Orders from outside clients (OUCH, see [`crate::ouch_orders`]) trade in the same engines.
+//! Their engine ids have the top bit set ([`EXTERNAL_ID_BIT`]), so they never collide with the
+//! flow's ids, which count up from 1; their book changes are published as ITCH like the
+//! flow's, and the flow's trades against them are kept for the order-entry side to report.
 
 use protocols::itch::{self, Header, Message, StockDirectory, MAX_MESSAGE_LEN};
 use protocols::moldudp64::{Request, Session};
 
 use crate::flow::{Action, MarketSpec, SymbolSpec, VenueFlow, VenueSpec};
 use crate::itch::ItchTranslator;
-use crate::matching::{Engine, Event};
+use crate::matching::{Engine, Event, NewOrder, OrderId};
 use crate::mold::MoldPublisher;
+
+/// The bit set in the engine id of every external order.
+pub const EXTERNAL_ID_BIT: OrderId = 1 << 63;
+
+/// Whether `id` is an external order's engine id.
+pub fn is_external(id: OrderId) -> bool {
+    id & EXTERNAL_ID_BIT != 0
+}
+
+/// A request from an outside client, in engine terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExternalRequest {
+    /// A new order; its id comes from [`ItchVenue::new_external_id`].
+    Submit(NewOrder),
+    /// Cancel a resting order.
+    Cancel {
+        /// Its id.
+        id: OrderId,
+    },
+    /// Replace a resting order (see [`Engine::replace`]); `new_id == id` keeps its priority
+    /// when the price is unchanged and the quantity does not grow.
+    Replace {
+        /// The order's id.
+        id: OrderId,
+        /// The replacement's id.
+        new_id: OrderId,
+        /// The new price.
+        price: i64,
+        /// The new quantity.
+        quantity: u64,
+    },
+}
+
+/// An external request the venue cannot carry out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ExternalError {
+    /// No symbol has this index.
+    #[error("venue A: no symbol {symbol} (the venue trades {symbols})")]
+    UnknownSymbol {
+        /// The index asked for.
+        symbol: usize,
+        /// How many symbols there are.
+        symbols: usize,
+    },
+    /// An id without the external bit would collide with the flow's orders.
+    #[error("venue A: order id {0:#x} is not an external id (top bit clear)")]
+    NotExternal(OrderId),
+}
 
 /// Nanoseconds since midnight at which the session opens (09:30).
 pub const OPEN_NS: u64 = 34_200_000_000_000;
@@ -23,6 +76,11 @@ pub struct ItchVenue {
     publisher: MoldPublisher,
     events: Vec<Event>,
     messages: Vec<Message>,
+    next_external: u64,
+    /// The flow's trades against external orders, for the order-entry side.
+    external_events: Vec<(usize, Event)>,
+    /// Events of an external request that the flow should know of (scratch).
+    flow_events: Vec<Event>,
 }
 
 impl ItchVenue {
@@ -41,8 +99,26 @@ impl ItchVenue {
             publisher: MoldPublisher::new(session),
             events: Vec::new(),
             messages: Vec::new(),
+            next_external: 0,
+            external_events: Vec::new(),
+            flow_events: Vec::new(),
             market,
         }
+    }
+
+    /// The venue's time: nanoseconds since the open, as far as the flow has run.
+    pub fn now_ns(&self) -> u64 {
+        self.flow.now_ns()
+    }
+
+    /// The market the venue trades.
+    pub fn market(&self) -> &MarketSpec {
+        &self.market
+    }
+
+    /// The index of the symbol whose ITCH stock is `stock`.
+    pub fn symbol_of(&self, stock: &itch::Stock) -> Option<usize> {
+        self.market.symbols.iter().position(|s| itch::stock(&s.name) == *stock)
     }
 
     /// Number of symbols.
@@ -80,31 +156,31 @@ impl ItchVenue {
         self.publish()
     }
 
-    /// Runs `actions` steps of the order flow; returns the packets of the market data they made.
+    /// Runs `actions` steps of the order flow; returns the packets of the market data they made
+    /// (and of any external requests since the last packets).
     pub fn step(&mut self, actions: usize) -> Vec<Vec<u8>> {
-        self.messages.clear();
         for _ in 0..actions {
             let (now_ns, action) = self.flow.next_action();
-            self.act(now_ns, action);
+            self.apply(now_ns, action);
         }
         self.publish()
     }
 
-    /// Runs the order flow up to `until_ns` nanoseconds into the session (a live venue passes
-    /// the time since it opened); returns the packets of the market data it made. Each
-    /// action's messages go out in their own packet, as a venue sends what happens when it
-    /// happens, however late the caller asks.
+    /// Runs the flow's actions due by `until_ns` (venue time: nanoseconds since the open), as a
+    /// live venue paced by the wall clock does; returns the packets of the market data they
+    /// made (and of any external requests since the last packets). Each action's messages go
+    /// out in their own packet, as a venue sends what happens when it happens, however late
+    /// the caller asks.
     pub fn step_until(&mut self, until_ns: u64) -> Vec<Vec<u8>> {
-        let mut packets = Vec::new();
+        let mut packets = self.publish();
         while let Some((now_ns, action)) = self.flow.next_action_until(until_ns) {
-            self.messages.clear();
-            self.act(now_ns, action);
+            self.apply(now_ns, action);
             packets.extend(self.publish());
         }
         packets
     }
 
-    fn act(&mut self, now_ns: u64, action: Action) {
+    fn apply(&mut self, now_ns: u64, action: Action) {
         self.events.clear();
         let symbol = match action {
             Action::Submit { symbol, order } => {
@@ -118,6 +194,63 @@ impl ItchVenue {
         };
         self.flow.observe(symbol, &self.events);
         self.translators[symbol].translate(&self.events, OPEN_NS + now_ns, &mut self.messages);
+        let against_external = |e: &&Event| matches!(e, Event::Trade { maker, .. } if is_external(*maker));
+        self.external_events.extend(self.events.iter().filter(against_external).map(|&e| (symbol, e)));
+    }
+
+    /// A fresh engine id for an external order: `EXTERNAL_ID_BIT | n`, n counting from 1.
+    pub fn new_external_id(&mut self) -> OrderId {
+        self.next_external += 1;
+        EXTERNAL_ID_BIT | self.next_external
+    }
+
+    /// Carries out an external request on `symbol` at venue time `now_ns`; returns what the
+    /// engine did. Its market data is published with the next packets
+    /// ([`flush`](Self::flush), [`step`](Self::step)).
+    pub fn external(
+        &mut self,
+        symbol: usize,
+        request: ExternalRequest,
+        now_ns: u64,
+    ) -> Result<&[Event], ExternalError> {
+        if symbol >= self.engines.len() {
+            return Err(ExternalError::UnknownSymbol { symbol, symbols: self.engines.len() });
+        }
+        let ids = match request {
+            ExternalRequest::Submit(order) => [order.id, order.id],
+            ExternalRequest::Cancel { id } => [id, id],
+            ExternalRequest::Replace { id, new_id, .. } => [id, new_id],
+        };
+        if let Some(&id) = ids.iter().find(|&&id| !is_external(id)) {
+            return Err(ExternalError::NotExternal(id));
+        }
+        self.events.clear();
+        let engine = &mut self.engines[symbol];
+        match request {
+            ExternalRequest::Submit(order) => engine.submit(order, &mut self.events),
+            ExternalRequest::Cancel { id } => engine.cancel(id, &mut self.events),
+            ExternalRequest::Replace { id, new_id, price, quantity } => {
+                engine.replace(id, new_id, price, quantity, &mut self.events)
+            }
+        }
+        // The flow learns of its orders the external one took out, never of external orders
+        // resting (it cancels only its own).
+        self.flow_events.clear();
+        let external_rest = |e: &&Event| matches!(e, Event::Rested { id, .. } if is_external(*id));
+        self.flow_events.extend(self.events.iter().filter(|e| !external_rest(e)));
+        self.flow.observe(symbol, &self.flow_events);
+        self.translators[symbol].translate(&self.events, OPEN_NS + now_ns, &mut self.messages);
+        Ok(&self.events)
+    }
+
+    /// Moves the flow's trades against external orders since the last call into `out`.
+    pub fn take_external_events(&mut self, out: &mut Vec<(usize, Event)>) {
+        out.append(&mut self.external_events);
+    }
+
+    /// The packets of the market data made since the last packets (by external requests).
+    pub fn flush(&mut self) -> Vec<Vec<u8>> {
+        self.publish()
     }
 
     fn publish(&mut self) -> Vec<Vec<u8>> {
