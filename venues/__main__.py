@@ -26,6 +26,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rerequest", default="127.0.0.1:0", help="venue A: re-request server address (port 0: any)"
     )
+    p.add_argument("--order-entry", default="127.0.0.1:0", help="venue A: OUCH 4.2 / SoupBinTCP listen address")
+    p.add_argument(
+        "--user", action="append", default=[], metavar="NAME:PASSWORD", help="an order-entry login (repeatable)"
+    )
     p.add_argument("--session", default="TICKRAIL01", help="venue A: MoldUDP64 session name")
     p.add_argument("--heartbeat-ms", type=int, default=1000, help="heartbeat after this much silence")
     p.add_argument("--drop", type=float, default=0.0, help="probability a market-data packet is dropped")
@@ -43,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     stop = StopFlag()
     symbols = [s.as_tuple() for s in listed(args.venue)]
     try:
+        users = [tuple(user.split(":", 1)) for user in args.user]
+        if any(len(user) != 2 for user in users):
+            raise ValueError("--user takes NAME:PASSWORD")
         server = _native.ItchVenueServer(
             args.seed,
             symbols,
@@ -57,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
             reorder=args.reorder,
             fault_seed=args.fault_seed,
             linger_ms=args.linger_ms,
+            order_entry=args.order_entry,
+            users=[(name, password) for name, password in users],
         )
     except (ValueError, OSError) as e:
         log(f"venue {args.venue}: {e}")
@@ -68,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         protocol="itch",
         market_data=server.destination,
         rerequest=server.rerequest_addr,
+        order_entry=server.order_entry_addr,
         session=args.session,
     )
     waited = 0.0

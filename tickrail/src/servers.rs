@@ -9,6 +9,7 @@ use pyo3::types::PyDict;
 use venues::faults::FaultPlan;
 use venues::itch_server::{ItchServer, ItchServerConfig, ServerError, ServerStats};
 use venues::matching::Side;
+use venues::ouch_server::OuchServerConfig;
 
 use crate::simulated::{market_spec, session_of, venue_spec, SymbolTuple};
 use crate::worker::Worker;
@@ -28,7 +29,7 @@ pub(crate) fn fault_plan(drop: f64, duplicate: f64, reorder: f64, seed: u64) -> 
 fn server_error(err: ServerError) -> PyErr {
     match err {
         ServerError::Config(_) => PyValueError::new_err(err.to_string()),
-        ServerError::Io { .. } => PyOSError::new_err(err.to_string()),
+        ServerError::Io { .. } | ServerError::OrderEntry(_) => PyOSError::new_err(err.to_string()),
     }
 }
 
@@ -48,6 +49,7 @@ struct Closed {
 pub(crate) struct PyItchVenueServer {
     destination: SocketAddr,
     rerequest: SocketAddr,
+    order_entry: Option<SocketAddr>,
     linger: Duration,
     worker: Worker<ItchServer, Closed>,
 }
@@ -59,7 +61,7 @@ impl PyItchVenueServer {
     #[pyo3(signature = (seed, symbols, destination, *, rerequest="127.0.0.1:0", session_name="TICKRAIL01",
         rate_per_s=20_000.0, venue=1, lag_ns=0, noise=0.5, cancel_share=0.3, marketable_share=0.1,
         bursts_per_s=0.2, burst_ns=200_000_000, burst_factor=3.0, heartbeat_ms=1000, drop=0.0, duplicate=0.0,
-        reorder=0.0, fault_seed=0, blackouts=Vec::new(), linger_ms=1000))]
+        reorder=0.0, fault_seed=0, blackouts=Vec::new(), linger_ms=1000, order_entry=None, users=Vec::new()))]
     #[allow(clippy::too_many_arguments, reason = "keyword arguments of a Python constructor")]
     fn new(
         seed: u64,
@@ -83,7 +85,17 @@ impl PyItchVenueServer {
         fault_seed: u64,
         blackouts: Vec<(u64, u64)>,
         linger_ms: u64,
+        order_entry: Option<&str>,
+        users: Vec<(String, String)>,
     ) -> PyResult<Self> {
+        let order_entry = order_entry
+            .map(|addr| -> PyResult<OuchServerConfig> {
+                let pairs: Vec<(&str, &str)> = users.iter().map(|(u, p)| (u.as_str(), p.as_str())).collect();
+                let mut config = OuchServerConfig::loopback(session_name, &pairs);
+                config.addr = socket_addr("order_entry", addr)?;
+                Ok(config)
+            })
+            .transpose()?;
         let config = ItchServerConfig {
             market: market_spec(seed, symbols, bursts_per_s, burst_ns, burst_factor)?,
             venue: venue_spec(venue, rate_per_s, lag_ns, noise, cancel_share, marketable_share)?,
@@ -96,12 +108,16 @@ impl PyItchVenueServer {
                 .into_iter()
                 .map(|(start, length)| (Duration::from_millis(start), Duration::from_millis(length)))
                 .collect(),
+            order_entry,
         };
         let server = ItchServer::bind(config).map_err(server_error)?;
         let rerequest = server.rerequest_addr().map_err(|e| PyOSError::new_err(e.to_string()))?;
+        let order_entry =
+            server.order_entry_addr().transpose().map_err(|e| PyOSError::new_err(e.to_string()))?;
         Ok(Self {
             destination: server.destination(),
             rerequest,
+            order_entry,
             linger: Duration::from_millis(linger_ms),
             worker: Worker::Ready(server),
         })
@@ -117,6 +133,12 @@ impl PyItchVenueServer {
     #[getter]
     fn rerequest_addr(&self) -> String {
         self.rerequest.to_string()
+    }
+
+    /// Where the OUCH order-entry server listens, `"host:port"`, if the venue takes orders.
+    #[getter]
+    fn order_entry_addr(&self) -> Option<String> {
+        self.order_entry.map(|a| a.to_string())
     }
 
     /// Opens the session and trades on a Rust thread until `stop`, then serves re-requests
@@ -158,6 +180,8 @@ impl PyItchVenueServer {
         dict.set_item("dropped", stats.faults.dropped)?;
         dict.set_item("duplicated", stats.faults.duplicated)?;
         dict.set_item("reordered", stats.faults.reordered)?;
+        dict.set_item("order_entry_logins", stats.order_entry.logins)?;
+        dict.set_item("order_entry_messages_in", stats.order_entry.messages_in)?;
         Ok(dict)
     }
 }

@@ -2,7 +2,8 @@
 //! multicast), paced by the wall clock, and its MoldUDP64 re-request server.
 //!
 //! One thread runs everything: it advances the order flow to the time since the session opened,
-//! sends the packets that made (through the configured [`FaultPlan`]), answers re-requests,
+//! serves the OUCH order-entry sessions (when configured), sends the market data all that made
+//! (through the configured [`FaultPlan`]), answers re-requests,
 //! sends a heartbeat when it has been quiet for `heartbeat_interval`, and sleeps briefly when
 //! there is nothing to do. A blackout stops all market data for a while, as a feed's link going
 //! down would, so the feed only learns of the loss from the next packet's sequence number.
@@ -16,6 +17,7 @@ use protocols::moldudp64::{Request, Session, HEADER_LEN};
 
 use crate::faults::{FaultCounts, FaultPlan, Faults};
 use crate::flow::{MarketSpec, VenueSpec};
+use crate::ouch_server::{OuchServer, OuchServerConfig, OuchServerError, OuchStats};
 use crate::venue_a::ItchVenue;
 
 /// Why the server could not start or stopped.
@@ -24,6 +26,9 @@ pub enum ServerError {
     /// The configuration is unusable.
     #[error("venue A config: {0}")]
     Config(String),
+    /// The OUCH order-entry server failed.
+    #[error("venue A order entry: {0}")]
+    OrderEntry(#[from] OuchServerError),
     /// A socket call failed.
     #[error("venue A {what}: {source}")]
     Io {
@@ -57,6 +62,8 @@ pub struct ItchServerConfig {
     pub faults: FaultPlan,
     /// Periods, counted from the session's opening, during which no market data is sent.
     pub blackouts: Vec<(Duration, Duration)>,
+    /// OUCH 4.2 over SoupBinTCP order entry, if the venue takes orders.
+    pub order_entry: Option<OuchServerConfig>,
 }
 
 /// What the server did.
@@ -74,6 +81,8 @@ pub struct ServerStats {
     pub blacked_out: u64,
     /// Faults injected.
     pub faults: FaultCounts,
+    /// What the order-entry server did.
+    pub order_entry: OuchStats,
 }
 
 /// Venue A bound to its sockets, ready to run.
@@ -87,6 +96,7 @@ pub struct ItchServer {
     heartbeat_interval: Duration,
     faults: Faults<Vec<u8>>,
     blackouts: Vec<(Duration, Duration)>,
+    order_entry: Option<OuchServer>,
     stats: ServerStats,
 }
 
@@ -109,6 +119,7 @@ impl ItchServer {
                 market_data.set_multicast_ttl_v4(0).map_err(io_error("keep multicast on this host"))?;
             }
         }
+        let order_entry = config.order_entry.map(OuchServer::bind).transpose()?;
         let rerequests = UdpSocket::bind(config.rerequest).map_err(io_error("bind re-request socket"))?;
         rerequests.set_nonblocking(true).map_err(io_error("make re-request socket non-blocking"))?;
         Ok(Self {
@@ -120,6 +131,7 @@ impl ItchServer {
             heartbeat_interval: config.heartbeat_interval,
             faults: Faults::new(config.faults),
             blackouts: config.blackouts,
+            order_entry,
             stats: ServerStats::default(),
         })
     }
@@ -127,6 +139,11 @@ impl ItchServer {
     /// The address re-requests go to.
     pub fn rerequest_addr(&self) -> io::Result<SocketAddr> {
         self.rerequests.local_addr()
+    }
+
+    /// The address of the OUCH order-entry server, if the venue takes orders.
+    pub fn order_entry_addr(&self) -> Option<io::Result<SocketAddr>> {
+        self.order_entry.as_ref().map(OuchServer::local_addr)
     }
 
     /// Where market data goes.
@@ -141,7 +158,8 @@ impl ItchServer {
 
     /// What the server did so far.
     pub fn stats(&self) -> ServerStats {
-        ServerStats { faults: self.faults.counts(), ..self.stats }
+        let order_entry = self.order_entry.as_ref().map(OuchServer::stats).unwrap_or_default();
+        ServerStats { faults: self.faults.counts(), order_entry, ..self.stats }
     }
 
     /// Opens the session and runs it until `stop` is set, then sends the last heartbeat so a
@@ -153,8 +171,14 @@ impl ItchServer {
         self.send_all(packets, Duration::ZERO)?;
         let mut last_sent = Instant::now();
         while !stop.load(Ordering::Relaxed) {
-            let elapsed = opened.elapsed();
-            let packets = self.venue.step_until(elapsed.as_nanos() as u64);
+            let now = Instant::now();
+            let elapsed = now - opened;
+            let now_ns = elapsed.as_nanos() as u64;
+            let mut packets = self.venue.step_until(now_ns);
+            if let Some(order_entry) = &mut self.order_entry {
+                order_entry.poll(&mut self.venue, now, now_ns)?;
+                packets.extend(self.venue.flush());
+            }
             let busy = !packets.is_empty();
             if busy {
                 self.send_all(packets, elapsed)?;

@@ -79,6 +79,7 @@ fn over_a_lossy_udp_link_the_feed_recovers_every_gap_and_ends_with_the_venues_bo
         heartbeat_interval: Duration::from_millis(20),
         faults: FaultPlan { drop: 0.03, duplicate: 0.03, reorder: 0.03, seed: 11 },
         blackouts: vec![(Duration::from_millis(300), Duration::from_millis(100))],
+        order_entry: None,
     })
     .unwrap();
     let rerequests =
@@ -150,4 +151,91 @@ fn over_a_lossy_udp_link_the_feed_recovers_every_gap_and_ends_with_the_venues_bo
         assert_eq!(bids, engine_levels(&server, symbol, Side::Buy), "symbol {symbol} bids");
         assert_eq!(asks, engine_levels(&server, symbol, Side::Sell), "symbol {symbol} asks");
     }
+}
+
+#[test]
+fn an_order_entered_over_ouch_is_accepted_and_shows_in_the_market_data_on_udp() {
+    use protocols::alpha;
+    use protocols::itch::stock;
+    use protocols::ouch42::{EnterOrder, Inbound, Outbound, Side as OuchSide, Sweep, TIF_MARKET_HOURS};
+    use protocols::ouch_client::{ClientConfig, OuchClient};
+    use protocols::soupbintcp_session::Timing;
+    use venues::ouch_server::OuchServerConfig;
+
+    let loopback = |port| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let mut receiver = ItchReceiver::bind(ItchReceiverConfig {
+        listen: loopback(0),
+        interface: Ipv4Addr::LOCALHOST,
+        poll: Poll::Block { timeout: Duration::from_millis(5) },
+    })
+    .unwrap();
+    let mut server = ItchServer::bind(ItchServerConfig {
+        market: MarketSpec::equities(7, &[("AAPL", 1_900_000)]),
+        venue: VenueSpec::new(1, 0.001), // quiet: only the test's order trades
+        session: session("TICKRAIL01"),
+        destination: receiver.local_addr().unwrap(),
+        rerequest: loopback(0),
+        heartbeat_interval: Duration::from_millis(20),
+        faults: FaultPlan::NONE,
+        blackouts: Vec::new(),
+        order_entry: Some(OuchServerConfig::loopback("TICKRAIL01", &[("ALICE", "pw")])),
+    })
+    .unwrap();
+    let order_entry = server.order_entry_addr().expect("the venue takes orders").unwrap();
+    let rerequests =
+        Rerequests { server: server.rerequest_addr().unwrap(), retry_after: Duration::from_millis(20) };
+    let (close, stop_feed) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let venue = std::thread::spawn({
+        let close = close.clone();
+        move || (server.run(&close).unwrap(), server)
+    });
+    let feed = std::thread::spawn({
+        let stop = stop_feed.clone();
+        let name = format!("/venues-udp-ouch-{}", std::process::id());
+        move || {
+            let metrics = FeedMetrics::create(&name, &SegmentOptions::default()).unwrap();
+            let mut feed = ItchFeed::new(session("TICKRAIL01"), 64, 64, 64);
+            receiver.run(&rerequests, &mut feed, &mut (), &metrics, None, &stop).unwrap();
+            shm_layout::unlink(&name).unwrap();
+            feed
+        }
+    });
+
+    let timing =
+        Timing { heartbeat_interval: Duration::from_millis(50), timeout: Duration::from_millis(500) };
+    let config =
+        ClientConfig { username: "ALICE".into(), password: "pw".into(), session: String::new(), timing };
+    let mut client = OuchClient::connect(order_entry, &config, 1).unwrap();
+    client
+        .send(&Inbound::EnterOrder(EnterOrder {
+            token: alpha("token", "ORDER1").unwrap(),
+            side: OuchSide::Buy,
+            shares: 300,
+            stock: stock("AAPL"),
+            price: 1_890_000,
+            time_in_force: TIF_MARKET_HOURS,
+            firm: *b"TRKR",
+            display: b'Y',
+            capacity: b'P',
+            sweep: Sweep::NotEligible,
+            minimum_quantity: 0,
+            cross_type: b'N',
+            customer_type: b' ',
+        }))
+        .unwrap();
+    let (_, accepted) = client.recv(Duration::from_secs(2)).unwrap().expect("an answer comes");
+    assert!(matches!(accepted, Outbound::Accepted(_)), "{accepted:?}");
+    std::thread::sleep(Duration::from_millis(100));
+    close.store(true, Ordering::Relaxed);
+    let (stats, server) = venue.join().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    stop_feed.store(true, Ordering::Relaxed);
+    let feed = feed.join().unwrap();
+
+    assert_eq!(stats.order_entry.logins, 1);
+    assert_eq!(server.venue().engine(0).levels(Side::Buy), [(1_890_000, 300)]);
+    let book = feed.book(1).expect("the order's stock has a book");
+    let bids: Vec<(i64, i64)> =
+        book.book().side(feeds::book::Side::Bid).iter().map(|l| (l.price, l.quantity)).collect();
+    assert_eq!(bids, [(1_890_000 * 100_000, 300 * 1_000_000_000)], "the feed saw the order on UDP");
 }
