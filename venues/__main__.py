@@ -26,9 +26,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rerequest", default="127.0.0.1:0", help="venue A: re-request server address (port 0: any)"
     )
-    p.add_argument("--order-entry", default="127.0.0.1:0", help="venue A: OUCH 4.2 / SoupBinTCP listen address")
     p.add_argument(
-        "--user", action="append", default=[], metavar="NAME:PASSWORD", help="an order-entry login (repeatable)"
+        "--order-entry", default="127.0.0.1:0", help="venue A: OUCH 4.2 / SoupBinTCP listen address"
+    )
+    p.add_argument(
+        "--user",
+        action="append",
+        default=[],
+        metavar="NAME:PASSWORD",
+        help="an order-entry login (repeatable)",
     )
     p.add_argument("--session", default="TICKRAIL01", help="venue A: MoldUDP64 session name")
     p.add_argument("--heartbeat-ms", type=int, default=1000, help="heartbeat after this much silence")
