@@ -367,7 +367,7 @@ class ItchFeedWorker:
         record: str | None = None,
         replace_stale: bool = False,
         max_pending: int = 4096,
-        orders_per_book: int = 65536,
+        orders_per_book: int = 4096,
     ) -> Self: ...
     @property
     def listen(self) -> str: ...

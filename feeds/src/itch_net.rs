@@ -136,10 +136,11 @@ impl ItchReceiver {
                 Err(e) => return Err(ReceiveError::Io { what: "receive market data", source: e }),
             };
             let receive_ts_ns = realtime_ns();
+            let action = feed.on_packet(&buf[..len], receive_ts_ns, sink);
+            // Recorded after the books are published, so recording never delays them.
             if let Some(recorder) = recorder.as_deref_mut() {
                 recorder.record(receive_ts_ns, &buf[..len]).map_err(io_error("record a packet"))?;
             }
-            let action = feed.on_packet(&buf[..len], receive_ts_ns, sink);
             if let Action::Rerequest(request) = action {
                 self.request(rerequests, request, feed.next_sequence(), metrics)?;
             } else if !feed.is_stale() {

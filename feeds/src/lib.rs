@@ -6,6 +6,7 @@
 //!   absolute level quantities (L2 feeds).
 //! * [`orders`]: the order-level (L3) book an ITCH 5.0 feed implies, aggregated into a
 //!   [`book::Book`].
+//! * [`order_hash`]: a fast hasher for the order book's reference numbers.
 //! * [`itch_feed`]: venue A's handler core: MoldUDP64 packets in sequence, gaps re-requested and
 //!   recovered, books marked stale meanwhile.
 //! * [`itch_net`]: venue A's feed on a UDP socket, re-requesting gaps from the venue's server.
@@ -30,6 +31,7 @@ pub mod itch_feed;
 pub mod itch_net;
 pub mod levels;
 pub mod metrics;
+pub mod order_hash;
 pub mod orders;
 pub mod outputs;
 pub mod publish;

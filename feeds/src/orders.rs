@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use protocols::itch::{self, Message};
 
 use crate::book::{Book, LevelChange, Side};
+use crate::order_hash::BuildOrderRefHasher;
 
 /// ITCH prices have 4 decimals; books use 9.
 const PRICE_TO_NANOS: i64 = 100_000;
@@ -76,7 +77,7 @@ struct Order {
 /// The visible orders of one stock and the price-level book they add up to.
 #[derive(Debug, Clone)]
 pub struct OrderBook {
-    orders: HashMap<u64, Order>,
+    orders: HashMap<u64, Order, BuildOrderRefHasher>,
     book: Book,
 }
 
@@ -91,7 +92,10 @@ impl OrderBook {
     /// An empty book with room for `orders` live orders and `depth` levels a side before it
     /// has to grow (orders) or drop levels (depth).
     pub fn new(orders: usize, depth: usize) -> Self {
-        Self { orders: HashMap::with_capacity(orders), book: Book::new(depth) }
+        Self {
+            orders: HashMap::with_capacity_and_hasher(orders, BuildOrderRefHasher::default()),
+            book: Book::new(depth),
+        }
     }
 
     /// The aggregated price levels.

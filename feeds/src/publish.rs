@@ -11,7 +11,7 @@ use shm_layout::{broadcast, realtime_ns, slots, ShmError, ShmResult};
 use crate::book::{Book, LevelChange, Side};
 use crate::sink::{BookSink, Stamps};
 
-fn header<R: Record>(stamps: &Stamps, flags: u16) -> RecordHeader {
+fn header<R: Record>(stamps: &Stamps, publish_ts_ns: u64, flags: u16) -> RecordHeader {
     RecordHeader {
         msg_type: R::TYPE_ID,
         flags,
@@ -19,7 +19,27 @@ fn header<R: Record>(stamps: &Stamps, flags: u16) -> RecordHeader {
         sequence: stamps.sequence,
         exchange_ts_ns: stamps.exchange_ts_ns,
         receive_ts_ns: stamps.receive_ts_ns,
-        publish_ts_ns: realtime_ns(),
+        publish_ts_ns,
+    }
+}
+
+/// The publish time of the records of one venue message: read from the clock at the message's
+/// first record and shared by the rest, so a message that moves two levels and the book costs
+/// one clock read, not three.
+#[derive(Debug, Default)]
+struct PublishClock {
+    message: Option<(u64, u64)>,
+    at_ns: u64,
+}
+
+impl PublishClock {
+    fn now(&mut self, stamps: &Stamps) -> u64 {
+        let message = Some((stamps.sequence, stamps.receive_ts_ns));
+        if self.message != message {
+            self.message = message;
+            self.at_ns = realtime_ns();
+        }
+        self.at_ns
     }
 }
 
@@ -36,6 +56,7 @@ pub struct BookPublisher {
     ring: broadcast::Writer,
     slots: slots::Writer,
     levels: usize,
+    clock: PublishClock,
 }
 
 impl BookPublisher {
@@ -53,7 +74,7 @@ impl BookPublisher {
         if levels == 0 || levels > BOOK_DEPTH {
             return Err(invalid(slots.name(), format!("{levels} levels: 1 to {BOOK_DEPTH} are written")));
         }
-        Ok(Self { ring, slots, levels })
+        Ok(Self { ring, slots, levels, clock: PublishClock::default() })
     }
 
     /// Publishes a level's new quantity (0: it went) on `side` of `instrument_id`.
@@ -96,7 +117,7 @@ impl BookPublisher {
         stamps: &Stamps,
     ) -> ShmResult<u64> {
         let event = MarketEvent {
-            header: header::<MarketEvent>(stamps, 0),
+            header: header::<MarketEvent>(stamps, self.clock.now(stamps), 0),
             instrument_id,
             side,
             action,
@@ -116,7 +137,7 @@ impl BookPublisher {
         stamps: &Stamps,
     ) -> ShmResult<()> {
         let mut top = TopOfBook {
-            header: header::<TopOfBook>(stamps, if stale { FLAG_STALE } else { 0 }),
+            header: header::<TopOfBook>(stamps, self.clock.now(stamps), if stale { FLAG_STALE } else { 0 }),
             instrument_id,
             ..TopOfBook::default()
         };

@@ -26,6 +26,10 @@ use crate::worker::Worker;
 /// to the top after the ones above it go is known.
 const BOOK_LEVELS: usize = 4096;
 
+/// Live orders a stock's book has room for before its table grows: a few thousand rest at
+/// once on a simulated stock, and a table that fits the cache beats one sized for the worst day.
+const ORDERS_PER_BOOK: usize = 4096;
+
 fn instruments(pairs: Vec<(String, u32)>) -> PyResult<Instruments> {
     Instruments::new(pairs).map_err(PyValueError::new_err)
 }
@@ -71,7 +75,7 @@ impl PyItchFeedWorker {
     /// Creates the segments and binds the socket; `start` runs the loop.
     #[new]
     #[pyo3(signature = (prefix, listen, rerequest, instruments, *, session_name="TICKRAIL01", interface="127.0.0.1",
-        poll="block", retry_ms=20, record=None, replace_stale=false, max_pending=4096, orders_per_book=65536))]
+        poll="block", retry_ms=20, record=None, replace_stale=false, max_pending=4096, orders_per_book=ORDERS_PER_BOOK))]
     #[allow(clippy::too_many_arguments, reason = "keyword arguments of a Python constructor")]
     fn new(
         prefix: &str,
@@ -183,7 +187,7 @@ fn replay_itch<'py>(
     replace_stale: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let outputs = FeedOutputs::named(prefix);
-    let mut feed = ItchFeed::new(session_of(session_name)?, 1 << 16, 1 << 16, BOOK_LEVELS)
+    let mut feed = ItchFeed::new(session_of(session_name)?, 1 << 16, ORDERS_PER_BOOK, BOOK_LEVELS)
         .with_instruments(self::instruments(instruments)?);
     let frames = Replay::open(&path)
         .and_then(|mut replay| replay.read_all())
