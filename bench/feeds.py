@@ -57,7 +57,7 @@ def _last_event(process: subprocess.Popen[str], event: str, timeout: float) -> d
         announced: dict[str, Any] = json.loads(line)
         if announced.get("event") == event:
             return announced
-    raise RuntimeError(f"{process.args} never announced {event!r}")
+    raise RuntimeError(f"{process.args!r} never announced {event!r}")
 
 
 def live_itch(rate: float, seconds: float, recording: Path, prefix: str) -> dict[str, Any]:

@@ -27,7 +27,8 @@ use crate::worker::Worker;
 const BOOK_LEVELS: usize = 4096;
 
 /// Live orders a stock's book has room for before its table grows: a few thousand rest at
-/// once on a simulated stock, and a table that fits the cache beats one sized for the worst day.
+/// once on a simulated stock, and a table that fits the cache beats one sized for the worst day
+/// (the live worker's `orders_per_book` defaults to the same).
 const ORDERS_PER_BOOK: usize = 4096;
 
 fn instruments(pairs: Vec<(String, u32)>) -> PyResult<Instruments> {
@@ -75,7 +76,7 @@ impl PyItchFeedWorker {
     /// Creates the segments and binds the socket; `start` runs the loop.
     #[new]
     #[pyo3(signature = (prefix, listen, rerequest, instruments, *, session_name="TICKRAIL01", interface="127.0.0.1",
-        poll="block", retry_ms=20, record=None, replace_stale=false, max_pending=4096, orders_per_book=ORDERS_PER_BOOK))]
+        poll="block", retry_ms=20, record=None, replace_stale=false, max_pending=4096, orders_per_book=4096))]
     #[allow(clippy::too_many_arguments, reason = "keyword arguments of a Python constructor")]
     fn new(
         prefix: &str,
