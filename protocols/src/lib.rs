@@ -9,6 +9,8 @@
 //! * [`moldudp64`]: MoldUDP64 packets that carry them over UDP, and re-requests for gaps.
 //! * [`fix`]: FIX 4.4 tag=value framing with BodyLength and CheckSum.
 //! * [`depth_json`]: crypto-exchange style JSON depth snapshots, updates and trades.
+//! * [`websocket`]: RFC 6455 WebSocket handshake and frames, without I/O; [`ws_stream`] runs
+//!   them over a socket.
 //! * [`decimal`]: exact decimal text to and from fixed-point integers.
 //!
 //! Decoding never panics on any input: a malformed message is a [`DecodeError`] that names
@@ -21,5 +23,7 @@ mod error;
 pub mod fix;
 pub mod itch;
 pub mod moldudp64;
+pub mod websocket;
+pub mod ws_stream;
 
 pub use error::DecodeError;
