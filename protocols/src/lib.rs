@@ -11,6 +11,8 @@
 //! * [`depth_json`]: crypto-exchange style JSON depth snapshots, updates and trades.
 //! * [`websocket`]: RFC 6455 WebSocket handshake and frames, without I/O; [`ws_stream`] runs
 //!   them over a socket.
+//! * [`ws_api`]: venue C's requests, answers and execution reports (subscriptions, snapshots,
+//!   an HMAC-signed logon, orders), JSON over WebSocket.
 //! * [`decimal`]: exact decimal text to and from fixed-point integers.
 //!
 //! Decoding never panics on any input: a malformed message is a [`DecodeError`] that names
@@ -24,6 +26,7 @@ pub mod fix;
 pub mod itch;
 pub mod moldudp64;
 pub mod websocket;
+pub mod ws_api;
 pub mod ws_stream;
 
 pub use error::DecodeError;
