@@ -9,6 +9,7 @@
 //! * [`flow`]: seeded background order flow: a shared fair value per symbol, venue lags and
 //!   noise, Poisson arrivals, bursts. [`random`] is its deterministic random source.
 //! * [`venue_a`]: venue A without sockets: flow, engines, ITCH in MoldUDP64, re-requests.
+//! * [`venue_c`]: venue C without sockets: flow and client orders, JSON depth, execution reports.
 
 pub mod depth;
 pub mod flow;
@@ -17,3 +18,4 @@ pub mod matching;
 pub mod mold;
 pub mod random;
 pub mod venue_a;
+pub mod venue_c;
