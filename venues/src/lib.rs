@@ -10,6 +10,7 @@
 //!   noise, Poisson arrivals, bursts. [`random`] is its deterministic random source.
 //! * [`venue_a`]: venue A without sockets: flow, engines, ITCH in MoldUDP64, re-requests.
 //! * [`venue_c`]: venue C without sockets: flow and client orders, JSON depth, execution reports.
+//! * [`venue_c_server`]: venue C over WebSocket on loopback, paced by the wall clock, with faults.
 
 pub mod depth;
 pub mod flow;
@@ -19,3 +20,4 @@ pub mod mold;
 pub mod random;
 pub mod venue_a;
 pub mod venue_c;
+pub mod venue_c_server;
