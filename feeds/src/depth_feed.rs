@@ -151,6 +151,22 @@ impl DepthFeed {
         action
     }
 
+    /// The connection to the venue was lost: the book is stale until a snapshot after the
+    /// reconnection; what was kept for a snapshot is dropped (the new connection's updates
+    /// start afresh). A book that was correct is published once more, flagged stale.
+    pub fn disconnected(&mut self, receive_ts_ns: u64, sink: &mut impl BookSink) {
+        let was_stale = self.is_stale();
+        self.last_update_id = None;
+        self.pending.clear();
+        self.awaiting_snapshot = false;
+        if !was_stale {
+            let stamps = Stamps { sequence: 0, exchange_ts_ns: 0, receive_ts_ns };
+            if sink.book(self.instrument, &self.book, true, &stamps).is_err() {
+                self.counters.publish_errors += 1;
+            }
+        }
+    }
+
     /// Applies updates `first ..= last`, skips them if the book has them, or keeps a copy for
     /// the next snapshot if the book is stale or they leave a gap (the only copy made).
     fn on_update(
@@ -244,6 +260,21 @@ mod tests {
         assert_eq!(apply(&mut feed, snapshot(4, vec![(100, 7)])), DepthAction::None);
         assert_eq!(feed.last_update_id(), Some(5));
         assert_eq!(bids(&feed), [(101, 2), (100, 7)], "update 3..4 was in the snapshot; 5 applied");
+    }
+
+    #[test]
+    fn a_lost_connection_leaves_the_book_stale_until_the_next_snapshot() {
+        let mut feed = DepthFeed::new(1, 16, 16);
+        apply(&mut feed, snapshot(10, vec![(100, 1)]));
+        feed.disconnected(0, &mut ());
+        assert!(feed.is_stale());
+        assert_eq!(
+            apply(&mut feed, update(20, 20, (100, 2))),
+            DepthAction::Resync,
+            "a new snapshot is needed"
+        );
+        assert_eq!(apply(&mut feed, snapshot(20, vec![(100, 2)])), DepthAction::None);
+        assert_eq!((feed.last_update_id(), bids(&feed)), (Some(20), vec![(100, 2)]));
     }
 
     #[test]

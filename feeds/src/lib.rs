@@ -10,6 +10,8 @@
 //!   recovered, books marked stale meanwhile.
 //! * [`depth_feed`]: venue C's handler core: a price-level book from JSON depth updates, resynced
 //!   from a snapshot on any gap in the update ids.
+//! * [`ws_client`]: venue C's transport: WebSocket connection, subscriptions, snapshots on
+//!   request, reconnection; drives a [`depth_feed::DepthFeed`] per symbol.
 //! * [`publish`]: books into shared memory: level changes on the venue's ring, the top levels in
 //!   its seqlock slots, flagged stale while a gap is open.
 //! * [`sink`]: the interface between the handlers and wherever their updates go.
@@ -27,3 +29,4 @@ pub mod orders;
 pub mod publish;
 pub mod recording;
 pub mod sink;
+pub mod ws_client;
