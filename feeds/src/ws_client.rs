@@ -272,3 +272,86 @@ impl DepthClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocols::websocket::Opcode;
+    use std::net::TcpListener;
+    use std::sync::Arc;
+
+    const TIMEOUT: Duration = Duration::from_secs(3);
+
+    /// A venue that accepts one connection, reads the subscription and sends `messages`.
+    fn venue(messages: Vec<(Opcode, String)>) -> (SocketAddr, std::thread::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let thread = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+            let (mut ws, _) = WsStream::accept(stream, WsLimits::default(), TIMEOUT).unwrap();
+            let subscribe = loop {
+                if let Some(WsMessage::Text(text)) = ws.read_message().unwrap() {
+                    break Request::decode(text.as_bytes()).unwrap();
+                }
+            };
+            assert_eq!(subscribe.call, Call::Subscribe(vec!["AAPL@depth".into()]));
+            for (opcode, text) in messages {
+                ws.send(opcode, text.as_bytes()).unwrap();
+            }
+            let _ = ws.close(CloseCode::GOING_AWAY, "done");
+        });
+        (addr, thread)
+    }
+
+    fn client(addr: SocketAddr) -> DepthClient {
+        DepthClient::new(DepthClientConfig::new(addr, vec![("AAPL".into(), 1)]))
+    }
+
+    #[test]
+    fn malformed_input_is_counted_and_skipped_and_a_closed_connection_leaves_the_book_stale() {
+        let snapshot = r#"{"e":"depthSnapshot","s":"AAPL","lastUpdateId":3,"bids":[["190","5"]],"asks":[]}"#;
+        let messages = vec![
+            (Opcode::Text, "{garbage".to_owned()),
+            (Opcode::Binary, "\u{1}".to_owned()),
+            (Opcode::Text, r#"{"e":"depthUpdate","E":1,"s":"IBM","U":1,"u":1,"b":[],"a":[]}"#.to_owned()),
+            (Opcode::Text, r#"{"id":1,"status":200,"result":null}"#.to_owned()),
+            (
+                Opcode::Text,
+                r#"{"e":"depthUpdate","E":1,"s":"AAPL","U":4,"u":4,"b":[["190","6"]],"a":[]}"#.to_owned(),
+            ),
+            (Opcode::Text, snapshot.to_owned()),
+        ];
+        let (addr, venue) = venue(messages);
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let run = std::thread::spawn(move || {
+            let mut client = client(addr);
+            let result = client.run(&mut (), &flag);
+            (result, client)
+        });
+        venue.join().unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        stop.store(true, Ordering::Relaxed);
+        let (result, client) = run.join().unwrap();
+        let counters = result.unwrap();
+        assert_eq!((counters.malformed, counters.unknown_symbol, counters.snapshot_requests), (2, 1, 1));
+        assert!(counters.disconnects >= 1, "the venue went away and reconnecting failed");
+        assert!(client.feed(0).is_stale(), "no book is trusted without a connection");
+        assert_eq!(
+            client.feed(0).counters().snapshots,
+            1,
+            "update 4 was applied onto snapshot 3 before that"
+        );
+        assert!(client.last_error().is_some());
+    }
+
+    #[test]
+    fn a_refused_subscription_ends_the_run_with_the_venues_reason() {
+        let refusal = r#"{"id":1,"status":400,"error":{"code":-1121,"msg":"Invalid symbol \"AAPL\"."}}"#;
+        let (addr, venue) = venue(vec![(Opcode::Text, refusal.to_owned())]);
+        let error = client(addr).run(&mut (), &AtomicBool::new(false)).unwrap_err();
+        venue.join().unwrap();
+        assert!(matches!(&error, ClientError::Refused { id: 1, error } if error.code == -1121), "{error}");
+    }
+}
