@@ -338,10 +338,11 @@ mod tests {
         assert_eq!((counters.malformed, counters.unknown_symbol, counters.snapshot_requests), (2, 1, 1));
         assert!(counters.disconnects >= 1, "the venue went away and reconnecting failed");
         assert!(client.feed(0).is_stale(), "no book is trusted without a connection");
+        let feed = client.feed(0).counters();
         assert_eq!(
-            client.feed(0).counters().snapshots,
-            1,
-            "update 4 was applied onto snapshot 3 before that"
+            (feed.snapshots, feed.updates),
+            (1, 1),
+            "update 4 was replayed onto snapshot 3 before that"
         );
         assert!(client.last_error().is_some());
     }
