@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 
-use protocols::depth_json::{DepthMessage, Level};
+use protocols::depth_json::{DepthEvent, Level};
 
 use crate::book::{Book, Side};
 use crate::sink::{BookSink, Stamps};
@@ -103,17 +103,17 @@ impl DepthFeed {
     /// leaves is what the sink gets.
     pub fn on_message(
         &mut self,
-        message: &DepthMessage,
+        message: &DepthEvent<'_>,
         receive_ts_ns: u64,
         sink: &mut impl BookSink,
     ) -> DepthAction {
         let was_stale = self.is_stale();
-        let (action, stamps) = match message {
-            DepthMessage::Snapshot { last_update_id, bids, asks, .. } => {
-                let stamps = Stamps { sequence: *last_update_id, exchange_ts_ns: 0, receive_ts_ns };
+        let (action, stamps) = match *message {
+            DepthEvent::Snapshot { last_update_id, bids, asks, .. } => {
+                let stamps = Stamps { sequence: last_update_id, exchange_ts_ns: 0, receive_ts_ns };
                 self.book.clear();
                 self.apply_levels(bids, asks, &stamps, &mut ());
-                self.last_update_id = Some(*last_update_id);
+                self.last_update_id = Some(last_update_id);
                 self.awaiting_snapshot = false;
                 self.counters.snapshots += 1;
                 let mut pending = std::mem::take(&mut self.pending).into_iter();
@@ -130,15 +130,15 @@ impl DepthFeed {
                 }
                 (action, stamps)
             }
-            DepthMessage::Update { first_update_id, last_update_id, bids, asks, event_time_ms, .. } => {
+            DepthEvent::Update { first_update_id, last_update_id, bids, asks, event_time_ms, .. } => {
                 let stamps = Stamps {
-                    sequence: *last_update_id,
+                    sequence: last_update_id,
                     exchange_ts_ns: event_time_ms * 1_000_000,
                     receive_ts_ns,
                 };
-                (self.on_update(*first_update_id, *last_update_id, bids, asks, &stamps, sink), stamps)
+                (self.on_update(first_update_id, last_update_id, bids, asks, &stamps, sink), stamps)
             }
-            DepthMessage::Trade { .. } => {
+            DepthEvent::Trade { .. } => {
                 self.counters.trades += 1;
                 return DepthAction::None;
             }
@@ -149,6 +149,22 @@ impl DepthFeed {
             self.counters.publish_errors += 1;
         }
         action
+    }
+
+    /// The connection to the venue was lost: the book is stale until a snapshot after the
+    /// reconnection; what was kept for a snapshot is dropped (the new connection's updates
+    /// start afresh). A book that was correct is published once more, flagged stale.
+    pub fn disconnected(&mut self, receive_ts_ns: u64, sink: &mut impl BookSink) {
+        let was_stale = self.is_stale();
+        self.last_update_id = None;
+        self.pending.clear();
+        self.awaiting_snapshot = false;
+        if !was_stale {
+            let stamps = Stamps { sequence: 0, exchange_ts_ns: 0, receive_ts_ns };
+            if sink.book(self.instrument, &self.book, true, &stamps).is_err() {
+                self.counters.publish_errors += 1;
+            }
+        }
     }
 
     /// Applies updates `first ..= last`, skips them if the book has them, or keeps a copy for
@@ -210,6 +226,7 @@ impl DepthFeed {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use protocols::depth_json::DepthMessage;
 
     fn update(first: u64, last: u64, bid: Level) -> DepthMessage {
         DepthMessage::Update {
@@ -226,6 +243,10 @@ mod tests {
         DepthMessage::Snapshot { symbol: "X".into(), last_update_id, bids, asks: vec![] }
     }
 
+    fn apply(feed: &mut DepthFeed, message: DepthMessage) -> DepthAction {
+        feed.on_message(&message.as_event(), 0, &mut ())
+    }
+
     fn bids(feed: &DepthFeed) -> Vec<Level> {
         feed.book().side(Side::Bid).iter().map(|l| (l.price, l.quantity)).collect()
     }
@@ -233,27 +254,38 @@ mod tests {
     #[test]
     fn updates_before_the_snapshot_are_kept_and_replayed_onto_it() {
         let mut feed = DepthFeed::new(1, 16, 16);
-        assert_eq!(feed.on_message(&update(3, 4, (100, 1)), 0, &mut ()), DepthAction::Resync);
-        assert_eq!(
-            feed.on_message(&update(5, 5, (101, 2)), 0, &mut ()),
-            DepthAction::None,
-            "one request is enough"
-        );
+        assert_eq!(apply(&mut feed, update(3, 4, (100, 1))), DepthAction::Resync);
+        assert_eq!(apply(&mut feed, update(5, 5, (101, 2))), DepthAction::None, "one request is enough");
         assert!(feed.is_stale());
-        assert_eq!(feed.on_message(&snapshot(4, vec![(100, 7)]), 0, &mut ()), DepthAction::None);
+        assert_eq!(apply(&mut feed, snapshot(4, vec![(100, 7)])), DepthAction::None);
         assert_eq!(feed.last_update_id(), Some(5));
         assert_eq!(bids(&feed), [(101, 2), (100, 7)], "update 3..4 was in the snapshot; 5 applied");
     }
 
     #[test]
+    fn a_lost_connection_leaves_the_book_stale_until_the_next_snapshot() {
+        let mut feed = DepthFeed::new(1, 16, 16);
+        apply(&mut feed, snapshot(10, vec![(100, 1)]));
+        feed.disconnected(0, &mut ());
+        assert!(feed.is_stale());
+        assert_eq!(
+            apply(&mut feed, update(20, 20, (100, 2))),
+            DepthAction::Resync,
+            "a new snapshot is needed"
+        );
+        assert_eq!(apply(&mut feed, snapshot(20, vec![(100, 2)])), DepthAction::None);
+        assert_eq!((feed.last_update_id(), bids(&feed)), (Some(20), vec![(100, 2)]));
+    }
+
+    #[test]
     fn a_gap_after_the_snapshot_asks_for_another_and_keeps_what_follows() {
         let mut feed = DepthFeed::new(1, 16, 16);
-        feed.on_message(&snapshot(10, vec![]), 0, &mut ());
-        assert_eq!(feed.on_message(&update(11, 11, (100, 1)), 0, &mut ()), DepthAction::None);
-        assert_eq!(feed.on_message(&update(13, 13, (100, 3)), 0, &mut ()), DepthAction::Resync);
+        apply(&mut feed, snapshot(10, vec![]));
+        assert_eq!(apply(&mut feed, update(11, 11, (100, 1))), DepthAction::None);
+        assert_eq!(apply(&mut feed, update(13, 13, (100, 3))), DepthAction::Resync);
         assert!(feed.is_stale());
-        assert_eq!(feed.on_message(&update(14, 14, (100, 4)), 0, &mut ()), DepthAction::None);
-        assert_eq!(feed.on_message(&snapshot(12, vec![(100, 2)]), 0, &mut ()), DepthAction::None);
+        assert_eq!(apply(&mut feed, update(14, 14, (100, 4))), DepthAction::None);
+        assert_eq!(apply(&mut feed, snapshot(12, vec![(100, 2)])), DepthAction::None);
         assert_eq!((feed.last_update_id(), bids(&feed)), (Some(14), vec![(100, 4)]));
         let c = feed.counters();
         assert_eq!((c.gaps, c.snapshots, c.updates), (1, 2, 3));

@@ -12,6 +12,8 @@
 //! * [`itch_net`]: venue A's feed on a UDP socket, re-requesting gaps from the venue's server.
 //! * [`depth_feed`]: venue C's handler core: a price-level book from JSON depth updates, resynced
 //!   from a snapshot on any gap in the update ids.
+//! * [`ws_client`]: venue C's transport: WebSocket connection, subscriptions, snapshots on
+//!   request, reconnection; drives a [`depth_feed::DepthFeed`] per symbol.
 //! * [`publish`]: books into shared memory: level changes on the venue's ring, the top levels in
 //!   its seqlock slots, flagged stale while a gap is open.
 //! * [`metrics`]: a feed's counters and receive-to-publish latency histogram in shared memory.
@@ -37,3 +39,4 @@ pub mod outputs;
 pub mod publish;
 pub mod recording;
 pub mod sink;
+pub mod ws_client;

@@ -30,11 +30,10 @@ pub fn parse_decimal(text: &[u8], decimals: u32) -> Option<i64> {
     }
     let scale = 10i64.checked_pow(decimals)?;
     let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
-    let frac: i64 = if frac.is_empty() {
-        0
-    } else {
-        format!("{frac:0<width$}", width = decimals as usize).parse().ok()?
-    };
+    // The fraction's digits, scaled to `decimals` places (no allocation: this is on hot paths).
+    let frac_digits =
+        frac.bytes().try_fold(0i64, |acc, b| acc.checked_mul(10)?.checked_add(i64::from(b - b'0')))?;
+    let frac = frac_digits.checked_mul(10i64.checked_pow(decimals - frac.len() as u32)?)?;
     let value = whole.checked_mul(scale)?.checked_add(frac)?;
     Some(if negative { -value } else { value })
 }

@@ -15,6 +15,10 @@
 //! * [`ouch_client`]: a blocking OUCH client over SoupBinTCP on a `std::net` TCP stream.
 //! * [`fix`]: FIX 4.4 tag=value framing with BodyLength and CheckSum.
 //! * [`depth_json`]: crypto-exchange style JSON depth snapshots, updates and trades.
+//! * [`websocket`]: RFC 6455 WebSocket handshake and frames, without I/O; [`ws_stream`] runs
+//!   them over a socket.
+//! * [`ws_api`]: venue C's requests, answers and execution reports (subscriptions, snapshots,
+//!   an HMAC-signed logon, orders), JSON over WebSocket.
 //! * [`decimal`]: exact decimal text to and from fixed-point integers.
 //!
 //! Decoding never panics on any input: a malformed message is a [`DecodeError`] that names
@@ -31,6 +35,9 @@ pub mod ouch42;
 pub mod ouch_client;
 pub mod soupbintcp;
 pub mod soupbintcp_session;
+pub mod websocket;
+pub mod ws_api;
+pub mod ws_stream;
 
 pub use bytes::alpha;
 pub use error::{DecodeError, FieldError};

@@ -12,8 +12,10 @@ use protocols::depth_json::{DepthMessage, Level};
 
 use crate::matching::{Engine, Side};
 
-const PRICE_TO_NANOS: i64 = 100_000;
-const SHARES_TO_NANOS: i64 = 1_000_000_000;
+/// Units of 1e-9 in one engine price tick (1/10,000).
+pub const PRICE_TO_NANOS: i64 = 100_000;
+/// Units of 1e-9 in one share.
+pub const SHARES_TO_NANOS: i64 = 1_000_000_000;
 
 fn to_level((price, quantity): (i64, u64)) -> Level {
     (price * PRICE_TO_NANOS, quantity as i64 * SHARES_TO_NANOS)

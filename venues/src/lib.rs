@@ -15,6 +15,8 @@
 //!   engine events to OUCH messages per user.
 //! * [`ouch_server`]: venue A's OUCH 4.2 over SoupBinTCP server on loopback TCP.
 //! * [`faults`]: drops, duplicates and reordering injected into what a venue sends.
+//! * [`venue_c`]: venue C without sockets: flow and client orders, JSON depth, execution reports.
+//! * [`venue_c_server`]: venue C over WebSocket on loopback, paced by the wall clock, with faults.
 
 pub mod depth;
 pub mod faults;
@@ -27,3 +29,5 @@ pub mod ouch_orders;
 pub mod ouch_server;
 pub mod random;
 pub mod venue_a;
+pub mod venue_c;
+pub mod venue_c_server;

@@ -55,9 +55,9 @@ fn deliver(
     bytes: &str,
 ) {
     let message = DepthMessage::decode(bytes.as_bytes()).expect("our JSON decodes");
-    if feed.on_message(&message, 0, sink) == DepthAction::Resync {
+    if feed.on_message(&message.as_event(), 0, sink) == DepthAction::Resync {
         let snapshot = publisher.snapshot().encode();
-        let action = feed.on_message(&DepthMessage::decode(snapshot.as_bytes()).unwrap(), 0, sink);
+        let action = feed.on_message(&DepthMessage::decode(snapshot.as_bytes()).unwrap().as_event(), 0, sink);
         assert_eq!(action, DepthAction::None, "a fresh snapshot needs no other");
     }
     if let Some(id) = feed.last_update_id() {
@@ -124,7 +124,7 @@ proptest! {
         }
         if feed.last_update_id() != Some(publisher.last_update_id()) {
             let snapshot = publisher.snapshot().encode();
-            feed.on_message(&DepthMessage::decode(snapshot.as_bytes()).unwrap(), 0, &mut sink);
+            feed.on_message(&DepthMessage::decode(snapshot.as_bytes()).unwrap().as_event(), 0, &mut sink);
         }
         prop_assert!(!feed.is_stale());
         let (bids, asks, stale) = sink.book.clone().expect("the feed published its book");

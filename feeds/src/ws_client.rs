@@ -1,0 +1,358 @@
+//! Venue C's feed transport: a WebSocket connection to the venue's market data, one
+//! [`DepthFeed`] per symbol driven by what arrives, snapshots fetched when a feed asks.
+//!
+//! [`DepthClient::run`] connects, subscribes to every symbol's depth stream, and reads frames
+//! into the connection's reusable buffer; each depth message is decoded without allocating
+//! ([`DepthDecoder`]) and handed to its symbol's feed with its receive time. A feed that finds a
+//! gap (or has no book yet) makes the client request that symbol's snapshot on the same
+//! connection, as Binance's procedure has it: the stream's updates are kept meanwhile and
+//! replayed onto the snapshot. Pings are answered by the connection. When the connection is lost
+//! every book turns stale, and the client reconnects after a pause and resyncs. Input that is
+//! neither a depth message nor an answer is counted as malformed and skipped.
+
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use protocols::depth_json::DepthDecoder;
+use protocols::websocket::CloseCode;
+use protocols::ws_api::{ApiError, Call, Request, Response};
+use protocols::ws_stream::{WsError, WsLimits, WsMessage, WsStream};
+
+use crate::depth_feed::{DepthAction, DepthFeed};
+use crate::sink::BookSink;
+
+/// Where to connect and what to follow.
+#[derive(Debug, Clone)]
+pub struct DepthClientConfig {
+    /// The venue's market-data address.
+    pub addr: SocketAddr,
+    /// The symbols, and the instrument id each is published under.
+    pub symbols: Vec<(String, u32)>,
+    /// Levels kept per side.
+    pub depth: usize,
+    /// Updates kept per symbol while waiting for a snapshot.
+    pub max_pending: usize,
+    /// WebSocket limits.
+    pub limits: WsLimits,
+    /// The longest one read waits (so `stop` is seen at least this often).
+    pub read_timeout: Duration,
+    /// The longest connecting and the opening handshake may take.
+    pub connect_timeout: Duration,
+    /// The pause before reconnecting after the connection was lost.
+    pub reconnect_delay: Duration,
+}
+
+impl DepthClientConfig {
+    /// Following `symbols` at `addr`: 1,024 levels, 4,096 pending updates, 50 ms reads, 1 s
+    /// connects, 100 ms before reconnecting.
+    pub fn new(addr: SocketAddr, symbols: Vec<(String, u32)>) -> Self {
+        Self {
+            addr,
+            symbols,
+            depth: 1024,
+            max_pending: 4096,
+            limits: WsLimits::default(),
+            read_timeout: Duration::from_millis(50),
+            connect_timeout: Duration::from_secs(1),
+            reconnect_delay: Duration::from_millis(100),
+        }
+    }
+}
+
+/// Counters of the transport (each feed keeps its own too).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientCounters {
+    /// Connections established (handshake done).
+    pub connects: u64,
+    /// Connections lost or failed.
+    pub disconnects: u64,
+    /// Depth messages handled.
+    pub messages: u64,
+    /// Messages that were neither depth messages nor answers.
+    pub malformed: u64,
+    /// Depth messages for a symbol we do not follow.
+    pub unknown_symbol: u64,
+    /// Snapshots requested.
+    pub snapshot_requests: u64,
+}
+
+/// Why the client gave up.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The venue refused a request of ours (an unknown symbol, say): retrying cannot help.
+    #[error("venue C refused request {id}: {} {}", .error.code, .error.msg)]
+    Refused {
+        /// The request's id.
+        id: u64,
+        /// The venue's reason.
+        error: ApiError,
+    },
+}
+
+/// How a connection ended.
+enum Ended {
+    /// `stop` was set.
+    Stopped,
+    /// The connection failed or was closed, and why.
+    Lost(String),
+    /// The venue refused a request.
+    Refused(ClientError),
+}
+
+impl From<WsError> for Ended {
+    fn from(error: WsError) -> Self {
+        Self::Lost(error.to_string())
+    }
+}
+
+impl From<io::Error> for Ended {
+    fn from(error: io::Error) -> Self {
+        Self::Lost(WsError::from(error).to_string())
+    }
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Venue C's market data client.
+#[derive(Debug)]
+pub struct DepthClient {
+    config: DepthClientConfig,
+    feeds: Vec<DepthFeed>,
+    decoder: DepthDecoder,
+    counters: ClientCounters,
+    next_request: u64,
+    last_error: Option<String>,
+}
+
+impl DepthClient {
+    /// A client with stale books, not connected yet.
+    pub fn new(config: DepthClientConfig) -> Self {
+        let feeds = config
+            .symbols
+            .iter()
+            .map(|(_, id)| DepthFeed::new(*id, config.depth, config.max_pending))
+            .collect();
+        Self {
+            feeds,
+            decoder: DepthDecoder::new(),
+            counters: ClientCounters::default(),
+            next_request: 0,
+            last_error: None,
+            config,
+        }
+    }
+
+    /// The feed of the `index`th symbol of the configuration.
+    pub fn feed(&self, index: usize) -> &DepthFeed {
+        &self.feeds[index]
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> ClientCounters {
+        self.counters
+    }
+
+    /// Why the last connection ended, if one did.
+    pub fn last_error(&self) -> Option<&str> {
+        self.last_error.as_deref()
+    }
+
+    /// Follows the venue until `stop` is set, reconnecting whenever the connection is lost;
+    /// books go to `sink`. Returns early only if the venue refuses a request.
+    pub fn run(
+        &mut self,
+        sink: &mut impl BookSink,
+        stop: &AtomicBool,
+    ) -> Result<ClientCounters, ClientError> {
+        while !stop.load(Ordering::Relaxed) {
+            match self.connection(sink, stop) {
+                Ended::Stopped => break,
+                Ended::Refused(error) => return Err(error),
+                Ended::Lost(error) => {
+                    self.counters.disconnects += 1;
+                    self.last_error = Some(error);
+                    let now = now_ns();
+                    self.feeds.iter_mut().for_each(|feed| feed.disconnected(now, sink));
+                    let resume = Instant::now() + self.config.reconnect_delay;
+                    while !stop.load(Ordering::Relaxed) && Instant::now() < resume {
+                        std::thread::sleep(self.config.read_timeout.min(resume - Instant::now()));
+                    }
+                }
+            }
+        }
+        Ok(self.counters)
+    }
+
+    fn request(&mut self, ws: &mut WsStream<TcpStream>, call: Call) -> Result<(), WsError> {
+        self.next_request += 1;
+        ws.send_text(&Request { id: self.next_request, call }.encode())
+    }
+
+    /// One connection, from connecting to its end.
+    fn connection(&mut self, sink: &mut impl BookSink, stop: &AtomicBool) -> Ended {
+        match self.serve(sink, stop) {
+            Ok(never) => match never {},
+            Err(ended) => ended,
+        }
+    }
+
+    fn serve(
+        &mut self,
+        sink: &mut impl BookSink,
+        stop: &AtomicBool,
+    ) -> Result<std::convert::Infallible, Ended> {
+        let config = &self.config;
+        let stream = TcpStream::connect_timeout(&config.addr, config.connect_timeout)?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(config.connect_timeout))?;
+        stream.set_write_timeout(Some(config.connect_timeout))?;
+        let host = config.addr.to_string();
+        let mut ws = WsStream::connect(stream, &host, "/ws", config.limits, config.connect_timeout)?;
+        ws.get_ref().set_read_timeout(Some(config.read_timeout))?;
+        self.counters.connects += 1;
+        let streams = self.config.symbols.iter().map(|(symbol, _)| format!("{symbol}@depth")).collect();
+        self.request(&mut ws, Call::Subscribe(streams))?;
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                let _ = ws.close(CloseCode::GOING_AWAY, "feed stopping");
+                return Err(Ended::Stopped);
+            }
+            let resync = match ws.read_message()? {
+                Some(WsMessage::Text(text)) => self.on_text(text.as_bytes(), now_ns(), sink)?,
+                Some(WsMessage::Binary(_)) => {
+                    self.counters.malformed += 1;
+                    None
+                }
+                Some(WsMessage::Close(close)) => {
+                    let reason = close
+                        .map_or_else(|| "no reason".to_owned(), |(code, text)| format!("{} {text}", code.0));
+                    return Err(Ended::Lost(format!("venue closed the connection: {reason}")));
+                }
+                None => None,
+            };
+            if let Some(index) = resync {
+                self.counters.snapshot_requests += 1;
+                let symbol = self.config.symbols[index].0.clone();
+                self.request(&mut ws, Call::Depth { symbol })?;
+            }
+        }
+    }
+
+    /// Handles one text message; the index of a symbol whose snapshot must be fetched, if any.
+    fn on_text(
+        &mut self,
+        bytes: &[u8],
+        receive_ts_ns: u64,
+        sink: &mut impl BookSink,
+    ) -> Result<Option<usize>, Ended> {
+        match self.decoder.decode(bytes) {
+            Ok(event) => {
+                self.counters.messages += 1;
+                let Some(index) = self.config.symbols.iter().position(|(s, _)| s == event.symbol()) else {
+                    self.counters.unknown_symbol += 1;
+                    return Ok(None);
+                };
+                Ok((self.feeds[index].on_message(&event, receive_ts_ns, sink) == DepthAction::Resync)
+                    .then_some(index))
+            }
+            Err(_) => match Response::decode(bytes) {
+                Ok(Response { id, error: Some(error), .. }) => {
+                    Err(Ended::Refused(ClientError::Refused { id, error }))
+                }
+                Ok(_) => Ok(None),
+                Err(_) => {
+                    self.counters.malformed += 1;
+                    Ok(None)
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocols::websocket::Opcode;
+    use std::net::TcpListener;
+    use std::sync::Arc;
+
+    const TIMEOUT: Duration = Duration::from_secs(3);
+
+    /// A venue that accepts one connection, reads the subscription and sends `messages`.
+    fn venue(messages: Vec<(Opcode, String)>) -> (SocketAddr, std::thread::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let thread = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+            let (mut ws, _) = WsStream::accept(stream, WsLimits::default(), TIMEOUT).unwrap();
+            let subscribe = loop {
+                if let Some(WsMessage::Text(text)) = ws.read_message().unwrap() {
+                    break Request::decode(text.as_bytes()).unwrap();
+                }
+            };
+            assert_eq!(subscribe.call, Call::Subscribe(vec!["AAPL@depth".into()]));
+            for (opcode, text) in messages {
+                ws.send(opcode, text.as_bytes()).unwrap();
+            }
+            let _ = ws.close(CloseCode::GOING_AWAY, "done");
+        });
+        (addr, thread)
+    }
+
+    fn client(addr: SocketAddr) -> DepthClient {
+        DepthClient::new(DepthClientConfig::new(addr, vec![("AAPL".into(), 1)]))
+    }
+
+    #[test]
+    fn malformed_input_is_counted_and_skipped_and_a_closed_connection_leaves_the_book_stale() {
+        let snapshot = r#"{"e":"depthSnapshot","s":"AAPL","lastUpdateId":3,"bids":[["190","5"]],"asks":[]}"#;
+        let messages = vec![
+            (Opcode::Text, "{garbage".to_owned()),
+            (Opcode::Binary, "\u{1}".to_owned()),
+            (Opcode::Text, r#"{"e":"depthUpdate","E":1,"s":"IBM","U":1,"u":1,"b":[],"a":[]}"#.to_owned()),
+            (Opcode::Text, r#"{"id":1,"status":200,"result":null}"#.to_owned()),
+            (
+                Opcode::Text,
+                r#"{"e":"depthUpdate","E":1,"s":"AAPL","U":4,"u":4,"b":[["190","6"]],"a":[]}"#.to_owned(),
+            ),
+            (Opcode::Text, snapshot.to_owned()),
+        ];
+        let (addr, venue) = venue(messages);
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let run = std::thread::spawn(move || {
+            let mut client = client(addr);
+            let result = client.run(&mut (), &flag);
+            (result, client)
+        });
+        venue.join().unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        stop.store(true, Ordering::Relaxed);
+        let (result, client) = run.join().unwrap();
+        let counters = result.unwrap();
+        assert_eq!((counters.malformed, counters.unknown_symbol, counters.snapshot_requests), (2, 1, 1));
+        assert!(counters.disconnects >= 1, "the venue went away and reconnecting failed");
+        assert!(client.feed(0).is_stale(), "no book is trusted without a connection");
+        let feed = client.feed(0).counters();
+        assert_eq!(
+            (feed.snapshots, feed.updates),
+            (1, 1),
+            "update 4 was replayed onto snapshot 3 before that"
+        );
+        assert!(client.last_error().is_some());
+    }
+
+    #[test]
+    fn a_refused_subscription_ends_the_run_with_the_venues_reason() {
+        let refusal = r#"{"id":1,"status":400,"error":{"code":-1121,"msg":"Invalid symbol \"AAPL\"."}}"#;
+        let (addr, venue) = venue(vec![(Opcode::Text, refusal.to_owned())]);
+        let error = client(addr).run(&mut (), &AtomicBool::new(false)).unwrap_err();
+        venue.join().unwrap();
+        assert!(matches!(&error, ClientError::Refused { id: 1, error } if error.code == -1121), "{error}");
+    }
+}
