@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from tickrail import _native
-from tickrail.market import instruments
+from tickrail.market import instruments, listed
 from tickrail.process import StopFlag, announce, log
 
 
@@ -21,12 +21,15 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m feeds", description=__doc__)
     commands = p.add_subparsers(dest="command", required=True)
     live = commands.add_parser("live", help="run a venue's feed on its socket")
-    live.add_argument("venue", choices=["a"], help="a: ITCH 5.0 / MoldUDP64 over UDP")
+    live.add_argument(
+        "venue", choices=["a", "c"], help="a: ITCH 5.0 / MoldUDP64 over UDP; c: JSON over WebSocket"
+    )
     live.add_argument("--prefix", required=True, help="segment name prefix, e.g. /tickrail.a")
     live.add_argument(
         "--listen", default="127.0.0.1:31001", help="venue A: unicast address or multicast group"
     )
-    live.add_argument("--rerequest", required=True, help="venue A: the venue's re-request server")
+    live.add_argument("--rerequest", default=None, help="venue A: its re-request server (required)")
+    live.add_argument("--venue-addr", default=None, help="venue C: its market-data WebSocket (required)")
     live.add_argument("--session", default="TICKRAIL01", help="venue A: MoldUDP64 session name")
     live.add_argument("--poll", choices=["block", "spin"], default="block", help="how the loop waits")
     live.add_argument("--record", default=None, help="record what is received to this file")
@@ -61,11 +64,14 @@ def health(metrics: str) -> str:
     )
 
 
-def run_live(args: argparse.Namespace) -> int:
-    """Runs a live feed until stopped."""
-    stop = StopFlag()
-    try:
-        worker = _native.ItchFeedWorker(
+def build(
+    args: argparse.Namespace,
+) -> tuple[_native.ItchFeedWorker | _native.DepthFeedWorker, dict[str, str]]:
+    """The feed's worker and what it announces."""
+    if args.venue == "a":
+        if args.rerequest is None:
+            raise ValueError("venue A's feed needs --rerequest")
+        a = _native.ItchFeedWorker(
             args.prefix,
             args.listen,
             args.rerequest,
@@ -75,12 +81,29 @@ def run_live(args: argparse.Namespace) -> int:
             record=args.record,
             replace_stale=args.replace_stale,
         )
+        return a, {"listen": a.listen}
+    if args.venue_addr is None:
+        raise ValueError("venue C's feed needs --venue-addr")
+    if args.record is not None:
+        raise ValueError("recording is available for venue A's feed only")
+    symbols = [s.name for s in listed(args.venue)]
+    c = _native.DepthFeedWorker(
+        args.prefix, args.venue_addr, symbols, instruments(), replace_stale=args.replace_stale
+    )
+    return c, {"venue_addr": args.venue_addr}
+
+
+def run_live(args: argparse.Namespace) -> int:
+    """Runs a live feed until stopped."""
+    stop = StopFlag()
+    try:
+        worker, addresses = build(args)
     except (ValueError, OSError, _native.ShmError) as e:
         log(f"feed {args.venue}: {e}")
         return 2
     events, books, metrics = worker.segments
     worker.start()
-    announce("listening", venue=args.venue, listen=worker.listen, events=events, books=books, metrics=metrics)
+    announce("listening", venue=args.venue, events=events, books=books, metrics=metrics, **addresses)
     while not stop.requested and worker.running:
         stop.sleep(args.report_every)
         log(health(metrics))

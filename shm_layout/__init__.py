@@ -15,7 +15,7 @@ bindings (:mod:`tickrail._native`) with numpy helpers and dtypes.
 """
 
 from shm_layout.arrays import pop_array, publish_array, push_array, read_array
-from shm_layout.records import DTYPES, FIXED_POINT_SCALE, MARKET_EVENT, TOP_OF_BOOK, TYPE_IDS
+from shm_layout.records import DTYPES, FIXED_POINT_SCALE, FLAG_STALE, MARKET_EVENT, TOP_OF_BOOK, TYPE_IDS
 from shm_layout.waits import WaitStrategy
 from tickrail._native import (
     LAYOUT_VERSION,
@@ -46,6 +46,7 @@ from tickrail._native import (
 __all__ = [
     "DTYPES",
     "FIXED_POINT_SCALE",
+    "FLAG_STALE",
     "LAYOUT_VERSION",
     "MARKET_EVENT",
     "TOP_OF_BOOK",

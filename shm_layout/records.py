@@ -15,6 +15,9 @@ from tickrail import _native
 #: Prices and quantities are integers in units of ``1 / FIXED_POINT_SCALE``.
 FIXED_POINT_SCALE: int = _native.FIXED_POINT_SCALE
 
+#: A record's ``flags`` bit saying its book is not known to be correct (a gap is open).
+FLAG_STALE: int = _native.FLAG_STALE
+
 
 def _build_dtypes() -> dict[str, np.dtype[Any]]:
     dtypes: dict[str, np.dtype[Any]] = {}

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from shm_layout import FIXED_POINT_SCALE, TOP_OF_BOOK, SlotReader
+from shm_layout import FIXED_POINT_SCALE, FLAG_STALE, TOP_OF_BOOK, SlotReader
 
 #: Units of a venue's prices (1/10,000) in shared memory's fixed point.
 PRICE_TO_FIXED = FIXED_POINT_SCALE // 10_000
@@ -94,8 +94,30 @@ def top_of_book(books: str, instrument_id: int) -> tuple[list[tuple[int, int]], 
     return bids, asks, int(top["flags"])
 
 
-def venue_levels(
-    levels: list[tuple[int, int]], quantity_scale: int, depth: int = 10
-) -> list[tuple[int, int]]:
-    """A venue's levels (price in 1/10,000, quantity in its units) in shared memory's units."""
-    return [(p * PRICE_TO_FIXED, q * quantity_scale) for p, q in levels[:depth]]
+def venue_levels(levels: list[tuple[int, int]], depth: int = 10) -> list[tuple[int, int]]:
+    """A venue's levels (price in 1/10,000, quantity in shares) in shared memory's units."""
+    return [(p * PRICE_TO_FIXED, q * FIXED_POINT_SCALE) for p, q in levels[:depth]]
+
+
+def book_mismatches(books: str, closing: list[list[Any]], ids: dict[str, int]) -> list[str]:
+    """How the feed's books in ``books`` differ from a venue's closing books (``(name, bids,
+    asks)``), stale flags included; empty when they match."""
+    problems = []
+    for name, bids, asks in closing:
+        top_bids, top_asks, flags = top_of_book(books, ids[name])
+        if flags & FLAG_STALE:
+            problems.append(f"{name} is stale")
+        if top_bids != venue_levels(bids):
+            problems.append(f"{name} bids {top_bids} != venue {venue_levels(bids)}")
+        if top_asks != venue_levels(asks):
+            problems.append(f"{name} asks {top_asks} != venue {venue_levels(asks)}")
+    return problems
+
+
+def settle(books: str, closing: list[list[Any]], ids: dict[str, int], timeout: float = 5.0) -> list[str]:
+    """Waits (bounded) for the feed's books to match the venue's closing books; what still
+    differs at the deadline (empty: they match)."""
+    deadline = time.monotonic() + timeout
+    while (problems := book_mismatches(books, closing, ids)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return problems

@@ -1,11 +1,13 @@
-"""Venue A and its feed as processes (``python -m venues``, ``python -m feeds``): the feed's
-books in shared memory end equal to the venue's, through injected packet loss, and a recording
-replays to the same books."""
+"""Venues and their feeds as processes (``python -m venues``, ``python -m feeds``): through
+injected loss, reordering, duplicates and disconnects, every book in shared memory ends equal to
+its venue's; a recording replays to the same books; bad configurations are refused by name."""
 
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,12 +15,11 @@ from pathlib import Path
 import pytest
 
 from conftest import TEST_PREFIX
-from pipeline import start, top_of_book, venue_levels
+from pipeline import Process, settle, start
 from tickrail import _native
 from tickrail.market import SYMBOLS, listed
 
-FLAG_STALE = 1
-SHARE = 1_000_000_000  # one share in fixed point
+IDS = {s.name: s.instrument_id for s in SYMBOLS}
 
 
 def free_udp_port() -> int:
@@ -28,77 +29,110 @@ def free_udp_port() -> int:
 
 
 @pytest.fixture
-def prefix() -> Iterator[str]:
-    """A feed's segment prefix; its segments are unlinked after the test."""
-    feed = f"{TEST_PREFIX}{uuid.uuid4().hex[:8]}"
-    yield feed
-    for suffix in ("events", "books", "metrics"):
-        with contextlib.suppress(_native.SegmentNotFound):
-            _native.unlink(f"{feed}.{suffix}")
+def prefixes() -> Iterator[dict[str, str]]:
+    """A segment prefix per venue's feed; their segments are unlinked after the test."""
+    run = f"{TEST_PREFIX}{uuid.uuid4().hex[:8]}"
+    feeds = {venue: f"{run}.{venue}" for venue in ("a", "b", "c")}
+    yield feeds
+    for prefix in feeds.values():
+        for suffix in ("events", "books", "metrics"):
+            with contextlib.suppress(_native.SegmentNotFound):
+                _native.unlink(f"{prefix}.{suffix}")
 
 
-def test_a_lossy_venue_and_its_feed_end_with_the_same_books_and_the_recording_replays_them(
-    prefix: str, tmp_path: Path
-) -> None:
-    port = free_udp_port()
-    recording = tmp_path / "a.rec"
-    rerequest_port = free_udp_port()
+def start_a(prefix: str, recording: Path) -> tuple[Process, Process]:
+    """Venue A (lossy UDP) and its recording feed."""
+    port, rerequest = free_udp_port(), free_udp_port()
     venue = start(
-        "venue a", "venues", "a", "--destination", f"127.0.0.1:{port}", "--rerequest",
-        f"127.0.0.1:{rerequest_port}", "--rate", "20000", "--drop", "0.02", "--reorder", "0.02",
-        "--duplicate", "0.02", "--heartbeat-ms", "50", "--linger-ms", "1500", "--seconds", "1.5",
+        "venue a", "venues", "a", "--destination", f"127.0.0.1:{port}", "--rerequest", f"127.0.0.1:{rerequest}",
+        "--rate", "20000", "--drop", "0.02", "--reorder", "0.02", "--duplicate", "0.02", "--heartbeat-ms", "50",
+        "--linger-ms", "3000",
     )  # fmt: skip
     feed = start(
         "feed a", "feeds", "live", "a", "--prefix", prefix, "--listen", f"127.0.0.1:{port}",
-        "--rerequest", f"127.0.0.1:{rerequest_port}", "--record", str(recording), "--keep", "--replace-stale",
+        "--rerequest", f"127.0.0.1:{rerequest}", "--record", str(recording), "--keep",
     )  # fmt: skip
+    venue.expect("listening")
+    feed.expect("listening")
+    return venue, feed
+
+
+def start_c(prefix: str) -> tuple[Process, Process]:
+    """Venue C (WebSocket, dropping, reordering, duplicating and disconnecting) and its feed."""
+    venue = start(
+        "venue c", "venues", "c", "--rate", "20000", "--drop", "0.01", "--reorder", "0.01", "--duplicate", "0.01",
+        "--disconnect", "0.0005", "--linger-ms", "3000",
+    )  # fmt: skip
+    listening = venue.expect("listening")
+    feed = start(
+        "feed c", "feeds", "live", "c", "--prefix", prefix, "--venue-addr", listening["market_data"], "--keep"
+    )
+    feed.expect("listening")
+    return venue, feed
+
+
+def test_every_feeds_books_end_equal_to_their_venues_through_injected_faults(
+    prefixes: dict[str, str], tmp_path: Path
+) -> None:
+    processes: list[Process] = []
     try:
-        venue.expect("listening")
-        feed.expect("listening")
-        closed = venue.expect("stopped", timeout=20)
-        assert venue.wait() == 0
-        assert closed["dropped"] > 0 and closed["rerequests"] > 0
-        assert feed.stop() == 0
-        report = feed.expect("stopped")
-        counters = report["counters"]
-        assert counters["messages"] == closed["messages"], "every message arrived, lost ones re-requested"
-        assert counters["gaps"] > 0 and counters["recoveries"] == counters["gaps"]
-        assert counters["decode_errors"] == counters["book_errors"] == counters["publish_errors"] == 0
-        assert report["latency_ns"]["count"] > 0
+        venue_a, feed_a = start_a(prefixes["a"], tmp_path / "a.rec")
+        processes += [venue_a, feed_a]
+        venue_c, feed_c = start_c(prefixes["c"])
+        processes += [venue_c, feed_c]
+        pairs = {"a": (venue_a, feed_a), "c": (venue_c, feed_c)}
+        time.sleep(2.0)  # trading, with faults
+        for venue, _ in pairs.values():
+            venue.popen.send_signal(signal.SIGINT)  # close: the flow stops, the venue lingers
+        closed = {name: venue.expect("closed", timeout=20) for name, (venue, _) in pairs.items()}
+        for name in pairs:
+            problems = settle(f"{prefixes[name]}.books", closed[name]["books"], IDS)
+            assert not problems, f"venue {name}: {problems}"
+            assert {book[0] for book in closed[name]["books"]} == {s.name for s in listed(name)}
+        for venue, feed in pairs.values():
+            venue.expect("stopped")
+            assert venue.wait() == 0
+            assert feed.stop() == 0
+        reports = {name: feed.expect("stopped") for name, (_, feed) in pairs.items()}
 
-        ids = {s.name: s.instrument_id for s in SYMBOLS}
-        books = f"{prefix}.books"
-        for name, bids, asks in closed["books"]:
-            top_bids, top_asks, flags = top_of_book(books, ids[name])
-            assert flags & FLAG_STALE == 0, f"{name} is not stale at the end"
-            assert top_bids == venue_levels(bids, SHARE), f"{name} bids"
-            assert top_asks == venue_levels(asks, SHARE), f"{name} asks"
-        assert {name for name, _, _ in closed["books"]} == {s.name for s in listed("a")}
+        a = reports["a"]["counters"]
+        assert a["messages"] == closed["a"]["messages"], "every message arrived, lost ones re-requested"
+        assert a["gaps"] > 0 and a["recoveries"] == a["gaps"] and closed["a"]["rerequests"] > 0
+        c = reports["c"]["counters"]
+        assert c["gaps"] > 0 and c["recovery_requests"] > 0, "venue C's gaps were resynced from snapshots"
+        for report in reports.values():
+            counters = report["counters"]
+            assert counters["decode_errors"] == counters["publish_errors"] == 0
+            assert report["latency_ns"]["count"] > 0
 
+        # The recording of venue A replays, through a fresh handler, to the same books.
         for suffix in ("events", "books", "metrics"):
-            _native.unlink(f"{prefix}.{suffix}")
-        replay = start("replay a", "feeds", "replay", "a", str(recording), "--prefix", prefix, "--keep")
+            _native.unlink(f"{prefixes['a']}.{suffix}")
+        replay = start(
+            "replay a", "feeds", "replay", "a", str(tmp_path / "a.rec"), "--prefix", prefixes["a"], "--keep"
+        )
         replayed = replay.expect("replayed")
         assert replay.wait() == 0
-        assert replayed["messages"] == closed["messages"]
-        for name, bids, asks in closed["books"]:
-            top_bids, top_asks, _ = top_of_book(books, ids[name])
-            assert (top_bids, top_asks) == (venue_levels(bids, SHARE), venue_levels(asks, SHARE))
+        assert replayed["messages"] == closed["a"]["messages"]
+        assert not settle(f"{prefixes['a']}.books", closed["a"]["books"], IDS, timeout=0)
     finally:
-        venue.stop()
-        feed.stop()
+        for process in processes:
+            process.stop()
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--destination", "nowhere"], 'destination "nowhere" is not an address'),
-        (["--drop", "1.5"], "drop=1.5 is not within 0..=1"),
-        (["--rate", "0"], "rate_per_s must be positive"),
+        (["a", "--destination", "nowhere"], 'destination "nowhere" is not an address'),
+        (["a", "--drop", "1.5"], "drop=1.5 is not within 0..=1"),
+        (["a", "--rate", "0"], "rate_per_s must be positive"),
+        (["a", "--user", "nocolon"], "--user takes NAME:SECRET"),
+        (["c", "--disconnect", "2"], "disconnect=2 is not within 0..=1"),
+        (["c", "--market-data", "127.0.0.1:99999"], 'market_data "127.0.0.1:99999" is not an address'),
     ],
 )
 def test_a_venue_refuses_a_bad_configuration_by_name(args: list[str], message: str) -> None:
-    venue = start("venue a", "venues", "a", *args)
+    venue = start("venue", "venues", *args)
     assert venue.popen.wait(timeout=20) == 2
     assert venue.popen.stderr is not None
     assert message in venue.popen.stderr.read()
@@ -111,3 +145,10 @@ def test_a_replay_of_a_file_that_is_not_a_recording_is_refused_by_name(tmp_path:
     assert replay.popen.wait(timeout=20) == 2
     assert replay.popen.stderr is not None
     assert "not a tickrail recording" in replay.popen.stderr.read()
+
+
+def test_a_feed_without_its_venues_address_is_refused_by_name() -> None:
+    feed = start("feed c", "feeds", "live", "c", "--prefix", f"{TEST_PREFIX}noaddr")
+    assert feed.popen.wait(timeout=20) == 2
+    assert feed.popen.stderr is not None
+    assert "needs --venue-addr" in feed.popen.stderr.read()

@@ -8,12 +8,15 @@ from typing_extensions import Buffer
 
 __all__ = [
     "FIXED_POINT_SCALE",
+    "FLAG_STALE",
     "LAYOUT_VERSION",
     "BroadcastReader",
     "BroadcastWriter",
+    "DepthFeedWorker",
     "ItchFeedWorker",
     "ItchVenue",
     "ItchVenueServer",
+    "JsonVenueServer",
     "LayoutMismatch",
     "MessageTooLarge",
     "MessageView",
@@ -43,6 +46,7 @@ __all__ = [
 
 LAYOUT_VERSION: Final[int]
 FIXED_POINT_SCALE: Final[int]
+FLAG_STALE: Final[int]
 
 WaitName = Literal["spin", "yield", "backoff", "futex"] | str
 # numpy arrays export the buffer protocol; their stubs say so only from Python 3.12 on.
@@ -349,7 +353,45 @@ class ItchVenueServer:
     @property
     def running(self) -> bool: ...
     def start(self) -> None: ...
-    def stop(self) -> dict[str, Any]: ...
+    def close(self) -> dict[str, Any]: ...
+    def stop(self) -> None: ...
+
+@final
+class JsonVenueServer:
+    def __new__(
+        cls,
+        seed: int,
+        symbols: list[SymbolTuple],
+        *,
+        market_data: str = "127.0.0.1:0",
+        orders: str = "127.0.0.1:0",
+        api_keys: list[tuple[str, str]] = ...,
+        rate_per_s: float = 20_000.0,
+        venue: int = 3,
+        lag_ns: int = 0,
+        noise: float = 0.5,
+        cancel_share: float = 0.3,
+        marketable_share: float = 0.1,
+        bursts_per_s: float = 0.2,
+        burst_ns: int = 200_000_000,
+        burst_factor: float = 3.0,
+        drop: float = 0.0,
+        duplicate: float = 0.0,
+        reorder: float = 0.0,
+        disconnect: float = 0.0,
+        fault_seed: int = 0,
+        faults_for_ms: int = ...,
+        linger_ms: int = 1000,
+    ) -> Self: ...
+    @property
+    def market_data_addr(self) -> str: ...
+    @property
+    def order_addr(self) -> str: ...
+    @property
+    def running(self) -> bool: ...
+    def start(self) -> None: ...
+    def close(self) -> dict[str, Any]: ...
+    def stop(self) -> None: ...
 
 @final
 class ItchFeedWorker:
@@ -371,6 +413,25 @@ class ItchFeedWorker:
     ) -> Self: ...
     @property
     def listen(self) -> str: ...
+    @property
+    def segments(self) -> tuple[str, str, str]: ...
+    @property
+    def running(self) -> bool: ...
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def unlink(self) -> None: ...
+
+@final
+class DepthFeedWorker:
+    def __new__(
+        cls,
+        prefix: str,
+        venue: str,
+        symbols: list[str],
+        instruments: list[tuple[str, int]],
+        *,
+        replace_stale: bool = False,
+    ) -> Self: ...
     @property
     def segments(self) -> tuple[str, str, str]: ...
     @property

@@ -1,62 +1,80 @@
 """``python -m venues VENUE``: runs one simulated venue until SIGTERM or SIGINT (or ``--seconds``).
 
 It prints one JSON line when its sockets are bound (``{"event": "listening", ...}`` with the
-addresses clients need) and one when it stops (``{"event": "stopped", ...}`` with what it did).
+addresses clients need), one when it closes (``{"event": "closed", ...}``: its flow has stopped;
+what it did and every symbol's book), and one when it stops (``{"event": "stopped"}``) after
+lingering ``--linger-ms`` with the flow stopped, so feeds settle on the closing books.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from tickrail import _native
 from tickrail.market import listed
 from tickrail.process import StopFlag, announce, log
 
+PROTOCOLS = {"a": "itch", "c": "json"}
+
 
 def parser() -> argparse.ArgumentParser:
     """The command line."""
     p = argparse.ArgumentParser(prog="python -m venues", description=__doc__)
-    p.add_argument("venue", choices=["a"], help="a: ITCH 5.0 / MoldUDP64 over UDP")
+    p.add_argument(
+        "venue", choices=sorted(PROTOCOLS), help="a: ITCH 5.0 / MoldUDP64 + OUCH; c: JSON / WebSocket"
+    )
     p.add_argument("--seed", type=int, default=7, help="market seed, shared by all venues (default 7)")
     p.add_argument("--rate", type=float, default=20_000.0, help="order-flow actions per second (1k to 200k+)")
-    p.add_argument(
-        "--destination", default="127.0.0.1:31001", help="venue A: market data to this address or group"
-    )
-    p.add_argument(
-        "--rerequest", default="127.0.0.1:0", help="venue A: re-request server address (port 0: any)"
-    )
-    p.add_argument(
-        "--order-entry", default="127.0.0.1:0", help="venue A: OUCH 4.2 / SoupBinTCP listen address"
-    )
-    p.add_argument(
-        "--user",
-        action="append",
-        default=[],
-        metavar="NAME:PASSWORD",
-        help="an order-entry login (repeatable)",
-    )
-    p.add_argument("--session", default="TICKRAIL01", help="venue A: MoldUDP64 session name")
-    p.add_argument("--heartbeat-ms", type=int, default=1000, help="heartbeat after this much silence")
-    p.add_argument("--drop", type=float, default=0.0, help="probability a market-data packet is dropped")
-    p.add_argument("--duplicate", type=float, default=0.0, help="probability a packet is sent twice")
-    p.add_argument("--reorder", type=float, default=0.0, help="probability a packet is sent after the next")
+    p.add_argument("--drop", type=float, default=0.0, help="probability a market-data message is dropped")
+    p.add_argument("--duplicate", type=float, default=0.0, help="probability a message is sent twice")
+    p.add_argument("--reorder", type=float, default=0.0, help="probability a message is sent after the next")
     p.add_argument("--fault-seed", type=int, default=0, help="seed of the injected faults")
-    p.add_argument("--linger-ms", type=int, default=1000, help="serve recovery this long after closing")
-    p.add_argument("--seconds", type=float, default=None, help="stop after this long (default: on a signal)")
+    p.add_argument(
+        "--linger-ms", type=int, default=1000, help="serve with the flow stopped this long after closing"
+    )
+    p.add_argument("--seconds", type=float, default=None, help="close after this long (default: on a signal)")
+    a = p.add_argument_group("venue A")
+    a.add_argument("--destination", default="127.0.0.1:31001", help="market data to this address or group")
+    a.add_argument("--rerequest", default="127.0.0.1:0", help="re-request server address (port 0: any)")
+    a.add_argument("--order-entry", default="127.0.0.1:0", help="OUCH 4.2 / SoupBinTCP listen address")
+    a.add_argument(
+        "--user", action="append", default=[], metavar="NAME:PASSWORD", help="an OUCH login (repeatable)"
+    )
+    a.add_argument("--session", default="TICKRAIL01", help="MoldUDP64 / SoupBinTCP session name")
+    a.add_argument("--heartbeat-ms", type=int, default=1000, help="heartbeat after this much silence")
+    c = p.add_argument_group("venue C")
+    c.add_argument("--market-data", default="127.0.0.1:0", help="WebSocket market-data listen address")
+    c.add_argument("--orders", default="127.0.0.1:0", help="WebSocket order-channel listen address")
+    c.add_argument(
+        "--api-key", action="append", default=[], metavar="KEY:SECRET", help="an API key (repeatable)"
+    )
+    c.add_argument(
+        "--disconnect", type=float, default=0.0, help="probability an update disconnects its client"
+    )
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Runs the venue; returns the exit status."""
-    args = parser().parse_args(argv)
-    stop = StopFlag()
+def pairs(values: list[str], flag: str) -> list[tuple[str, str]]:
+    """``A:B`` arguments as pairs; a value without a colon is a bad configuration."""
+    split = [value.split(":", 1) for value in values]
+    if any(len(pair) != 2 for pair in split):
+        raise ValueError(f"{flag} takes NAME:SECRET")
+    return [(name, secret) for name, secret in split]
+
+
+def build(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The venue's server and the addresses it announces."""
     symbols = [s.as_tuple() for s in listed(args.venue)]
-    try:
-        users = [tuple(user.split(":", 1)) for user in args.user]
-        if any(len(user) != 2 for user in users):
-            raise ValueError("--user takes NAME:PASSWORD")
-        server = _native.ItchVenueServer(
+    faults = {
+        "drop": args.drop,
+        "duplicate": args.duplicate,
+        "reorder": args.reorder,
+        "fault_seed": args.fault_seed,
+    }
+    if args.venue == "a":
+        a = _native.ItchVenueServer(
             args.seed,
             symbols,
             args.destination,
@@ -65,39 +83,56 @@ def main(argv: list[str] | None = None) -> int:
             rate_per_s=args.rate,
             venue=1,
             heartbeat_ms=args.heartbeat_ms,
-            drop=args.drop,
-            duplicate=args.duplicate,
-            reorder=args.reorder,
-            fault_seed=args.fault_seed,
             linger_ms=args.linger_ms,
             order_entry=args.order_entry,
-            users=[(name, password) for name, password in users],
+            users=pairs(args.user, "--user"),
+            **faults,
         )
+        addresses = {
+            "market_data": a.destination,
+            "rerequest": a.rerequest_addr,
+            "order_entry": a.order_entry_addr,
+        }
+        return a, {**addresses, "session": args.session}
+    c = _native.JsonVenueServer(
+        args.seed,
+        symbols,
+        market_data=args.market_data,
+        orders=args.orders,
+        api_keys=pairs(args.api_key, "--api-key"),
+        rate_per_s=args.rate,
+        venue=3,
+        disconnect=args.disconnect,
+        linger_ms=args.linger_ms,
+        **faults,
+    )
+    return c, {"market_data": c.market_data_addr, "orders": c.order_addr}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the venue; returns the exit status."""
+    args = parser().parse_args(argv)
+    stop = StopFlag()
+    try:
+        server, addresses = build(args)
     except (ValueError, OSError) as e:
         log(f"venue {args.venue}: {e}")
         return 2
     server.start()
-    announce(
-        "listening",
-        venue=args.venue,
-        protocol="itch",
-        market_data=server.destination,
-        rerequest=server.rerequest_addr,
-        order_entry=server.order_entry_addr,
-        session=args.session,
-    )
+    announce("listening", venue=args.venue, protocol=PROTOCOLS[args.venue], **addresses)
     waited = 0.0
     while not stop.requested and server.running and (args.seconds is None or waited < args.seconds):
         stop.sleep(0.1)
         waited += 0.1
-    failed = not server.running
     try:
-        stats = server.stop()
+        closed = server.close()
+        announce("closed", venue=args.venue, **closed)
+        server.stop()
     except RuntimeError as e:
         log(f"venue {args.venue} failed: {e}")
         return 1
-    announce("stopped", venue=args.venue, **stats)
-    return 1 if failed else 0
+    announce("stopped", venue=args.venue)
+    return 0
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ use protocols::moldudp64::Request;
 use shm_layout::realtime_ns;
 
 use crate::itch_feed::{Action, FeedCounters, ItchFeed};
-use crate::metrics::{Counter, FeedMetrics};
+use crate::metrics::{Counter, FeedMetrics, Mirror, Totals};
 use crate::recording::Recorder;
 use crate::sink::BookSink;
 
@@ -146,7 +146,7 @@ impl ItchReceiver {
             } else if !feed.is_stale() {
                 self.last_request = None;
             }
-            mirrored.update(feed.counters(), metrics);
+            mirrored.update(&totals(&feed.counters()), metrics);
         }
         Ok(())
     }
@@ -186,31 +186,19 @@ impl ItchReceiver {
     }
 }
 
-/// The handler's counters as last written to shared memory, so only changes are stored.
-#[derive(Debug, Default)]
-struct Mirror {
-    last: FeedCounters,
-}
-
-impl Mirror {
-    fn update(&mut self, now: FeedCounters, metrics: &FeedMetrics) {
-        let pairs = [
-            (Counter::Messages, self.last.messages, now.messages),
-            (Counter::Bytes, self.last.bytes, now.bytes),
-            (Counter::Packets, self.last.packets, now.packets),
-            (Counter::Gaps, self.last.gaps, now.gaps),
-            (Counter::StalePeriods, self.last.gaps, now.gaps),
-            (Counter::Recoveries, self.last.recoveries, now.recoveries),
-            (Counter::Duplicates, self.last.duplicates, now.duplicates),
-            (Counter::DecodeErrors, self.last.decode_errors, now.decode_errors),
-            (Counter::BookErrors, self.last.book_errors, now.book_errors),
-            (Counter::PublishErrors, self.last.publish_errors, now.publish_errors),
-        ];
-        for (counter, before, after) in pairs {
-            if after != before {
-                metrics.add(counter, after - before);
-            }
-        }
-        self.last = now;
-    }
+/// The handler's counters by [`Counter`].
+fn totals(counters: &FeedCounters) -> Totals {
+    let mut totals = Totals::default();
+    totals
+        .set(Counter::Messages, counters.messages)
+        .set(Counter::Bytes, counters.bytes)
+        .set(Counter::Packets, counters.packets)
+        .set(Counter::Gaps, counters.gaps)
+        .set(Counter::StalePeriods, counters.gaps)
+        .set(Counter::Recoveries, counters.recoveries)
+        .set(Counter::Duplicates, counters.duplicates)
+        .set(Counter::DecodeErrors, counters.decode_errors)
+        .set(Counter::BookErrors, counters.book_errors)
+        .set(Counter::PublishErrors, counters.publish_errors);
+    totals
 }

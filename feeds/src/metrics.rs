@@ -128,6 +128,38 @@ impl FeedMetrics {
     }
 }
 
+/// A handler's own counts, by [`Counter`], as its transport loop gathers them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals([u64; Counter::ALL.len()]);
+
+impl Totals {
+    /// Sets `counter`'s total.
+    pub fn set(&mut self, counter: Counter, value: u64) -> &mut Self {
+        self.0[counter as usize] = value;
+        self
+    }
+}
+
+/// Mirrors a handler's totals into its metrics segment: only what changed is stored, as a
+/// delta, so a restarted feed attached to its old segment carries on counting.
+#[derive(Debug, Default)]
+pub struct Mirror {
+    last: Totals,
+}
+
+impl Mirror {
+    /// Adds to `metrics` what grew since the last call.
+    #[inline]
+    pub fn update(&mut self, now: &Totals, metrics: &FeedMetrics) {
+        for (counter, (after, before)) in Counter::ALL.iter().zip(now.0.iter().zip(self.last.0.iter())) {
+            if after != before {
+                metrics.add(*counter, after.wrapping_sub(*before));
+            }
+        }
+        self.last = *now;
+    }
+}
+
 /// A snapshot of a feed's metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedReport {
@@ -209,6 +241,20 @@ mod tests {
         assert_eq!((report.get(Counter::Messages), report.get(Counter::Gaps)), (10, 2));
         assert_eq!(report.latency.count, 1, "a message without a receive time is not timed");
         assert!(report.latency.max < 1_000_000_000);
+        shm_layout::unlink(&name).unwrap();
+    }
+
+    #[test]
+    fn a_mirror_adds_only_what_grew_so_a_restarted_feed_keeps_counting() {
+        let name = format!("/feeds-metrics-mirror-{}", std::process::id());
+        let metrics = FeedMetrics::create(&name, &SegmentOptions::default()).unwrap();
+        metrics.set(Counter::Messages, 100); // counted by the feed's previous run
+        let mut mirror = Mirror::default();
+        let mut totals = Totals::default();
+        mirror.update(totals.set(Counter::Messages, 5).set(Counter::Gaps, 1), &metrics);
+        mirror.update(totals.set(Counter::Messages, 7), &metrics);
+        let report = FeedReport::read(&name).unwrap();
+        assert_eq!((report.get(Counter::Messages), report.get(Counter::Gaps)), (107, 1));
         shm_layout::unlink(&name).unwrap();
     }
 

@@ -13,14 +13,16 @@
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use protocols::depth_json::DepthDecoder;
 use protocols::websocket::CloseCode;
 use protocols::ws_api::{ApiError, Call, Request, Response};
 use protocols::ws_stream::{WsError, WsLimits, WsMessage, WsStream};
+use shm_layout::realtime_ns;
 
-use crate::depth_feed::{DepthAction, DepthFeed};
+use crate::depth_feed::{DepthAction, DepthCounters, DepthFeed};
+use crate::metrics::{Counter, FeedMetrics, Mirror, Totals};
 use crate::sink::BookSink;
 
 /// Where to connect and what to follow.
@@ -76,6 +78,8 @@ pub struct ClientCounters {
     pub unknown_symbol: u64,
     /// Snapshots requested.
     pub snapshot_requests: u64,
+    /// Bytes of text and binary messages received.
+    pub bytes: u64,
 }
 
 /// Why the client gave up.
@@ -111,10 +115,6 @@ impl From<io::Error> for Ended {
     fn from(error: io::Error) -> Self {
         Self::Lost(WsError::from(error).to_string())
     }
-}
-
-fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// Venue C's market data client.
@@ -162,20 +162,23 @@ impl DepthClient {
     }
 
     /// Follows the venue until `stop` is set, reconnecting whenever the connection is lost;
-    /// books go to `sink`. Returns early only if the venue refuses a request.
+    /// books go to `sink`, counters to `metrics` (if given) after every message. Returns early
+    /// only if the venue refuses a request.
     pub fn run(
         &mut self,
         sink: &mut impl BookSink,
+        metrics: Option<&FeedMetrics>,
         stop: &AtomicBool,
     ) -> Result<ClientCounters, ClientError> {
+        let mut mirror = Mirror::default();
         while !stop.load(Ordering::Relaxed) {
-            match self.connection(sink, stop) {
+            match self.connection(sink, metrics.map(|m| (m, &mut mirror)), stop) {
                 Ended::Stopped => break,
                 Ended::Refused(error) => return Err(error),
                 Ended::Lost(error) => {
                     self.counters.disconnects += 1;
                     self.last_error = Some(error);
-                    let now = now_ns();
+                    let now = realtime_ns();
                     self.feeds.iter_mut().for_each(|feed| feed.disconnected(now, sink));
                     let resume = Instant::now() + self.config.reconnect_delay;
                     while !stop.load(Ordering::Relaxed) && Instant::now() < resume {
@@ -193,16 +196,43 @@ impl DepthClient {
     }
 
     /// One connection, from connecting to its end.
-    fn connection(&mut self, sink: &mut impl BookSink, stop: &AtomicBool) -> Ended {
-        match self.serve(sink, stop) {
+    fn connection(
+        &mut self,
+        sink: &mut impl BookSink,
+        metrics: Option<(&FeedMetrics, &mut Mirror)>,
+        stop: &AtomicBool,
+    ) -> Ended {
+        match self.serve(sink, metrics, stop) {
             Ok(never) => match never {},
             Err(ended) => ended,
         }
     }
 
+    /// The client's and its books' counts by [`Counter`].
+    fn totals(&self) -> Totals {
+        let feeds = |count: fn(&DepthCounters) -> u64| self.feeds.iter().map(|f| count(&f.counters())).sum();
+        let c = &self.counters;
+        let mut totals = Totals::default();
+        totals
+            .set(Counter::Messages, feeds(|f| f.updates + f.snapshots + f.trades))
+            .set(Counter::Bytes, c.bytes)
+            .set(Counter::Packets, c.messages + c.malformed)
+            .set(Counter::Gaps, feeds(|f| f.gaps))
+            .set(Counter::StalePeriods, feeds(|f| f.gaps) + c.disconnects)
+            .set(Counter::Recoveries, feeds(|f| f.snapshots))
+            .set(Counter::Duplicates, feeds(|f| f.duplicates))
+            .set(Counter::DecodeErrors, c.malformed)
+            .set(Counter::BookErrors, feeds(|f| f.overflow))
+            .set(Counter::PublishErrors, feeds(|f| f.publish_errors))
+            .set(Counter::RecoveryRequests, c.snapshot_requests)
+            .set(Counter::Connects, c.connects);
+        totals
+    }
+
     fn serve(
         &mut self,
         sink: &mut impl BookSink,
+        mut metrics: Option<(&FeedMetrics, &mut Mirror)>,
         stop: &AtomicBool,
     ) -> Result<std::convert::Infallible, Ended> {
         let config = &self.config;
@@ -222,8 +252,12 @@ impl DepthClient {
                 return Err(Ended::Stopped);
             }
             let resync = match ws.read_message()? {
-                Some(WsMessage::Text(text)) => self.on_text(text.as_bytes(), now_ns(), sink)?,
-                Some(WsMessage::Binary(_)) => {
+                Some(WsMessage::Text(text)) => {
+                    self.counters.bytes += text.len() as u64;
+                    self.on_text(text.as_bytes(), realtime_ns(), sink)?
+                }
+                Some(WsMessage::Binary(bytes)) => {
+                    self.counters.bytes += bytes.len() as u64;
                     self.counters.malformed += 1;
                     None
                 }
@@ -238,6 +272,9 @@ impl DepthClient {
                 self.counters.snapshot_requests += 1;
                 let symbol = self.config.symbols[index].0.clone();
                 self.request(&mut ws, Call::Depth { symbol })?;
+            }
+            if let Some((metrics, mirror)) = metrics.as_mut() {
+                mirror.update(&self.totals(), metrics);
             }
         }
     }
@@ -327,7 +364,7 @@ mod tests {
         let flag = Arc::clone(&stop);
         let run = std::thread::spawn(move || {
             let mut client = client(addr);
-            let result = client.run(&mut (), &flag);
+            let result = client.run(&mut (), None, &flag);
             (result, client)
         });
         venue.join().unwrap();

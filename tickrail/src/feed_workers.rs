@@ -12,6 +12,7 @@ use feeds::metrics::{FeedMetrics, FeedReport, Timed};
 use feeds::outputs::FeedOutputs;
 use feeds::publish::BookPublisher;
 use feeds::recording::{Pace, Pacer, Recorder, Replay};
+use feeds::ws_client::{DepthClient, DepthClientConfig};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -151,6 +152,83 @@ impl PyItchFeedWorker {
     }
 }
 
+/// Everything venue C's feed loop owns.
+struct DepthParts {
+    client: DepthClient,
+    publisher: BookPublisher,
+    metrics: FeedMetrics,
+}
+
+fn run_depth(parts: DepthParts, stop: &std::sync::atomic::AtomicBool) -> Result<(), String> {
+    let DepthParts { mut client, publisher, metrics } = parts;
+    let mut sink = Timed::new(publisher, &metrics);
+    client.run(&mut sink, Some(&metrics), stop).map(drop).map_err(|e| e.to_string())
+}
+
+/// Venue C's feed: JSON depth over WebSocket, a price-level book per symbol, into the segments
+/// `{prefix}.events`, `{prefix}.books` and `{prefix}.metrics`. `symbols` are the venue's
+/// symbols to follow; each is published under its id in `instruments`.
+#[pyclass(module = "tickrail._native", name = "DepthFeedWorker")]
+pub(crate) struct PyDepthFeedWorker {
+    outputs: FeedOutputs,
+    worker: Worker<DepthParts, ()>,
+}
+
+#[pymethods]
+impl PyDepthFeedWorker {
+    /// Creates the segments; `start` connects and runs the loop.
+    #[new]
+    #[pyo3(signature = (prefix, venue, symbols, instruments, *, replace_stale=false))]
+    fn new(
+        prefix: &str,
+        venue: &str,
+        symbols: Vec<String>,
+        instruments: Vec<(String, u32)>,
+        replace_stale: bool,
+    ) -> PyResult<Self> {
+        let table = self::instruments(instruments)?;
+        let symbols = symbols
+            .into_iter()
+            .map(|symbol| match table.id(&symbol) {
+                Some(id) => Ok((symbol, id)),
+                None => Err(PyValueError::new_err(format!("symbol {symbol:?} has no instrument id"))),
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        let client = DepthClient::new(DepthClientConfig::new(socket_addr("venue", venue)?, symbols));
+        let outputs = FeedOutputs::named(prefix);
+        let options = SegmentOptions { replace_stale, ..SegmentOptions::default() };
+        let (publisher, metrics) = outputs.create(&options).py()?;
+        Ok(Self { outputs, worker: Worker::Ready(DepthParts { client, publisher, metrics }) })
+    }
+
+    /// The segment names: `(events, books, metrics)`.
+    #[getter]
+    fn segments(&self) -> (String, String, String) {
+        (self.outputs.events.clone(), self.outputs.books.clone(), self.outputs.metrics.clone())
+    }
+
+    /// Runs the feed on a Rust thread until `stop`.
+    fn start(&mut self) -> PyResult<()> {
+        self.worker.start("feed-c", run_depth)
+    }
+
+    /// Whether the loop is running (false after `stop`, or if the venue refused us).
+    #[getter]
+    fn running(&self) -> bool {
+        self.worker.is_running()
+    }
+
+    /// Stops the loop.
+    fn stop(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.worker.stop(py)
+    }
+
+    /// Unlinks the feed's segments.
+    fn unlink(&self) {
+        self.outputs.unlink();
+    }
+}
+
 /// A feed's metrics: `{"counters": {name: value}, "latency_ns": {"count", "mean", "p50", "p99",
 /// "p999", "max"}}`.
 #[pyfunction]
@@ -214,6 +292,7 @@ fn replay_itch<'py>(
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyItchFeedWorker>()?;
+    m.add_class::<PyDepthFeedWorker>()?;
     m.add_function(wrap_pyfunction!(feed_report, m)?)?;
     m.add_function(wrap_pyfunction!(replay_itch, m)?)?;
     Ok(())

@@ -2,7 +2,7 @@
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use shm_layout::records::{FIXED_POINT_SCALE, LAYOUTS};
+use shm_layout::records::{FIXED_POINT_SCALE, FLAG_STALE, LAYOUTS};
 
 /// Every layout: `[{"name", "type_id", "size", "fields": [{"name", "format", "offset",
 /// "count"}]}]`, nested structs first; a field whose format names a layout is that struct.
@@ -32,6 +32,7 @@ fn py_record_layouts(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("FIXED_POINT_SCALE", FIXED_POINT_SCALE)?;
+    m.add("FLAG_STALE", FLAG_STALE)?;
     m.add_function(wrap_pyfunction!(py_record_layouts, m)?)?;
     Ok(())
 }

@@ -1,18 +1,28 @@
 //! The simulated venues on their sockets, run on a Rust thread for `python -m venues`.
+//!
+//! A venue's life has three phases: it trades (its flow paced by the wall clock, client
+//! orders, market data) until Python closes it; it reports its closing books; it lingers,
+//! serving recovery and clients with the flow stopped, so feeds settle on those books; then it
+//! stops.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use venues::faults::FaultPlan;
-use venues::itch_server::{ItchServer, ItchServerConfig, ServerError, ServerStats};
-use venues::matching::Side;
+use venues::flow::SymbolSpec;
+use venues::itch_server::{ItchServer, ItchServerConfig, ServerError};
+use venues::matching::{Engine, Side};
 use venues::ouch_server::OuchServerConfig;
+use venues::venue_c_server::{ApiKey, Faults, JsonVenueConfig, JsonVenueServer};
 
 use crate::simulated::{market_spec, session_of, venue_spec, SymbolTuple};
-use crate::worker::Worker;
 
 /// Parses `addr` (`"host:port"`), naming the `what` it is for when it does not parse.
 pub(crate) fn socket_addr(what: &str, addr: &str) -> PyResult<SocketAddr> {
@@ -20,38 +30,194 @@ pub(crate) fn socket_addr(what: &str, addr: &str) -> PyResult<SocketAddr> {
 }
 
 /// The faults a venue injects, checked.
-pub(crate) fn fault_plan(drop: f64, duplicate: f64, reorder: f64, seed: u64) -> PyResult<FaultPlan> {
+fn fault_plan(drop: f64, duplicate: f64, reorder: f64, seed: u64) -> PyResult<FaultPlan> {
     let plan = FaultPlan { drop, duplicate, reorder, seed };
     plan.validate().map_err(PyValueError::new_err)?;
     Ok(plan)
 }
 
-fn server_error(err: ServerError) -> PyErr {
+fn itch_error(err: ServerError) -> PyErr {
     match err {
         ServerError::Config(_) => PyValueError::new_err(err.to_string()),
         ServerError::Io { .. } | ServerError::OrderEntry(_) => PyOSError::new_err(err.to_string()),
     }
 }
 
-/// A symbol's levels at the close: `(name, bids, asks)`, best first, `(price in 1/10,000,
-/// quantity)`.
+/// A symbol's levels: `(name, bids, asks)`, best first, `(price in 1/10,000, quantity)`.
 type ClosingBook = (String, Vec<(i64, u64)>, Vec<(i64, u64)>);
 
-/// What a venue did, and its books when it closed.
-struct Closed {
-    stats: ServerStats,
-    books: Vec<ClosingBook>,
+fn closing_books<'a>(symbols: &[SymbolSpec], engines: impl Iterator<Item = &'a Engine>) -> Vec<ClosingBook> {
+    symbols
+        .iter()
+        .zip(engines)
+        .map(|(symbol, engine)| (symbol.name.clone(), engine.levels(Side::Buy), engine.levels(Side::Sell)))
+        .collect()
+}
+
+/// What a venue server does in each phase of its life.
+trait Venue: Send + 'static {
+    /// Trades until `close` is set; what it did, by name.
+    fn trade(&mut self, close: &AtomicBool) -> Result<Vec<(&'static str, u64)>, String>;
+    /// Every symbol's book.
+    fn books(&self) -> Vec<ClosingBook>;
+    /// Serves with the flow stopped until `deadline`.
+    fn linger(&mut self, deadline: Instant) -> Result<(), String>;
+}
+
+impl Venue for ItchServer {
+    fn trade(&mut self, close: &AtomicBool) -> Result<Vec<(&'static str, u64)>, String> {
+        let s = self.run(close).map_err(|e| e.to_string())?;
+        Ok(vec![
+            ("packets_sent", s.packets_sent),
+            ("messages", s.messages),
+            ("rerequests", s.rerequests),
+            ("bad_rerequests", s.bad_rerequests),
+            ("blacked_out", s.blacked_out),
+            ("dropped", s.faults.dropped),
+            ("duplicated", s.faults.duplicated),
+            ("reordered", s.faults.reordered),
+            ("order_entry_logins", s.order_entry.logins),
+            ("order_entry_messages_in", s.order_entry.messages_in),
+        ])
+    }
+
+    fn books(&self) -> Vec<ClosingBook> {
+        let venue = self.venue();
+        closing_books(venue.symbols(), (0..venue.symbol_count()).map(|i| venue.engine(i)))
+    }
+
+    fn linger(&mut self, deadline: Instant) -> Result<(), String> {
+        self.serve_until(&AtomicBool::new(false), Some(deadline)).map_err(|e| e.to_string())
+    }
+}
+
+impl Venue for JsonVenueServer {
+    fn trade(&mut self, close: &AtomicBool) -> Result<Vec<(&'static str, u64)>, String> {
+        let s = self.trade_until(close).map_err(|e| e.to_string())?;
+        Ok(vec![
+            ("market_data_clients", s.market_data_clients),
+            ("order_clients", s.order_clients),
+            ("flow_actions", s.flow_actions),
+            ("updates_sent", s.updates_sent),
+            ("dropped", s.dropped),
+            ("duplicated", s.duplicated),
+            ("reordered", s.reordered),
+            ("forced_disconnects", s.forced_disconnects),
+            ("snapshots", s.snapshots),
+            ("orders", s.orders),
+            ("logons_refused", s.logons_refused),
+        ])
+    }
+
+    fn books(&self) -> Vec<ClosingBook> {
+        let venue = self.venue();
+        closing_books(venue.symbols(), (0..venue.symbol_count()).map(|i| venue.engine(i)))
+    }
+
+    fn linger(&mut self, deadline: Instant) -> Result<(), String> {
+        self.linger_until(deadline).map(drop).map_err(|e| e.to_string())
+    }
+}
+
+/// What a venue reports when it closes.
+type Closing = (Vec<(&'static str, u64)>, Vec<ClosingBook>);
+
+/// A venue's thread, or the server waiting to be started.
+enum Runner<V> {
+    Ready(V),
+    Running {
+        close: Arc<AtomicBool>,
+        // A mutex only to make the handle `Sync`, as Python objects must be; one thread takes it.
+        closing: Mutex<Receiver<Closing>>,
+        handle: JoinHandle<Result<(), String>>,
+    },
+    Closed {
+        handle: JoinHandle<Result<(), String>>,
+    },
+    Done,
+}
+
+impl<V: Venue> Runner<V> {
+    fn start(&mut self, name: &str, linger: Duration) -> PyResult<()> {
+        let Runner::Ready(_) = self else {
+            return Err(PyRuntimeError::new_err(format!("{name} was already started")));
+        };
+        let Runner::Ready(mut venue) = std::mem::replace(self, Runner::Done) else { unreachable!() };
+        let close = Arc::new(AtomicBool::new(false));
+        let (report, closing) = mpsc::channel();
+        let flag = close.clone();
+        let handle = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                let stats = venue.trade(&flag)?;
+                // The receiver may be gone (Python stopped without closing); the books are then
+                // nobody's business.
+                let _ = report.send((stats, venue.books()));
+                venue.linger(Instant::now() + linger)
+            })
+            .map_err(|e| PyRuntimeError::new_err(format!("cannot start {name}: {e}")))?;
+        *self = Runner::Running { close, closing: Mutex::new(closing), handle };
+        Ok(())
+    }
+
+    fn is_running(&self) -> bool {
+        match self {
+            Runner::Running { handle, .. } | Runner::Closed { handle } => !handle.is_finished(),
+            _ => false,
+        }
+    }
+
+    /// Stops the flow; returns what the venue did and its books, as it starts lingering.
+    fn close<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let Runner::Running { close, closing, handle } = std::mem::replace(self, Runner::Done) else {
+            return Err(PyValueError::new_err("the venue is not trading"));
+        };
+        close.store(true, Ordering::Relaxed);
+        let closing =
+            closing.into_inner().map_err(|_| PyRuntimeError::new_err("the venue's report was poisoned"))?;
+        let report = py.detach(move || closing.recv());
+        let Ok((stats, books)) = report else {
+            let failure = match handle.join() {
+                Ok(Err(message)) => message,
+                _ => "the venue's thread ended without reporting".to_owned(),
+            };
+            return Err(PyRuntimeError::new_err(failure));
+        };
+        *self = Runner::Closed { handle };
+        let dict = PyDict::new(py);
+        for (name, value) in stats {
+            dict.set_item(name, value)?;
+        }
+        dict.set_item("books", books)?;
+        Ok(dict)
+    }
+
+    /// Waits for the lingering venue to stop (closing it first if it still trades).
+    fn stop(&mut self, py: Python<'_>) -> PyResult<()> {
+        if let Runner::Running { close, .. } = self {
+            close.store(true, Ordering::Relaxed);
+        }
+        let handle = match std::mem::replace(self, Runner::Done) {
+            Runner::Running { handle, .. } | Runner::Closed { handle } => handle,
+            _ => return Err(PyValueError::new_err("the venue is not running")),
+        };
+        match py.detach(|| handle.join()) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(PyRuntimeError::new_err(message)),
+            Err(_) => Err(PyRuntimeError::new_err("the venue's thread panicked")),
+        }
+    }
 }
 
 /// Venue A on its sockets: ITCH 5.0 in MoldUDP64 over UDP to `destination`, paced by the
-/// wall clock, and its re-request server.
+/// wall clock, its re-request server, and OUCH 4.2 order entry if `order_entry` is given.
 #[pyclass(module = "tickrail._native", name = "ItchVenueServer")]
 pub(crate) struct PyItchVenueServer {
     destination: SocketAddr,
     rerequest: SocketAddr,
     order_entry: Option<SocketAddr>,
     linger: Duration,
-    worker: Worker<ItchServer, Closed>,
+    runner: Runner<ItchServer>,
 }
 
 #[pymethods]
@@ -110,16 +276,14 @@ impl PyItchVenueServer {
                 .collect(),
             order_entry,
         };
-        let server = ItchServer::bind(config).map_err(server_error)?;
-        let rerequest = server.rerequest_addr().map_err(|e| PyOSError::new_err(e.to_string()))?;
-        let order_entry =
-            server.order_entry_addr().transpose().map_err(|e| PyOSError::new_err(e.to_string()))?;
+        let server = ItchServer::bind(config).map_err(itch_error)?;
+        let os_error = |e: std::io::Error| PyOSError::new_err(e.to_string());
         Ok(Self {
             destination: server.destination(),
-            rerequest,
-            order_entry,
+            rerequest: server.rerequest_addr().map_err(os_error)?,
+            order_entry: server.order_entry_addr().transpose().map_err(os_error)?,
             linger: Duration::from_millis(linger_ms),
-            worker: Worker::Ready(server),
+            runner: Runner::Ready(server),
         })
     }
 
@@ -141,52 +305,142 @@ impl PyItchVenueServer {
         self.order_entry.map(|a| a.to_string())
     }
 
-    /// Opens the session and trades on a Rust thread until `stop`, then serves re-requests
-    /// for `linger_ms` more so feeds can fill the session's tail.
+    /// Opens the session and trades on a Rust thread until `close`.
     fn start(&mut self) -> PyResult<()> {
-        let linger = self.linger;
-        self.worker.start("venue-a", move |mut server, stop| {
-            let stats = server.run(stop).map_err(|e| e.to_string())?;
-            let never = std::sync::atomic::AtomicBool::new(false);
-            server.serve_until(&never, Some(Instant::now() + linger)).map_err(|e| e.to_string())?;
-            let venue = server.venue();
-            let books = (0..venue.symbol_count())
-                .map(|i| {
-                    let engine = venue.engine(i);
-                    (venue.symbols()[i].name.clone(), engine.levels(Side::Buy), engine.levels(Side::Sell))
-                })
-                .collect();
-            Ok(Closed { stats, books })
+        self.runner.start("venue-a", self.linger)
+    }
+
+    /// Whether the venue's thread is running (trading or lingering).
+    #[getter]
+    fn running(&self) -> bool {
+        self.runner.is_running()
+    }
+
+    /// Stops the flow and returns what the venue did, with `"books"`: each symbol's `(name,
+    /// bids, asks)`, best first, `(price in 1/10,000, quantity)`. The venue then serves
+    /// re-requests for `linger_ms` so feeds can fill the session's tail.
+    fn close<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        self.runner.close(py)
+    }
+
+    /// Waits for the venue to finish lingering (closing it first if needed).
+    fn stop(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.runner.stop(py)
+    }
+}
+
+/// Venue C on its sockets: JSON market data and an HMAC-authenticated order channel over
+/// WebSocket, paced by the wall clock.
+#[pyclass(module = "tickrail._native", name = "JsonVenueServer")]
+pub(crate) struct PyJsonVenueServer {
+    market_data: SocketAddr,
+    orders: SocketAddr,
+    linger: Duration,
+    runner: Runner<JsonVenueServer>,
+}
+
+#[pymethods]
+impl PyJsonVenueServer {
+    /// Binds the venue's listeners; `start` runs it. `api_keys` are `(key, secret)` pairs.
+    #[new]
+    #[pyo3(signature = (seed, symbols, *, market_data="127.0.0.1:0", orders="127.0.0.1:0", api_keys=Vec::new(),
+        rate_per_s=20_000.0, venue=3, lag_ns=0, noise=0.5, cancel_share=0.3, marketable_share=0.1,
+        bursts_per_s=0.2, burst_ns=200_000_000, burst_factor=3.0, drop=0.0, duplicate=0.0, reorder=0.0,
+        disconnect=0.0, fault_seed=0, faults_for_ms=u64::MAX, linger_ms=1000))]
+    #[allow(clippy::too_many_arguments, reason = "keyword arguments of a Python constructor")]
+    fn new(
+        seed: u64,
+        symbols: Vec<SymbolTuple>,
+        market_data: &str,
+        orders: &str,
+        api_keys: Vec<(String, String)>,
+        rate_per_s: f64,
+        venue: u64,
+        lag_ns: u64,
+        noise: f64,
+        cancel_share: f64,
+        marketable_share: f64,
+        bursts_per_s: f64,
+        burst_ns: u64,
+        burst_factor: f64,
+        drop: f64,
+        duplicate: f64,
+        reorder: f64,
+        disconnect: f64,
+        fault_seed: u64,
+        faults_for_ms: u64,
+        linger_ms: u64,
+    ) -> PyResult<Self> {
+        let plan = fault_plan(drop, duplicate, reorder, fault_seed)?;
+        if !(0.0..=1.0).contains(&disconnect) {
+            return Err(PyValueError::new_err(format!(
+                "fault probability disconnect={disconnect} is not within 0..=1"
+            )));
+        }
+        let mut config = JsonVenueConfig::new(
+            market_spec(seed, symbols, bursts_per_s, burst_ns, burst_factor)?,
+            venue_spec(venue, rate_per_s, lag_ns, noise, cancel_share, marketable_share)?,
+            api_keys.into_iter().map(|(key, secret)| ApiKey { key, secret: secret.into_bytes() }).collect(),
+        );
+        config.faults = Faults {
+            seed: plan.seed,
+            drop: plan.drop,
+            duplicate: plan.duplicate,
+            reorder: plan.reorder,
+            disconnect,
+            active_for: Duration::from_millis(faults_for_ms),
+        };
+        config.market_data_addr = socket_addr("market_data", market_data)?;
+        config.order_addr = socket_addr("orders", orders)?;
+        let server =
+            JsonVenueServer::bind(config).map_err(|e| PyOSError::new_err(format!("venue C: bind: {e}")))?;
+        let os_error = |e: std::io::Error| PyOSError::new_err(e.to_string());
+        Ok(Self {
+            market_data: server.market_data_addr().map_err(os_error)?,
+            orders: server.order_addr().map_err(os_error)?,
+            linger: Duration::from_millis(linger_ms),
+            runner: Runner::Ready(server),
         })
     }
 
-    /// Whether the venue is running (false after `stop`, or if it failed).
+    /// Where market-data clients connect, `"host:port"`.
     #[getter]
-    fn running(&self) -> bool {
-        self.worker.is_running()
+    fn market_data_addr(&self) -> String {
+        self.market_data.to_string()
     }
 
-    /// Closes the session, lingers, and returns what the venue did, with `"books"`: each
-    /// symbol's `(name, bids, asks)` at the close, best first, `(price in 1/10,000, quantity)`.
-    fn stop<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let Closed { stats, books } = self.worker.stop(py)?;
-        let dict = PyDict::new(py);
-        dict.set_item("books", books)?;
-        dict.set_item("packets_sent", stats.packets_sent)?;
-        dict.set_item("messages", stats.messages)?;
-        dict.set_item("rerequests", stats.rerequests)?;
-        dict.set_item("bad_rerequests", stats.bad_rerequests)?;
-        dict.set_item("blacked_out", stats.blacked_out)?;
-        dict.set_item("dropped", stats.faults.dropped)?;
-        dict.set_item("duplicated", stats.faults.duplicated)?;
-        dict.set_item("reordered", stats.faults.reordered)?;
-        dict.set_item("order_entry_logins", stats.order_entry.logins)?;
-        dict.set_item("order_entry_messages_in", stats.order_entry.messages_in)?;
-        Ok(dict)
+    /// Where order clients connect, `"host:port"`.
+    #[getter]
+    fn order_addr(&self) -> String {
+        self.orders.to_string()
+    }
+
+    /// Opens the market and trades on a Rust thread until `close`.
+    fn start(&mut self) -> PyResult<()> {
+        self.runner.start("venue-c", self.linger)
+    }
+
+    /// Whether the venue's thread is running (trading or lingering).
+    #[getter]
+    fn running(&self) -> bool {
+        self.runner.is_running()
+    }
+
+    /// Stops the flow and returns what the venue did, with `"books"` as
+    /// `ItchVenueServer.close`. The venue then serves clients for `linger_ms`, with the flow
+    /// stopped, before closing every connection.
+    fn close<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        self.runner.close(py)
+    }
+
+    /// Waits for the venue to finish lingering (closing it first if needed).
+    fn stop(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.runner.stop(py)
     }
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyItchVenueServer>()?;
+    m.add_class::<PyJsonVenueServer>()?;
     Ok(())
 }

@@ -15,7 +15,7 @@ use protocols::ws_api::{
 };
 
 use crate::depth::{DepthPublisher, PRICE_TO_NANOS, SHARES_TO_NANOS};
-use crate::flow::{Action, MarketSpec, VenueFlow, VenueSpec};
+use crate::flow::{Action, MarketSpec, SymbolSpec, VenueFlow, VenueSpec};
 use crate::matching::{Engine, Event, NewOrder, OrderId, OrderType, Side};
 
 /// The bit that marks an engine id as an external client's order.
@@ -92,6 +92,11 @@ impl JsonVenue {
     /// The index of the symbol named `name`.
     pub fn symbol(&self, name: &str) -> Option<usize> {
         self.market.symbols.iter().position(|s| s.name == name)
+    }
+
+    /// The symbols, in index order.
+    pub fn symbols(&self) -> &[SymbolSpec] {
+        &self.market.symbols
     }
 
     /// Number of symbols.

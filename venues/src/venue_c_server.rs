@@ -76,11 +76,15 @@ pub struct JsonVenueConfig {
     pub handshake_timeout: Duration,
     /// How far a logon's timestamp may be from the venue's clock, in milliseconds.
     pub recv_window_ms: u64,
+    /// Where market-data clients connect (port 0 picks a free one).
+    pub market_data_addr: SocketAddr,
+    /// Where order clients connect (port 0 picks a free one).
+    pub order_addr: SocketAddr,
 }
 
 impl JsonVenueConfig {
-    /// A configuration with no faults, default limits, a 1 ms poll, a 1 s handshake timeout
-    /// and a 5 s receive window.
+    /// A configuration with no faults, default limits, a 1 ms poll, a 1 s handshake timeout,
+    /// a 5 s receive window, and both listeners on free loopback ports.
     pub fn new(market: MarketSpec, venue: VenueSpec, api_keys: Vec<ApiKey>) -> Self {
         Self {
             market,
@@ -91,6 +95,8 @@ impl JsonVenueConfig {
             poll: Duration::from_millis(1),
             handshake_timeout: Duration::from_secs(1),
             recv_window_ms: 5_000,
+            market_data_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            order_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
 }
@@ -169,31 +175,33 @@ pub struct JsonVenueServer {
     next_session: SessionId,
     rng: Random,
     stats: ServerStats,
+    opened: Option<Instant>,
 }
 
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
-fn listen() -> io::Result<TcpListener> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let listener = TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
     Ok(listener)
 }
 
 impl JsonVenueServer {
-    /// Binds the market-data and order listeners on loopback, on ephemeral ports.
+    /// Binds the market-data and order listeners.
     pub fn bind(config: JsonVenueConfig) -> io::Result<Self> {
         Ok(Self {
             venue: JsonVenue::new(config.market.clone(), config.venue.clone()),
-            market_data: listen()?,
-            orders: listen()?,
+            market_data: listen(config.market_data_addr)?,
+            orders: listen(config.order_addr)?,
             market_data_clients: Vec::new(),
             order_clients: Vec::new(),
             last_logon: HashMap::new(),
             next_session: 0,
             rng: Random::new(config.faults.seed, 0xC),
             stats: ServerStats::default(),
+            opened: None,
             config,
         })
     }
@@ -215,24 +223,55 @@ impl JsonVenueServer {
 
     /// Serves until `stop` is set, then closes every connection; returns what it did.
     pub fn run(&mut self, stop: &AtomicBool) -> Result<ServerStats, ServerError> {
-        let start = Instant::now();
-        while !stop.load(Ordering::Relaxed) {
-            self.accept()?;
-            let now = now_ms();
+        self.trade_until(stop)?;
+        self.close_all();
+        Ok(self.stats)
+    }
+
+    /// Trades (the flow by the wall clock, client orders, market data) until `close` is set;
+    /// connections stay open.
+    pub fn trade_until(&mut self, close: &AtomicBool) -> Result<ServerStats, ServerError> {
+        let start = *self.opened.get_or_insert_with(Instant::now);
+        while !close.load(Ordering::Relaxed) {
+            self.turn(Some(start))?;
+        }
+        Ok(self.stats)
+    }
+
+    /// After the close: serves clients (snapshots, the last updates, order requests) with the
+    /// flow stopped until `deadline`, so feeds settle on the closing books; then closes every
+    /// connection.
+    pub fn linger_until(&mut self, deadline: Instant) -> Result<ServerStats, ServerError> {
+        while Instant::now() < deadline {
+            self.turn(None)?;
+        }
+        self.close_all();
+        Ok(self.stats)
+    }
+
+    /// One turn of the loop: the flow up to now (if trading since `opened`), then every client.
+    fn turn(&mut self, opened: Option<Instant>) -> Result<(), ServerError> {
+        self.accept()?;
+        let now = now_ms();
+        if let Some(start) = opened {
             self.stats.flow_actions +=
                 self.venue.advance_until(start.elapsed().as_nanos() as u64, now) as u64;
-            self.serve_market_data();
-            self.serve_orders(now);
-            self.publish(now, start.elapsed() < self.config.faults.active_for);
-            std::thread::sleep(self.config.poll);
         }
+        self.serve_market_data();
+        self.serve_orders(now);
+        let faulty = opened.is_some_and(|start| start.elapsed() < self.config.faults.active_for);
+        self.publish(now, faulty);
+        std::thread::sleep(self.config.poll);
+        Ok(())
+    }
+
+    fn close_all(&mut self) {
         for client in &mut self.market_data_clients {
             let _ = client.ws.close(CloseCode::GOING_AWAY, "venue stopping");
         }
         for client in &mut self.order_clients {
             let _ = client.ws.close(CloseCode::GOING_AWAY, "venue stopping");
         }
-        Ok(self.stats)
     }
 
     fn accept(&mut self) -> Result<(), ServerError> {

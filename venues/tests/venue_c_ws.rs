@@ -114,7 +114,7 @@ fn the_feed_ends_with_the_engines_books_despite_drops_reorders_duplicates_and_di
     let client = thread::spawn(move || {
         let mut client = DepthClient::new(client_config);
         let mut sink = LastBooks::default();
-        let result = client.run(&mut sink, &flag);
+        let result = client.run(&mut sink, None, &flag);
         (result, client, sink)
     });
 
