@@ -388,7 +388,7 @@ mod tests {
     fn a_refused_subscription_ends_the_run_with_the_venues_reason() {
         let refusal = r#"{"id":1,"status":400,"error":{"code":-1121,"msg":"Invalid symbol \"AAPL\"."}}"#;
         let (addr, venue) = venue(vec![(Opcode::Text, refusal.to_owned())]);
-        let error = client(addr).run(&mut (), &AtomicBool::new(false)).unwrap_err();
+        let error = client(addr).run(&mut (), None, &AtomicBool::new(false)).unwrap_err();
         venue.join().unwrap();
         assert!(matches!(&error, ClientError::Refused { id: 1, error } if error.code == -1121), "{error}");
     }
