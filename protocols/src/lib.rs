@@ -8,6 +8,8 @@
 //! * [`itch`]: NASDAQ TotalView-ITCH 5.0 messages (big-endian, 6-byte nanosecond timestamps).
 //! * [`moldudp64`]: MoldUDP64 packets that carry them over UDP, and re-requests for gaps.
 //! * [`fix`]: FIX 4.4 tag=value framing with BodyLength and CheckSum.
+//! * [`fix44`]: FIX 4.4 session, market-data and order messages as types.
+//! * [`utc`]: FIX UTCTimestamps to and from nanoseconds since the Unix epoch.
 //! * [`depth_json`]: crypto-exchange style JSON depth snapshots, updates and trades.
 //! * [`decimal`]: exact decimal text to and from fixed-point integers.
 //!
@@ -19,7 +21,9 @@ pub mod decimal;
 pub mod depth_json;
 mod error;
 pub mod fix;
+pub mod fix44;
 pub mod itch;
 pub mod moldudp64;
+pub mod utc;
 
 pub use error::DecodeError;
