@@ -206,6 +206,11 @@ impl Writer {
         self
     }
 
+    /// The bytes written so far: the whole message once [`Writer::finish`] has run.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
     /// Writes BodyLength and CheckSum and returns the finished message. Nothing is allocated
     /// once the writer's buffer has grown to the largest message.
     pub fn finish(&mut self) -> &[u8] {

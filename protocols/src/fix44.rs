@@ -555,7 +555,8 @@ fn opt_int(w: &mut Writer, tag: u32, value: Option<u32>) {
     }
 }
 
-fn encode_body(w: &mut Writer, body: &Body<'_>) {
+/// Writes the body's fields.
+pub(crate) fn encode_body(w: &mut Writer, body: &Body<'_>) {
     match body {
         Body::Logon { heart_bt_int_s, reset_seq_num } => {
             w.int(tag::ENCRYPT_METHOD, 0).int(tag::HEART_BT_INT, i64::from(*heart_bt_int_s));

@@ -9,6 +9,8 @@
 //! * [`moldudp64`]: MoldUDP64 packets that carry them over UDP, and re-requests for gaps.
 //! * [`fix`]: FIX 4.4 tag=value framing with BodyLength and CheckSum.
 //! * [`fix44`]: FIX 4.4 session, market-data and order messages as types.
+//! * [`fix_session`]: the FIX session layer without I/O: logon, sequence numbers, heartbeats,
+//!   gap recovery by ResendRequest, resends with PossDup, logout.
 //! * [`utc`]: FIX UTCTimestamps to and from nanoseconds since the Unix epoch.
 //! * [`depth_json`]: crypto-exchange style JSON depth snapshots, updates and trades.
 //! * [`decimal`]: exact decimal text to and from fixed-point integers.
@@ -22,6 +24,7 @@ pub mod depth_json;
 mod error;
 pub mod fix;
 pub mod fix44;
+pub mod fix_session;
 pub mod itch;
 pub mod moldudp64;
 pub mod utc;
