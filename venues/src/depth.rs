@@ -12,8 +12,10 @@ use protocols::depth_json::{DepthMessage, Level};
 
 use crate::matching::{Engine, Side};
 
-const PRICE_TO_NANOS: i64 = 100_000;
-const SHARES_TO_NANOS: i64 = 1_000_000_000;
+/// Engine price ticks (1/10,000) to units of 1e-9.
+pub(crate) const PRICE_TO_NANOS: i64 = 100_000;
+/// Shares to units of 1e-9.
+pub(crate) const SHARES_TO_NANOS: i64 = 1_000_000_000;
 
 fn to_level((price, quantity): (i64, u64)) -> Level {
     (price * PRICE_TO_NANOS, quantity as i64 * SHARES_TO_NANOS)

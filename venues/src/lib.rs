@@ -9,6 +9,10 @@
 //! * [`flow`]: seeded background order flow: a shared fair value per symbol, venue lags and
 //!   noise, Poisson arrivals, bursts. [`random`] is its deterministic random source.
 //! * [`venue_a`]: venue A without sockets: flow, engines, ITCH in MoldUDP64, re-requests.
+//! * [`venue_b`]: venue B without sockets: flow and clients' FIX orders through the engines,
+//!   FIX 4.4 price-level market data and execution reports.
+//! * [`fix_server`]: venue B on loopback TCP: FIX sessions, subscriptions, order entry, and
+//!   injected faults (lost, duplicated and reordered market data, forced disconnects).
 
 pub mod depth;
 pub mod flow;
@@ -17,3 +21,4 @@ pub mod matching;
 pub mod mold;
 pub mod random;
 pub mod venue_a;
+pub mod venue_b;
