@@ -170,6 +170,28 @@ pub struct SessionCounters {
     pub test_requests_sent: u64,
 }
 
+impl std::ops::Add for SessionCounters {
+    type Output = Self;
+
+    /// The counts of two sessions together.
+    fn add(self, other: Self) -> Self {
+        Self {
+            received: self.received + other.received,
+            sent: self.sent + other.sent,
+            gaps: self.gaps + other.gaps,
+            recoveries: self.recoveries + other.recoveries,
+            resend_requests_sent: self.resend_requests_sent + other.resend_requests_sent,
+            resend_requests_served: self.resend_requests_served + other.resend_requests_served,
+            resent: self.resent + other.resent,
+            gap_fills_sent: self.gap_fills_sent + other.gap_fills_sent,
+            duplicates: self.duplicates + other.duplicates,
+            discarded: self.discarded + other.discarded,
+            invalid: self.invalid + other.invalid,
+            test_requests_sent: self.test_requests_sent + other.test_requests_sent,
+        }
+    }
+}
+
 /// A sent message kept for resends: the bytes of an application message, or `None` for an
 /// admin message (gap-filled on a resend).
 type Stored = Option<Vec<u8>>;
@@ -509,9 +531,11 @@ impl Session {
         while seq <= last {
             let index = (seq - self.store_first) as usize;
             if let Some(bytes) = &self.store[index] {
-                let copy = resend_copy(&mut self.resend_writer, bytes, now_ns);
-                self.output.extend_from_slice(copy);
-                self.counters.resent += 1;
+                // Stored messages are our own, well framed: the copy cannot fail.
+                if let Ok(copy) = possible_duplicate(&mut self.resend_writer, bytes, now_ns) {
+                    self.output.extend_from_slice(copy);
+                    self.counters.resent += 1;
+                }
                 seq += 1;
                 continue;
             }
@@ -594,11 +618,25 @@ fn header(config: &SessionConfig, msg_seq_num: u64, now_ns: u64) -> Header<'_> {
     }
 }
 
-/// `stored` again as a possible duplicate: SendingTime now, PossDupFlag=Y and OrigSendingTime
-/// the original SendingTime, every other field as it was.
-fn resend_copy<'w>(writer: &'w mut Writer, stored: &[u8], now_ns: u64) -> &'w [u8] {
-    let (frame, _) = crate::fix::frame(stored).ok().flatten().expect("a stored message is well framed");
-    let msg_type = std::str::from_utf8(frame.msg_type()).expect("we wrote an ASCII MsgType");
+/// `message` again as a possible duplicate: SendingTime now, PossDupFlag=Y and
+/// OrigSendingTime the original SendingTime, every other field as it was. An error if
+/// `message` is not one well-framed message.
+pub fn possible_duplicate<'w>(
+    writer: &'w mut Writer,
+    message: &[u8],
+    now_ns: u64,
+) -> Result<&'w [u8], DecodeError> {
+    let frame = match crate::fix::frame(message)? {
+        Some((frame, used)) if used == message.len() => frame,
+        _ => {
+            return Err(DecodeError::Truncated {
+                protocol: "FIX 4.4",
+                detail: "a possible duplicate needs exactly one whole message".into(),
+            })
+        }
+    };
+    let msg_type = std::str::from_utf8(frame.msg_type())
+        .map_err(|_| DecodeError::UnknownType { protocol: "FIX 4.4", msg_type: frame.msg_type()[0] })?;
     writer.begin(msg_type);
     for (t, value) in frame.fields() {
         match t {
@@ -614,7 +652,7 @@ fn resend_copy<'w>(writer: &'w mut Writer, stored: &[u8], now_ns: u64) -> &'w [u
             }
         }
     }
-    writer.finish()
+    Ok(writer.finish())
 }
 
 #[cfg(test)]
@@ -808,12 +846,22 @@ mod tests {
     }
 
     #[test]
+    fn a_possible_duplicate_copy_needs_one_whole_message() {
+        let (mut venue, _) = logged_on();
+        let a = venue.send(&app("a"), T0).to_vec();
+        let mut w = Writer::new();
+        assert!(possible_duplicate(&mut w, &a[..a.len() - 1], T0).is_err());
+        assert!(possible_duplicate(&mut w, &[a.clone(), a.clone()].concat(), T0).is_err());
+        assert!(possible_duplicate(&mut w, b"garbage", T0).is_err());
+    }
+
+    #[test]
     fn a_possible_duplicate_is_skipped_and_a_plain_repeat_ends_the_session() {
         let (mut venue, mut client) = logged_on();
         let a = venue.send(&app("a"), T0).to_vec();
         deliver(&a, &mut client, T0);
         let mut w = Writer::new();
-        let again = resend_copy(&mut w, &a, T0 + 1).to_vec();
+        let again = possible_duplicate(&mut w, &a, T0 + 1).unwrap().to_vec();
         assert_eq!(deliver(&again, &mut client, T0 + 1), [Seen::Duplicate]);
         assert_eq!(client.counters().duplicates, 1);
         let seen = deliver(&a, &mut client, T0 + 2);

@@ -15,6 +15,7 @@
 //!   injected faults (lost, duplicated and reordered market data, forced disconnects).
 
 pub mod depth;
+pub mod fix_server;
 pub mod flow;
 pub mod itch;
 pub mod matching;
