@@ -10,6 +10,9 @@
 //!   recovered, books marked stale meanwhile.
 //! * [`depth_feed`]: venue C's handler core: a price-level book from JSON depth updates, resynced
 //!   from a snapshot on any gap in the update ids.
+//! * [`fix_feed`]: venue B's handler core: FIX 4.4 sessions, price-level books from snapshots
+//!   and incremental refreshes, stale while a sequence gap is open, recovered by ResendRequest.
+//! * [`fix_client`]: venue B's handler loop on TCP: logon, subscribe, read, reconnect.
 //! * [`publish`]: books into shared memory: level changes on the venue's ring, the top levels in
 //!   its seqlock slots, flagged stale while a gap is open.
 //! * [`sink`]: the interface between the handlers and wherever their updates go.
@@ -21,6 +24,8 @@
 
 pub mod book;
 pub mod depth_feed;
+pub mod fix_client;
+pub mod fix_feed;
 pub mod itch_feed;
 pub mod levels;
 pub mod orders;
