@@ -382,3 +382,280 @@ fn session_config(config: &FixFeedConfig) -> SessionConfig {
         retention: 64,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use protocols::fix::{decode, tag, Writer};
+    use protocols::fix44::{MarketDataIncremental, MarketDataSnapshot, MdEntries};
+    use protocols::fix_session::possible_duplicate;
+
+    const T0: u64 = 1_795_559_799_000_000_000;
+    const PX: i64 = 1_000_000_000;
+
+    fn config() -> FixFeedConfig {
+        FixFeedConfig {
+            sender_comp_id: "FEED".into(),
+            target_comp_id: "VENUEB".into(),
+            heartbeat_interval_s: 1,
+            symbols: vec!["AAPL".into(), "MSFT".into()],
+            depth: 16,
+        }
+    }
+
+    /// Counts what the feed publishes.
+    #[derive(Debug, Default)]
+    struct Counting {
+        levels: u64,
+        books: Vec<(u32, bool)>,
+    }
+
+    impl BookSink for Counting {
+        fn level(&mut self, _: u32, _: &crate::book::LevelChange, _: &Stamps) -> shm_layout::ShmResult<()> {
+            self.levels += 1;
+            Ok(())
+        }
+
+        fn book(&mut self, instrument: u32, _: &Book, stale: bool, _: &Stamps) -> shm_layout::ShmResult<()> {
+            self.books.push((instrument, stale));
+            Ok(())
+        }
+    }
+
+    fn texts(bytes: &[u8]) -> String {
+        String::from_utf8_lossy(bytes).replace('\x01', "|")
+    }
+
+    /// The venue's side of the session.
+    struct Venue(Session);
+
+    impl Venue {
+        fn send(&mut self, body: &Body<'_>) -> Vec<u8> {
+            let mut out = Vec::new();
+            self.0.drain_output(&mut out);
+            out.extend_from_slice(self.0.send(body, T0));
+            out
+        }
+
+        /// Takes what the feed sent; returns the venue's answers.
+        fn take(&mut self, bytes: &[u8]) -> Vec<u8> {
+            let mut rest = bytes;
+            while let Some((frame, used)) = fix::frame(rest).unwrap() {
+                self.0.on_frame(&frame, T0).unwrap();
+                rest = &rest[used..];
+            }
+            let mut out = Vec::new();
+            self.0.drain_output(&mut out);
+            out
+        }
+    }
+
+    fn output(feed: &mut FixFeed) -> Vec<u8> {
+        let mut out = Vec::new();
+        feed.drain_output(&mut out);
+        out
+    }
+
+    /// A feed and a venue logged on to each other; the feed's subscription is consumed.
+    fn logged_on(sink: &mut Counting) -> (FixFeed, Venue) {
+        let mut feed = FixFeed::new(config(), T0);
+        let venue_config = SessionConfig {
+            sender_comp_id: "VENUEB".into(),
+            target_comp_id: "FEED".into(),
+            heartbeat_interval_s: 1,
+            retention: 100,
+        };
+        let mut venue = Venue(Session::accept(venue_config, T0));
+        let answer = venue.take(&output(&mut feed));
+        feed.on_bytes(&answer, T0, sink).unwrap();
+        let subscription = output(&mut feed);
+        assert!(texts(&subscription).contains("|35=V|"), "{}", texts(&subscription));
+        assert!(texts(&subscription).contains("|146=2|55=AAPL|55=MSFT|"), "{}", texts(&subscription));
+        venue.take(&subscription);
+        (feed, venue)
+    }
+
+    fn level(
+        entry_type: MdEntryType,
+        action: MdUpdateAction,
+        symbol: &str,
+        price: i64,
+        size: i64,
+    ) -> MdEntry<'_> {
+        MdEntry { action, entry_type, symbol, price: price * PX, size: size * PX }
+    }
+
+    fn snapshot<'a>(symbol: &'a str, entries: &'a [MdEntry<'a>]) -> Body<'a> {
+        Body::MarketDataSnapshot(MarketDataSnapshot {
+            md_req_id: None,
+            symbol,
+            entries: MdEntries::from_slice(entries),
+        })
+    }
+
+    fn refresh<'a>(entries: &'a [MdEntry<'a>]) -> Body<'a> {
+        Body::MarketDataIncremental(MarketDataIncremental {
+            md_req_id: None,
+            entries: MdEntries::from_slice(entries),
+        })
+    }
+
+    fn bids(feed: &FixFeed, i: usize) -> Vec<(i64, i64)> {
+        feed.book(i).side(Side::Bid).iter().map(|l| (l.price / PX, l.quantity / PX)).collect()
+    }
+
+    /// Both books from snapshots: AAPL bid 100 x 5, MSFT bid 200 x 1.
+    fn with_books(sink: &mut Counting) -> (FixFeed, Venue) {
+        let (mut feed, mut venue) = logged_on(sink);
+        assert!(feed.is_stale(0) && feed.is_stale(1), "no book before its snapshot");
+        let aapl = [level(MdEntryType::Bid, MdUpdateAction::New, "AAPL", 100, 5)];
+        let msft = [level(MdEntryType::Bid, MdUpdateAction::New, "MSFT", 200, 1)];
+        let mut bytes = venue.send(&snapshot("AAPL", &aapl));
+        bytes.extend(venue.send(&snapshot("MSFT", &msft)));
+        assert_eq!(feed.on_bytes(&bytes, T0, sink).unwrap(), bytes.len());
+        assert!(!feed.is_stale(0) && !feed.is_stale(1));
+        (feed, venue)
+    }
+
+    #[test]
+    fn books_come_from_snapshots_and_follow_absolute_refreshes() {
+        let mut sink = Counting::default();
+        let (mut feed, mut venue) = with_books(&mut sink);
+        assert_eq!(bids(&feed, 0), [(100, 5)]);
+        let entries = [
+            level(MdEntryType::Bid, MdUpdateAction::Change, "AAPL", 100, 7),
+            level(MdEntryType::Bid, MdUpdateAction::New, "AAPL", 101, 2),
+            level(MdEntryType::Trade, MdUpdateAction::New, "AAPL", 101, 3),
+            level(MdEntryType::Bid, MdUpdateAction::Delete, "MSFT", 200, 0),
+        ];
+        sink.books.clear();
+        feed.on_bytes(&venue.send(&refresh(&entries)), T0, &mut sink).unwrap();
+        assert_eq!(bids(&feed, 0), [(101, 2), (100, 7)]);
+        assert!(bids(&feed, 1).is_empty());
+        assert_eq!(sink.levels, 3, "a level event per level entry");
+        assert_eq!(sink.books, [(0, false), (1, false)], "each touched book once, after the message");
+        let c = feed.counters();
+        assert_eq!((c.snapshots, c.refreshes, c.level_entries, c.trades), (2, 1, 3, 1));
+    }
+
+    #[test]
+    fn a_gap_makes_every_book_stale_until_the_resend_fills_it() {
+        let mut sink = Counting::default();
+        let (mut feed, mut venue) = with_books(&mut sink);
+        let first = [level(MdEntryType::Bid, MdUpdateAction::Change, "AAPL", 100, 6)];
+        let second = [level(MdEntryType::Bid, MdUpdateAction::New, "AAPL", 99, 1)];
+        let _lost = venue.send(&refresh(&first));
+        sink.books.clear();
+        feed.on_bytes(&venue.send(&refresh(&second)), T0, &mut sink).unwrap();
+        assert!(feed.is_stale(0) && feed.is_stale(1));
+        assert_eq!(sink.books, [(0, true), (1, true)], "the sink hears at once");
+        assert_eq!(bids(&feed, 0), [(100, 5)], "nothing beyond the gap is applied");
+        let request = output(&mut feed);
+        assert!(texts(&request).contains("|35=2|"), "{}", texts(&request));
+        let replay = venue.take(&request);
+        feed.on_bytes(&replay, T0, &mut sink).unwrap();
+        assert!(!feed.is_stale(0) && !feed.is_stale(1));
+        assert_eq!(bids(&feed, 0), [(100, 6), (99, 1)]);
+        let c = feed.counters();
+        assert_eq!((c.gaps, c.recoveries, c.book_errors), (1, 1, 0));
+    }
+
+    #[test]
+    fn a_possible_duplicate_is_applied_once() {
+        let mut sink = Counting::default();
+        let (mut feed, mut venue) = with_books(&mut sink);
+        let entries = [level(MdEntryType::Bid, MdUpdateAction::New, "AAPL", 99, 1)];
+        let bytes = venue.send(&refresh(&entries));
+        let mut w = Writer::new();
+        let again = possible_duplicate(&mut w, &bytes, T0).unwrap().to_vec();
+        feed.on_bytes(&[bytes, again].concat(), T0, &mut sink).unwrap();
+        let c = feed.counters();
+        assert_eq!((c.duplicates, c.book_errors, c.level_entries), (1, 0, 1), "{c:?}");
+        assert!(!feed.is_stale(0));
+    }
+
+    #[test]
+    fn a_refresh_that_does_not_fit_its_book_makes_it_stale_and_resubscribes_it() {
+        let mut sink = Counting::default();
+        let (mut feed, mut venue) = with_books(&mut sink);
+        let entries = [level(MdEntryType::Bid, MdUpdateAction::Change, "AAPL", 98, 4)];
+        feed.on_bytes(&venue.send(&refresh(&entries)), T0, &mut sink).unwrap();
+        assert!(feed.is_stale(0) && !feed.is_stale(1), "only the book it named");
+        assert_eq!(feed.counters().book_errors, 1);
+        let again = texts(&output(&mut feed));
+        assert!(again.contains("|35=V|") && again.contains("|146=1|55=AAPL|"), "{again}");
+        let fresh = [level(MdEntryType::Bid, MdUpdateAction::New, "AAPL", 98, 4)];
+        feed.on_bytes(&venue.send(&snapshot("AAPL", &fresh)), T0, &mut sink).unwrap();
+        assert!(!feed.is_stale(0));
+        assert_eq!(bids(&feed, 0), [(98, 4)]);
+    }
+
+    /// `message` with the value of `tag` replaced (and MsgType `msg_type`), re-framed.
+    fn altered(message: &[u8], msg_type: &str, tag: u32, value: &str) -> Vec<u8> {
+        let (decoded, _) = decode(message).unwrap().unwrap();
+        let mut w = Writer::new();
+        w.begin(msg_type);
+        for &(t, v) in &decoded.fields()[3..decoded.fields().len() - 1] {
+            w.field(t, if t == tag { value.as_bytes() } else { v });
+        }
+        w.finish().to_vec()
+    }
+
+    #[test]
+    fn malformed_input_is_counted_and_never_touches_a_book() {
+        let mut sink = Counting::default();
+        let (mut feed, mut venue) = with_books(&mut sink);
+        let entries = [level(MdEntryType::Bid, MdUpdateAction::Change, "AAPL", 100, 9)];
+        let good = venue.send(&refresh(&entries));
+
+        for cut in 0..good.len() {
+            assert_eq!(feed.on_bytes(&good[..cut], T0, &mut sink), Ok(0), "a truncated message waits");
+        }
+        let mut bad_sum = good.clone();
+        let n = bad_sum.len();
+        bad_sum[n - 2] = if bad_sum[n - 2] == b'0' { b'1' } else { b'0' };
+        let err = feed.on_bytes(&bad_sum, T0, &mut sink).unwrap_err();
+        assert!(matches!(err, FixFeedError::Framing(_)) && err.to_string().contains("CheckSum"), "{err}");
+        let wrong_length = texts(&good).replacen("|9=", "|9=1", 1).replace('|', "\x01");
+        assert!(feed.on_bytes(wrong_length.as_bytes(), T0, &mut sink).map_or(true, |used| used == 0));
+        assert_eq!(bids(&feed, 0), [(100, 5)], "nothing applied");
+        assert_eq!(feed.counters().invalid, 1);
+
+        // Well framed but not valid: the session refuses them and the books go stale.
+        let nonsense = altered(&good, "X", tag::MD_ENTRY_PX, "-100");
+        feed.on_bytes(&nonsense, T0, &mut sink).unwrap();
+        assert!(feed.is_stale(0) && feed.is_stale(1));
+        assert_eq!(bids(&feed, 0), [(100, 5)], "the nonsense was not applied");
+        let resubscribe = texts(&output(&mut feed));
+        assert!(resubscribe.contains("|35=3|") && resubscribe.contains("|35=V|"), "{resubscribe}");
+        let next = venue.send(&refresh(&entries));
+        let unknown = altered(&next, "Z", 0, "");
+        feed.on_bytes(&unknown, T0, &mut sink).unwrap();
+        assert_eq!(feed.counters().invalid, 3);
+        assert_eq!(feed.session_state(), State::Active, "the session goes on");
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic_and_never_touch_a_book(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut sink = Counting::default();
+            let (mut feed, _venue) = with_books(&mut sink);
+            let _ = feed.on_bytes(&bytes, T0, &mut sink);
+            prop_assert_eq!(bids(&feed, 0), [(100, 5)]);
+        }
+
+        #[test]
+        fn corrupted_refreshes_never_panic(at in 0usize..200, byte in any::<u8>()) {
+            let mut sink = Counting::default();
+            let (mut feed, mut venue) = with_books(&mut sink);
+            let entries = [level(MdEntryType::Bid, MdUpdateAction::New, "AAPL", 101, 3)];
+            let mut bytes = venue.send(&refresh(&entries));
+            let at = at % bytes.len();
+            bytes[at] = byte;
+            let _ = feed.on_bytes(&bytes, T0, &mut sink);
+            let book = bids(&feed, 0);
+            prop_assert!(book == [(100, 5)] || book == [(101, 3), (100, 5)], "{:?}", book);
+        }
+    }
+}

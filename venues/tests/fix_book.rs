@@ -190,3 +190,148 @@ fn feeds_reconnect_after_forced_disconnects_and_rebuild_from_fresh_snapshots() {
     assert!(run.connections.disconnects >= 1 && run.connections.connects >= 2, "{:?}", run.connections);
     assert!(run.counters.snapshots >= 6, "every session starts from snapshots: {:?}", run.counters);
 }
+
+/// A bare FIX client on a blocking socket with a read timeout.
+struct Conn {
+    stream: std::net::TcpStream,
+    session: protocols::fix_session::Session,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    fn connect(addr: std::net::SocketAddr) -> Self {
+        let stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).unwrap();
+        stream.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+        let config = protocols::fix_session::SessionConfig {
+            sender_comp_id: "TRADER".into(),
+            target_comp_id: "VENUEB".into(),
+            heartbeat_interval_s: 5,
+            retention: 100,
+        };
+        let session = protocols::fix_session::Session::initiate(config, venues::fix_server::unix_now_ns());
+        let mut conn = Self { stream, session, buf: Vec::new() };
+        conn.flush();
+        conn
+    }
+
+    fn flush(&mut self) {
+        use std::io::Write;
+        let mut out = Vec::new();
+        self.session.drain_output(&mut out);
+        self.stream.write_all(&out).unwrap();
+    }
+
+    fn send(&mut self, body: &protocols::fix44::Body<'_>) {
+        use std::io::Write;
+        self.flush();
+        let bytes = self.session.send(body, venues::fix_server::unix_now_ns()).to_vec();
+        self.stream.write_all(&bytes).unwrap();
+    }
+
+    /// The application messages that arrive within `wait`, as `|`-separated text.
+    fn receive(&mut self, wait: Duration) -> Vec<String> {
+        use std::io::Read;
+        let deadline = Instant::now() + wait;
+        let mut apps = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while Instant::now() < deadline {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(_) => {}
+            }
+            let mut used = 0;
+            while let Some((frame, n)) = protocols::fix::frame(&self.buf[used..]).unwrap() {
+                used += n;
+                let now = venues::fix_server::unix_now_ns();
+                if let Ok(protocols::fix_session::Incoming::App(_)) = self.session.on_frame(&frame, now) {
+                    apps.push(String::from_utf8_lossy(frame.bytes()).replace('\x01', "|"));
+                }
+            }
+            self.buf.drain(..used);
+            self.flush();
+        }
+        apps
+    }
+}
+
+#[test]
+fn orders_over_tcp_are_acknowledged_filled_and_refused_by_execution_reports() {
+    use protocols::fix44::{Body, NewOrderSingle, OrdType, OrderCancelRequest, Side as FixSide};
+    let mut config = FixVenueConfig::new(market(34), venue_spec());
+    config.flow_for_ns = Some(0);
+    let mut server = FixVenueServer::bind(config).unwrap();
+    let addr = server.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let server_thread = {
+        let stop = stop.clone();
+        thread::spawn(move || server.run(&stop).unwrap())
+    };
+    let mut conn = Conn::connect(addr);
+    let now = venues::fix_server::unix_now_ns();
+    let order = |cl_ord_id, side, price: i64| {
+        Body::NewOrderSingle(NewOrderSingle {
+            cl_ord_id,
+            symbol: "MSFT",
+            side,
+            transact_time_ns: now,
+            order_qty: 200_000_000_000,
+            ord_type: OrdType::Limit,
+            price: Some(price * 100_000),
+            time_in_force: None,
+        })
+    };
+    conn.receive(Duration::from_millis(100));
+    conn.send(&order("b1", FixSide::Buy, 4_000_000));
+    conn.send(&order("s1", FixSide::Sell, 4_000_000));
+    conn.send(&Body::OrderCancelRequest(OrderCancelRequest {
+        orig_cl_ord_id: "nope",
+        cl_ord_id: "c1",
+        symbol: "MSFT",
+        side: FixSide::Buy,
+        transact_time_ns: now,
+    }));
+    let mut reports = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while reports.len() < 5 && Instant::now() < deadline {
+        reports.extend(conn.receive(Duration::from_millis(50)));
+    }
+    stop.store(true, Ordering::Release);
+    let stats = server_thread.join().unwrap();
+    assert_eq!(reports.len(), 5, "{reports:#?}");
+    assert!(
+        reports[0].contains("|35=8|")
+            && reports[0].contains("|11=b1|")
+            && reports[0].contains("|150=0|39=0|")
+    );
+    assert!(reports[1].contains("|11=s1|") && reports[1].contains("|150=0|"));
+    assert!(reports[2].contains("|11=s1|") && reports[2].contains("|150=F|39=2|"), "{}", reports[2]);
+    assert!(reports[2].contains("|32=200|31=400|"), "{}", reports[2]);
+    assert!(reports[3].contains("|11=b1|") && reports[3].contains("|150=F|39=2|"), "{}", reports[3]);
+    assert!(reports[4].contains("|35=9|") && reports[4].contains("|434=1|102=1|"), "{}", reports[4]);
+    assert_eq!(stats.orders, 3);
+}
+
+#[test]
+fn a_connection_that_sends_garbage_is_cut_and_the_venue_serves_on() {
+    use std::io::{Read, Write};
+    let mut server = FixVenueServer::bind(FixVenueConfig::new(market(35), venue_spec())).unwrap();
+    let addr = server.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let server_thread = {
+        let stop = stop.clone();
+        thread::spawn(move || server.run(&stop).unwrap())
+    };
+    let mut garbage = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).unwrap();
+    garbage.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    garbage.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+    let mut byte = [0u8; 1];
+    assert!(matches!(garbage.read(&mut byte), Ok(0)), "the venue closes the connection");
+    let mut conn = Conn::connect(addr);
+    conn.send(&protocols::fix44::Body::TestRequest { test_req_id: "alive" });
+    conn.receive(Duration::from_millis(200));
+    assert_eq!(conn.session.state(), protocols::fix_session::State::Active, "a good client logs on");
+    stop.store(true, Ordering::Release);
+    let stats = server_thread.join().unwrap();
+    assert_eq!((stats.connections, stats.invalid, stats.logons), (2, 1, 1), "{stats:?}");
+}
