@@ -51,28 +51,26 @@ pub fn write_unsigned(out: &mut Vec<u8>, mut value: u64) {
 }
 
 /// Parses a decimal string into units of 10^-`decimals`; `None` if it is not a number or has
-/// more decimals than that.
+/// more decimals than that. Allocates nothing.
 pub fn parse_decimal(text: &[u8], decimals: u32) -> Option<i64> {
-    let text = std::str::from_utf8(text).ok()?;
-    let (negative, digits) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
+    let (negative, digits) = match text {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, text),
     };
-    let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let (whole, frac) = match digits.iter().position(|&b| b == b'.') {
+        Some(dot) => (&digits[..dot], &digits[dot + 1..]),
+        None => (digits, &[][..]),
+    };
     if whole.is_empty() && frac.is_empty()
         || frac.len() > decimals as usize
-        || !whole.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+        || !whole.iter().chain(frac).all(u8::is_ascii_digit)
     {
         return None;
     }
-    let scale = 10i64.checked_pow(decimals)?;
-    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
-    let frac: i64 = if frac.is_empty() {
-        0
-    } else {
-        format!("{frac:0<width$}", width = decimals as usize).parse().ok()?
-    };
-    let value = whole.checked_mul(scale)?.checked_add(frac)?;
+    let number =
+        |d: &[u8]| d.iter().try_fold(0i64, |v, &b| v.checked_mul(10)?.checked_add(i64::from(b - b'0')));
+    let frac = number(frac)?.checked_mul(10i64.checked_pow(decimals - frac.len() as u32)?)?;
+    let value = number(whole)?.checked_mul(10i64.checked_pow(decimals)?)?.checked_add(frac)?;
     Some(if negative { -value } else { value })
 }
 
@@ -96,12 +94,21 @@ mod tests {
         assert_eq!(parse_decimal(b"1.23456", 4), None, "more decimals than the unit holds");
         assert_eq!(parse_decimal(b"1e5", 4), None);
         assert_eq!(parse_decimal(b"", 4), None);
+        assert_eq!(parse_decimal(b"-", 4), None);
+        assert_eq!(parse_decimal(b".5", 4), Some(5_000));
+        assert_eq!(parse_decimal(b"1.2.3", 4), None);
+        assert_eq!(parse_decimal(b"99999999999", 9), None, "beyond i64 in units of 1e-9");
     }
 
     proptest! {
         #[test]
         fn decimals_round_trip(value in -10_000_000_000i64..10_000_000_000, decimals in 0u32..9) {
             prop_assert_eq!(parse_decimal(format_decimal(value, decimals).as_bytes(), decimals), Some(value));
+        }
+
+        #[test]
+        fn parsing_arbitrary_text_never_panics(text in proptest::collection::vec(any::<u8>(), 0..30), decimals in 0u32..12) {
+            let _ = parse_decimal(&text, decimals);
         }
 
     }

@@ -507,9 +507,9 @@ impl<'a> Message<'a> {
             [code] => char::from(*code),
             other => return Err(DecodeError::UnknownType { protocol: PROTOCOL, msg_type: other[0] }),
         };
-        let all = Reader { fields: frame.fields(), msg_type };
-        let header = decode_header(&all)?;
-        let body = decode_body(frame, all)?;
+        let mut fields = frame.fields();
+        let header = decode_header(&mut fields, msg_type)?;
+        let body = decode_body(Reader { fields, msg_type })?;
         Ok(Self { header, body })
     }
 }
@@ -705,6 +705,29 @@ impl<'a> Reader<'a> {
         self.fields.clone().find(|(t, _)| *t == tag).map(|(_, v)| v)
     }
 
+    /// `value` (of `field`) parsed by `parse`, if present.
+    fn parse<T>(
+        &self,
+        value: Option<&'a [u8]>,
+        field: &'static str,
+        parse: impl Fn(&'a [u8]) -> Option<T>,
+    ) -> Result<Option<T>, DecodeError> {
+        match value {
+            None => Ok(None),
+            Some(value) => parse(value).map(Some).ok_or_else(|| self.invalid(field, value)),
+        }
+    }
+
+    /// `value` (of `field`) parsed by `parse`; it is required.
+    fn parse_req<T>(
+        &self,
+        value: Option<&'a [u8]>,
+        field: &'static str,
+        parse: impl Fn(&'a [u8]) -> Option<T>,
+    ) -> Result<T, DecodeError> {
+        self.parse(value, field, parse)?.ok_or_else(|| self.missing(field))
+    }
+
     /// The value of `tag` parsed by `parse`, if present.
     fn opt<T>(
         &self,
@@ -712,10 +735,7 @@ impl<'a> Reader<'a> {
         field: &'static str,
         parse: impl Fn(&'a [u8]) -> Option<T>,
     ) -> Result<Option<T>, DecodeError> {
-        match self.get(tag) {
-            None => Ok(None),
-            Some(value) => parse(value).map(Some).ok_or_else(|| self.invalid(field, value)),
-        }
+        self.parse(self.get(tag), field, parse)
     }
 
     fn req<T>(
@@ -724,7 +744,7 @@ impl<'a> Reader<'a> {
         field: &'static str,
         parse: impl Fn(&'a [u8]) -> Option<T>,
     ) -> Result<T, DecodeError> {
-        self.opt(tag, field, parse)?.ok_or_else(|| self.missing(field))
+        self.parse_req(self.get(tag), field, parse)
     }
 }
 
@@ -767,14 +787,67 @@ fn flag(value: &[u8]) -> Option<bool> {
     }
 }
 
-fn decode_header<'a>(r: &Reader<'a>) -> Result<Header<'a>, DecodeError> {
+/// Whether `tag` belongs to the standard header (FIX 4.4), which comes right after MsgType.
+fn is_header_tag(tag: u32) -> bool {
+    matches!(
+        tag,
+        49 | 56
+            | 34
+            | 52
+            | 43
+            | 122
+            | 50
+            | 57
+            | 115
+            | 128
+            | 97
+            | 369
+            | 142
+            | 143
+            | 116
+            | 144
+            | 129
+            | 145
+            | 90
+            | 91
+            | 212
+            | 213
+            | 347
+            | 627
+            | 1128
+    )
+}
+
+/// Reads the standard header in one pass over the fields after MsgType, leaving `fields` at
+/// the body.
+fn decode_header<'a>(fields: &mut Fields<'a>, msg_type: char) -> Result<Header<'a>, DecodeError> {
+    // SenderCompID, TargetCompID, MsgSeqNum, SendingTime, PossDupFlag, OrigSendingTime: the
+    // first value of each.
+    let mut values: [Option<&'a [u8]>; 6] = [None; 6];
+    loop {
+        let mut look = fields.clone();
+        let Some((t, value)) = look.next().filter(|(t, _)| is_header_tag(*t)) else { break };
+        *fields = look;
+        let slot = match t {
+            tag::SENDER_COMP_ID => 0,
+            tag::TARGET_COMP_ID => 1,
+            tag::MSG_SEQ_NUM => 2,
+            tag::SENDING_TIME => 3,
+            tag::POSS_DUP_FLAG => 4,
+            tag::ORIG_SENDING_TIME => 5,
+            _ => continue,
+        };
+        values[slot].get_or_insert(value);
+    }
+    let r = Reader { fields: Fields::checked(&[]), msg_type };
+    let [sender, target, seq, sent, poss_dup, orig] = values;
     Ok(Header {
-        sender_comp_id: r.req(tag::SENDER_COMP_ID, "SenderCompID (49)", text)?,
-        target_comp_id: r.req(tag::TARGET_COMP_ID, "TargetCompID (56)", text)?,
-        msg_seq_num: r.req(tag::MSG_SEQ_NUM, "MsgSeqNum (34)", seq_num)?,
-        sending_time_ns: r.req(tag::SENDING_TIME, "SendingTime (52)", parse_utc_timestamp)?,
-        poss_dup: r.opt(tag::POSS_DUP_FLAG, "PossDupFlag (43)", flag)?.unwrap_or(false),
-        orig_sending_time_ns: r.opt(tag::ORIG_SENDING_TIME, "OrigSendingTime (122)", parse_utc_timestamp)?,
+        sender_comp_id: r.parse_req(sender, "SenderCompID (49)", text)?,
+        target_comp_id: r.parse_req(target, "TargetCompID (56)", text)?,
+        msg_seq_num: r.parse_req(seq, "MsgSeqNum (34)", seq_num)?,
+        sending_time_ns: r.parse_req(sent, "SendingTime (52)", parse_utc_timestamp)?,
+        poss_dup: r.parse(poss_dup, "PossDupFlag (43)", flag)?.unwrap_or(false),
+        orig_sending_time_ns: r.parse(orig, "OrigSendingTime (122)", parse_utc_timestamp)?,
     })
 }
 
@@ -787,7 +860,7 @@ fn order_price(r: &Reader<'_>, ord_type: OrdType) -> Result<Option<i64>, DecodeE
     Ok(price)
 }
 
-fn decode_body<'a>(frame: &Frame<'a>, r: Reader<'a>) -> Result<Body<'a>, DecodeError> {
+fn decode_body(r: Reader<'_>) -> Result<Body<'_>, DecodeError> {
     Ok(match r.msg_type {
         'A' => Body::Logon {
             heart_bt_int_s: r.req(tag::HEART_BT_INT, "HeartBtInt (108)", |v| small(v).filter(|&s| s > 0))?,
@@ -814,7 +887,7 @@ fn decode_body<'a>(frame: &Frame<'a>, r: Reader<'a>) -> Result<Body<'a>, DecodeE
             md_req_id: r.req(tag::MD_REQ_ID, "MDReqID (262)", text)?,
             text: r.opt(tag::TEXT, "Text (58)", text)?,
         },
-        'W' | 'X' => decode_market_data(frame, r)?,
+        'W' | 'X' => decode_market_data(r)?,
         'D' => {
             let ord_type = r.req(tag::ORD_TYPE, "OrdType (40)", OrdType::from_code)?;
             Body::NewOrderSingle(NewOrderSingle {
@@ -940,9 +1013,9 @@ fn decode_md_request<'a>(r: &Reader<'a>) -> Result<MarketDataRequest<'a>, Decode
 }
 
 /// Decodes a `W` or `X`: the fields before NoMDEntries, then every entry once to check it.
-fn decode_market_data<'a>(frame: &Frame<'a>, r: Reader<'a>) -> Result<Body<'a>, DecodeError> {
+fn decode_market_data(r: Reader<'_>) -> Result<Body<'_>, DecodeError> {
     let snapshot = r.msg_type == 'W';
-    let mut fields = frame.fields();
+    let mut fields = r.fields.clone();
     let before_group = fields.remaining();
     if !fields.any(|(t, _)| t == tag::NO_MD_ENTRIES) {
         return Err(r.missing("NoMDEntries (268)"));
