@@ -165,6 +165,8 @@ pub struct FixVenueServer {
     duplicates: Writer,
     out: VenueOutput,
     stats: Stats,
+    /// Nanoseconds since `run` started: the venue's session clock.
+    session_ns: u64,
 }
 
 /// Nanoseconds since the Unix epoch.
@@ -187,6 +189,7 @@ impl FixVenueServer {
             duplicates: Writer::new(),
             out: VenueOutput::default(),
             stats: Stats::default(),
+            session_ns: 0,
         })
     }
 
@@ -210,12 +213,12 @@ impl FixVenueServer {
         let start = Instant::now();
         while !stop.load(Ordering::Acquire) {
             let now_ns = unix_now_ns();
+            self.session_ns = start.elapsed().as_nanos() as u64;
             let mut busy = self.accept()?;
             for i in 0..self.clients.len() {
                 busy |= self.read(i, now_ns);
             }
-            let elapsed = start.elapsed().as_nanos() as u64;
-            let flow_limit = self.config.flow_for_ns.map_or(elapsed, |f| elapsed.min(f));
+            let flow_limit = self.config.flow_for_ns.map_or(self.session_ns, |f| self.session_ns.min(f));
             let actions = self.venue.advance_until(flow_limit, &mut self.out);
             self.stats.actions += actions as u64;
             busy |= actions > 0;
@@ -347,7 +350,7 @@ impl FixVenueServer {
             return self.subscribe(i, request, now_ns);
         }
         let client_id = self.clients[i].id;
-        if self.venue.on_order(client_id, body, now_ns, &mut self.out) {
+        if self.venue.on_order(client_id, body, self.session_ns, &mut self.out) {
             self.stats.orders += 1;
             return;
         }

@@ -451,7 +451,8 @@ impl FixVenue {
         }
     }
 
-    /// Takes a client's order message (D, F or G); returns false for any other message.
+    /// Takes a client's order message (D, F or G) at `now_ns` (ns since the session opened);
+    /// returns false for any other message.
     pub fn on_order(&mut self, client: u64, body: &Body<'_>, now_ns: u64, out: &mut VenueOutput) -> bool {
         match body {
             Body::NewOrderSingle(order) => self.new_order(client, order, now_ns, out),
