@@ -14,6 +14,9 @@
 //!   from a snapshot on any gap in the update ids.
 //! * [`ws_client`]: venue C's transport: WebSocket connection, subscriptions, snapshots on
 //!   request, reconnection; drives a [`depth_feed::DepthFeed`] per symbol.
+//! * [`fix_feed`]: venue B's handler core: FIX 4.4 sessions, price-level books from snapshots
+//!   and incremental refreshes, stale while a sequence gap is open, recovered by ResendRequest.
+//! * [`fix_client`]: venue B's handler loop on TCP: logon, subscribe, read, reconnect.
 //! * [`publish`]: books into shared memory: level changes on the venue's ring, the top levels in
 //!   its seqlock slots, flagged stale while a gap is open.
 //! * [`metrics`]: a feed's counters and receive-to-publish latency histogram in shared memory.
@@ -28,6 +31,8 @@
 
 pub mod book;
 pub mod depth_feed;
+pub mod fix_client;
+pub mod fix_feed;
 pub mod instruments;
 pub mod itch_feed;
 pub mod itch_net;

@@ -47,6 +47,16 @@ pub enum DecodeError {
         /// What is wrong.
         detail: String,
     },
+    /// A field the message requires is absent.
+    #[error("{protocol}: message {msg_type:?} lacks the required field {field}")]
+    MissingField {
+        /// The protocol.
+        protocol: &'static str,
+        /// The message type.
+        msg_type: char,
+        /// The field.
+        field: &'static str,
+    },
     /// A field holding a value the protocol does not allow.
     #[error("{protocol}: message {msg_type:?} has {field} = {value:?}, which is not allowed")]
     InvalidField {

@@ -7,10 +7,11 @@
 //! (session, market data, orders) is the business of the venue and the gateway. Values are
 //! text: non-empty and free of SOH (tickrail uses none of FIX's length-prefixed data fields).
 
-use crate::decimal::{format_decimal, parse_decimal};
+use crate::decimal::{parse_decimal, write_decimal, write_unsigned};
+use crate::utc::write_utc_timestamp;
 use crate::DecodeError;
 
-const PROTOCOL: &str = "FIX 4.4";
+pub(crate) const PROTOCOL: &str = "FIX 4.4";
 
 /// The field separator.
 pub const SOH: u8 = 0x01;
@@ -18,26 +19,116 @@ pub const SOH: u8 = 0x01;
 /// `8=FIX.4.4<SOH>`: every message starts with it.
 pub const BEGIN_STRING: &[u8] = b"8=FIX.4.4\x01";
 
-/// Common tags.
+/// The tags tickrail uses, named as in the FIX 4.4 specification.
 pub mod tag {
+    /// AvgPx.
+    pub const AVG_PX: u32 = 6;
+    /// BeginSeqNo.
+    pub const BEGIN_SEQ_NO: u32 = 7;
     /// BeginString.
     pub const BEGIN_STRING: u32 = 8;
     /// BodyLength.
     pub const BODY_LENGTH: u32 = 9;
     /// CheckSum.
     pub const CHECK_SUM: u32 = 10;
+    /// ClOrdID.
+    pub const CL_ORD_ID: u32 = 11;
+    /// CumQty.
+    pub const CUM_QTY: u32 = 14;
+    /// EndSeqNo.
+    pub const END_SEQ_NO: u32 = 16;
+    /// ExecID.
+    pub const EXEC_ID: u32 = 17;
+    /// LastPx.
+    pub const LAST_PX: u32 = 31;
+    /// LastQty.
+    pub const LAST_QTY: u32 = 32;
     /// MsgSeqNum.
     pub const MSG_SEQ_NUM: u32 = 34;
     /// MsgType.
     pub const MSG_TYPE: u32 = 35;
+    /// NewSeqNo.
+    pub const NEW_SEQ_NO: u32 = 36;
+    /// OrderID.
+    pub const ORDER_ID: u32 = 37;
+    /// OrderQty.
+    pub const ORDER_QTY: u32 = 38;
+    /// OrdStatus.
+    pub const ORD_STATUS: u32 = 39;
+    /// OrdType.
+    pub const ORD_TYPE: u32 = 40;
+    /// OrigClOrdID.
+    pub const ORIG_CL_ORD_ID: u32 = 41;
     /// PossDupFlag.
     pub const POSS_DUP_FLAG: u32 = 43;
+    /// Price.
+    pub const PRICE: u32 = 44;
+    /// RefSeqNum.
+    pub const REF_SEQ_NUM: u32 = 45;
     /// SenderCompID.
     pub const SENDER_COMP_ID: u32 = 49;
     /// SendingTime.
     pub const SENDING_TIME: u32 = 52;
+    /// Side.
+    pub const SIDE: u32 = 54;
+    /// Symbol.
+    pub const SYMBOL: u32 = 55;
     /// TargetCompID.
     pub const TARGET_COMP_ID: u32 = 56;
+    /// Text.
+    pub const TEXT: u32 = 58;
+    /// TimeInForce.
+    pub const TIME_IN_FORCE: u32 = 59;
+    /// TransactTime.
+    pub const TRANSACT_TIME: u32 = 60;
+    /// EncryptMethod.
+    pub const ENCRYPT_METHOD: u32 = 98;
+    /// CxlRejReason.
+    pub const CXL_REJ_REASON: u32 = 102;
+    /// OrdRejReason.
+    pub const ORD_REJ_REASON: u32 = 103;
+    /// HeartBtInt.
+    pub const HEART_BT_INT: u32 = 108;
+    /// TestReqID.
+    pub const TEST_REQ_ID: u32 = 112;
+    /// OrigSendingTime.
+    pub const ORIG_SENDING_TIME: u32 = 122;
+    /// GapFillFlag.
+    pub const GAP_FILL_FLAG: u32 = 123;
+    /// ResetSeqNumFlag.
+    pub const RESET_SEQ_NUM_FLAG: u32 = 141;
+    /// NoRelatedSym.
+    pub const NO_RELATED_SYM: u32 = 146;
+    /// ExecType.
+    pub const EXEC_TYPE: u32 = 150;
+    /// LeavesQty.
+    pub const LEAVES_QTY: u32 = 151;
+    /// MDReqID.
+    pub const MD_REQ_ID: u32 = 262;
+    /// SubscriptionRequestType.
+    pub const SUBSCRIPTION_REQUEST_TYPE: u32 = 263;
+    /// MarketDepth.
+    pub const MARKET_DEPTH: u32 = 264;
+    /// MDUpdateType.
+    pub const MD_UPDATE_TYPE: u32 = 265;
+    /// NoMDEntryTypes.
+    pub const NO_MD_ENTRY_TYPES: u32 = 267;
+    /// NoMDEntries.
+    pub const NO_MD_ENTRIES: u32 = 268;
+    /// MDEntryType.
+    pub const MD_ENTRY_TYPE: u32 = 269;
+    /// MDEntryPx.
+    pub const MD_ENTRY_PX: u32 = 270;
+    /// MDEntrySize.
+    pub const MD_ENTRY_SIZE: u32 = 271;
+    /// MDUpdateAction.
+    pub const MD_UPDATE_ACTION: u32 = 279;
+    /// MDReqRejReason.
+    pub const MD_REQ_REJ_REASON: u32 = 281;
+    /// SessionRejectReason.
+    pub const SESSION_REJECT_REASON: u32 = 373;
+    /// CxlRejResponseTo.
+    pub const CXL_REJ_RESPONSE_TO: u32 = 434;
 }
 
 /// Builds one message at a time into a reusable buffer.
@@ -66,11 +157,15 @@ impl Writer {
     /// Appends a field. Values must be non-empty and must not contain SOH.
     pub fn field(&mut self, tag: u32, value: &[u8]) -> &mut Self {
         debug_assert!(!value.is_empty() && !value.contains(&SOH), "a FIX value is non-empty and has no SOH");
-        self.buf.extend_from_slice(tag.to_string().as_bytes());
-        self.buf.push(b'=');
+        self.tag(tag);
         self.buf.extend_from_slice(value);
         self.buf.push(SOH);
         self
+    }
+
+    fn tag(&mut self, tag: u32) {
+        write_unsigned(&mut self.buf, u64::from(tag));
+        self.buf.push(b'=');
     }
 
     /// Appends a string field.
@@ -78,27 +173,76 @@ impl Writer {
         self.field(tag, value.as_bytes())
     }
 
+    /// Appends a one-character field (a code such as Side or MsgType).
+    pub fn char(&mut self, tag: u32, code: u8) -> &mut Self {
+        self.field(tag, &[code])
+    }
+
     /// Appends an integer field.
     pub fn int(&mut self, tag: u32, value: i64) -> &mut Self {
-        self.field(tag, value.to_string().as_bytes())
+        self.tag(tag);
+        if value < 0 {
+            self.buf.push(b'-');
+        }
+        write_unsigned(&mut self.buf, value.unsigned_abs());
+        self.buf.push(SOH);
+        self
     }
 
     /// Appends a fixed-point decimal: `value` in units of 10^-`decimals`, written with its
     /// trailing zeros trimmed (`1895000, 4` is `189.5`).
     pub fn decimal(&mut self, tag: u32, value: i64, decimals: u32) -> &mut Self {
-        let text = format_decimal(value, decimals);
-        self.field(tag, text.as_bytes())
+        self.tag(tag);
+        write_decimal(&mut self.buf, value, decimals);
+        self.buf.push(SOH);
+        self
     }
 
-    /// Writes BodyLength and CheckSum and returns the finished message.
+    /// Appends a UTCTimestamp of `ns` since the Unix epoch, at millisecond precision.
+    pub fn timestamp(&mut self, tag: u32, ns: u64) -> &mut Self {
+        self.tag(tag);
+        write_utc_timestamp(&mut self.buf, ns);
+        self.buf.push(SOH);
+        self
+    }
+
+    /// The bytes written so far: the whole message once [`Writer::finish`] has run.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Writes BodyLength and CheckSum and returns the finished message. Nothing is allocated
+    /// once the writer's buffer has grown to the largest message.
     pub fn finish(&mut self) -> &[u8] {
         let body_len = self.buf.len() - self.body_start;
-        let digits = format!("9={body_len}\x01");
-        // Replace the placeholder with the real length (it may be shorter than 6 digits).
-        let placeholder = BEGIN_STRING.len()..self.body_start;
-        self.buf.splice(placeholder, digits.bytes());
+        let mut length = [0u8; 20];
+        let mut at = length.len();
+        let mut n = body_len;
+        loop {
+            at -= 1;
+            length[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let digits = &length[at..];
+        // The placeholder is "9=000000<SOH>": write the real digits and close the room left.
+        let digits_start = BEGIN_STRING.len() + 2;
+        let room = self.body_start - 1 - digits_start;
+        if digits.len() <= room {
+            let shift = room - digits.len();
+            self.buf[digits_start..digits_start + digits.len()].copy_from_slice(digits);
+            self.buf[digits_start + digits.len()] = SOH;
+            self.buf.copy_within(self.body_start.., self.body_start - shift);
+            self.buf.truncate(self.buf.len() - shift);
+        } else {
+            self.buf.splice(digits_start..digits_start + room, digits.iter().copied());
+        }
         let sum = self.buf.iter().fold(0u8, |s, &b| s.wrapping_add(b));
-        self.buf.extend_from_slice(format!("10={sum:03}\x01").as_bytes());
+        self.buf.extend_from_slice(b"10=");
+        self.buf.extend_from_slice(&[b'0' + sum / 100, b'0' + sum / 10 % 10, b'0' + sum % 10]);
+        self.buf.push(SOH);
         &self.buf
     }
 }
@@ -168,11 +312,75 @@ fn split_field(bytes: &[u8]) -> Result<Option<(Field<'_>, &[u8])>, DecodeError> 
     Ok(Some(((tag, value), &bytes[end + 1..])))
 }
 
-/// Decodes the message at the start of `bytes` (a TCP stream buffer). Returns `Ok(None)` while
-/// the message is incomplete, or the message and how many bytes it took. Framing, BodyLength
-/// and CheckSum are checked; a malformed message is an error (the stream cannot be trusted past
-/// it).
-pub fn decode(bytes: &[u8]) -> Result<Option<(Message<'_>, usize)>, DecodeError> {
+/// A framed message: BeginString, BodyLength, CheckSum and the syntax of every field checked,
+/// borrowed from the input. Reading its fields allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame<'a> {
+    bytes: &'a [u8],
+    length_text: &'a [u8],
+    msg_type: &'a [u8],
+    /// The body's fields after MsgType.
+    rest: &'a [u8],
+    checksum_text: &'a [u8],
+}
+
+impl<'a> Frame<'a> {
+    /// The whole message, from `8=` to the SOH after the checksum.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// The message type (tag 35).
+    pub fn msg_type(&self) -> &'a [u8] {
+        self.msg_type
+    }
+
+    /// The body's fields after MsgType, in order (the checksum excluded).
+    pub fn fields(&self) -> Fields<'a> {
+        Fields { rest: self.rest }
+    }
+
+    /// The first value of `tag` after MsgType.
+    pub fn get(&self, tag: u32) -> Option<&'a [u8]> {
+        self.fields().find(|(t, _)| *t == tag).map(|(_, v)| v)
+    }
+}
+
+/// The fields of a [`Frame`], in order.
+#[derive(Debug, Clone)]
+pub struct Fields<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Fields<'a> {
+    /// The fields in `bytes`, which a [`frame`] has checked.
+    pub(crate) fn checked(bytes: &'a [u8]) -> Self {
+        Self { rest: bytes }
+    }
+
+    /// The bytes of the fields not yet read.
+    pub fn remaining(&self) -> &'a [u8] {
+        self.rest
+    }
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = (u32, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // The frame checked every field's syntax, so a field that does not split ends the
+        // iteration only on bytes that never came from a frame.
+        let (field, rest) = split_field(self.rest).ok()??;
+        self.rest = rest;
+        Some(field)
+    }
+}
+
+/// Cuts the message at the start of `bytes` (a TCP stream buffer) without allocating. Returns
+/// `Ok(None)` while the message is incomplete, or the frame and how many bytes it took.
+/// Framing, BodyLength, CheckSum and field syntax are checked; a malformed message is an error
+/// (the stream cannot be trusted past it).
+pub fn frame(bytes: &[u8]) -> Result<Option<(Frame<'_>, usize)>, DecodeError> {
     let prefix = bytes.len().min(BEGIN_STRING.len());
     if bytes[..prefix] != BEGIN_STRING[..prefix] {
         return Err(malformed("a message must start with 8=FIX.4.4"));
@@ -216,20 +424,41 @@ pub fn decode(bytes: &[u8]) -> Result<Option<(Message<'_>, usize)>, DecodeError>
             value: format!("{declared:03}, the bytes sum to {sum:03}"),
         });
     }
-    let mut fields = vec![(tag::BEGIN_STRING, &b"FIX.4.4"[..]), (tag::BODY_LENGTH, length_text)];
-    let mut rest = &body[..body_len];
+    let body = &body[..body_len];
+    let mut rest = body;
+    let mut msg_type = None;
     while !rest.is_empty() {
-        let Some((field, after)) = split_field(rest)? else {
+        let Some(((tag, value), after)) = split_field(rest)? else {
             return Err(malformed("the body's last field does not end with SOH"));
         };
-        fields.push(field);
+        if msg_type.is_none() {
+            if tag != tag::MSG_TYPE {
+                return Err(malformed("the body does not start with MsgType (35)"));
+            }
+            msg_type = Some((value, after));
+        }
         rest = after;
     }
-    if fields.get(2).map(|f| f.0) != Some(tag::MSG_TYPE) {
-        return Err(malformed("the body does not start with MsgType (35)"));
-    }
-    fields.push((tag::CHECK_SUM, &trailer[3..6]));
-    Ok(Some((Message { fields }, body_start + body_len + 7)))
+    let (msg_type, rest) = msg_type.ok_or_else(|| malformed("the body does not start with MsgType (35)"))?;
+    let used = body_start + body_len + 7;
+    let frame = Frame { bytes: &bytes[..used], length_text, msg_type, rest, checksum_text: &trailer[3..6] };
+    Ok(Some((frame, used)))
+}
+
+/// Decodes the message at the start of `bytes` into a list of its fields (see [`frame`], which
+/// reads the same message without allocating).
+pub fn decode(bytes: &[u8]) -> Result<Option<(Message<'_>, usize)>, DecodeError> {
+    let Some((frame, used)) = frame(bytes)? else {
+        return Ok(None);
+    };
+    let mut fields = vec![
+        (tag::BEGIN_STRING, &b"FIX.4.4"[..]),
+        (tag::BODY_LENGTH, frame.length_text),
+        (tag::MSG_TYPE, frame.msg_type),
+    ];
+    fields.extend(frame.fields());
+    fields.push((tag::CHECK_SUM, frame.checksum_text));
+    Ok(Some((Message { fields }, used)))
 }
 
 #[cfg(test)]

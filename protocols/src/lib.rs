@@ -14,6 +14,10 @@
 //!   canceled, executed and rejected out.
 //! * [`ouch_client`]: a blocking OUCH client over SoupBinTCP on a `std::net` TCP stream.
 //! * [`fix`]: FIX 4.4 tag=value framing with BodyLength and CheckSum.
+//! * [`fix44`]: FIX 4.4 session, market-data and order messages as types.
+//! * [`fix_session`]: the FIX session layer without I/O: logon, sequence numbers, heartbeats,
+//!   gap recovery by ResendRequest, resends with PossDup, logout.
+//! * [`utc`]: FIX UTCTimestamps to and from nanoseconds since the Unix epoch.
 //! * [`depth_json`]: crypto-exchange style JSON depth snapshots, updates and trades.
 //! * [`websocket`]: RFC 6455 WebSocket handshake and frames, without I/O; [`ws_stream`] runs
 //!   them over a socket.
@@ -29,12 +33,15 @@ pub mod decimal;
 pub mod depth_json;
 mod error;
 pub mod fix;
+pub mod fix44;
+pub mod fix_session;
 pub mod itch;
 pub mod moldudp64;
 pub mod ouch42;
 pub mod ouch_client;
 pub mod soupbintcp;
 pub mod soupbintcp_session;
+pub mod utc;
 pub mod websocket;
 pub mod ws_api;
 pub mod ws_stream;

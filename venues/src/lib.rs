@@ -14,12 +14,17 @@
 //! * [`ouch_orders`]: venue A's OUCH 4.2 order entry without sockets: tokens to engine orders,
 //!   engine events to OUCH messages per user.
 //! * [`ouch_server`]: venue A's OUCH 4.2 over SoupBinTCP server on loopback TCP.
-//! * [`faults`]: drops, duplicates and reordering injected into what a venue sends.
+//! * [`venue_b`]: venue B without sockets: flow and clients' FIX orders through the engines,
+//!   FIX 4.4 price-level market data and execution reports.
+//! * [`fix_server`]: venue B on loopback TCP: FIX sessions, subscriptions, order entry, and
+//!   injected faults (lost, duplicated and reordered market data, forced disconnects).
 //! * [`venue_c`]: venue C without sockets: flow and client orders, JSON depth, execution reports.
 //! * [`venue_c_server`]: venue C over WebSocket on loopback, paced by the wall clock, with faults.
+//! * [`faults`]: drops, duplicates and reordering injected into what a venue sends.
 
 pub mod depth;
 pub mod faults;
+pub mod fix_server;
 pub mod flow;
 pub mod itch;
 pub mod itch_server;
@@ -29,5 +34,6 @@ pub mod ouch_orders;
 pub mod ouch_server;
 pub mod random;
 pub mod venue_a;
+pub mod venue_b;
 pub mod venue_c;
 pub mod venue_c_server;

@@ -198,6 +198,20 @@ impl Engine {
         self.locations.contains_key(&id)
     }
 
+    /// The side and price at which `id` rests, if it does.
+    pub fn resting_at(&self, id: OrderId) -> Option<(Side, i64)> {
+        self.locations.get(&id).map(|l| (l.side, l.price))
+    }
+
+    /// The total quantity resting at `price` on `side` (0 if none).
+    pub fn quantity_at(&self, side: Side, price: i64) -> u64 {
+        let levels = match side {
+            Side::Buy => &self.bids,
+            Side::Sell => &self.asks,
+        };
+        levels.get(&price).map_or(0, |queue| queue.iter().map(|r| r.quantity).sum())
+    }
+
     /// Submits an order; appends what happened to `events`.
     pub fn submit(&mut self, order: NewOrder, events: &mut Vec<Event>) {
         let reject = if self.locations.contains_key(&order.id) {

@@ -1,0 +1,194 @@
+//! Venue B's feed handler loop: a [`FixFeed`] on a TCP connection.
+//!
+//! [`FixClient::run`] connects (with a bounded timeout), logs on and subscribes through the
+//! feed core, then reads with a short timeout, hands what arrived to the core with its
+//! receive time, writes what the core must send, and runs its timers. When the connection
+//! drops or the session ends it waits a moment and connects again (a new session and fresh
+//! snapshots; the books are stale meanwhile). It returns when `stop` is set, after logging
+//! out. Reads go into one buffer that is reused, so the steady state allocates nothing.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use protocols::fix_session::State;
+
+use crate::fix_feed::{FixFeed, FixFeedConfig};
+use crate::sink::BookSink;
+
+/// The read buffer's starting size; it doubles for a message that does not fit.
+const READ_BUFFER: usize = 256 << 10;
+
+/// How a client reaches venue B.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixClientConfig {
+    /// The venue's address.
+    pub addr: SocketAddr,
+    /// Logon and subscriptions.
+    pub feed: FixFeedConfig,
+    /// How long a connection attempt may take.
+    pub connect_timeout: Duration,
+    /// How long a read waits for data before timers run.
+    pub poll: Duration,
+    /// How long to wait before connecting again.
+    pub reconnect_delay: Duration,
+}
+
+impl FixClientConfig {
+    /// Connects to `addr` with `feed`, 1 s connect timeout, 5 ms polls, 50 ms between attempts.
+    pub fn new(addr: SocketAddr, feed: FixFeedConfig) -> Self {
+        Self {
+            addr,
+            feed,
+            connect_timeout: Duration::from_secs(1),
+            poll: Duration::from_millis(5),
+            reconnect_delay: Duration::from_millis(50),
+        }
+    }
+}
+
+/// What the loop saw of its connections.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionCounters {
+    /// Connections made.
+    pub connects: u64,
+    /// Connection attempts that failed.
+    pub connect_failures: u64,
+    /// Connections lost or ended by the session (not by `stop`).
+    pub disconnects: u64,
+}
+
+/// Nanoseconds since the Unix epoch.
+fn unix_now_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// The feed handler of venue B.
+#[derive(Debug)]
+pub struct FixClient {
+    config: FixClientConfig,
+    feed: FixFeed,
+    connections: ConnectionCounters,
+    read_buf: Vec<u8>,
+    write_buf: Vec<u8>,
+}
+
+impl FixClient {
+    /// A client that has not connected yet.
+    pub fn new(config: FixClientConfig) -> Self {
+        Self {
+            feed: FixFeed::new(config.feed.clone(), unix_now_ns()),
+            config,
+            connections: ConnectionCounters::default(),
+            read_buf: vec![0; READ_BUFFER],
+            write_buf: Vec::new(),
+        }
+    }
+
+    /// The feed core: books, staleness and counters.
+    pub fn feed(&self) -> &FixFeed {
+        &self.feed
+    }
+
+    /// The connection counters.
+    pub fn connections(&self) -> ConnectionCounters {
+        self.connections
+    }
+
+    /// Runs until `stop` is set, publishing into `sink`.
+    pub fn run(&mut self, sink: &mut impl BookSink, stop: &AtomicBool) {
+        let mut first = true;
+        while !stop.load(Ordering::Acquire) {
+            let stream = match TcpStream::connect_timeout(&self.config.addr, self.config.connect_timeout) {
+                Ok(stream) => stream,
+                Err(_) => {
+                    self.connections.connect_failures += 1;
+                    pause(self.config.reconnect_delay, stop);
+                    continue;
+                }
+            };
+            self.connections.connects += 1;
+            if !first {
+                self.feed.restart(unix_now_ns(), sink);
+            }
+            first = false;
+            match self.serve(stream, sink, stop) {
+                Ok(()) => return,
+                Err(_) => {
+                    self.connections.disconnects += 1;
+                    pause(self.config.reconnect_delay, stop);
+                }
+            }
+        }
+    }
+
+    /// Runs one connection; `Ok` when `stop` ended it, an error when it was lost.
+    fn serve(
+        &mut self,
+        mut stream: TcpStream,
+        sink: &mut impl BookSink,
+        stop: &AtomicBool,
+    ) -> io::Result<()> {
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(self.config.poll))?;
+        stream.set_write_timeout(Some(self.config.connect_timeout))?;
+        let mut filled = 0;
+        loop {
+            if stop.load(Ordering::Acquire) {
+                self.feed.logout(unix_now_ns());
+                self.flush(&mut stream)?;
+                return Ok(());
+            }
+            self.flush(&mut stream)?;
+            if filled == self.read_buf.len() {
+                self.read_buf.resize(self.read_buf.len() * 2, 0);
+            }
+            match stream.read(&mut self.read_buf[filled..]) {
+                Ok(0) => {
+                    return Err(io::Error::new(ErrorKind::UnexpectedEof, "the venue closed the connection"))
+                }
+                Ok(n) => {
+                    filled += n;
+                    let used = self
+                        .feed
+                        .on_bytes(&self.read_buf[..filled], unix_now_ns(), sink)
+                        .map_err(|e| io::Error::new(ErrorKind::InvalidData, e))?;
+                    self.read_buf.copy_within(used..filled, 0);
+                    filled -= used;
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => return Err(e),
+            }
+            self.feed.on_timer(unix_now_ns(), sink).map_err(|e| io::Error::new(ErrorKind::TimedOut, e))?;
+            if self.feed.session_state() == State::Closed {
+                self.flush(&mut stream)?;
+                return Err(io::Error::new(ErrorKind::ConnectionAborted, "the session ended"));
+            }
+        }
+    }
+
+    fn flush(&mut self, stream: &mut TcpStream) -> io::Result<()> {
+        self.feed.drain_output(&mut self.write_buf);
+        if !self.write_buf.is_empty() {
+            stream.write_all(&self.write_buf)?;
+            self.write_buf.clear();
+        }
+        Ok(())
+    }
+}
+
+/// Sleeps `delay` in short steps, returning early once `stop` is set.
+fn pause(delay: Duration, stop: &AtomicBool) {
+    let step = Duration::from_millis(5);
+    let mut left = delay;
+    while !left.is_zero() && !stop.load(Ordering::Acquire) {
+        let nap = left.min(step);
+        std::thread::sleep(nap);
+        left -= nap;
+    }
+}

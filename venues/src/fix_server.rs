@@ -1,0 +1,495 @@
+//! Venue B on loopback TCP: [`FixVenue`] paced by the wall clock, one FIX session per
+//! connection, market-data subscriptions, order entry, and injected faults.
+//!
+//! Each turn of [`FixVenueServer::run`] accepts connections, reads and answers what clients
+//! sent, runs the flow's actions the wall clock has made due, sends their incremental
+//! refreshes to subscribers and reports to order owners, keeps sessions alive, and writes
+//! what is pending, all on non-blocking sockets; it sleeps a millisecond when there was
+//! nothing to do, and returns once `stop` is set.
+//!
+//! Faults act on incremental refreshes only, after they are numbered: a dropped refresh keeps
+//! its MsgSeqNum, so the client sees a gap and asks for a resend; a duplicated one is sent
+//! again as a possible duplicate (PossDupFlag=Y); a reordered one is held back and sent after
+//! the next message (or at the end of the turn). A forced disconnect closes a connection
+//! without a Logout after every so many refreshes sent on it.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use protocols::fix::{self, tag, Writer};
+use protocols::fix44::{
+    Body, MarketDataIncremental, MarketDataRequest, MarketDataSnapshot, MdEntries, SubscriptionRequestType,
+};
+use protocols::fix_session::{possible_duplicate, Incoming, Session, SessionConfig, State};
+
+use crate::flow::{MarketSpec, VenueSpec};
+use crate::random::Random;
+use crate::venue_b::{FixVenue, VenueOutput};
+
+/// A connection whose unsent output grows past this is cut (a consumer that does not read).
+const MAX_PENDING_OUTPUT: usize = 64 << 20;
+
+/// SessionRejectReason (373): invalid MsgType.
+const INVALID_MSG_TYPE: u32 = 11;
+
+/// What the venue does wrong on purpose.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Faults {
+    /// Seed of the fault draws.
+    pub seed: u64,
+    /// Probability that a refresh is not sent.
+    pub drop: f64,
+    /// Probability that a refresh is sent twice (the second time as a possible duplicate).
+    pub duplicate: f64,
+    /// Probability that a refresh is sent after the next message.
+    pub reorder: f64,
+    /// Cut each connection after this many refreshes sent on it.
+    pub disconnect_every: Option<u64>,
+}
+
+impl Faults {
+    /// No faults.
+    pub fn none() -> Self {
+        Self { seed: 0, drop: 0.0, duplicate: 0.0, reorder: 0.0, disconnect_every: None }
+    }
+}
+
+/// How venue B is set up.
+#[derive(Debug, Clone)]
+pub struct FixVenueConfig {
+    /// The symbols.
+    pub market: MarketSpec,
+    /// The flow.
+    pub venue: VenueSpec,
+    /// The venue's CompID.
+    pub comp_id: String,
+    /// How many sent messages each session keeps for resends.
+    pub retention: usize,
+    /// Injected faults.
+    pub faults: Faults,
+    /// Stop the flow this long after `run` starts (the server keeps serving), so a test can
+    /// let every client catch up with a book that no longer moves.
+    pub flow_for_ns: Option<u64>,
+}
+
+impl FixVenueConfig {
+    /// `market` with `venue`'s flow, CompID `VENUEB`, no faults.
+    pub fn new(market: MarketSpec, venue: VenueSpec) -> Self {
+        Self {
+            market,
+            venue,
+            comp_id: "VENUEB".into(),
+            retention: 1 << 20,
+            faults: Faults::none(),
+            flow_for_ns: None,
+        }
+    }
+}
+
+/// What a server did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Connections accepted.
+    pub connections: u64,
+    /// Sessions logged on.
+    pub logons: u64,
+    /// Flow actions run.
+    pub actions: u64,
+    /// Incremental refreshes numbered for a client (whether sent or dropped).
+    pub refreshes: u64,
+    /// Snapshots sent.
+    pub snapshots: u64,
+    /// Refreshes dropped on purpose.
+    pub dropped: u64,
+    /// Refreshes sent twice on purpose.
+    pub duplicated: u64,
+    /// Refreshes held back on purpose.
+    pub reordered: u64,
+    /// Connections cut on purpose.
+    pub forced_disconnects: u64,
+    /// Order messages taken.
+    pub orders: u64,
+    /// Reports sent.
+    pub reports: u64,
+    /// Messages refused as malformed or invalid.
+    pub invalid: u64,
+    /// Sessions ended by an error (silence, sequence, framing).
+    pub session_errors: u64,
+}
+
+/// Why the server stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The listening socket failed.
+    #[error("venue B server: {0}")]
+    Io(#[from] io::Error),
+}
+
+#[derive(Debug)]
+struct Client {
+    id: u64,
+    stream: TcpStream,
+    read_buf: Vec<u8>,
+    write_buf: Vec<u8>,
+    session: Option<Session>,
+    subscribed: Vec<bool>,
+    held: Option<Vec<u8>>,
+    refreshes: u64,
+    closing: bool,
+}
+
+impl Client {
+    /// Sends `body` on a logged-on session, after what the session had pending; returns
+    /// whether there was one.
+    fn send(&mut self, body: &Body<'_>, now_ns: u64) -> bool {
+        let Some(session) = self.session.as_mut().filter(|s| s.state() == State::Active) else {
+            return false;
+        };
+        session.drain_output(&mut self.write_buf);
+        self.write_buf.extend_from_slice(session.send(body, now_ns));
+        true
+    }
+}
+
+/// Venue B serving FIX on loopback.
+#[derive(Debug)]
+pub struct FixVenueServer {
+    listener: TcpListener,
+    config: FixVenueConfig,
+    venue: FixVenue,
+    clients: Vec<Client>,
+    next_client: u64,
+    faults: Random,
+    duplicates: Writer,
+    out: VenueOutput,
+    stats: Stats,
+    /// Nanoseconds since `run` started: the venue's session clock.
+    session_ns: u64,
+}
+
+/// Nanoseconds since the Unix epoch.
+pub fn unix_now_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+impl FixVenueServer {
+    /// Binds an ephemeral loopback port.
+    pub fn bind(config: FixVenueConfig) -> io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        Ok(Self {
+            listener,
+            venue: FixVenue::new(config.market.clone(), config.venue.clone()),
+            faults: Random::new(config.faults.seed, 0xFA17),
+            config,
+            clients: Vec::new(),
+            next_client: 1,
+            duplicates: Writer::new(),
+            out: VenueOutput::default(),
+            stats: Stats::default(),
+            session_ns: 0,
+        })
+    }
+
+    /// The address clients connect to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The venue (its engines hold the true books).
+    pub fn venue(&self) -> &FixVenue {
+        &self.venue
+    }
+
+    /// What the server has done so far.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Serves until `stop` is set.
+    pub fn run(&mut self, stop: &AtomicBool) -> Result<Stats, ServerError> {
+        let start = Instant::now();
+        while !stop.load(Ordering::Acquire) {
+            let now_ns = unix_now_ns();
+            self.session_ns = start.elapsed().as_nanos() as u64;
+            let mut busy = self.accept()?;
+            for i in 0..self.clients.len() {
+                busy |= self.read(i, now_ns);
+            }
+            let flow_limit = self.config.flow_for_ns.map_or(self.session_ns, |f| self.session_ns.min(f));
+            let actions = self.venue.advance_until(flow_limit, &mut self.out);
+            self.stats.actions += actions as u64;
+            busy |= actions > 0;
+            self.publish(now_ns);
+            for client in &mut self.clients {
+                busy |= keep_alive_and_write(client, now_ns, &mut self.stats);
+            }
+            self.clients.retain(|c| !c.closing);
+            if !busy {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        Ok(self.stats)
+    }
+
+    fn accept(&mut self) -> io::Result<bool> {
+        let mut accepted = false;
+        loop {
+            match self.listener.accept() {
+                Ok((stream, _)) => {
+                    stream.set_nonblocking(true)?;
+                    stream.set_nodelay(true)?;
+                    self.clients.push(Client {
+                        id: self.next_client,
+                        stream,
+                        read_buf: Vec::new(),
+                        write_buf: Vec::new(),
+                        session: None,
+                        subscribed: vec![false; self.venue.symbol_count()],
+                        held: None,
+                        refreshes: 0,
+                        closing: false,
+                    });
+                    self.next_client += 1;
+                    self.stats.connections += 1;
+                    accepted = true;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(accepted),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads what client `i` sent and handles every whole message.
+    fn read(&mut self, i: usize, now_ns: u64) -> bool {
+        let client = &mut self.clients[i];
+        let mut chunk = [0u8; 16 << 10];
+        let mut got = false;
+        loop {
+            match client.stream.read(&mut chunk) {
+                Ok(0) => {
+                    client.closing = true;
+                    break;
+                }
+                Ok(n) => {
+                    client.read_buf.extend_from_slice(&chunk[..n]);
+                    got = true;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => {
+                    client.closing = true;
+                    break;
+                }
+            }
+        }
+        let buf = std::mem::take(&mut self.clients[i].read_buf);
+        let mut used = 0;
+        loop {
+            match fix::frame(&buf[used..]) {
+                Ok(Some((frame, n))) => {
+                    used += n;
+                    self.on_frame(i, &frame, now_ns);
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    // The stream cannot be cut past a framing error.
+                    self.stats.invalid += 1;
+                    let client = &mut self.clients[i];
+                    if let Some(session) = &mut client.session {
+                        session.logout(Some(&error.to_string()), now_ns);
+                        session.drain_output(&mut client.write_buf);
+                    }
+                    client.closing = true;
+                    break;
+                }
+            }
+        }
+        let client = &mut self.clients[i];
+        client.read_buf = buf;
+        client.read_buf.drain(..used);
+        got
+    }
+
+    fn on_frame(&mut self, i: usize, frame: &fix::Frame<'_>, now_ns: u64) {
+        let client = &mut self.clients[i];
+        let session = match &mut client.session {
+            Some(session) => session,
+            None => {
+                // The first message names the client; the session checks it is a Logon to us.
+                let peer = frame.get(tag::SENDER_COMP_ID).and_then(|v| std::str::from_utf8(v).ok());
+                let config = SessionConfig {
+                    sender_comp_id: self.config.comp_id.clone(),
+                    target_comp_id: peer.unwrap_or("?").to_owned(),
+                    heartbeat_interval_s: 30,
+                    retention: self.config.retention,
+                };
+                client.session.insert(Session::accept(config, now_ns))
+            }
+        };
+        let result = session.on_frame(frame, now_ns);
+        session.drain_output(&mut client.write_buf);
+        match result {
+            Ok(Incoming::App(message)) => self.on_app(i, &message.body, message.header.msg_seq_num, now_ns),
+            Ok(Incoming::LoggedOn) => self.stats.logons += 1,
+            Ok(Incoming::LoggedOut) => client.closing = true,
+            Ok(Incoming::Admin | Incoming::Duplicate | Incoming::Discarded) => {}
+            Err(error) if error.is_fatal() => {
+                self.stats.session_errors += 1;
+                client.closing = true;
+            }
+            Err(_) => self.stats.invalid += 1,
+        }
+    }
+
+    fn on_app(&mut self, i: usize, body: &Body<'_>, seq: u64, now_ns: u64) {
+        if let Body::MarketDataRequest(request) = body {
+            return self.subscribe(i, request, now_ns);
+        }
+        let client_id = self.clients[i].id;
+        if self.venue.on_order(client_id, body, self.session_ns, &mut self.out) {
+            self.stats.orders += 1;
+            return;
+        }
+        self.stats.invalid += 1;
+        let text = format!("venue B does not take MsgType {}", body.msg_type());
+        let reject = Body::Reject { ref_seq_num: seq, reason: Some(INVALID_MSG_TYPE), text: Some(&text) };
+        self.clients[i].send(&reject, now_ns);
+    }
+
+    /// Answers a MarketDataRequest: a snapshot of each symbol (then its refreshes, if asked),
+    /// or a reject naming a symbol the venue does not trade.
+    fn subscribe(&mut self, i: usize, request: &MarketDataRequest<'_>, now_ns: u64) {
+        let client = &mut self.clients[i];
+        let mut entries = Vec::new();
+        for symbol in &request.symbols {
+            let Some(index) = self.venue.symbol(symbol) else {
+                let text = format!("unknown symbol {symbol}");
+                let reject =
+                    Body::MarketDataRequestReject { md_req_id: request.md_req_id, text: Some(&text) };
+                client.send(&reject, now_ns);
+                continue;
+            };
+            match request.subscription {
+                SubscriptionRequestType::Unsubscribe => {
+                    client.subscribed[index] = false;
+                    continue;
+                }
+                SubscriptionRequestType::SnapshotAndUpdates => client.subscribed[index] = true,
+                SubscriptionRequestType::Snapshot => {}
+            }
+            self.venue.snapshot(index, &mut entries);
+            let snapshot = Body::MarketDataSnapshot(MarketDataSnapshot {
+                md_req_id: Some(request.md_req_id),
+                symbol,
+                entries: MdEntries::from_slice(&entries),
+            });
+            if client.send(&snapshot, now_ns) {
+                self.stats.snapshots += 1;
+            }
+        }
+    }
+
+    /// Sends the refreshes and reports the last turn produced.
+    fn publish(&mut self, now_ns: u64) {
+        let mut entries = Vec::new();
+        for update in &self.out.market_data {
+            self.venue.entries(update, &mut entries);
+            let refresh = Body::MarketDataIncremental(MarketDataIncremental {
+                md_req_id: None,
+                entries: MdEntries::from_slice(&entries),
+            });
+            for client in &mut self.clients {
+                if client.closing || !client.subscribed[update.symbol] {
+                    continue;
+                }
+                let Some(session) = client.session.as_mut().filter(|s| s.state() == State::Active) else {
+                    continue;
+                };
+                session.drain_output(&mut client.write_buf);
+                let bytes = session.send(&refresh, now_ns);
+                self.stats.refreshes += 1;
+                client.refreshes += 1;
+                let faults = self.config.faults;
+                let roll = self.faults.uniform();
+                if roll < faults.drop {
+                    self.stats.dropped += 1;
+                } else if roll < faults.drop + faults.duplicate {
+                    client.write_buf.extend_from_slice(bytes);
+                    if let Ok(copy) = possible_duplicate(&mut self.duplicates, bytes, now_ns) {
+                        client.write_buf.extend_from_slice(copy);
+                    }
+                    self.stats.duplicated += 1;
+                } else if roll < faults.drop + faults.duplicate + faults.reorder && client.held.is_none() {
+                    client.held = Some(bytes.to_vec());
+                    self.stats.reordered += 1;
+                    continue;
+                } else {
+                    client.write_buf.extend_from_slice(bytes);
+                }
+                if let Some(held) = client.held.take() {
+                    client.write_buf.extend_from_slice(&held);
+                }
+                if faults.disconnect_every.is_some_and(|n| client.refreshes % n == 0) {
+                    self.stats.forced_disconnects += 1;
+                    client.write_buf.clear();
+                    let _ = client.stream.shutdown(Shutdown::Both);
+                    client.closing = true;
+                }
+            }
+        }
+        for client in &mut self.clients {
+            if let Some(held) = client.held.take() {
+                client.write_buf.extend_from_slice(&held);
+            }
+        }
+        for report in &self.out.reports {
+            let Some(client) = self.clients.iter_mut().find(|c| c.id == report.client && !c.closing) else {
+                continue;
+            };
+            if client.send(&report.body(), now_ns) {
+                self.stats.reports += 1;
+            }
+        }
+        self.out.clear();
+    }
+}
+
+/// Runs the session's timers and writes what is pending; marks the client closing when its
+/// session is over or its socket failed. Returns whether anything was written.
+fn keep_alive_and_write(client: &mut Client, now_ns: u64, stats: &mut Stats) -> bool {
+    if let Some(session) = &mut client.session {
+        if session.on_timer(now_ns).is_err() {
+            stats.session_errors += 1;
+            client.closing = true;
+        }
+        session.drain_output(&mut client.write_buf);
+        if session.state() == State::Closed {
+            client.closing = true;
+        }
+    }
+    let mut written = 0;
+    while written < client.write_buf.len() {
+        match client.stream.write(&client.write_buf[written..]) {
+            Ok(0) => {
+                client.closing = true;
+                break;
+            }
+            Ok(n) => written += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => {
+                client.closing = true;
+                break;
+            }
+        }
+    }
+    client.write_buf.drain(..written);
+    if client.write_buf.len() > MAX_PENDING_OUTPUT {
+        client.closing = true;
+    }
+    written > 0
+}
