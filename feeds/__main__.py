@@ -22,14 +22,19 @@ def parser() -> argparse.ArgumentParser:
     commands = p.add_subparsers(dest="command", required=True)
     live = commands.add_parser("live", help="run a venue's feed on its socket")
     live.add_argument(
-        "venue", choices=["a", "c"], help="a: ITCH 5.0 / MoldUDP64 over UDP; c: JSON over WebSocket"
+        "venue",
+        choices=["a", "b", "c"],
+        help="a: ITCH 5.0 / MoldUDP64 over UDP; b: FIX 4.4 over TCP; c: JSON over WebSocket",
     )
     live.add_argument("--prefix", required=True, help="segment name prefix, e.g. /tickrail.a")
     live.add_argument(
         "--listen", default="127.0.0.1:31001", help="venue A: unicast address or multicast group"
     )
     live.add_argument("--rerequest", default=None, help="venue A: its re-request server (required)")
-    live.add_argument("--venue-addr", default=None, help="venue C: its market-data WebSocket (required)")
+    live.add_argument(
+        "--venue-addr", default=None, help="venues B and C: the venue's FIX or WebSocket address (required)"
+    )
+    live.add_argument("--target-comp-id", default="VENUEB", help="venue B: the venue's CompID")
     live.add_argument("--session", default="TICKRAIL01", help="venue A: MoldUDP64 session name")
     live.add_argument("--poll", choices=["block", "spin"], default="block", help="how the loop waits")
     live.add_argument("--record", default=None, help="record what is received to this file")
@@ -64,9 +69,10 @@ def health(metrics: str) -> str:
     )
 
 
-def build(
-    args: argparse.Namespace,
-) -> tuple[_native.ItchFeedWorker | _native.DepthFeedWorker, dict[str, str]]:
+FeedWorker = _native.ItchFeedWorker | _native.FixFeedWorker | _native.DepthFeedWorker
+
+
+def build(args: argparse.Namespace) -> tuple[FeedWorker, dict[str, str]]:
     """The feed's worker and what it announces."""
     if args.venue == "a":
         if args.rerequest is None:
@@ -83,10 +89,20 @@ def build(
         )
         return a, {"listen": a.listen}
     if args.venue_addr is None:
-        raise ValueError("venue C's feed needs --venue-addr")
+        raise ValueError(f"venue {args.venue.upper()}'s feed needs --venue-addr")
     if args.record is not None:
         raise ValueError("recording is available for venue A's feed only")
     symbols = [s.name for s in listed(args.venue)]
+    if args.venue == "b":
+        b = _native.FixFeedWorker(
+            args.prefix,
+            args.venue_addr,
+            symbols,
+            instruments(),
+            target_comp_id=args.target_comp_id,
+            replace_stale=args.replace_stale,
+        )
+        return b, {"venue_addr": args.venue_addr}
     c = _native.DepthFeedWorker(
         args.prefix, args.venue_addr, symbols, instruments(), replace_stale=args.replace_stale
     )

@@ -57,6 +57,21 @@ def start_a(prefix: str, recording: Path) -> tuple[Process, Process]:
     return venue, feed
 
 
+def start_b(prefix: str) -> tuple[Process, Process]:
+    """Venue B (FIX, dropping, reordering and duplicating refreshes, cutting sessions) and its
+    feed."""
+    venue = start(
+        "venue b", "venues", "b", "--rate", "20000", "--drop", "0.01", "--reorder", "0.01", "--duplicate", "0.01",
+        "--disconnect-every", "15000", "--linger-ms", "3000",
+    )  # fmt: skip
+    listening = venue.expect("listening")
+    feed = start(
+        "feed b", "feeds", "live", "b", "--prefix", prefix, "--venue-addr", listening["fix"], "--keep"
+    )
+    feed.expect("listening")
+    return venue, feed
+
+
 def start_c(prefix: str) -> tuple[Process, Process]:
     """Venue C (WebSocket, dropping, reordering, duplicating and disconnecting) and its feed."""
     venue = start(
@@ -78,9 +93,11 @@ def test_every_feeds_books_end_equal_to_their_venues_through_injected_faults(
     try:
         venue_a, feed_a = start_a(prefixes["a"], tmp_path / "a.rec")
         processes += [venue_a, feed_a]
+        venue_b, feed_b = start_b(prefixes["b"])
+        processes += [venue_b, feed_b]
         venue_c, feed_c = start_c(prefixes["c"])
         processes += [venue_c, feed_c]
-        pairs = {"a": (venue_a, feed_a), "c": (venue_c, feed_c)}
+        pairs = {"a": (venue_a, feed_a), "b": (venue_b, feed_b), "c": (venue_c, feed_c)}
         time.sleep(2.0)  # trading, with faults
         for venue, _ in pairs.values():
             venue.popen.send_signal(signal.SIGINT)  # close: the flow stops, the venue lingers
@@ -98,6 +115,9 @@ def test_every_feeds_books_end_equal_to_their_venues_through_injected_faults(
         a = reports["a"]["counters"]
         assert a["messages"] == closed["a"]["messages"], "every message arrived, lost ones re-requested"
         assert a["gaps"] > 0 and a["recoveries"] == a["gaps"] and closed["a"]["rerequests"] > 0
+        b = reports["b"]["counters"]
+        assert b["gaps"] > 0 and b["recovery_requests"] > 0, "venue B's gaps were filled by ResendRequest"
+        assert closed["b"]["forced_disconnects"] > 0 and b["connects"] > 1, "the FIX feed logged on again"
         c = reports["c"]["counters"]
         assert c["gaps"] > 0 and c["recovery_requests"] > 0, "venue C's gaps were resynced from snapshots"
         for report in reports.values():
@@ -127,6 +147,7 @@ def test_every_feeds_books_end_equal_to_their_venues_through_injected_faults(
         (["a", "--drop", "1.5"], "drop=1.5 is not within 0..=1"),
         (["a", "--rate", "0"], "rate_per_s must be positive"),
         (["a", "--user", "nocolon"], "--user takes NAME:SECRET"),
+        (["b", "--disconnect-every", "0"], "disconnect_every must be at least 1"),
         (["c", "--disconnect", "2"], "disconnect=2 is not within 0..=1"),
         (["c", "--market-data", "127.0.0.1:99999"], 'market_data "127.0.0.1:99999" is not an address'),
     ],

@@ -13,6 +13,8 @@ __all__ = [
     "BroadcastReader",
     "BroadcastWriter",
     "DepthFeedWorker",
+    "FixFeedWorker",
+    "FixVenueServer",
     "ItchFeedWorker",
     "ItchVenue",
     "ItchVenueServer",
@@ -357,6 +359,39 @@ class ItchVenueServer:
     def stop(self) -> None: ...
 
 @final
+class FixVenueServer:
+    def __new__(
+        cls,
+        seed: int,
+        symbols: list[SymbolTuple],
+        *,
+        addr: str = "127.0.0.1:0",
+        comp_id: str = "VENUEB",
+        rate_per_s: float = 20_000.0,
+        venue: int = 2,
+        lag_ns: int = 0,
+        noise: float = 0.5,
+        cancel_share: float = 0.3,
+        marketable_share: float = 0.1,
+        bursts_per_s: float = 0.2,
+        burst_ns: int = 200_000_000,
+        burst_factor: float = 3.0,
+        drop: float = 0.0,
+        duplicate: float = 0.0,
+        reorder: float = 0.0,
+        disconnect_every: int | None = None,
+        fault_seed: int = 0,
+        linger_ms: int = 1000,
+    ) -> Self: ...
+    @property
+    def addr(self) -> str: ...
+    @property
+    def running(self) -> bool: ...
+    def start(self) -> None: ...
+    def close(self) -> dict[str, Any]: ...
+    def stop(self) -> None: ...
+
+@final
 class JsonVenueServer:
     def __new__(
         cls,
@@ -430,6 +465,28 @@ class DepthFeedWorker:
         symbols: list[str],
         instruments: list[tuple[str, int]],
         *,
+        replace_stale: bool = False,
+    ) -> Self: ...
+    @property
+    def segments(self) -> tuple[str, str, str]: ...
+    @property
+    def running(self) -> bool: ...
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def unlink(self) -> None: ...
+
+@final
+class FixFeedWorker:
+    def __new__(
+        cls,
+        prefix: str,
+        venue: str,
+        symbols: list[str],
+        instruments: list[tuple[str, int]],
+        *,
+        sender_comp_id: str = "TICKRAIL",
+        target_comp_id: str = "VENUEB",
+        heartbeat_s: int = 1,
         replace_stale: bool = False,
     ) -> Self: ...
     @property

@@ -16,14 +16,14 @@ from tickrail import _native
 from tickrail.market import listed
 from tickrail.process import StopFlag, announce, log
 
-PROTOCOLS = {"a": "itch", "c": "json"}
+PROTOCOLS = {"a": "itch", "b": "fix", "c": "json"}
 
 
 def parser() -> argparse.ArgumentParser:
     """The command line."""
     p = argparse.ArgumentParser(prog="python -m venues", description=__doc__)
     p.add_argument(
-        "venue", choices=sorted(PROTOCOLS), help="a: ITCH 5.0 / MoldUDP64 + OUCH; c: JSON / WebSocket"
+        "venue", choices=sorted(PROTOCOLS), help="a: ITCH / MoldUDP64 + OUCH; b: FIX 4.4; c: JSON / WebSocket"
     )
     p.add_argument("--seed", type=int, default=7, help="market seed, shared by all venues (default 7)")
     p.add_argument("--rate", type=float, default=20_000.0, help="order-flow actions per second (1k to 200k+)")
@@ -44,6 +44,10 @@ def parser() -> argparse.ArgumentParser:
     )
     a.add_argument("--session", default="TICKRAIL01", help="MoldUDP64 / SoupBinTCP session name")
     a.add_argument("--heartbeat-ms", type=int, default=1000, help="heartbeat after this much silence")
+    b = p.add_argument_group("venue B")
+    b.add_argument("--fix", default="127.0.0.1:0", help="FIX 4.4 listen address")
+    b.add_argument("--comp-id", default="VENUEB", help="the venue's SenderCompID")
+    b.add_argument("--disconnect-every", type=int, default=None, help="cut each session after N refreshes")
     c = p.add_argument_group("venue C")
     c.add_argument("--market-data", default="127.0.0.1:0", help="WebSocket market-data listen address")
     c.add_argument("--orders", default="127.0.0.1:0", help="WebSocket order-channel listen address")
@@ -94,6 +98,19 @@ def build(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
             "order_entry": a.order_entry_addr,
         }
         return a, {**addresses, "session": args.session}
+    if args.venue == "b":
+        b = _native.FixVenueServer(
+            args.seed,
+            symbols,
+            addr=args.fix,
+            comp_id=args.comp_id,
+            rate_per_s=args.rate,
+            venue=2,
+            disconnect_every=args.disconnect_every,
+            linger_ms=args.linger_ms,
+            **faults,
+        )
+        return b, {"fix": b.addr, "comp_id": args.comp_id}
     c = _native.JsonVenueServer(
         args.seed,
         symbols,

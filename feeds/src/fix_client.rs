@@ -10,11 +10,13 @@
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use protocols::fix_session::State;
+use shm_layout::realtime_ns;
 
 use crate::fix_feed::{FixFeed, FixFeedConfig};
+use crate::metrics::{Counter, FeedMetrics, Mirror, Totals};
 use crate::sink::BookSink;
 
 /// The read buffer's starting size; it doubles for a message that does not fit.
@@ -59,11 +61,6 @@ pub struct ConnectionCounters {
     pub disconnects: u64,
 }
 
-/// Nanoseconds since the Unix epoch.
-fn unix_now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
-}
-
 /// The feed handler of venue B.
 #[derive(Debug)]
 pub struct FixClient {
@@ -78,7 +75,7 @@ impl FixClient {
     /// A client that has not connected yet.
     pub fn new(config: FixClientConfig) -> Self {
         Self {
-            feed: FixFeed::new(config.feed.clone(), unix_now_ns()),
+            feed: FixFeed::new(config.feed.clone(), realtime_ns()),
             config,
             connections: ConnectionCounters::default(),
             read_buf: vec![0; READ_BUFFER],
@@ -96,8 +93,32 @@ impl FixClient {
         self.connections
     }
 
-    /// Runs until `stop` is set, publishing into `sink`.
-    pub fn run(&mut self, sink: &mut impl BookSink, stop: &AtomicBool) {
+    /// The feed's and the connection's counts by [`Counter`].
+    fn totals(&self) -> Totals {
+        let (feed, session, connections) =
+            (self.feed.counters(), self.feed.session_counters(), self.connections);
+        let mut totals = Totals::default();
+        totals
+            .set(Counter::Messages, feed.snapshots + feed.refreshes)
+            .set(Counter::Bytes, feed.bytes)
+            .set(Counter::Packets, feed.messages)
+            .set(Counter::Gaps, feed.gaps)
+            .set(Counter::StalePeriods, feed.gaps + connections.disconnects)
+            .set(Counter::Recoveries, feed.recoveries)
+            .set(Counter::Duplicates, feed.duplicates)
+            .set(Counter::DecodeErrors, feed.invalid)
+            .set(Counter::BookErrors, feed.book_errors)
+            .set(Counter::PublishErrors, feed.publish_errors)
+            .set(Counter::RecoveryRequests, session.resend_requests_sent)
+            .set(Counter::Connects, connections.connects);
+        totals
+    }
+
+    /// Runs until `stop` is set, publishing into `sink` and, if given, mirroring the counters
+    /// into `metrics` after every read.
+    pub fn run(&mut self, sink: &mut impl BookSink, metrics: Option<&FeedMetrics>, stop: &AtomicBool) {
+        let mut mirror = Mirror::default();
+        let mut metrics = metrics.map(|m| (m, &mut mirror));
         let mut first = true;
         while !stop.load(Ordering::Acquire) {
             let stream = match TcpStream::connect_timeout(&self.config.addr, self.config.connect_timeout) {
@@ -110,10 +131,10 @@ impl FixClient {
             };
             self.connections.connects += 1;
             if !first {
-                self.feed.restart(unix_now_ns(), sink);
+                self.feed.restart(realtime_ns(), sink);
             }
             first = false;
-            match self.serve(stream, sink, stop) {
+            match self.serve(stream, sink, metrics.as_mut().map(|(m, mirror)| (*m, &mut **mirror)), stop) {
                 Ok(()) => return,
                 Err(_) => {
                     self.connections.disconnects += 1;
@@ -128,6 +149,7 @@ impl FixClient {
         &mut self,
         mut stream: TcpStream,
         sink: &mut impl BookSink,
+        mut metrics: Option<(&FeedMetrics, &mut Mirror)>,
         stop: &AtomicBool,
     ) -> io::Result<()> {
         stream.set_nodelay(true)?;
@@ -136,7 +158,7 @@ impl FixClient {
         let mut filled = 0;
         loop {
             if stop.load(Ordering::Acquire) {
-                self.feed.logout(unix_now_ns());
+                self.feed.logout(realtime_ns());
                 self.flush(&mut stream)?;
                 return Ok(());
             }
@@ -152,10 +174,13 @@ impl FixClient {
                     filled += n;
                     let used = self
                         .feed
-                        .on_bytes(&self.read_buf[..filled], unix_now_ns(), sink)
+                        .on_bytes(&self.read_buf[..filled], realtime_ns(), sink)
                         .map_err(|e| io::Error::new(ErrorKind::InvalidData, e))?;
                     self.read_buf.copy_within(used..filled, 0);
                     filled -= used;
+                    if let Some((metrics, mirror)) = metrics.as_mut() {
+                        mirror.update(&self.totals(), metrics);
+                    }
                 }
                 Err(e)
                     if matches!(
@@ -164,7 +189,7 @@ impl FixClient {
                     ) => {}
                 Err(e) => return Err(e),
             }
-            self.feed.on_timer(unix_now_ns(), sink).map_err(|e| io::Error::new(ErrorKind::TimedOut, e))?;
+            self.feed.on_timer(realtime_ns(), sink).map_err(|e| io::Error::new(ErrorKind::TimedOut, e))?;
             if self.feed.session_state() == State::Closed {
                 self.flush(&mut stream)?;
                 return Err(io::Error::new(ErrorKind::ConnectionAborted, "the session ended"));

@@ -33,8 +33,8 @@ pub struct FixFeedConfig {
     pub target_comp_id: String,
     /// HeartBtInt (108) in seconds.
     pub heartbeat_interval_s: u32,
-    /// The symbols; a book's instrument number is its index here.
-    pub symbols: Vec<String>,
+    /// The symbols and the instrument id each book is published under.
+    pub symbols: Vec<(String, u32)>,
     /// Levels kept per side.
     pub depth: usize,
 }
@@ -106,7 +106,7 @@ impl FixFeed {
     /// A feed whose first session starts at once (its Logon is in the output).
     pub fn new(config: FixFeedConfig, now_ns: u64) -> Self {
         let n = config.symbols.len();
-        let symbols = config.symbols.iter().enumerate().map(|(i, s)| (s.clone(), i)).collect();
+        let symbols = config.symbols.iter().enumerate().map(|(i, (s, _))| (s.clone(), i)).collect();
         let mut feed = Self {
             session: Session::initiate(session_config(&config), now_ns),
             books: vec![Book::new(config.depth); n],
@@ -262,7 +262,7 @@ impl FixFeed {
 
     fn publish_book(&mut self, i: usize, stamps: &Stamps, sink: &mut impl BookSink) {
         let stale = self.is_stale(i);
-        if sink.book(i as u32, &self.books[i], stale, stamps).is_err() {
+        if sink.book(self.config.symbols[i].1, &self.books[i], stale, stamps).is_err() {
             self.counters.publish_errors += 1;
         }
     }
@@ -272,7 +272,7 @@ impl FixFeed {
         self.requests += 1;
         let md_req_id = self.requests.to_string();
         let symbols = if symbols.is_empty() {
-            self.config.symbols.iter().map(String::as_str).collect()
+            self.config.symbols.iter().map(|(s, _)| s.as_str()).collect()
         } else {
             symbols.to_vec()
         };
@@ -352,14 +352,14 @@ impl FixFeed {
         if !fits {
             self.counters.book_errors += 1;
             self.known[i] = false;
-            let symbol = self.config.symbols[i].clone();
+            let symbol = self.config.symbols[i].0.clone();
             self.subscribe(&[&symbol], stamps.receive_ts_ns);
             return;
         }
         let size = if entry.action == MdUpdateAction::Delete { 0 } else { entry.size };
         let change = self.books[i].set(side, entry.price, size);
         self.counters.level_entries += 1;
-        if sink.level(i as u32, &change, stamps).is_err() {
+        if sink.level(self.config.symbols[i].1, &change, stamps).is_err() {
             self.counters.publish_errors += 1;
         }
     }
@@ -399,7 +399,7 @@ mod tests {
             sender_comp_id: "FEED".into(),
             target_comp_id: "VENUEB".into(),
             heartbeat_interval_s: 1,
-            symbols: vec!["AAPL".into(), "MSFT".into()],
+            symbols: vec![("AAPL".into(), 0), ("MSFT".into(), 1)],
             depth: 16,
         }
     }

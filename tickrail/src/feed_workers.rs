@@ -5,6 +5,8 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use feeds::fix_client::{FixClient, FixClientConfig};
+use feeds::fix_feed::FixFeedConfig;
 use feeds::instruments::Instruments;
 use feeds::itch_feed::ItchFeed;
 use feeds::itch_net::{ItchReceiver, ItchReceiverConfig, Poll, Rerequests};
@@ -34,6 +36,17 @@ const ORDERS_PER_BOOK: usize = 4096;
 
 fn instruments(pairs: Vec<(String, u32)>) -> PyResult<Instruments> {
     Instruments::new(pairs).map_err(PyValueError::new_err)
+}
+
+/// Each symbol with its instrument id; a symbol without one is a bad configuration.
+fn with_ids(symbols: Vec<String>, table: &Instruments) -> PyResult<Vec<(String, u32)>> {
+    symbols
+        .into_iter()
+        .map(|symbol| match table.id(&symbol) {
+            Some(id) => Ok((symbol, id)),
+            None => Err(PyValueError::new_err(format!("symbol {symbol:?} has no instrument id"))),
+        })
+        .collect()
 }
 
 fn poll(name: &str) -> PyResult<Poll> {
@@ -186,14 +199,7 @@ impl PyDepthFeedWorker {
         instruments: Vec<(String, u32)>,
         replace_stale: bool,
     ) -> PyResult<Self> {
-        let table = self::instruments(instruments)?;
-        let symbols = symbols
-            .into_iter()
-            .map(|symbol| match table.id(&symbol) {
-                Some(id) => Ok((symbol, id)),
-                None => Err(PyValueError::new_err(format!("symbol {symbol:?} has no instrument id"))),
-            })
-            .collect::<PyResult<Vec<_>>>()?;
+        let symbols = with_ids(symbols, &self::instruments(instruments)?)?;
         let client = DepthClient::new(DepthClientConfig::new(socket_addr("venue", venue)?, symbols));
         let outputs = FeedOutputs::named(prefix);
         let options = SegmentOptions { replace_stale, ..SegmentOptions::default() };
@@ -219,6 +225,87 @@ impl PyDepthFeedWorker {
     }
 
     /// Stops the loop.
+    fn stop(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.worker.stop(py)
+    }
+
+    /// Unlinks the feed's segments.
+    fn unlink(&self) {
+        self.outputs.unlink();
+    }
+}
+
+/// Everything venue B's feed loop owns.
+struct FixParts {
+    client: FixClient,
+    publisher: BookPublisher,
+    metrics: FeedMetrics,
+}
+
+fn run_fix(parts: FixParts, stop: &std::sync::atomic::AtomicBool) -> Result<(), String> {
+    let FixParts { mut client, publisher, metrics } = parts;
+    let mut sink = Timed::new(publisher, &metrics);
+    client.run(&mut sink, Some(&metrics), stop);
+    Ok(())
+}
+
+/// Venue B's feed: FIX 4.4 market data over TCP, a price-level book per symbol, into the
+/// segments `{prefix}.events`, `{prefix}.books` and `{prefix}.metrics`.
+#[pyclass(module = "tickrail._native", name = "FixFeedWorker")]
+pub(crate) struct PyFixFeedWorker {
+    outputs: FeedOutputs,
+    worker: Worker<FixParts, ()>,
+}
+
+#[pymethods]
+impl PyFixFeedWorker {
+    /// Creates the segments; `start` connects, logs on and subscribes to `symbols`.
+    #[new]
+    #[pyo3(signature = (prefix, venue, symbols, instruments, *, sender_comp_id="TICKRAIL", target_comp_id="VENUEB",
+        heartbeat_s=1, replace_stale=false))]
+    #[allow(clippy::too_many_arguments, reason = "keyword arguments of a Python constructor")]
+    fn new(
+        prefix: &str,
+        venue: &str,
+        symbols: Vec<String>,
+        instruments: Vec<(String, u32)>,
+        sender_comp_id: &str,
+        target_comp_id: &str,
+        heartbeat_s: u32,
+        replace_stale: bool,
+    ) -> PyResult<Self> {
+        let feed = FixFeedConfig {
+            sender_comp_id: sender_comp_id.to_owned(),
+            target_comp_id: target_comp_id.to_owned(),
+            heartbeat_interval_s: heartbeat_s,
+            symbols: with_ids(symbols, &self::instruments(instruments)?)?,
+            depth: BOOK_LEVELS,
+        };
+        let client = FixClient::new(FixClientConfig::new(socket_addr("venue", venue)?, feed));
+        let outputs = FeedOutputs::named(prefix);
+        let options = SegmentOptions { replace_stale, ..SegmentOptions::default() };
+        let (publisher, metrics) = outputs.create(&options).py()?;
+        Ok(Self { outputs, worker: Worker::Ready(FixParts { client, publisher, metrics }) })
+    }
+
+    /// The segment names: `(events, books, metrics)`.
+    #[getter]
+    fn segments(&self) -> (String, String, String) {
+        (self.outputs.events.clone(), self.outputs.books.clone(), self.outputs.metrics.clone())
+    }
+
+    /// Runs the feed on a Rust thread until `stop`.
+    fn start(&mut self) -> PyResult<()> {
+        self.worker.start("feed-b", run_fix)
+    }
+
+    /// Whether the loop is running.
+    #[getter]
+    fn running(&self) -> bool {
+        self.worker.is_running()
+    }
+
+    /// Stops the loop (logging out).
     fn stop(&mut self, py: Python<'_>) -> PyResult<()> {
         self.worker.stop(py)
     }
@@ -293,6 +380,7 @@ fn replay_itch<'py>(
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyItchFeedWorker>()?;
     m.add_class::<PyDepthFeedWorker>()?;
+    m.add_class::<PyFixFeedWorker>()?;
     m.add_function(wrap_pyfunction!(feed_report, m)?)?;
     m.add_function(wrap_pyfunction!(replay_itch, m)?)?;
     Ok(())

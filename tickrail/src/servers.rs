@@ -16,6 +16,7 @@ use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use venues::faults::FaultPlan;
+use venues::fix_server::{Faults as FixFaults, FixVenueConfig, FixVenueServer};
 use venues::flow::SymbolSpec;
 use venues::itch_server::{ItchServer, ItchServerConfig, ServerError};
 use venues::matching::{Engine, Side};
@@ -106,6 +107,34 @@ impl Venue for JsonVenueServer {
             ("snapshots", s.snapshots),
             ("orders", s.orders),
             ("logons_refused", s.logons_refused),
+        ])
+    }
+
+    fn books(&self) -> Vec<ClosingBook> {
+        let venue = self.venue();
+        closing_books(venue.symbols(), (0..venue.symbol_count()).map(|i| venue.engine(i)))
+    }
+
+    fn linger(&mut self, deadline: Instant) -> Result<(), String> {
+        self.linger_until(deadline).map(drop).map_err(|e| e.to_string())
+    }
+}
+
+impl Venue for FixVenueServer {
+    fn trade(&mut self, close: &AtomicBool) -> Result<Vec<(&'static str, u64)>, String> {
+        let s = self.trade_until(close).map_err(|e| e.to_string())?;
+        Ok(vec![
+            ("connections", s.connections),
+            ("logons", s.logons),
+            ("flow_actions", s.actions),
+            ("refreshes", s.refreshes),
+            ("snapshots", s.snapshots),
+            ("dropped", s.dropped),
+            ("duplicated", s.duplicated),
+            ("reordered", s.reordered),
+            ("forced_disconnects", s.forced_disconnects),
+            ("orders", s.orders),
+            ("session_errors", s.session_errors),
         ])
     }
 
@@ -439,8 +468,104 @@ impl PyJsonVenueServer {
     }
 }
 
+/// Venue B on its socket: FIX 4.4 sessions for market data (V/W/X) and orders (D/F/G, 8/9)
+/// over TCP, paced by the wall clock.
+#[pyclass(module = "tickrail._native", name = "FixVenueServer")]
+pub(crate) struct PyFixVenueServer {
+    addr: SocketAddr,
+    linger: Duration,
+    runner: Runner<FixVenueServer>,
+}
+
+#[pymethods]
+impl PyFixVenueServer {
+    /// Binds the venue's listener; `start` runs it. `disconnect_every` cuts each session after
+    /// that many refreshes.
+    #[new]
+    #[pyo3(signature = (seed, symbols, *, addr="127.0.0.1:0", comp_id="VENUEB", rate_per_s=20_000.0, venue=2,
+        lag_ns=0, noise=0.5, cancel_share=0.3, marketable_share=0.1, bursts_per_s=0.2, burst_ns=200_000_000,
+        burst_factor=3.0, drop=0.0, duplicate=0.0, reorder=0.0, disconnect_every=None, fault_seed=0,
+        linger_ms=1000))]
+    #[allow(clippy::too_many_arguments, reason = "keyword arguments of a Python constructor")]
+    fn new(
+        seed: u64,
+        symbols: Vec<SymbolTuple>,
+        addr: &str,
+        comp_id: &str,
+        rate_per_s: f64,
+        venue: u64,
+        lag_ns: u64,
+        noise: f64,
+        cancel_share: f64,
+        marketable_share: f64,
+        bursts_per_s: f64,
+        burst_ns: u64,
+        burst_factor: f64,
+        drop: f64,
+        duplicate: f64,
+        reorder: f64,
+        disconnect_every: Option<u64>,
+        fault_seed: u64,
+        linger_ms: u64,
+    ) -> PyResult<Self> {
+        let plan = fault_plan(drop, duplicate, reorder, fault_seed)?;
+        if disconnect_every == Some(0) {
+            return Err(PyValueError::new_err("disconnect_every must be at least 1 refresh"));
+        }
+        let mut config = FixVenueConfig::new(
+            market_spec(seed, symbols, bursts_per_s, burst_ns, burst_factor)?,
+            venue_spec(venue, rate_per_s, lag_ns, noise, cancel_share, marketable_share)?,
+        );
+        comp_id.clone_into(&mut config.comp_id);
+        config.faults = FixFaults {
+            seed: plan.seed,
+            drop: plan.drop,
+            duplicate: plan.duplicate,
+            reorder: plan.reorder,
+            disconnect_every,
+        };
+        config.addr = socket_addr("addr", addr)?;
+        let server =
+            FixVenueServer::bind(config).map_err(|e| PyOSError::new_err(format!("venue B: bind: {e}")))?;
+        Ok(Self {
+            addr: server.local_addr().map_err(|e| PyOSError::new_err(e.to_string()))?,
+            linger: Duration::from_millis(linger_ms),
+            runner: Runner::Ready(server),
+        })
+    }
+
+    /// Where FIX sessions connect, `"host:port"`.
+    #[getter]
+    fn addr(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Opens the market and trades on a Rust thread until `close`.
+    fn start(&mut self) -> PyResult<()> {
+        self.runner.start("venue-b", self.linger)
+    }
+
+    /// Whether the venue's thread is running (trading or lingering).
+    #[getter]
+    fn running(&self) -> bool {
+        self.runner.is_running()
+    }
+
+    /// Stops the flow and returns what the venue did, with `"books"` as
+    /// `ItchVenueServer.close`; the venue then serves sessions for `linger_ms`.
+    fn close<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        self.runner.close(py)
+    }
+
+    /// Waits for the venue to finish lingering (closing it first if needed).
+    fn stop(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.runner.stop(py)
+    }
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyItchVenueServer>()?;
+    m.add_class::<PyFixVenueServer>()?;
     m.add_class::<PyJsonVenueServer>()?;
     Ok(())
 }

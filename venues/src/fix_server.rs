@@ -72,10 +72,12 @@ pub struct FixVenueConfig {
     /// Stop the flow this long after `run` starts (the server keeps serving), so a test can
     /// let every client catch up with a book that no longer moves.
     pub flow_for_ns: Option<u64>,
+    /// Where clients connect (port 0 picks a free one).
+    pub addr: SocketAddr,
 }
 
 impl FixVenueConfig {
-    /// `market` with `venue`'s flow, CompID `VENUEB`, no faults.
+    /// `market` with `venue`'s flow, CompID `VENUEB`, no faults, on a free loopback port.
     pub fn new(market: MarketSpec, venue: VenueSpec) -> Self {
         Self {
             market,
@@ -84,6 +86,7 @@ impl FixVenueConfig {
             retention: 1 << 20,
             faults: Faults::none(),
             flow_for_ns: None,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
 }
@@ -165,8 +168,10 @@ pub struct FixVenueServer {
     duplicates: Writer,
     out: VenueOutput,
     stats: Stats,
-    /// Nanoseconds since `run` started: the venue's session clock.
+    /// Nanoseconds since the session opened: the venue's session clock.
     session_ns: u64,
+    /// When trading started.
+    opened: Option<Instant>,
 }
 
 /// Nanoseconds since the Unix epoch.
@@ -175,9 +180,9 @@ pub fn unix_now_ns() -> u64 {
 }
 
 impl FixVenueServer {
-    /// Binds an ephemeral loopback port.
+    /// Binds the configured address.
     pub fn bind(config: FixVenueConfig) -> io::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let listener = TcpListener::bind(config.addr)?;
         listener.set_nonblocking(true)?;
         Ok(Self {
             listener,
@@ -190,6 +195,7 @@ impl FixVenueServer {
             out: VenueOutput::default(),
             stats: Stats::default(),
             session_ns: 0,
+            opened: None,
         })
     }
 
@@ -210,28 +216,52 @@ impl FixVenueServer {
 
     /// Serves until `stop` is set.
     pub fn run(&mut self, stop: &AtomicBool) -> Result<Stats, ServerError> {
-        let start = Instant::now();
-        while !stop.load(Ordering::Acquire) {
-            let now_ns = unix_now_ns();
+        self.trade_until(stop)
+    }
+
+    /// Trades (the flow by the wall clock, orders, market data) until `close` is set; sessions
+    /// stay up.
+    pub fn trade_until(&mut self, close: &AtomicBool) -> Result<Stats, ServerError> {
+        let start = *self.opened.get_or_insert_with(Instant::now);
+        while !close.load(Ordering::Acquire) {
             self.session_ns = start.elapsed().as_nanos() as u64;
-            let mut busy = self.accept()?;
-            for i in 0..self.clients.len() {
-                busy |= self.read(i, now_ns);
-            }
             let flow_limit = self.config.flow_for_ns.map_or(self.session_ns, |f| self.session_ns.min(f));
-            let actions = self.venue.advance_until(flow_limit, &mut self.out);
-            self.stats.actions += actions as u64;
-            busy |= actions > 0;
-            self.publish(now_ns);
-            for client in &mut self.clients {
-                busy |= keep_alive_and_write(client, now_ns, &mut self.stats);
-            }
-            self.clients.retain(|c| !c.closing);
-            if !busy {
-                std::thread::sleep(Duration::from_millis(1));
-            }
+            self.turn(Some(flow_limit))?;
         }
         Ok(self.stats)
+    }
+
+    /// After the close: serves sessions (snapshots, resends, orders) with the flow stopped
+    /// until `deadline`, so feeds settle on the closing books.
+    pub fn linger_until(&mut self, deadline: Instant) -> Result<Stats, ServerError> {
+        while Instant::now() < deadline {
+            self.turn(None)?;
+        }
+        Ok(self.stats)
+    }
+
+    /// One turn: accept, read every client, advance the flow to `flow_limit` (if trading),
+    /// publish, write; sleeps a millisecond if there was nothing to do.
+    fn turn(&mut self, flow_limit: Option<u64>) -> Result<(), ServerError> {
+        let now_ns = unix_now_ns();
+        let mut busy = self.accept()?;
+        for i in 0..self.clients.len() {
+            busy |= self.read(i, now_ns);
+        }
+        if let Some(limit) = flow_limit {
+            let actions = self.venue.advance_until(limit, &mut self.out);
+            self.stats.actions += actions as u64;
+            busy |= actions > 0;
+        }
+        self.publish(now_ns);
+        for client in &mut self.clients {
+            busy |= keep_alive_and_write(client, now_ns, &mut self.stats);
+        }
+        self.clients.retain(|c| !c.closing);
+        if !busy {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(())
     }
 
     fn accept(&mut self) -> io::Result<bool> {

@@ -21,7 +21,7 @@ use protocols::fix44::{
 };
 
 use crate::depth::{PRICE_TO_NANOS, SHARES_TO_NANOS};
-use crate::flow::{Action, MarketSpec, VenueFlow, VenueSpec};
+use crate::flow::{Action, MarketSpec, SymbolSpec, VenueFlow, VenueSpec};
 use crate::matching::{Engine, Event, NewOrder, OrderId, OrderType, Reject, Side};
 
 /// Set in the engine id of every client order.
@@ -304,6 +304,11 @@ impl FixVenue {
             next_exec: 1,
             market,
         }
+    }
+
+    /// The symbols, in index order.
+    pub fn symbols(&self) -> &[SymbolSpec] {
+        &self.market.symbols
     }
 
     /// Number of symbols.

@@ -71,7 +71,7 @@ fn feed_config(name: &str) -> FixFeedConfig {
         sender_comp_id: name.into(),
         target_comp_id: "VENUEB".into(),
         heartbeat_interval_s: 1,
-        symbols: SYMBOLS.iter().map(|(s, _)| (*s).to_owned()).collect(),
+        symbols: SYMBOLS.iter().enumerate().map(|(i, (s, _))| ((*s).to_owned(), i as u32)).collect(),
         depth: 4096,
     }
 }
@@ -108,7 +108,7 @@ fn run(seed: u64, faults: Faults, feeds: usize) -> (Vec<FeedRun>, Stats) {
             let stop = stop_feeds.clone();
             let handle = thread::spawn(move || {
                 let mut client = FixClient::new(FixClientConfig::new(addr, feed_config(&format!("FEED{k}"))));
-                client.run(&mut sink, &stop);
+                client.run(&mut sink, None, &stop);
                 client
             });
             (published, handle)

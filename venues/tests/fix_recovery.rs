@@ -115,7 +115,7 @@ fn run(seed: u64, fates: &[Fate], steps: usize) -> u64 {
         sender_comp_id: "FEED".into(),
         target_comp_id: "VENUEB".into(),
         heartbeat_interval_s: 1,
-        symbols: SYMBOLS.iter().map(|(s, _)| (*s).to_owned()).collect(),
+        symbols: SYMBOLS.iter().enumerate().map(|(i, (s, _))| ((*s).to_owned(), i as u32)).collect(),
         depth: 4096,
     };
     let mut feed = FixFeed::new(config, T0);
