@@ -87,7 +87,7 @@ def replay_itch(recording: Path, runs: int) -> list[float]:
     for _ in range(runs):
         prefix = f"tickrail.bench{os.getpid()}.{uuid.uuid4().hex[:8]}"
         try:
-            result = _native.replay_itch(str(recording), prefix, instruments())
+            result = _native.replay("a", str(recording), prefix, [], instruments())
         finally:
             for suffix in ("events", "books", "metrics"):
                 _native.unlink(f"{prefix}.{suffix}")

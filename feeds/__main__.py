@@ -1,9 +1,9 @@
 """``python -m feeds live VENUE ...`` runs one venue's feed until SIGTERM or SIGINT;
 ``python -m feeds replay VENUE RECORDING ...`` replays a recording through the same handler.
 
-A live feed prints one JSON line once it listens (``{"event": "listening", ...}`` with its
-address and segment names), logs its counters to stderr every ``--report-every`` seconds, and
-prints its final report (``{"event": "stopped", ...}``) when it stops.
+A live feed prints one JSON line once it listens or connects (``{"event": "listening", ...}``
+with its address and segment names), logs its counters to stderr every ``--report-every``
+seconds, and prints its final report (``{"event": "stopped", ...}``) when it stops.
 """
 
 from __future__ import annotations
@@ -15,28 +15,16 @@ from tickrail import _native
 from tickrail.market import instruments, listed
 from tickrail.process import StopFlag, announce, log
 
+VENUES = {"a": "ITCH 5.0 / MoldUDP64 over UDP", "b": "FIX 4.4 over TCP", "c": "JSON over WebSocket"}
+
 
 def parser() -> argparse.ArgumentParser:
     """The command line."""
     p = argparse.ArgumentParser(prog="python -m feeds", description=__doc__)
     commands = p.add_subparsers(dest="command", required=True)
     live = commands.add_parser("live", help="run a venue's feed on its socket")
-    live.add_argument(
-        "venue",
-        choices=["a", "b", "c"],
-        help="a: ITCH 5.0 / MoldUDP64 over UDP; b: FIX 4.4 over TCP; c: JSON over WebSocket",
-    )
+    live.add_argument("venue", choices=sorted(VENUES), help="; ".join(f"{v}: {p}" for v, p in VENUES.items()))
     live.add_argument("--prefix", required=True, help="segment name prefix, e.g. /tickrail.a")
-    live.add_argument(
-        "--listen", default="127.0.0.1:31001", help="venue A: unicast address or multicast group"
-    )
-    live.add_argument("--rerequest", default=None, help="venue A: its re-request server (required)")
-    live.add_argument(
-        "--venue-addr", default=None, help="venues B and C: the venue's FIX or WebSocket address (required)"
-    )
-    live.add_argument("--target-comp-id", default="VENUEB", help="venue B: the venue's CompID")
-    live.add_argument("--session", default="TICKRAIL01", help="venue A: MoldUDP64 session name")
-    live.add_argument("--poll", choices=["block", "spin"], default="block", help="how the loop waits")
     live.add_argument("--record", default=None, help="record what is received to this file")
     live.add_argument("--replace-stale", action="store_true", help="replace segments a dead feed left")
     live.add_argument(
@@ -45,11 +33,20 @@ def parser() -> argparse.ArgumentParser:
     live.add_argument(
         "--report-every", type=float, default=5.0, help="seconds between health lines on stderr"
     )
+    a = live.add_argument_group("venue A")
+    a.add_argument("--listen", default="127.0.0.1:31001", help="unicast address or multicast group")
+    a.add_argument("--rerequest", default=None, help="the venue's re-request server (required)")
+    a.add_argument("--session", default="TICKRAIL01", help="MoldUDP64 session name")
+    a.add_argument("--poll", choices=["block", "spin"], default="block", help="how the loop waits")
+    bc = live.add_argument_group("venues B and C")
+    bc.add_argument("--venue-addr", default=None, help="the venue's FIX or WebSocket address (required)")
+    bc.add_argument("--target-comp-id", default="VENUEB", help="venue B: the venue's CompID")
     replay = commands.add_parser("replay", help="replay a recording through the same handler")
-    replay.add_argument("venue", choices=["a"])
+    replay.add_argument("venue", choices=sorted(VENUES))
     replay.add_argument("recording", help="a file written by `live --record`")
     replay.add_argument("--prefix", required=True, help="segment name prefix")
-    replay.add_argument("--session", default="TICKRAIL01")
+    replay.add_argument("--session", default="TICKRAIL01", help="venue A: MoldUDP64 session name")
+    replay.add_argument("--target-comp-id", default="VENUEB", help="venue B: the venue's CompID")
     replay.add_argument(
         "--speed", type=float, default=None, help="times the recorded pace (default: flat out)"
     )
@@ -69,15 +66,13 @@ def health(metrics: str) -> str:
     )
 
 
-FeedWorker = _native.ItchFeedWorker | _native.FixFeedWorker | _native.DepthFeedWorker
-
-
-def build(args: argparse.Namespace) -> tuple[FeedWorker, dict[str, str]]:
-    """The feed's worker and what it announces."""
+def build(args: argparse.Namespace) -> _native.FeedWorker:
+    """The feed's worker."""
+    symbols = [s.name for s in listed(args.venue)]
     if args.venue == "a":
         if args.rerequest is None:
             raise ValueError("venue A's feed needs --rerequest")
-        a = _native.ItchFeedWorker(
+        return _native.FeedWorker.itch(
             args.prefix,
             args.listen,
             args.rerequest,
@@ -87,39 +82,41 @@ def build(args: argparse.Namespace) -> tuple[FeedWorker, dict[str, str]]:
             record=args.record,
             replace_stale=args.replace_stale,
         )
-        return a, {"listen": a.listen}
     if args.venue_addr is None:
         raise ValueError(f"venue {args.venue.upper()}'s feed needs --venue-addr")
-    if args.record is not None:
-        raise ValueError("recording is available for venue A's feed only")
-    symbols = [s.name for s in listed(args.venue)]
     if args.venue == "b":
-        b = _native.FixFeedWorker(
+        return _native.FeedWorker.fix(
             args.prefix,
             args.venue_addr,
             symbols,
             instruments(),
             target_comp_id=args.target_comp_id,
+            record=args.record,
             replace_stale=args.replace_stale,
         )
-        return b, {"venue_addr": args.venue_addr}
-    c = _native.DepthFeedWorker(
-        args.prefix, args.venue_addr, symbols, instruments(), replace_stale=args.replace_stale
+    return _native.FeedWorker.depth(
+        args.prefix,
+        args.venue_addr,
+        symbols,
+        instruments(),
+        record=args.record,
+        replace_stale=args.replace_stale,
     )
-    return c, {"venue_addr": args.venue_addr}
 
 
 def run_live(args: argparse.Namespace) -> int:
     """Runs a live feed until stopped."""
     stop = StopFlag()
     try:
-        worker, addresses = build(args)
+        worker = build(args)
     except (ValueError, OSError, _native.ShmError) as e:
         log(f"feed {args.venue}: {e}")
         return 2
     events, books, metrics = worker.segments
     worker.start()
-    announce("listening", venue=args.venue, events=events, books=books, metrics=metrics, **addresses)
+    announce(
+        "listening", venue=args.venue, address=worker.address, events=events, books=books, metrics=metrics
+    )
     while not stop.requested and worker.running:
         stop.sleep(args.report_every)
         log(health(metrics))
@@ -138,11 +135,14 @@ def run_live(args: argparse.Namespace) -> int:
 def run_replay(args: argparse.Namespace) -> int:
     """Replays a recording; prints what it did."""
     try:
-        result = _native.replay_itch(
+        result = _native.replay(
+            args.venue,
             args.recording,
             args.prefix,
+            [s.name for s in listed(args.venue)],
             instruments(),
             session_name=args.session,
+            target_comp_id=args.target_comp_id,
             speed=args.speed,
             replace_stale=args.replace_stale,
         )

@@ -57,7 +57,7 @@ def start_a(prefix: str, recording: Path) -> tuple[Process, Process]:
     return venue, feed
 
 
-def start_b(prefix: str) -> tuple[Process, Process]:
+def start_b(prefix: str, recording: Path) -> tuple[Process, Process]:
     """Venue B (FIX, dropping, reordering and duplicating refreshes, cutting sessions) and its
     feed."""
     venue = start(
@@ -66,13 +66,14 @@ def start_b(prefix: str) -> tuple[Process, Process]:
     )  # fmt: skip
     listening = venue.expect("listening")
     feed = start(
-        "feed b", "feeds", "live", "b", "--prefix", prefix, "--venue-addr", listening["fix"], "--keep"
-    )
+        "feed b", "feeds", "live", "b", "--prefix", prefix, "--venue-addr", listening["fix"], "--keep",
+        "--record", str(recording),
+    )  # fmt: skip
     feed.expect("listening")
     return venue, feed
 
 
-def start_c(prefix: str) -> tuple[Process, Process]:
+def start_c(prefix: str, recording: Path) -> tuple[Process, Process]:
     """Venue C (WebSocket, dropping, reordering, duplicating and disconnecting) and its feed."""
     venue = start(
         "venue c", "venues", "c", "--rate", "20000", "--drop", "0.01", "--reorder", "0.01", "--duplicate", "0.01",
@@ -80,8 +81,9 @@ def start_c(prefix: str) -> tuple[Process, Process]:
     )  # fmt: skip
     listening = venue.expect("listening")
     feed = start(
-        "feed c", "feeds", "live", "c", "--prefix", prefix, "--venue-addr", listening["market_data"], "--keep"
-    )
+        "feed c", "feeds", "live", "c", "--prefix", prefix, "--venue-addr", listening["market_data"], "--keep",
+        "--record", str(recording),
+    )  # fmt: skip
     feed.expect("listening")
     return venue, feed
 
@@ -93,9 +95,9 @@ def test_every_feeds_books_end_equal_to_their_venues_through_injected_faults(
     try:
         venue_a, feed_a = start_a(prefixes["a"], tmp_path / "a.rec")
         processes += [venue_a, feed_a]
-        venue_b, feed_b = start_b(prefixes["b"])
+        venue_b, feed_b = start_b(prefixes["b"], tmp_path / "b.rec")
         processes += [venue_b, feed_b]
-        venue_c, feed_c = start_c(prefixes["c"])
+        venue_c, feed_c = start_c(prefixes["c"], tmp_path / "c.rec")
         processes += [venue_c, feed_c]
         pairs = {"a": (venue_a, feed_a), "b": (venue_b, feed_b), "c": (venue_c, feed_c)}
         time.sleep(2.0)  # trading, with faults
@@ -125,16 +127,19 @@ def test_every_feeds_books_end_equal_to_their_venues_through_injected_faults(
             assert counters["decode_errors"] == counters["publish_errors"] == 0
             assert report["latency_ns"]["count"] > 0
 
-        # The recording of venue A replays, through a fresh handler, to the same books.
-        for suffix in ("events", "books", "metrics"):
-            _native.unlink(f"{prefixes['a']}.{suffix}")
-        replay = start(
-            "replay a", "feeds", "replay", "a", str(tmp_path / "a.rec"), "--prefix", prefixes["a"], "--keep"
-        )
-        replayed = replay.expect("replayed")
-        assert replay.wait() == 0
-        assert replayed["messages"] == closed["a"]["messages"]
-        assert not settle(f"{prefixes['a']}.books", closed["a"]["books"], IDS, timeout=0)
+        # Each feed's recording replays, through a fresh handler, to the same books.
+        for name in pairs:
+            for suffix in ("events", "books", "metrics"):
+                _native.unlink(f"{prefixes[name]}.{suffix}")
+            recording = str(tmp_path / f"{name}.rec")
+            replay = start(
+                f"replay {name}", "feeds", "replay", name, recording, "--prefix", prefixes[name], "--keep"
+            )
+            replayed = replay.expect("replayed")
+            assert replay.wait() == 0
+            assert replayed["messages"] == reports[name]["counters"]["messages"], f"venue {name}"
+            problems = settle(f"{prefixes[name]}.books", closed[name]["books"], IDS, timeout=0)
+            assert not problems, f"replay of venue {name}: {problems}"
     finally:
         for process in processes:
             process.stop()

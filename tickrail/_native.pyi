@@ -12,10 +12,8 @@ __all__ = [
     "LAYOUT_VERSION",
     "BroadcastReader",
     "BroadcastWriter",
-    "DepthFeedWorker",
-    "FixFeedWorker",
+    "FeedWorker",
     "FixVenueServer",
-    "ItchFeedWorker",
     "ItchVenue",
     "ItchVenueServer",
     "JsonVenueServer",
@@ -40,7 +38,7 @@ __all__ = [
     "list_segments",
     "record_layouts",
     "remove_if_stale",
-    "replay_itch",
+    "replay",
     "segment_info",
     "segment_stats",
     "unlink",
@@ -429,9 +427,9 @@ class JsonVenueServer:
     def stop(self) -> None: ...
 
 @final
-class ItchFeedWorker:
-    def __new__(
-        cls,
+class FeedWorker:
+    @staticmethod
+    def itch(
         prefix: str,
         listen: str,
         rerequest: str,
@@ -445,40 +443,9 @@ class ItchFeedWorker:
         replace_stale: bool = False,
         max_pending: int = 4096,
         orders_per_book: int = 4096,
-    ) -> Self: ...
-    @property
-    def listen(self) -> str: ...
-    @property
-    def segments(self) -> tuple[str, str, str]: ...
-    @property
-    def running(self) -> bool: ...
-    def start(self) -> None: ...
-    def stop(self) -> None: ...
-    def unlink(self) -> None: ...
-
-@final
-class DepthFeedWorker:
-    def __new__(
-        cls,
-        prefix: str,
-        venue: str,
-        symbols: list[str],
-        instruments: list[tuple[str, int]],
-        *,
-        replace_stale: bool = False,
-    ) -> Self: ...
-    @property
-    def segments(self) -> tuple[str, str, str]: ...
-    @property
-    def running(self) -> bool: ...
-    def start(self) -> None: ...
-    def stop(self) -> None: ...
-    def unlink(self) -> None: ...
-
-@final
-class FixFeedWorker:
-    def __new__(
-        cls,
+    ) -> FeedWorker: ...
+    @staticmethod
+    def fix(
         prefix: str,
         venue: str,
         symbols: list[str],
@@ -487,8 +454,21 @@ class FixFeedWorker:
         sender_comp_id: str = "TICKRAIL",
         target_comp_id: str = "VENUEB",
         heartbeat_s: int = 1,
+        record: str | None = None,
         replace_stale: bool = False,
-    ) -> Self: ...
+    ) -> FeedWorker: ...
+    @staticmethod
+    def depth(
+        prefix: str,
+        venue: str,
+        symbols: list[str],
+        instruments: list[tuple[str, int]],
+        *,
+        record: str | None = None,
+        replace_stale: bool = False,
+    ) -> FeedWorker: ...
+    @property
+    def address(self) -> str: ...
     @property
     def segments(self) -> tuple[str, str, str]: ...
     @property
@@ -510,12 +490,15 @@ class FeedReport(TypedDict):
     latency_ns: LatencyReport
 
 def feed_report(name: str) -> FeedReport: ...
-def replay_itch(
+def replay(
+    venue: str,
     path: str,
     prefix: str,
+    symbols: list[str],
     instruments: list[tuple[str, int]],
     *,
     session_name: str = "TICKRAIL01",
+    target_comp_id: str = "VENUEB",
     speed: float | None = None,
     replace_stale: bool = False,
 ) -> dict[str, int | float]: ...

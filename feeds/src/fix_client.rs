@@ -15,9 +15,11 @@ use std::time::Duration;
 use protocols::fix_session::State;
 use shm_layout::realtime_ns;
 
-use crate::fix_feed::{FixFeed, FixFeedConfig};
-use crate::metrics::{Counter, FeedMetrics, Mirror, Totals};
+use crate::fix_feed::{FixFeed, FixFeedConfig, FixFeedError};
+use crate::metrics::{Counter, Totals};
+use crate::recording::Frame;
 use crate::sink::BookSink;
+use crate::taps::Taps;
 
 /// The read buffer's starting size; it doubles for a message that does not fit.
 const READ_BUFFER: usize = 256 << 10;
@@ -69,6 +71,8 @@ pub struct FixClient {
     connections: ConnectionCounters,
     read_buf: Vec<u8>,
     write_buf: Vec<u8>,
+    /// Bytes of `read_buf` a replay has not applied yet.
+    replay_filled: usize,
 }
 
 impl FixClient {
@@ -80,6 +84,7 @@ impl FixClient {
             connections: ConnectionCounters::default(),
             read_buf: vec![0; READ_BUFFER],
             write_buf: Vec::new(),
+            replay_filled: 0,
         }
     }
 
@@ -114,11 +119,9 @@ impl FixClient {
         totals
     }
 
-    /// Runs until `stop` is set, publishing into `sink` and, if given, mirroring the counters
-    /// into `metrics` after every read.
-    pub fn run(&mut self, sink: &mut impl BookSink, metrics: Option<&FeedMetrics>, stop: &AtomicBool) {
-        let mut mirror = Mirror::default();
-        let mut metrics = metrics.map(|m| (m, &mut mirror));
+    /// Runs until `stop` is set, publishing into `sink`; every read is recorded and the
+    /// counters mirrored through `taps` (an empty frame in the recording marks a connection).
+    pub fn run(&mut self, sink: &mut impl BookSink, taps: &mut Taps<'_>, stop: &AtomicBool) {
         let mut first = true;
         while !stop.load(Ordering::Acquire) {
             let stream = match TcpStream::connect_timeout(&self.config.addr, self.config.connect_timeout) {
@@ -130,11 +133,13 @@ impl FixClient {
                 }
             };
             self.connections.connects += 1;
+            let now = realtime_ns();
+            taps.record(now, &[]);
             if !first {
-                self.feed.restart(realtime_ns(), sink);
+                self.feed.restart(now, sink);
             }
             first = false;
-            match self.serve(stream, sink, metrics.as_mut().map(|(m, mirror)| (*m, &mut **mirror)), stop) {
+            match self.serve(stream, sink, taps, stop) {
                 Ok(()) => return,
                 Err(_) => {
                     self.connections.disconnects += 1;
@@ -149,7 +154,7 @@ impl FixClient {
         &mut self,
         mut stream: TcpStream,
         sink: &mut impl BookSink,
-        mut metrics: Option<(&FeedMetrics, &mut Mirror)>,
+        taps: &mut Taps<'_>,
         stop: &AtomicBool,
     ) -> io::Result<()> {
         stream.set_nodelay(true)?;
@@ -172,15 +177,14 @@ impl FixClient {
                 }
                 Ok(n) => {
                     filled += n;
-                    let used = self
-                        .feed
-                        .on_bytes(&self.read_buf[..filled], realtime_ns(), sink)
-                        .map_err(|e| io::Error::new(ErrorKind::InvalidData, e))?;
+                    let receive_ts_ns = realtime_ns();
+                    let applied = self.feed.on_bytes(&self.read_buf[..filled], receive_ts_ns, sink);
+                    // Recorded after the books are published, so recording never delays them.
+                    taps.record(receive_ts_ns, &self.read_buf[filled - n..filled]);
+                    let used = applied.map_err(|e| io::Error::new(ErrorKind::InvalidData, e))?;
                     self.read_buf.copy_within(used..filled, 0);
                     filled -= used;
-                    if let Some((metrics, mirror)) = metrics.as_mut() {
-                        mirror.update(&self.totals(), metrics);
-                    }
+                    taps.mirror(|| self.totals());
                 }
                 Err(e)
                     if matches!(
@@ -195,6 +199,31 @@ impl FixClient {
                 return Err(io::Error::new(ErrorKind::ConnectionAborted, "the session ended"));
             }
         }
+    }
+
+    /// Replays one recorded frame through the same handler: bytes as they were read, or (an
+    /// empty frame) the start of a connection. What the session would send back is dropped:
+    /// the recording holds what the venue answered.
+    pub fn replay_frame(&mut self, frame: &Frame, sink: &mut impl BookSink) -> Result<(), FixFeedError> {
+        if frame.bytes.is_empty() {
+            if self.connections.connects > 0 {
+                self.feed.restart(frame.receive_ts_ns, sink);
+            }
+            self.connections.connects += 1;
+            self.replay_filled = 0;
+            return Ok(());
+        }
+        let filled = self.replay_filled + frame.bytes.len();
+        if filled > self.read_buf.len() {
+            self.read_buf.resize(filled.next_power_of_two(), 0);
+        }
+        self.read_buf[self.replay_filled..filled].copy_from_slice(&frame.bytes);
+        let used = self.feed.on_bytes(&self.read_buf[..filled], frame.receive_ts_ns, sink)?;
+        self.read_buf.copy_within(used..filled, 0);
+        self.replay_filled = filled - used;
+        self.feed.drain_output(&mut self.write_buf);
+        self.write_buf.clear();
+        Ok(())
     }
 
     fn flush(&mut self, stream: &mut TcpStream) -> io::Result<()> {

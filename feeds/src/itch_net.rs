@@ -6,8 +6,7 @@
 //! `stop`), or busy-polling on an isolated core. A gap is re-requested at once, and one request
 //! at most is in flight: the next goes out when the answer has been applied, or when
 //! `retry_after` has passed without it (lost, or the server busy). So the packets that keep
-//! arriving while a gap is open never multiply the requests, nor the server's answers. Counters are mirrored into the feed's metrics segment after
-//! every packet.
+//! arriving while a gap is open never multiply the requests, nor the server's answers.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
@@ -18,9 +17,9 @@ use protocols::moldudp64::Request;
 use shm_layout::realtime_ns;
 
 use crate::itch_feed::{Action, FeedCounters, ItchFeed};
-use crate::metrics::{Counter, FeedMetrics, Mirror, Totals};
-use crate::recording::Recorder;
+use crate::metrics::{Counter, Totals};
 use crate::sink::BookSink;
+use crate::taps::Taps;
 
 /// Largest datagram the loop reads.
 const MAX_DATAGRAM: usize = 2048;
@@ -106,21 +105,19 @@ impl ItchReceiver {
         self.socket.local_addr()
     }
 
-    /// Runs `feed` on the socket until `stop` is set: every packet is recorded (if asked),
-    /// applied, its updates written to `sink`, gaps re-requested from `rerequests`, and the
-    /// counters mirrored into `metrics`.
+    /// Runs `feed` on the socket until `stop` is set: every packet is applied, its updates
+    /// written to `sink`, gaps re-requested from `rerequests`, the packet recorded and the
+    /// counters mirrored through `taps`.
     pub fn run(
         &mut self,
         rerequests: &Rerequests,
         feed: &mut ItchFeed,
         sink: &mut impl BookSink,
-        metrics: &FeedMetrics,
-        mut recorder: Option<&mut Recorder>,
+        taps: &mut Taps<'_>,
         stop: &AtomicBool,
     ) -> Result<(), ReceiveError> {
         let mut buf = [0u8; MAX_DATAGRAM];
-        let mut mirrored = Mirror::default();
-        metrics.add(Counter::Connects, 1);
+        taps.add(Counter::Connects, 1);
         while !stop.load(Ordering::Relaxed) {
             let len = match self.socket.recv(&mut buf) {
                 Ok(len) => len,
@@ -128,8 +125,8 @@ impl ItchReceiver {
                     if self.poll == Poll::Spin {
                         std::hint::spin_loop();
                     }
-                    self.retry_open_gap(rerequests, feed, metrics)?;
-                    metrics.heartbeat();
+                    self.retry_open_gap(rerequests, feed, taps)?;
+                    taps.heartbeat();
                     continue;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -138,15 +135,13 @@ impl ItchReceiver {
             let receive_ts_ns = realtime_ns();
             let action = feed.on_packet(&buf[..len], receive_ts_ns, sink);
             // Recorded after the books are published, so recording never delays them.
-            if let Some(recorder) = recorder.as_deref_mut() {
-                recorder.record(receive_ts_ns, &buf[..len]).map_err(io_error("record a packet"))?;
-            }
+            taps.record(receive_ts_ns, &buf[..len]);
             if let Action::Rerequest(request) = action {
-                self.request(rerequests, request, feed.next_sequence(), metrics)?;
+                self.request(rerequests, request, feed.next_sequence(), taps)?;
             } else if !feed.is_stale() {
                 self.last_request = None;
             }
-            mirrored.update(&totals(&feed.counters()), metrics);
+            taps.mirror(|| totals(&feed.counters()));
         }
         Ok(())
     }
@@ -156,7 +151,7 @@ impl ItchReceiver {
         rerequests: &Rerequests,
         request: Request,
         next_sequence: u64,
-        metrics: &FeedMetrics,
+        taps: &Taps<'_>,
     ) -> Result<(), ReceiveError> {
         let in_flight = matches!(self.last_request, Some((last, at))
             if next_sequence < last.sequence + u64::from(last.count) && at.elapsed() < rerequests.retry_after);
@@ -164,7 +159,7 @@ impl ItchReceiver {
             return Ok(());
         }
         self.socket.send_to(&request.encode(), rerequests.server).map_err(io_error("send re-request"))?;
-        metrics.add(Counter::RecoveryRequests, 1);
+        taps.add(Counter::RecoveryRequests, 1);
         self.last_request = Some((request, Instant::now()));
         Ok(())
     }
@@ -175,11 +170,11 @@ impl ItchReceiver {
         &mut self,
         rerequests: &Rerequests,
         feed: &ItchFeed,
-        metrics: &FeedMetrics,
+        taps: &Taps<'_>,
     ) -> Result<(), ReceiveError> {
         match (feed.open_gap(), self.last_request) {
             (Some(request), Some((_, at))) if at.elapsed() >= rerequests.retry_after => {
-                self.request(rerequests, request, feed.next_sequence(), metrics)
+                self.request(rerequests, request, feed.next_sequence(), taps)
             }
             _ => Ok(()),
         }

@@ -23,6 +23,7 @@
 //! * [`instruments`]: the firm's instrument ids, the same on every venue.
 //! * [`outputs`]: the segments a feed process writes: event ring, book slots, metrics.
 //! * [`sink`]: the interface between the handlers and wherever their updates go.
+//! * [`taps`]: what a transport loop reports to besides its sink: metrics and a recording.
 //! * [`recording`]: what a feed received, recorded with receive times, replayed through the
 //!   same handler.
 //!
@@ -44,4 +45,5 @@ pub mod outputs;
 pub mod publish;
 pub mod recording;
 pub mod sink;
+pub mod taps;
 pub mod ws_client;

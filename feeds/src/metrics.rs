@@ -138,6 +138,11 @@ impl Totals {
         self.0[counter as usize] = value;
         self
     }
+
+    /// `counter`'s total.
+    pub fn get(&self, counter: Counter) -> u64 {
+        self.0[counter as usize]
+    }
 }
 
 /// Mirrors a handler's totals into its metrics segment: only what changed is stored, as a

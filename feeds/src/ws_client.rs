@@ -22,8 +22,10 @@ use protocols::ws_stream::{WsError, WsLimits, WsMessage, WsStream};
 use shm_layout::realtime_ns;
 
 use crate::depth_feed::{DepthAction, DepthCounters, DepthFeed};
-use crate::metrics::{Counter, FeedMetrics, Mirror, Totals};
+use crate::metrics::{Counter, Totals};
+use crate::recording::Frame;
 use crate::sink::BookSink;
+use crate::taps::Taps;
 
 /// Where to connect and what to follow.
 #[derive(Debug, Clone)]
@@ -162,17 +164,17 @@ impl DepthClient {
     }
 
     /// Follows the venue until `stop` is set, reconnecting whenever the connection is lost;
-    /// books go to `sink`, counters to `metrics` (if given) after every message. Returns early
-    /// only if the venue refuses a request.
+    /// books go to `sink`; every message is recorded and the counters mirrored through `taps`
+    /// (an empty frame in the recording marks a connection). Returns early only if the venue
+    /// refuses a request.
     pub fn run(
         &mut self,
         sink: &mut impl BookSink,
-        metrics: Option<&FeedMetrics>,
+        taps: &mut Taps<'_>,
         stop: &AtomicBool,
     ) -> Result<ClientCounters, ClientError> {
-        let mut mirror = Mirror::default();
         while !stop.load(Ordering::Relaxed) {
-            match self.connection(sink, metrics.map(|m| (m, &mut mirror)), stop) {
+            match self.connection(sink, taps, stop) {
                 Ended::Stopped => break,
                 Ended::Refused(error) => return Err(error),
                 Ended::Lost(error) => {
@@ -196,16 +198,16 @@ impl DepthClient {
     }
 
     /// One connection, from connecting to its end.
-    fn connection(
-        &mut self,
-        sink: &mut impl BookSink,
-        metrics: Option<(&FeedMetrics, &mut Mirror)>,
-        stop: &AtomicBool,
-    ) -> Ended {
-        match self.serve(sink, metrics, stop) {
+    fn connection(&mut self, sink: &mut impl BookSink, taps: &mut Taps<'_>, stop: &AtomicBool) -> Ended {
+        match self.serve(sink, taps, stop) {
             Ok(never) => match never {},
             Err(ended) => ended,
         }
+    }
+
+    /// The client's and its books' count of `counter`, as its metrics show it.
+    pub fn totals_of(&self, counter: Counter) -> u64 {
+        self.totals().get(counter)
     }
 
     /// The client's and its books' counts by [`Counter`].
@@ -232,7 +234,7 @@ impl DepthClient {
     fn serve(
         &mut self,
         sink: &mut impl BookSink,
-        mut metrics: Option<(&FeedMetrics, &mut Mirror)>,
+        taps: &mut Taps<'_>,
         stop: &AtomicBool,
     ) -> Result<std::convert::Infallible, Ended> {
         let config = &self.config;
@@ -244,6 +246,7 @@ impl DepthClient {
         let mut ws = WsStream::connect(stream, &host, "/ws", config.limits, config.connect_timeout)?;
         ws.get_ref().set_read_timeout(Some(config.read_timeout))?;
         self.counters.connects += 1;
+        taps.record(realtime_ns(), &[]);
         let streams = self.config.symbols.iter().map(|(symbol, _)| format!("{symbol}@depth")).collect();
         self.request(&mut ws, Call::Subscribe(streams))?;
         loop {
@@ -254,7 +257,11 @@ impl DepthClient {
             let resync = match ws.read_message()? {
                 Some(WsMessage::Text(text)) => {
                     self.counters.bytes += text.len() as u64;
-                    self.on_text(text.as_bytes(), realtime_ns(), sink)?
+                    let receive_ts_ns = realtime_ns();
+                    let resync = self.on_text(text.as_bytes(), receive_ts_ns, sink);
+                    // Recorded after the books are published, so recording never delays them.
+                    taps.record(receive_ts_ns, text.as_bytes());
+                    resync?
                 }
                 Some(WsMessage::Binary(bytes)) => {
                     self.counters.bytes += bytes.len() as u64;
@@ -273,9 +280,26 @@ impl DepthClient {
                 let symbol = self.config.symbols[index].0.clone();
                 self.request(&mut ws, Call::Depth { symbol })?;
             }
-            if let Some((metrics, mirror)) = metrics.as_mut() {
-                mirror.update(&self.totals(), metrics);
+            taps.mirror(|| self.totals());
+        }
+    }
+
+    /// Replays one recorded frame through the same handler: a text message as it was received,
+    /// or (an empty frame) the start of a connection, the books going stale first if one was
+    /// lost. Snapshot requests are not sent: the recording holds the snapshots that came.
+    pub fn replay_frame(&mut self, frame: &Frame, sink: &mut impl BookSink) -> Result<(), ClientError> {
+        if frame.bytes.is_empty() {
+            if self.counters.connects > 0 {
+                self.counters.disconnects += 1;
+                self.feeds.iter_mut().for_each(|feed| feed.disconnected(frame.receive_ts_ns, sink));
             }
+            self.counters.connects += 1;
+            return Ok(());
+        }
+        self.counters.bytes += frame.bytes.len() as u64;
+        match self.on_text(&frame.bytes, frame.receive_ts_ns, sink) {
+            Err(Ended::Refused(error)) => Err(error),
+            _ => Ok(()),
         }
     }
 
@@ -364,7 +388,7 @@ mod tests {
         let flag = Arc::clone(&stop);
         let run = std::thread::spawn(move || {
             let mut client = client(addr);
-            let result = client.run(&mut (), None, &flag);
+            let result = client.run(&mut (), &mut Taps::default(), &flag);
             (result, client)
         });
         venue.join().unwrap();
@@ -388,7 +412,7 @@ mod tests {
     fn a_refused_subscription_ends_the_run_with_the_venues_reason() {
         let refusal = r#"{"id":1,"status":400,"error":{"code":-1121,"msg":"Invalid symbol \"AAPL\"."}}"#;
         let (addr, venue) = venue(vec![(Opcode::Text, refusal.to_owned())]);
-        let error = client(addr).run(&mut (), None, &AtomicBool::new(false)).unwrap_err();
+        let error = client(addr).run(&mut (), &mut Taps::default(), &AtomicBool::new(false)).unwrap_err();
         venue.join().unwrap();
         assert!(matches!(&error, ClientError::Refused { id: 1, error } if error.code == -1121), "{error}");
     }

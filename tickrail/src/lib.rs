@@ -11,6 +11,7 @@ mod codecs;
 mod errors;
 mod feed_workers;
 mod records;
+mod replays;
 mod segments;
 mod servers;
 mod shm;
@@ -26,6 +27,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     feed_workers::register(m)?;
     records::register(m)?;
+    replays::register(m)?;
     segments::register(m)?;
     servers::register(m)?;
     shm::register(m)?;

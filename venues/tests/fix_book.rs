@@ -15,6 +15,7 @@ use feeds::book::{Book, LevelChange, Side as BookSide};
 use feeds::fix_client::{ConnectionCounters, FixClient, FixClientConfig};
 use feeds::fix_feed::{FixFeedConfig, FixFeedCounters};
 use feeds::sink::{BookSink, Stamps};
+use feeds::taps::Taps;
 use protocols::fix_session::SessionCounters;
 use venues::fix_server::{Faults, FixVenueConfig, FixVenueServer, Stats};
 use venues::flow::{MarketSpec, VenueSpec};
@@ -108,7 +109,7 @@ fn run(seed: u64, faults: Faults, feeds: usize) -> (Vec<FeedRun>, Stats) {
             let stop = stop_feeds.clone();
             let handle = thread::spawn(move || {
                 let mut client = FixClient::new(FixClientConfig::new(addr, feed_config(&format!("FEED{k}"))));
-                client.run(&mut sink, None, &stop);
+                client.run(&mut sink, &mut Taps::default(), &stop);
                 client
             });
             (published, handle)

@@ -12,6 +12,7 @@ use feeds::itch_feed::ItchFeed;
 use feeds::itch_net::{ItchReceiver, ItchReceiverConfig, Poll, Rerequests};
 use feeds::metrics::{Counter, FeedMetrics, FeedReport, Timed};
 use feeds::publish::BookPublisher;
+use feeds::taps::Taps;
 use protocols::moldudp64::session;
 use shm_layout::records::{Layout, TopOfBook, FLAG_STALE};
 use shm_layout::{broadcast, slots, RingGeometry, SegmentOptions};
@@ -106,7 +107,9 @@ fn over_a_lossy_udp_link_the_feed_recovers_every_gap_and_ends_with_the_venues_bo
             let metrics = FeedMetrics::attach(&name).unwrap();
             let mut feed = ItchFeed::new(session("TICKRAIL01"), 4096, 1 << 16, 4096);
             let mut sink = Timed::new(publisher, &metrics);
-            receiver.run(&rerequests, &mut feed, &mut sink, &metrics, None, &running).unwrap();
+            receiver
+                .run(&rerequests, &mut feed, &mut sink, &mut Taps::new(Some(&metrics), None), &running)
+                .unwrap();
             feed
         }
     });
@@ -195,7 +198,9 @@ fn an_order_entered_over_ouch_is_accepted_and_shows_in_the_market_data_on_udp() 
         move || {
             let metrics = FeedMetrics::create(&name, &SegmentOptions::default()).unwrap();
             let mut feed = ItchFeed::new(session("TICKRAIL01"), 64, 64, 64);
-            receiver.run(&rerequests, &mut feed, &mut (), &metrics, None, &stop).unwrap();
+            receiver
+                .run(&rerequests, &mut feed, &mut (), &mut Taps::new(Some(&metrics), None), &stop)
+                .unwrap();
             shm_layout::unlink(&name).unwrap();
             feed
         }

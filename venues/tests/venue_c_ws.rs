@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use feeds::book::{Book, LevelChange, Side as BookSide};
 use feeds::sink::{BookSink, Stamps};
+use feeds::taps::Taps;
 use feeds::ws_client::{DepthClient, DepthClientConfig};
 use protocols::depth_json::DepthMessage;
 use protocols::ws_api::{
@@ -114,7 +115,7 @@ fn the_feed_ends_with_the_engines_books_despite_drops_reorders_duplicates_and_di
     let client = thread::spawn(move || {
         let mut client = DepthClient::new(client_config);
         let mut sink = LastBooks::default();
-        let result = client.run(&mut sink, None, &flag);
+        let result = client.run(&mut sink, &mut Taps::default(), &flag);
         (result, client, sink)
     });
 

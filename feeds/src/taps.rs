@@ -1,0 +1,86 @@
+//! What a feed's transport loop reports to besides its book sink: the feed's metrics segment
+//! (counters mirrored after every read) and, if asked, a recording of what it received.
+//!
+//! A recording that fails (a full disk, say) stops recording, never the feed: the books matter
+//! more than their record. The failure is kept for the caller to report when the loop ends.
+
+use std::io;
+
+use crate::metrics::{Counter, FeedMetrics, Mirror, Totals};
+use crate::recording::Recorder;
+
+/// The metrics and recorder of one feed loop.
+#[derive(Debug, Default)]
+pub struct Taps<'a> {
+    metrics: Option<&'a FeedMetrics>,
+    recorder: Option<&'a mut Recorder>,
+    mirror: Mirror,
+    recording_error: Option<io::Error>,
+}
+
+impl<'a> Taps<'a> {
+    /// Taps into `metrics` and `recorder`, either of which may be absent.
+    pub fn new(metrics: Option<&'a FeedMetrics>, recorder: Option<&'a mut Recorder>) -> Self {
+        Self { metrics, recorder, mirror: Mirror::default(), recording_error: None }
+    }
+
+    /// Records `bytes` received at `receive_ts_ns`; an empty frame marks a new connection.
+    #[inline]
+    pub fn record(&mut self, receive_ts_ns: u64, bytes: &[u8]) {
+        if let Some(recorder) = self.recorder.as_deref_mut() {
+            if let Err(error) = recorder.record(receive_ts_ns, bytes) {
+                self.recorder = None;
+                self.recording_error = Some(error);
+            }
+        }
+    }
+
+    /// Mirrors the handler's `totals` into the metrics segment.
+    #[inline]
+    pub fn mirror(&mut self, totals: impl FnOnce() -> Totals) {
+        if let Some(metrics) = self.metrics {
+            self.mirror.update(&totals(), metrics);
+        }
+    }
+
+    /// Adds `by` to a counter the loop itself keeps (recovery requests, connects).
+    pub fn add(&self, counter: Counter, by: u64) {
+        if let Some(metrics) = self.metrics {
+            metrics.add(counter, by);
+        }
+    }
+
+    /// Records a sign of life in the metrics segment.
+    pub fn heartbeat(&self) {
+        if let Some(metrics) = self.metrics {
+            metrics.heartbeat();
+        }
+    }
+
+    /// Why recording stopped, if it failed.
+    pub fn take_recording_error(&mut self) -> Option<io::Error> {
+        self.recording_error.take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recording::Replay;
+
+    #[test]
+    fn a_recording_that_fails_stops_recording_and_keeps_the_error_for_later() {
+        let path = std::env::temp_dir().join(format!("feeds-taps-{}.rec", std::process::id()));
+        let mut recorder = Recorder::create(&path).unwrap();
+        let mut taps = Taps::new(None, Some(&mut recorder));
+        taps.record(1, b"kept");
+        taps.record(2, &vec![0u8; 2 << 20]); // over the largest frame a recording takes
+        taps.record(3, b"not recorded: recording has stopped");
+        let error = taps.take_recording_error().expect("the failure is kept");
+        assert!(error.to_string().contains("bytes"), "{error}");
+        recorder.finish().unwrap();
+        let frames = Replay::open(&path).unwrap().read_all().unwrap();
+        assert_eq!(frames.len(), 1);
+        std::fs::remove_file(path).unwrap();
+    }
+}
