@@ -136,27 +136,34 @@ struct DepthLoop {
     outputs: Outputs,
 }
 
-/// One venue's feed loop, ready to run.
+/// One venue's feed loop, ready to run (boxed: built once, moved to its thread).
 enum FeedLoop {
-    Itch(ItchLoop),
-    Fix(FixLoop),
-    Depth(DepthLoop),
+    Itch(Box<ItchLoop>),
+    Fix(Box<FixLoop>),
+    Depth(Box<DepthLoop>),
 }
 
 impl FeedLoop {
     fn run(self, stop: &AtomicBool) -> Result<(), String> {
         match self {
-            FeedLoop::Itch(ItchLoop { mut receiver, rerequests, mut feed, outputs }) => {
+            FeedLoop::Itch(itch) => {
+                let ItchLoop { mut receiver, rerequests, mut feed, outputs } = *itch;
                 outputs.run("A", |sink, taps| {
                     receiver.run(&rerequests, &mut feed, sink, taps, stop).map_err(|e| e.to_string())
                 })
             }
-            FeedLoop::Fix(FixLoop { mut client, outputs }) => outputs.run("B", |sink, taps| {
-                client.run(sink, taps, stop);
-                Ok(())
-            }),
-            FeedLoop::Depth(DepthLoop { mut client, outputs }) => outputs
-                .run("C", |sink, taps| client.run(sink, taps, stop).map(drop).map_err(|e| e.to_string())),
+            FeedLoop::Fix(fix) => {
+                let FixLoop { mut client, outputs } = *fix;
+                outputs.run("B", |sink, taps| {
+                    client.run(sink, taps, stop);
+                    Ok(())
+                })
+            }
+            FeedLoop::Depth(depth) => {
+                let DepthLoop { mut client, outputs } = *depth;
+                outputs
+                    .run("C", |sink, taps| client.run(sink, taps, stop).map(drop).map_err(|e| e.to_string()))
+            }
         }
     }
 }
@@ -213,7 +220,11 @@ impl PyFeedWorker {
         let address = receiver.local_addr().map_err(|e| PyOSError::new_err(e.to_string()))?.to_string();
         let names = FeedOutputs::named(prefix);
         let outputs = Outputs::create(&names, record.as_deref(), replace_stale)?;
-        Ok(Self::ready(names, address, FeedLoop::Itch(ItchLoop { receiver, rerequests, feed, outputs })))
+        Ok(Self::ready(
+            names,
+            address,
+            FeedLoop::Itch(Box::new(ItchLoop { receiver, rerequests, feed, outputs })),
+        ))
     }
 
     /// Venue B's feed: FIX 4.4 market data over TCP from `venue`, a price-level book per
@@ -238,7 +249,7 @@ impl PyFeedWorker {
         let client = FixClient::new(FixClientConfig::new(socket_addr("venue", venue)?, config));
         let names = FeedOutputs::named(prefix);
         let outputs = Outputs::create(&names, record.as_deref(), replace_stale)?;
-        Ok(Self::ready(names, venue.to_owned(), FeedLoop::Fix(FixLoop { client, outputs })))
+        Ok(Self::ready(names, venue.to_owned(), FeedLoop::Fix(Box::new(FixLoop { client, outputs }))))
     }
 
     /// Venue C's feed: JSON depth over WebSocket from `venue`, a price-level book per symbol in
@@ -257,7 +268,7 @@ impl PyFeedWorker {
         let client = DepthClient::new(DepthClientConfig::new(socket_addr("venue", venue)?, symbols));
         let names = FeedOutputs::named(prefix);
         let outputs = Outputs::create(&names, record.as_deref(), replace_stale)?;
-        Ok(Self::ready(names, venue.to_owned(), FeedLoop::Depth(DepthLoop { client, outputs })))
+        Ok(Self::ready(names, venue.to_owned(), FeedLoop::Depth(Box::new(DepthLoop { client, outputs }))))
     }
 
     /// Where the feed listens (venue A) or connects (venues B and C), `"host:port"`.

@@ -45,7 +45,7 @@ fn feed_report<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>>
 /// A fresh handler of one venue's kind, fed recorded frames.
 enum Handler {
     Itch(ItchFeed),
-    Fix(FixClient),
+    Fix(Box<FixClient>),
     Depth(DepthClient),
 }
 
@@ -107,7 +107,7 @@ fn replay<'py>(
         ),
         "b" => {
             let config = fix_feed_config("TICKRAIL", target_comp_id, 1, with_ids(symbols, &table)?);
-            Handler::Fix(FixClient::new(FixClientConfig::new(nowhere, config)))
+            Handler::Fix(Box::new(FixClient::new(FixClientConfig::new(nowhere, config))))
         }
         "c" => Handler::Depth(DepthClient::new(DepthClientConfig::new(nowhere, with_ids(symbols, &table)?))),
         other => return Err(PyValueError::new_err(format!("no venue {other:?}: the venues are a, b and c"))),
