@@ -1,12 +1,12 @@
 """Feed benchmark: decode + book + publish throughput and receive-to-publish latency, per
-protocol.
+protocol (ITCH from venue A, FIX from venue B, JSON from venue C).
 
 For each protocol it runs the simulated venue and the feed as processes on loopback:
 
-* **latency**: the venue sends at ``--rate`` messages/s (100k by default) for ``--seconds``; the
-  feed busy-polls its socket and records, per message, the nanoseconds from the packet's receive
-  timestamp to its book being written to shared memory into the HDR histogram of its metrics
-  segment; the figures are that histogram's p50, p99 and p99.9.
+* **latency**: the venue's flow runs at ``--rate`` actions/s (100k by default) for
+  ``--seconds``; the feed (venue A's busy-polling its socket) records, per message, the
+  nanoseconds from the read's receive timestamp to its book being written to shared memory, in
+  the HDR histogram of its metrics segment; the figures are that histogram's p50, p99 and p99.9.
 * **throughput**: that live session, recorded by the feed, is replayed through a fresh handler
   into fresh segments as fast as possible (frames read into memory first, so only decode, book
   and publish are timed, on one core); the figure is the median of ``--runs`` replays.
@@ -26,17 +26,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 from bench.ring import machine
 from tickrail import _native
-from tickrail.market import instruments
+from tickrail.market import instruments, listed
 
-#: Protocols the benchmark knows, with the venue letter that speaks each.
-VENUES = {"itch": "a"}
+#: The venue that speaks each protocol.
+VENUES = {"itch": "a", "fix": "b", "json": "c"}
 
 
 def _free_udp_port() -> int:
@@ -51,43 +50,70 @@ def _start(*args: str) -> subprocess.Popen[str]:
     )
 
 
-def _last_event(process: subprocess.Popen[str], event: str, timeout: float) -> dict[str, Any]:
-    out, _ = process.communicate(timeout=timeout)
-    for line in reversed(out.splitlines()):
+def _event(process: subprocess.Popen[str], event: str) -> dict[str, Any]:
+    """The next announcement of ``event`` on ``process``'s stdout (the process is bounded by
+    its own ``--seconds``)."""
+    assert process.stdout is not None
+    for line in process.stdout:
         announced: dict[str, Any] = json.loads(line)
         if announced.get("event") == event:
             return announced
     raise RuntimeError(f"{process.args!r} never announced {event!r}")
 
 
-def live_itch(rate: float, seconds: float, recording: Path, prefix: str) -> dict[str, Any]:
-    """Runs venue A at ``rate`` and its feed (busy-polling, recording) for ``seconds``; returns
-    the feed's final report and the venue's message count."""
-    port, rerequest = _free_udp_port(), _free_udp_port()
-    feed = _start(
-        "feeds", "live", "a", "--prefix", prefix, "--listen", f"127.0.0.1:{port}",
-        "--rerequest", f"127.0.0.1:{rerequest}", "--poll", "spin", "--record", str(recording),
-        "--report-every", "60",
-    )  # fmt: skip
-    time.sleep(0.5)
-    venue = _start(
-        "venues", "a", "--destination", f"127.0.0.1:{port}", "--rerequest", f"127.0.0.1:{rerequest}",
-        "--rate", str(rate), "--seconds", str(seconds), "--linger-ms", "500",
-    )  # fmt: skip
-    closed = _last_event(venue, "stopped", timeout=seconds + 30)
-    time.sleep(0.2)
+def live(protocol: str, rate: float, seconds: float, recording: Path, prefix: str) -> dict[str, Any]:
+    """Runs the venue speaking ``protocol`` at ``rate`` for ``seconds`` and its feed (venue A's
+    busy-polling), recording; returns the feed's final report and the venue's closing report."""
+    venue_letter = VENUES[protocol]
+    venue_args = [
+        "venues",
+        venue_letter,
+        "--rate",
+        str(rate),
+        "--seconds",
+        str(seconds),
+        "--linger-ms",
+        "500",
+    ]
+    feed_args = ["feeds", "live", venue_letter, "--prefix", prefix, "--record", str(recording)]
+    feed_args += ["--report-every", "600"]
+    if venue_letter == "a":
+        port, rerequest = _free_udp_port(), _free_udp_port()
+        venue_args += ["--destination", f"127.0.0.1:{port}", "--rerequest", f"127.0.0.1:{rerequest}"]
+        feed_args += [
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--rerequest",
+            f"127.0.0.1:{rerequest}",
+            "--poll",
+            "spin",
+        ]
+        feed = _start(*feed_args)
+        _event(feed, "listening")
+        venue = _start(*venue_args)
+    else:
+        venue = _start(*venue_args)
+        listening = _event(venue, "listening")
+        address = listening["fix"] if venue_letter == "b" else listening["market_data"]
+        feed = _start(*feed_args, "--venue-addr", address)
+        _event(feed, "listening")
+    closed = _event(venue, "closed")
+    venue.wait(timeout=30)
     feed.send_signal(signal.SIGTERM)
-    report = _last_event(feed, "stopped", timeout=30)
-    return {"venue_messages": closed["messages"], **report}
+    report = _event(feed, "stopped")
+    feed.wait(timeout=30)
+    return {"closed": closed, **report}
 
 
-def replay_itch(recording: Path, runs: int) -> list[float]:
+def replay(protocol: str, recording: Path, runs: int) -> list[float]:
     """Messages per second of ``runs`` as-fast-as-possible replays of ``recording``."""
+    venue = VENUES[protocol]
+    symbols = [s.name for s in listed(venue)]
     rates = []
     for _ in range(runs):
         prefix = f"tickrail.bench{os.getpid()}.{uuid.uuid4().hex[:8]}"
         try:
-            result = _native.replay("a", str(recording), prefix, [], instruments())
+            result = _native.replay(venue, str(recording), prefix, symbols, instruments())
         finally:
             for suffix in ("events", "books", "metrics"):
                 _native.unlink(f"{prefix}.{suffix}")
@@ -95,26 +121,24 @@ def replay_itch(recording: Path, runs: int) -> list[float]:
     return rates
 
 
-def bench_itch(rate: float, seconds: float, runs: int) -> dict[str, Any]:
-    """The ITCH row."""
+def bench(protocol: str, rate: float, seconds: float, runs: int) -> dict[str, Any]:
+    """One protocol's row."""
     with tempfile.TemporaryDirectory() as tmp:
-        recording = Path(tmp) / "itch.rec"
-        live = live_itch(rate, seconds, recording, f"tickrail.bench{os.getpid()}.live")
-        rates = replay_itch(recording, runs)
-    latency = live["latency_ns"]
-    counters = live["counters"]
+        recording = Path(tmp) / f"{protocol}.rec"
+        session = live(protocol, rate, seconds, recording, f"tickrail.bench{os.getpid()}.{protocol}")
+        rates = replay(protocol, recording, runs)
+    latency, counters = session["latency_ns"], session["counters"]
     return {
-        "protocol": "itch",
+        "protocol": protocol,
         "throughput_msgs_per_s": round(statistics.median(rates)),
         "throughput_runs": [round(r) for r in rates],
         "rx_to_publish_us": {key: latency[key] / 1e3 for key in ("p50", "p99", "p999")},
         "live": {
-            "rate_msgs_per_s": rate,
+            "venue_rate_actions_per_s": rate,
             "seconds": seconds,
-            "venue_messages": live["venue_messages"],
             "feed_messages": counters["messages"],
             "gaps": counters["gaps"],
-            "samples": latency["count"],
+            "latency_samples": latency["count"],
         },
     }
 
@@ -128,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=3, help="replays per protocol (median reported)")
     p.add_argument("--protocol", choices=sorted(VENUES), action="append", help="only these (repeatable)")
     args = p.parse_args(argv)
-    results = [bench_itch(args.rate, args.seconds, args.runs) for _ in (args.protocol or ["itch"])]
+    protocols = args.protocol or list(VENUES)
+    results = [bench(protocol, args.rate, args.seconds, args.runs) for protocol in protocols]
     if args.json:
         print(json.dumps({"machine": machine(), "results": results}, indent=2))
         return 0

@@ -24,6 +24,32 @@ use crate::taps::Taps;
 /// Largest datagram the loop reads.
 const MAX_DATAGRAM: usize = 2048;
 
+/// Receive buffer the socket asks for: tens of milliseconds of a busy feed, so a loop that is
+/// descheduled for a moment loses nothing (the kernel caps it at `net.core.rmem_max`).
+const RECEIVE_BUFFER: usize = 8 << 20;
+
+/// Asks for a receive buffer of `bytes`; the kernel grants what `net.core.rmem_max` allows.
+fn set_receive_buffer(socket: &UdpSocket, bytes: usize) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: the descriptor is open for the socket's lifetime, and `value` is a c_int that
+    // outlives the call, whose size is passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// How the loop waits for the next packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Poll {
@@ -85,6 +111,7 @@ impl ItchReceiver {
     /// Binds (and, for a multicast group, joins) `config.listen`.
     pub fn bind(config: ItchReceiverConfig) -> Result<Self, ReceiveError> {
         let socket = UdpSocket::bind(config.listen).map_err(io_error("bind market-data socket"))?;
+        set_receive_buffer(&socket, RECEIVE_BUFFER).map_err(io_error("size the receive buffer"))?;
         if let std::net::IpAddr::V4(group) = config.listen.ip() {
             if group.is_multicast() {
                 socket
