@@ -6,10 +6,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # Rebuilt when any Rust or packaging input changes.
 NATIVE_STAMP := $(VENV)/.native-built
-RUST_SOURCES := $(shell find shm_layout tickrail -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock
+RUST_SOURCES := $(shell find shm_layout protocols feeds venues tickrail -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock
 LOOM_PREEMPTIONS ?= 4
 
-.PHONY: run test test-rust test-loom test-python stubtest lint bench bench-quick clean
+.PHONY: run test test-rust test-loom test-python stubtest lint bench bench-ring bench-feeds bench-quick clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -49,9 +49,14 @@ lint: $(NATIVE_STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m mypy
 
-bench: $(NATIVE_STAMP)
+bench: bench-ring bench-feeds
+
+bench-ring: $(NATIVE_STAMP)
 	cargo build --release --locked -p ring-bench
 	$(PY) -m bench.ring $(ARGS)
+
+bench-feeds: $(NATIVE_STAMP)
+	$(PY) -m bench.feeds $(ARGS)
 
 bench-quick: $(NATIVE_STAMP)
 	cargo build --release --locked -p ring-bench

@@ -19,8 +19,10 @@ import time
 from dataclasses import dataclass
 from types import FrameType
 
+from feeds import __main__ as feeds_main
 from shm_layout import BroadcastWriter, SegmentExists, SegmentNotFound, remove_if_stale, segment_stats, unlink
 from shm_layout import stat as shm_stat
+from venues import __main__ as venues_main
 
 #: The demo ring: 64 Ki slots of one 64-byte market event each, up to 4 readers.
 DEMO_CAPACITY = 65_536
@@ -141,6 +143,11 @@ def run(instance: str, duration: float, rate: float) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """The ``tickrail`` command."""
+    argv = sys.argv[1:] if argv is None else argv
+    # `venue` and `feed` hand every argument (--help included) to their own command lines.
+    forwarded = {"venue": venues_main.main, "feed": feeds_main.main}
+    if argv and argv[0] in forwarded:
+        return forwarded[argv[0]](argv[1:])
     parser = argparse.ArgumentParser(
         prog="tickrail", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -156,7 +163,19 @@ def main(argv: list[str] | None = None) -> int:
     stat_cmd.add_argument("--json", action="store_true", help="one JSON object per refresh")
     stat_cmd.add_argument("--watch", type=float, metavar="SECONDS", help="refresh every SECONDS")
     stat_cmd.add_argument("--count", type=int, help="with --watch: stop after COUNT refreshes")
+    venue_cmd = commands.add_parser(
+        "venue", help="run one simulated venue (python -m venues)", add_help=False
+    )
+    venue_cmd.add_argument("args", nargs=argparse.REMAINDER)
+    feed_cmd = commands.add_parser(
+        "feed", help="run or replay one venue's feed (python -m feeds)", add_help=False
+    )
+    feed_cmd.add_argument("args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    if args.command == "venue":
+        return venues_main.main(args.args)
+    if args.command == "feed":
+        return feeds_main.main(args.args)
     if args.command == "run":
         return run(args.instance, args.duration, args.rate)
     return shm_stat.run(args.instance, args.json, args.watch, args.count)
