@@ -16,12 +16,12 @@ use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use venues::faults::FaultPlan;
-use venues::fix_server::{Faults as FixFaults, FixVenueConfig, FixVenueServer};
+use venues::fix_server::{self, FixVenueConfig, FixVenueServer};
 use venues::flow::SymbolSpec;
 use venues::itch_server::{ItchServer, ItchServerConfig, ServerError};
 use venues::matching::{Engine, Side};
 use venues::ouch_server::OuchServerConfig;
-use venues::venue_c_server::{ApiKey, Faults, JsonVenueConfig, JsonVenueServer};
+use venues::venue_c_server::{self, ApiKey, JsonVenueConfig, JsonVenueServer};
 
 use crate::simulated::{market_spec, session_of, venue_spec, SymbolTuple};
 
@@ -30,17 +30,32 @@ pub(crate) fn socket_addr(what: &str, addr: &str) -> PyResult<SocketAddr> {
     addr.parse().map_err(|e| PyValueError::new_err(format!("{what} {addr:?} is not an address: {e}")))
 }
 
-/// The faults a venue injects, checked.
-fn fault_plan(drop: f64, duplicate: f64, reorder: f64, seed: u64) -> PyResult<FaultPlan> {
-    let plan = FaultPlan { drop, duplicate, reorder, seed };
-    plan.validate().map_err(PyValueError::new_err)?;
-    Ok(plan)
+/// The drops, duplicates and reorders every venue takes from Python; each server checks the
+/// plan when it binds.
+fn fault_plan(drop: f64, duplicate: f64, reorder: f64, seed: u64) -> FaultPlan {
+    FaultPlan { drop, duplicate, reorder, seed, ..FaultPlan::NONE }
 }
 
 fn itch_error(err: ServerError) -> PyErr {
     match err {
-        ServerError::Config(_) => PyValueError::new_err(err.to_string()),
+        ServerError::Config(_) | ServerError::Faults(_) => PyValueError::new_err(err.to_string()),
         ServerError::Io { .. } | ServerError::OrderEntry(_) => PyOSError::new_err(err.to_string()),
+    }
+}
+
+fn fix_error(err: fix_server::ServerError) -> PyErr {
+    match err {
+        fix_server::ServerError::Faults(_) => PyValueError::new_err(err.to_string()),
+        fix_server::ServerError::Io(_) => PyOSError::new_err(err.to_string()),
+    }
+}
+
+fn json_venue_error(err: venue_c_server::ServerError) -> PyErr {
+    match err {
+        venue_c_server::ServerError::Faults(_) => PyValueError::new_err(err.to_string()),
+        venue_c_server::ServerError::Bind { .. } | venue_c_server::ServerError::Accept { .. } => {
+            PyOSError::new_err(err.to_string())
+        }
     }
 }
 
@@ -100,10 +115,10 @@ impl Venue for JsonVenueServer {
             ("order_clients", s.order_clients),
             ("flow_actions", s.flow_actions),
             ("updates_sent", s.updates_sent),
-            ("dropped", s.dropped),
-            ("duplicated", s.duplicated),
-            ("reordered", s.reordered),
-            ("forced_disconnects", s.forced_disconnects),
+            ("dropped", s.faults.dropped),
+            ("duplicated", s.faults.duplicated),
+            ("reordered", s.faults.reordered),
+            ("forced_disconnects", s.faults.disconnects),
             ("snapshots", s.snapshots),
             ("orders", s.orders),
             ("logons_refused", s.logons_refused),
@@ -129,10 +144,10 @@ impl Venue for FixVenueServer {
             ("flow_actions", s.actions),
             ("refreshes", s.refreshes),
             ("snapshots", s.snapshots),
-            ("dropped", s.dropped),
-            ("duplicated", s.duplicated),
-            ("reordered", s.reordered),
-            ("forced_disconnects", s.forced_disconnects),
+            ("dropped", s.faults.dropped),
+            ("duplicated", s.faults.duplicated),
+            ("reordered", s.faults.reordered),
+            ("forced_disconnects", s.faults.disconnects),
             ("orders", s.orders),
             ("session_errors", s.session_errors),
         ])
@@ -298,7 +313,7 @@ impl PyItchVenueServer {
             destination: socket_addr("destination", destination)?,
             rerequest: socket_addr("rerequest", rerequest)?,
             heartbeat_interval: Duration::from_millis(heartbeat_ms),
-            faults: fault_plan(drop, duplicate, reorder, fault_seed)?,
+            faults: fault_plan(drop, duplicate, reorder, fault_seed),
             blackouts: blackouts
                 .into_iter()
                 .map(|(start, length)| (Duration::from_millis(start), Duration::from_millis(length)))
@@ -400,29 +415,19 @@ impl PyJsonVenueServer {
         faults_for_ms: u64,
         linger_ms: u64,
     ) -> PyResult<Self> {
-        let plan = fault_plan(drop, duplicate, reorder, fault_seed)?;
-        if !(0.0..=1.0).contains(&disconnect) {
-            return Err(PyValueError::new_err(format!(
-                "fault probability disconnect={disconnect} is not within 0..=1"
-            )));
-        }
         let mut config = JsonVenueConfig::new(
             market_spec(seed, symbols, bursts_per_s, burst_ns, burst_factor)?,
             venue_spec(venue, rate_per_s, lag_ns, noise, cancel_share, marketable_share)?,
             api_keys.into_iter().map(|(key, secret)| ApiKey { key, secret: secret.into_bytes() }).collect(),
         );
-        config.faults = Faults {
-            seed: plan.seed,
-            drop: plan.drop,
-            duplicate: plan.duplicate,
-            reorder: plan.reorder,
+        config.faults = FaultPlan {
             disconnect,
-            active_for: Duration::from_millis(faults_for_ms),
+            active_for: Some(Duration::from_millis(faults_for_ms)),
+            ..fault_plan(drop, duplicate, reorder, fault_seed)
         };
         config.market_data_addr = socket_addr("market_data", market_data)?;
         config.order_addr = socket_addr("orders", orders)?;
-        let server =
-            JsonVenueServer::bind(config).map_err(|e| PyOSError::new_err(format!("venue C: bind: {e}")))?;
+        let server = JsonVenueServer::bind(config).map_err(json_venue_error)?;
         let os_error = |e: std::io::Error| PyOSError::new_err(e.to_string());
         Ok(Self {
             market_data: server.market_data_addr().map_err(os_error)?,
@@ -508,25 +513,14 @@ impl PyFixVenueServer {
         fault_seed: u64,
         linger_ms: u64,
     ) -> PyResult<Self> {
-        let plan = fault_plan(drop, duplicate, reorder, fault_seed)?;
-        if disconnect_every == Some(0) {
-            return Err(PyValueError::new_err("disconnect_every must be at least 1 refresh"));
-        }
         let mut config = FixVenueConfig::new(
             market_spec(seed, symbols, bursts_per_s, burst_ns, burst_factor)?,
             venue_spec(venue, rate_per_s, lag_ns, noise, cancel_share, marketable_share)?,
         );
         comp_id.clone_into(&mut config.comp_id);
-        config.faults = FixFaults {
-            seed: plan.seed,
-            drop: plan.drop,
-            duplicate: plan.duplicate,
-            reorder: plan.reorder,
-            disconnect_every,
-        };
+        config.faults = FaultPlan { disconnect_every, ..fault_plan(drop, duplicate, reorder, fault_seed) };
         config.addr = socket_addr("addr", addr)?;
-        let server =
-            FixVenueServer::bind(config).map_err(|e| PyOSError::new_err(format!("venue B: bind: {e}")))?;
+        let server = FixVenueServer::bind(config).map_err(fix_error)?;
         Ok(Self {
             addr: server.local_addr().map_err(|e| PyOSError::new_err(e.to_string()))?,
             linger: Duration::from_millis(linger_ms),

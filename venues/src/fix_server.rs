@@ -11,7 +11,8 @@
 //! its MsgSeqNum, so the client sees a gap and asks for a resend; a duplicated one is sent
 //! again as a possible duplicate (PossDupFlag=Y); a reordered one is held back and sent after
 //! the next message (or at the end of the turn). A forced disconnect closes a connection
-//! without a Logout after every so many refreshes sent on it.
+//! without a Logout (at random, or after every so many refreshes numbered for it). Faults act
+//! while the venue trades, not while it lingers.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -24,8 +25,8 @@ use protocols::fix44::{
 };
 use protocols::fix_session::{possible_duplicate, Incoming, Session, SessionConfig, State};
 
+use crate::faults::{Connection, Delivery, FaultCounts, FaultDraws, FaultPlan, FaultPlanError, StreamFaults};
 use crate::flow::{MarketSpec, VenueSpec};
-use crate::random::Random;
 use crate::venue_b::{FixVenue, VenueOutput};
 
 /// A connection whose unsent output grows past this is cut (a consumer that does not read).
@@ -33,28 +34,6 @@ const MAX_PENDING_OUTPUT: usize = 64 << 20;
 
 /// SessionRejectReason (373): invalid MsgType.
 const INVALID_MSG_TYPE: u32 = 11;
-
-/// What the venue does wrong on purpose.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Faults {
-    /// Seed of the fault draws.
-    pub seed: u64,
-    /// Probability that a refresh is not sent.
-    pub drop: f64,
-    /// Probability that a refresh is sent twice (the second time as a possible duplicate).
-    pub duplicate: f64,
-    /// Probability that a refresh is sent after the next message.
-    pub reorder: f64,
-    /// Cut each connection after this many refreshes sent on it.
-    pub disconnect_every: Option<u64>,
-}
-
-impl Faults {
-    /// No faults.
-    pub fn none() -> Self {
-        Self { seed: 0, drop: 0.0, duplicate: 0.0, reorder: 0.0, disconnect_every: None }
-    }
-}
 
 /// How venue B is set up.
 #[derive(Debug, Clone)]
@@ -67,8 +46,8 @@ pub struct FixVenueConfig {
     pub comp_id: String,
     /// How many sent messages each session keeps for resends.
     pub retention: usize,
-    /// Injected faults.
-    pub faults: Faults,
+    /// Faults injected into incremental refreshes.
+    pub faults: FaultPlan,
     /// Stop the flow this long after `run` starts (the server keeps serving), so a test can
     /// let every client catch up with a book that no longer moves.
     pub flow_for_ns: Option<u64>,
@@ -84,7 +63,7 @@ impl FixVenueConfig {
             venue,
             comp_id: "VENUEB".into(),
             retention: 1 << 20,
-            faults: Faults::none(),
+            faults: FaultPlan::NONE,
             flow_for_ns: None,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
@@ -104,14 +83,8 @@ pub struct Stats {
     pub refreshes: u64,
     /// Snapshots sent.
     pub snapshots: u64,
-    /// Refreshes dropped on purpose.
-    pub dropped: u64,
-    /// Refreshes sent twice on purpose.
-    pub duplicated: u64,
-    /// Refreshes held back on purpose.
-    pub reordered: u64,
-    /// Connections cut on purpose.
-    pub forced_disconnects: u64,
+    /// Faults injected into refreshes (and connections cut).
+    pub faults: FaultCounts,
     /// Order messages taken.
     pub orders: u64,
     /// Reports sent.
@@ -128,6 +101,9 @@ pub enum ServerError {
     /// The listening socket failed.
     #[error("venue B server: {0}")]
     Io(#[from] io::Error),
+    /// The fault plan is unusable.
+    #[error("venue B faults: {0}")]
+    Faults(#[from] FaultPlanError),
 }
 
 #[derive(Debug)]
@@ -138,8 +114,7 @@ struct Client {
     write_buf: Vec<u8>,
     session: Option<Session>,
     subscribed: Vec<bool>,
-    held: Option<Vec<u8>>,
-    refreshes: u64,
+    faults: StreamFaults<[u8]>,
     closing: bool,
 }
 
@@ -164,7 +139,7 @@ pub struct FixVenueServer {
     venue: FixVenue,
     clients: Vec<Client>,
     next_client: u64,
-    faults: Random,
+    fault_draws: FaultDraws,
     duplicates: Writer,
     out: VenueOutput,
     stats: Stats,
@@ -180,14 +155,15 @@ pub fn unix_now_ns() -> u64 {
 }
 
 impl FixVenueServer {
-    /// Binds the configured address.
-    pub fn bind(config: FixVenueConfig) -> io::Result<Self> {
+    /// Checks the fault plan and binds the configured address.
+    pub fn bind(config: FixVenueConfig) -> Result<Self, ServerError> {
+        config.faults.validate()?;
         let listener = TcpListener::bind(config.addr)?;
         listener.set_nonblocking(true)?;
         Ok(Self {
             listener,
             venue: FixVenue::new(config.market.clone(), config.venue.clone()),
-            faults: Random::new(config.faults.seed, 0xFA17),
+            fault_draws: FaultDraws::new(config.faults),
             config,
             clients: Vec::new(),
             next_client: 1,
@@ -211,7 +187,7 @@ impl FixVenueServer {
 
     /// What the server has done so far.
     pub fn stats(&self) -> Stats {
-        self.stats
+        Stats { faults: self.fault_draws.counts(), ..self.stats }
     }
 
     /// Serves until `stop` is set.
@@ -224,20 +200,23 @@ impl FixVenueServer {
     pub fn trade_until(&mut self, close: &AtomicBool) -> Result<Stats, ServerError> {
         let start = *self.opened.get_or_insert_with(Instant::now);
         while !close.load(Ordering::Acquire) {
-            self.session_ns = start.elapsed().as_nanos() as u64;
+            let since_open = start.elapsed();
+            self.session_ns = since_open.as_nanos() as u64;
+            self.fault_draws.set_clock(Some(since_open));
             let flow_limit = self.config.flow_for_ns.map_or(self.session_ns, |f| self.session_ns.min(f));
             self.turn(Some(flow_limit))?;
         }
-        Ok(self.stats)
+        Ok(self.stats())
     }
 
     /// After the close: serves sessions (snapshots, resends, orders) with the flow stopped
     /// until `deadline`, so feeds settle on the closing books.
     pub fn linger_until(&mut self, deadline: Instant) -> Result<Stats, ServerError> {
+        self.fault_draws.set_clock(None);
         while Instant::now() < deadline {
             self.turn(None)?;
         }
-        Ok(self.stats)
+        Ok(self.stats())
     }
 
     /// One turn: accept, read every client, advance the flow to `flow_limit` (if trading),
@@ -278,8 +257,7 @@ impl FixVenueServer {
                         write_buf: Vec::new(),
                         session: None,
                         subscribed: vec![false; self.venue.symbol_count()],
-                        held: None,
-                        refreshes: 0,
+                        faults: StreamFaults::new(),
                         closing: false,
                     });
                     self.next_client += 1;
@@ -442,39 +420,28 @@ impl FixVenueServer {
                 session.drain_output(&mut client.write_buf);
                 let bytes = session.send(&refresh, now_ns);
                 self.stats.refreshes += 1;
-                client.refreshes += 1;
-                let faults = self.config.faults;
-                let roll = self.faults.uniform();
-                if roll < faults.drop {
-                    self.stats.dropped += 1;
-                } else if roll < faults.drop + faults.duplicate {
-                    client.write_buf.extend_from_slice(bytes);
-                    if let Ok(copy) = possible_duplicate(&mut self.duplicates, bytes, now_ns) {
-                        client.write_buf.extend_from_slice(copy);
-                    }
-                    self.stats.duplicated += 1;
-                } else if roll < faults.drop + faults.duplicate + faults.reorder && client.held.is_none() {
-                    client.held = Some(bytes.to_vec());
-                    self.stats.reordered += 1;
-                    continue;
-                } else {
-                    client.write_buf.extend_from_slice(bytes);
-                }
-                if let Some(held) = client.held.take() {
-                    client.write_buf.extend_from_slice(&held);
-                }
-                if faults.disconnect_every.is_some_and(|n| client.refreshes % n == 0) {
-                    self.stats.forced_disconnects += 1;
+                let (write_buf, duplicates) = (&mut client.write_buf, &mut self.duplicates);
+                let connection =
+                    client.faults.pass(&mut self.fault_draws, bytes, |bytes, delivery| match delivery {
+                        Delivery::Original | Delivery::Late => write_buf.extend_from_slice(bytes),
+                        // The copy is resent as a possible duplicate, with its original MsgSeqNum.
+                        Delivery::Duplicate => {
+                            if let Ok(copy) = possible_duplicate(duplicates, bytes, now_ns) {
+                                write_buf.extend_from_slice(copy);
+                            }
+                        }
+                    });
+                if connection == Connection::Cut {
                     client.write_buf.clear();
                     let _ = client.stream.shutdown(Shutdown::Both);
                     client.closing = true;
                 }
             }
         }
+        // A refresh held back goes out after the next one, or at the latest at the turn's end.
         for client in &mut self.clients {
-            if let Some(held) = client.held.take() {
-                client.write_buf.extend_from_slice(&held);
-            }
+            let write_buf = &mut client.write_buf;
+            client.faults.flush(|held, _| write_buf.extend_from_slice(held));
         }
         for report in &self.out.reports {
             let Some(client) = self.clients.iter_mut().find(|c| c.id == report.client && !c.closing) else {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use protocols::moldudp64::{Request, Session, HEADER_LEN};
 
-use crate::faults::{FaultCounts, FaultPlan, Faults};
+use crate::faults::{Connection, FaultCounts, FaultDraws, FaultPlan, FaultPlanError, StreamFaults};
 use crate::flow::{MarketSpec, VenueSpec};
 use crate::ouch_server::{OuchServer, OuchServerConfig, OuchServerError, OuchStats};
 use crate::venue_a::ItchVenue;
@@ -26,6 +26,9 @@ pub enum ServerError {
     /// The configuration is unusable.
     #[error("venue A config: {0}")]
     Config(String),
+    /// The fault plan is unusable.
+    #[error("venue A faults: {0}")]
+    Faults(#[from] FaultPlanError),
     /// The OUCH order-entry server failed.
     #[error("venue A order entry: {0}")]
     OrderEntry(#[from] OuchServerError),
@@ -58,7 +61,8 @@ pub struct ItchServerConfig {
     pub rerequest: SocketAddr,
     /// How long the feed may be silent before a heartbeat is sent.
     pub heartbeat_interval: Duration,
-    /// Faults injected into market data (never into re-request answers).
+    /// Faults injected into market data (never into re-request answers); multicast has no
+    /// connection to cut, so the plan may not disconnect.
     pub faults: FaultPlan,
     /// Periods, counted from the session's opening, during which no market data is sent.
     pub blackouts: Vec<(Duration, Duration)>,
@@ -94,7 +98,8 @@ pub struct ItchServer {
     destination: SocketAddr,
     rerequests: UdpSocket,
     heartbeat_interval: Duration,
-    faults: Faults<Vec<u8>>,
+    fault_draws: FaultDraws,
+    faults: StreamFaults<[u8]>,
     blackouts: Vec<(Duration, Duration)>,
     order_entry: Option<OuchServer>,
     stats: ServerStats,
@@ -103,7 +108,10 @@ pub struct ItchServer {
 impl ItchServer {
     /// Binds the market-data and re-request sockets.
     pub fn bind(config: ItchServerConfig) -> Result<Self, ServerError> {
-        config.faults.validate().map_err(ServerError::Config)?;
+        config.faults.validate()?;
+        if config.faults.disconnects() {
+            return Err(ServerError::Config("market data over UDP has no connection to cut".into()));
+        }
         if config.heartbeat_interval.is_zero() {
             return Err(ServerError::Config("heartbeat_interval must be positive".into()));
         }
@@ -129,7 +137,8 @@ impl ItchServer {
             destination: config.destination,
             rerequests,
             heartbeat_interval: config.heartbeat_interval,
-            faults: Faults::new(config.faults),
+            fault_draws: FaultDraws::new(config.faults),
+            faults: StreamFaults::new(),
             blackouts: config.blackouts,
             order_entry,
             stats: ServerStats::default(),
@@ -159,7 +168,7 @@ impl ItchServer {
     /// What the server did so far.
     pub fn stats(&self) -> ServerStats {
         let order_entry = self.order_entry.as_ref().map(OuchServer::stats).unwrap_or_default();
-        ServerStats { faults: self.faults.counts(), order_entry, ..self.stats }
+        ServerStats { faults: self.fault_draws.counts(), order_entry, ..self.stats }
     }
 
     /// Opens the session and runs it until `stop` is set, then sends the last heartbeat so a
@@ -174,6 +183,7 @@ impl ItchServer {
             let now = Instant::now();
             let elapsed = now - opened;
             let now_ns = elapsed.as_nanos() as u64;
+            self.fault_draws.set_clock(Some(elapsed));
             let mut packets = self.venue.step_until(now_ns);
             if let Some(order_entry) = &mut self.order_entry {
                 order_entry.poll(&mut self.venue, now, now_ns)?;
@@ -192,8 +202,9 @@ impl ItchServer {
                 std::thread::sleep(Duration::from_micros(50));
             }
         }
+        self.fault_draws.set_clock(None);
         let mut held = None;
-        self.faults.flush(|packet| held = Some(packet.clone()));
+        self.faults.flush(|packet, _| held = Some(packet.to_vec()));
         if let Some(packet) = held {
             self.send(&packet)?;
         }
@@ -226,10 +237,13 @@ impl ItchServer {
         let mut failure = None;
         for packet in packets {
             let (socket, destination, stats) = (&self.market_data, self.destination, &mut self.stats);
-            self.faults.pass(packet, |packet| match socket.send_to(packet, destination) {
-                Ok(_) => stats.packets_sent += 1,
-                Err(e) => failure = Some(e),
+            let connection = self.faults.pass(&mut self.fault_draws, &packet, |packet, _| {
+                match socket.send_to(packet, destination) {
+                    Ok(_) => stats.packets_sent += 1,
+                    Err(e) => failure = Some(e),
+                }
             });
+            debug_assert_eq!(connection, Connection::Keep, "bind refuses plans that disconnect");
         }
         failure.map_or(Ok(()), |e| Err(ServerError::Io { what: "send market data", source: e }))
     }

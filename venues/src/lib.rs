@@ -20,7 +20,8 @@
 //!   injected faults (lost, duplicated and reordered market data, forced disconnects).
 //! * [`venue_c`]: venue C without sockets: flow and client orders, JSON depth, execution reports.
 //! * [`venue_c_server`]: venue C over WebSocket on loopback, paced by the wall clock, with faults.
-//! * [`faults`]: drops, duplicates and reordering injected into what a venue sends.
+//! * [`faults`]: every venue's fault decisions (drops, duplicates, reordering, cut connections)
+//!   for what it sends, from one seeded, validated plan.
 
 pub mod depth;
 pub mod faults;

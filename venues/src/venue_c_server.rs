@@ -19,34 +19,9 @@ use protocols::websocket::CloseCode;
 use protocols::ws_api::{ApiError, Call, Logon, OrderChannelMessage, Request, Response};
 use protocols::ws_stream::{WsLimits, WsMessage, WsStream};
 
+use crate::faults::{Connection, FaultCounts, FaultDraws, FaultPlan, FaultPlanError, StreamFaults};
 use crate::flow::{MarketSpec, VenueSpec};
-use crate::random::Random;
 use crate::venue_c::{JsonVenue, SessionId, Stream};
-
-/// Faults injected into each market-data client's depth updates, drawn from a seeded source.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Faults {
-    /// Seed of the draws.
-    pub seed: u64,
-    /// Probability that an update is not sent.
-    pub drop: f64,
-    /// Probability that an update is sent twice.
-    pub duplicate: f64,
-    /// Probability that an update is held back and sent after the next one.
-    pub reorder: f64,
-    /// Probability that the client is disconnected (TCP shut down, no close frame) instead.
-    pub disconnect: f64,
-    /// Faults are injected during this long after the run starts, and none after it (so a
-    /// test can see the feeds recover and then check them against a quiet tail).
-    pub active_for: Duration,
-}
-
-impl Faults {
-    /// No faults.
-    pub fn none() -> Self {
-        Self { seed: 0, drop: 0.0, duplicate: 0.0, reorder: 0.0, disconnect: 0.0, active_for: Duration::ZERO }
-    }
-}
 
 /// An API key and its secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,8 +41,9 @@ pub struct JsonVenueConfig {
     pub venue: VenueSpec,
     /// Who may log on to the order channel.
     pub api_keys: Vec<ApiKey>,
-    /// Faults injected into market data.
-    pub faults: Faults,
+    /// Faults injected into each market-data client's depth updates (a disconnect shuts the
+    /// client's TCP connection down without a close frame).
+    pub faults: FaultPlan,
     /// WebSocket message and queue limits per connection.
     pub limits: WsLimits,
     /// How long each turn of the loop sleeps.
@@ -90,7 +66,7 @@ impl JsonVenueConfig {
             market,
             venue,
             api_keys,
-            faults: Faults::none(),
+            faults: FaultPlan::NONE,
             limits: WsLimits::default(),
             poll: Duration::from_millis(1),
             handshake_timeout: Duration::from_secs(1),
@@ -114,14 +90,8 @@ pub struct ServerStats {
     pub flow_actions: u64,
     /// Depth updates sent (each copy counted).
     pub updates_sent: u64,
-    /// Depth updates dropped on purpose.
-    pub dropped: u64,
-    /// Depth updates sent twice on purpose.
-    pub duplicated: u64,
-    /// Depth updates held back behind the next one on purpose.
-    pub reordered: u64,
-    /// Clients disconnected on purpose.
-    pub forced_disconnects: u64,
+    /// Faults injected into depth updates (disconnects are of market-data clients).
+    pub faults: FaultCounts,
     /// Clients disconnected for an error of theirs or of their socket (slow, protocol, I/O).
     pub failed_clients: u64,
     /// Snapshots served.
@@ -134,9 +104,20 @@ pub struct ServerStats {
     pub requests_refused: u64,
 }
 
-/// Why the server stopped early.
+/// Why the server could not start, or stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    /// The fault plan is unusable.
+    #[error("venue C faults: {0}")]
+    Faults(#[from] FaultPlanError),
+    /// A listener could not be bound.
+    #[error("venue C: binding the {channel} listener: {source}")]
+    Bind {
+        /// Which listener: "market-data" or "order".
+        channel: &'static str,
+        /// The error.
+        source: io::Error,
+    },
     /// A listener failed.
     #[error("venue C: accepting {channel} connections: {source}")]
     Accept {
@@ -152,7 +133,7 @@ struct MarketDataClient {
     ws: WsStream<TcpStream>,
     depth: Vec<bool>,
     trades: Vec<bool>,
-    delayed: Option<String>,
+    faults: StreamFaults<str>,
 }
 
 #[derive(Debug)]
@@ -173,7 +154,7 @@ pub struct JsonVenueServer {
     order_clients: Vec<OrderClient>,
     last_logon: HashMap<String, u64>,
     next_session: SessionId,
-    rng: Random,
+    fault_draws: FaultDraws,
     stats: ServerStats,
     opened: Option<Instant>,
 }
@@ -189,17 +170,19 @@ fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
 }
 
 impl JsonVenueServer {
-    /// Binds the market-data and order listeners.
-    pub fn bind(config: JsonVenueConfig) -> io::Result<Self> {
+    /// Checks the fault plan and binds the market-data and order listeners.
+    pub fn bind(config: JsonVenueConfig) -> Result<Self, ServerError> {
+        config.faults.validate()?;
+        let bind = |channel, addr| listen(addr).map_err(|source| ServerError::Bind { channel, source });
         Ok(Self {
             venue: JsonVenue::new(config.market.clone(), config.venue.clone()),
-            market_data: listen(config.market_data_addr)?,
-            orders: listen(config.order_addr)?,
+            market_data: bind("market-data", config.market_data_addr)?,
+            orders: bind("order", config.order_addr)?,
             market_data_clients: Vec::new(),
             order_clients: Vec::new(),
             last_logon: HashMap::new(),
             next_session: 0,
-            rng: Random::new(config.faults.seed, 0xC),
+            fault_draws: FaultDraws::new(config.faults),
             stats: ServerStats::default(),
             opened: None,
             config,
@@ -225,7 +208,7 @@ impl JsonVenueServer {
     pub fn run(&mut self, stop: &AtomicBool) -> Result<ServerStats, ServerError> {
         self.trade_until(stop)?;
         self.close_all();
-        Ok(self.stats)
+        Ok(self.stats())
     }
 
     /// Trades (the flow by the wall clock, client orders, market data) until `close` is set;
@@ -235,7 +218,7 @@ impl JsonVenueServer {
         while !close.load(Ordering::Relaxed) {
             self.turn(Some(start))?;
         }
-        Ok(self.stats)
+        Ok(self.stats())
     }
 
     /// After the close: serves clients (snapshots, the last updates, order requests) with the
@@ -246,7 +229,12 @@ impl JsonVenueServer {
             self.turn(None)?;
         }
         self.close_all();
-        Ok(self.stats)
+        Ok(self.stats())
+    }
+
+    /// What the server has done so far.
+    pub fn stats(&self) -> ServerStats {
+        ServerStats { faults: self.fault_draws.counts(), ..self.stats }
     }
 
     /// One turn of the loop: the flow up to now (if trading since `opened`), then every client.
@@ -259,8 +247,8 @@ impl JsonVenueServer {
         }
         self.serve_market_data();
         self.serve_orders(now);
-        let faulty = opened.is_some_and(|start| start.elapsed() < self.config.faults.active_for);
-        self.publish(now, faulty);
+        self.fault_draws.set_clock(opened.map(|start| start.elapsed()));
+        self.publish(now);
         std::thread::sleep(self.config.poll);
         Ok(())
     }
@@ -282,7 +270,7 @@ impl JsonVenueServer {
                 ws,
                 depth: vec![false; symbols],
                 trades: vec![false; symbols],
-                delayed: None,
+                faults: StreamFaults::new(),
             };
             self.market_data_clients.push(client);
         }
@@ -501,60 +489,33 @@ impl JsonVenueServer {
     }
 
     /// Sends the execution reports, then the market data made since the last turn to its
-    /// subscribers, with faults if `faulty`.
-    fn publish(&mut self, now: u64, faulty: bool) {
+    /// subscribers, depth updates through each client's faults.
+    fn publish(&mut self, now: u64) {
         self.send_reports();
-        let faults = self.config.faults;
         for data in self.venue.publish(now) {
             let text = data.message.encode();
             let mut index = 0;
             while index < self.market_data_clients.len() {
                 let client = &mut self.market_data_clients[index];
-                let subscribed = match data.stream {
-                    Stream::Depth => client.depth[data.symbol],
-                    Stream::Trade => client.trades[data.symbol],
-                };
-                let sent = if !subscribed {
-                    Ok(())
-                } else if data.stream == Stream::Trade {
-                    send(&mut client.ws, &text)
-                } else {
-                    match if faulty { self.rng.uniform() } else { 1.0 } {
-                        roll if roll < faults.disconnect => {
+                let sent = match data.stream {
+                    Stream::Depth if client.depth[data.symbol] => {
+                        let (ws, updates_sent) = (&mut client.ws, &mut self.stats.updates_sent);
+                        let mut sent = Ok(());
+                        let connection = client.faults.pass(&mut self.fault_draws, &text, |text, _| {
+                            if sent.is_ok() {
+                                sent = send(ws, text);
+                                *updates_sent += 1;
+                            }
+                        });
+                        if connection == Connection::Cut {
                             let _ = client.ws.get_ref().shutdown(std::net::Shutdown::Both);
-                            self.stats.forced_disconnects += 1;
                             self.market_data_clients.swap_remove(index);
                             continue;
                         }
-                        roll if roll < faults.disconnect + faults.drop => {
-                            self.stats.dropped += 1;
-                            Ok(())
-                        }
-                        roll if roll < faults.disconnect + faults.drop + faults.duplicate => {
-                            self.stats.duplicated += 1;
-                            self.stats.updates_sent += 2;
-                            send(&mut client.ws, &text).and_then(|()| send(&mut client.ws, &text))
-                        }
-                        roll if roll
-                            < faults.disconnect + faults.drop + faults.duplicate + faults.reorder
-                            && client.delayed.is_none() =>
-                        {
-                            self.stats.reordered += 1;
-                            client.delayed = Some(text.clone());
-                            Ok(())
-                        }
-                        _ => {
-                            self.stats.updates_sent += 1;
-                            let late = client.delayed.take();
-                            send(&mut client.ws, &text).and_then(|()| match late {
-                                Some(late) => {
-                                    self.stats.updates_sent += 1;
-                                    send(&mut client.ws, &late)
-                                }
-                                None => Ok(()),
-                            })
-                        }
+                        sent
                     }
+                    Stream::Trade if client.trades[data.symbol] => send(&mut client.ws, &text),
+                    Stream::Depth | Stream::Trade => Ok(()),
                 };
                 match sent {
                     Ok(()) => index += 1,

@@ -17,7 +17,8 @@ use feeds::fix_feed::{FixFeedConfig, FixFeedCounters};
 use feeds::sink::{BookSink, Stamps};
 use feeds::taps::Taps;
 use protocols::fix_session::SessionCounters;
-use venues::fix_server::{Faults, FixVenueConfig, FixVenueServer, Stats};
+use venues::faults::FaultPlan;
+use venues::fix_server::{FixVenueConfig, FixVenueServer, ServerError, Stats};
 use venues::flow::{MarketSpec, VenueSpec};
 use venues::matching::Side;
 use venues::venue_b::{FixVenue, VenueOutput};
@@ -86,7 +87,7 @@ struct FeedRun {
 
 /// Runs a venue with `faults` and `feeds` clients until every client publishes the final
 /// books (or 8 s pass); returns what each client saw and the server's stats.
-fn run(seed: u64, faults: Faults, feeds: usize) -> (Vec<FeedRun>, Stats) {
+fn run(seed: u64, faults: FaultPlan, feeds: usize) -> (Vec<FeedRun>, Stats) {
     let expected = final_books(seed);
     let mut config = FixVenueConfig::new(market(seed), venue_spec());
     config.faults = faults;
@@ -155,7 +156,7 @@ fn run(seed: u64, faults: Faults, feeds: usize) -> (Vec<FeedRun>, Stats) {
 
 #[test]
 fn feeds_on_a_clean_connection_hold_the_engines_books() {
-    let (runs, stats) = run(31, Faults::none(), 2);
+    let (runs, stats) = run(31, FaultPlan::NONE, 2);
     assert!(stats.actions > 1_000 && stats.refreshes > 1_000, "{stats:?}");
     assert_eq!(stats.logons, 2);
     for run in &runs {
@@ -169,9 +170,12 @@ fn feeds_on_a_clean_connection_hold_the_engines_books() {
 
 #[test]
 fn feeds_recover_lost_duplicated_and_reordered_refreshes_by_resend_requests() {
-    let faults = Faults { seed: 5, drop: 0.03, duplicate: 0.03, reorder: 0.03, disconnect_every: None };
+    let faults = FaultPlan { seed: 5, drop: 0.03, duplicate: 0.03, reorder: 0.03, ..FaultPlan::NONE };
     let (runs, stats) = run(32, faults, 1);
-    assert!(stats.dropped > 10 && stats.duplicated > 10 && stats.reordered > 10, "{stats:?}");
+    assert!(
+        stats.faults.dropped > 10 && stats.faults.duplicated > 10 && stats.faults.reordered > 10,
+        "{stats:?}"
+    );
     let run = &runs[0];
     assert!(run.caught_up, "{:?} {:?}", run.counters, run.session);
     let c = run.counters;
@@ -183,9 +187,9 @@ fn feeds_recover_lost_duplicated_and_reordered_refreshes_by_resend_requests() {
 
 #[test]
 fn feeds_reconnect_after_forced_disconnects_and_rebuild_from_fresh_snapshots() {
-    let faults = Faults { seed: 6, drop: 0.02, duplicate: 0.0, reorder: 0.0, disconnect_every: Some(500) };
+    let faults = FaultPlan { seed: 6, drop: 0.02, disconnect_every: Some(500), ..FaultPlan::NONE };
     let (runs, stats) = run(33, faults, 1);
-    assert!(stats.forced_disconnects >= 1, "{stats:?}");
+    assert!(stats.faults.disconnects >= 1, "{stats:?}");
     let run = &runs[0];
     assert!(run.caught_up, "{:?} {:?}", run.counters, run.connections);
     assert!(run.connections.disconnects >= 1 && run.connections.connects >= 2, "{:?}", run.connections);
@@ -335,4 +339,13 @@ fn a_connection_that_sends_garbage_is_cut_and_the_venue_serves_on() {
     stop.store(true, Ordering::Release);
     let stats = server_thread.join().unwrap();
     assert_eq!((stats.connections, stats.invalid, stats.logons), (2, 1, 1), "{stats:?}");
+}
+
+#[test]
+fn a_venue_with_a_bad_fault_plan_is_refused_at_bind_naming_the_field() {
+    let mut config = FixVenueConfig::new(market(36), venue_spec());
+    config.faults = FaultPlan { disconnect_every: Some(0), ..FaultPlan::NONE };
+    let error = FixVenueServer::bind(config).unwrap_err();
+    assert!(matches!(error, ServerError::Faults(_)), "{error:?}");
+    assert!(error.to_string().contains("disconnect_every must be at least 1"), "{error}");
 }

@@ -18,7 +18,7 @@ use shm_layout::records::{Layout, TopOfBook, FLAG_STALE};
 use shm_layout::{broadcast, slots, RingGeometry, SegmentOptions};
 use venues::faults::FaultPlan;
 use venues::flow::{MarketSpec, VenueSpec};
-use venues::itch_server::{ItchServer, ItchServerConfig};
+use venues::itch_server::{ItchServer, ItchServerConfig, ServerError};
 use venues::matching::Side;
 
 /// Unlinks the test's segments however it ends.
@@ -78,7 +78,7 @@ fn over_a_lossy_udp_link_the_feed_recovers_every_gap_and_ends_with_the_venues_bo
         destination: receiver.local_addr().unwrap(),
         rerequest: loopback(0),
         heartbeat_interval: Duration::from_millis(20),
-        faults: FaultPlan { drop: 0.03, duplicate: 0.03, reorder: 0.03, seed: 11 },
+        faults: FaultPlan { drop: 0.03, duplicate: 0.03, reorder: 0.03, seed: 11, ..FaultPlan::NONE },
         blackouts: vec![(Duration::from_millis(300), Duration::from_millis(100))],
         order_entry: None,
     })
@@ -243,4 +243,32 @@ fn an_order_entered_over_ouch_is_accepted_and_shows_in_the_market_data_on_udp() 
     let bids: Vec<(i64, i64)> =
         book.book().side(feeds::book::Side::Bid).iter().map(|l| (l.price, l.quantity)).collect();
     assert_eq!(bids, [(1_890_000 * 100_000, 300 * 1_000_000_000)], "the feed saw the order on UDP");
+}
+
+#[test]
+fn a_fault_plan_that_is_invalid_or_cuts_connections_is_refused_for_udp_market_data() {
+    let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let bind = |faults| {
+        ItchServer::bind(ItchServerConfig {
+            market: MarketSpec::equities(7, &[("AAPL", 1_900_000)]),
+            venue: VenueSpec::new(1, 1_000.0),
+            session: session("TICKRAIL01"),
+            destination: loopback,
+            rerequest: loopback,
+            heartbeat_interval: Duration::from_millis(20),
+            faults,
+            blackouts: Vec::new(),
+            order_entry: None,
+        })
+    };
+    let error = bind(FaultPlan { drop: 1.5, ..FaultPlan::NONE }).unwrap_err();
+    assert!(matches!(error, ServerError::Faults(_)), "{error:?}");
+    assert!(error.to_string().contains("drop=1.5 is not within 0..=1"), "{error}");
+    for cutting in [
+        FaultPlan { disconnect: 0.1, ..FaultPlan::NONE },
+        FaultPlan { disconnect_every: Some(9), ..FaultPlan::NONE },
+    ] {
+        let error = bind(cutting).unwrap_err();
+        assert!(error.to_string().contains("no connection to cut"), "{error}");
+    }
 }

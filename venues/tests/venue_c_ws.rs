@@ -18,10 +18,11 @@ use protocols::ws_api::{
     Request, Response,
 };
 use protocols::ws_stream::{WsLimits, WsMessage, WsStream};
+use venues::faults::FaultPlan;
 use venues::flow::{MarketSpec, VenueSpec};
 use venues::matching::Side;
 use venues::venue_c::EXTERNAL_ID_BIT;
-use venues::venue_c_server::{ApiKey, Faults, JsonVenueConfig, JsonVenueServer, ServerStats};
+use venues::venue_c_server::{ApiKey, JsonVenueConfig, JsonVenueServer, ServerError, ServerStats};
 
 const SYMBOLS: [(&str, i64); 3] = [("AAPL", 1_900_000), ("MSFT", 4_200_000), ("SPY", 5_600_000)];
 const KEY: &str = "desk-1";
@@ -98,13 +99,14 @@ impl BookSink for LastBooks {
 #[test]
 fn the_feed_ends_with_the_engines_books_despite_drops_reorders_duplicates_and_disconnects() {
     let mut config = config(3_000.0);
-    config.faults = Faults {
+    config.faults = FaultPlan {
         seed: 7,
         drop: 0.03,
         duplicate: 0.03,
         reorder: 0.03,
         disconnect: 0.003,
-        active_for: Duration::from_millis(1_200),
+        active_for: Some(Duration::from_millis(1_200)),
+        ..FaultPlan::NONE
     };
     let venue = start(config);
     let symbols = SYMBOLS.iter().enumerate().map(|(i, (s, _))| (s.to_string(), i as u32 + 1)).collect();
@@ -128,9 +130,12 @@ fn the_feed_ends_with_the_engines_books_despite_drops_reorders_duplicates_and_di
     let (result, client, sink) = client.join().unwrap();
     let counters = result.unwrap();
 
-    assert!(stats.dropped > 0 && stats.duplicated > 0 && stats.reordered > 0, "{stats:?}");
-    assert!(stats.forced_disconnects > 0, "{stats:?}");
-    assert!(counters.connects > stats.forced_disconnects, "reconnected after each: {counters:?} {stats:?}");
+    assert!(
+        stats.faults.dropped > 0 && stats.faults.duplicated > 0 && stats.faults.reordered > 0,
+        "{stats:?}"
+    );
+    assert!(stats.faults.disconnects > 0, "{stats:?}");
+    assert!(counters.connects > stats.faults.disconnects, "reconnected after each: {counters:?} {stats:?}");
     assert!(counters.snapshot_requests > counters.connects, "resynced after gaps too: {counters:?}");
     assert_eq!(counters.malformed, 0);
     assert!(sink.stale_marks > 0, "books were flagged stale while not known to be correct");
@@ -295,4 +300,13 @@ fn orders_trade_against_the_book_and_fills_arrive_on_the_order_channel_and_in_ma
     let (stats, server) = venue.stop();
     assert!(!server.venue().engine(0).is_resting(left_id) && !server.venue().engine(0).is_resting(resting));
     assert_eq!(stats.orders, 3);
+}
+
+#[test]
+fn a_venue_with_a_bad_fault_plan_is_refused_at_bind_naming_the_field() {
+    let mut config = config(100.0);
+    config.faults = FaultPlan { disconnect: 2.0, ..FaultPlan::NONE };
+    let error = JsonVenueServer::bind(config).unwrap_err();
+    assert!(matches!(error, ServerError::Faults(_)), "{error:?}");
+    assert!(error.to_string().contains("disconnect=2 is not within 0..=1"), "{error}");
 }
