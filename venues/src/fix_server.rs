@@ -113,7 +113,8 @@ struct Client {
     read_buf: Vec<u8>,
     write_buf: Vec<u8>,
     session: Option<Session>,
-    subscribed: Vec<bool>,
+    /// The MDReqID (262) each symbol's refreshes answer, while subscribed.
+    subscriptions: Vec<Option<String>>,
     faults: StreamFaults<[u8]>,
     closing: bool,
 }
@@ -256,7 +257,7 @@ impl FixVenueServer {
                         read_buf: Vec::new(),
                         write_buf: Vec::new(),
                         session: None,
-                        subscribed: vec![false; self.venue.symbol_count()],
+                        subscriptions: vec![None; self.venue.symbol_count()],
                         faults: StreamFaults::new(),
                         closing: false,
                     });
@@ -383,10 +384,12 @@ impl FixVenueServer {
             };
             match request.subscription {
                 SubscriptionRequestType::Unsubscribe => {
-                    client.subscribed[index] = false;
+                    client.subscriptions[index] = None;
                     continue;
                 }
-                SubscriptionRequestType::SnapshotAndUpdates => client.subscribed[index] = true,
+                SubscriptionRequestType::SnapshotAndUpdates => {
+                    client.subscriptions[index] = Some(request.md_req_id.to_owned());
+                }
                 SubscriptionRequestType::Snapshot => {}
             }
             self.venue.snapshot(index, &mut entries);
@@ -406,14 +409,17 @@ impl FixVenueServer {
         let mut entries = Vec::new();
         for update in &self.out.market_data {
             self.venue.entries(update, &mut entries);
-            let refresh = Body::MarketDataIncremental(MarketDataIncremental {
-                md_req_id: None,
-                entries: MdEntries::from_slice(&entries),
-            });
             for client in &mut self.clients {
-                if client.closing || !client.subscribed[update.symbol] {
+                // Each refresh names the request it answers (262 is required in a response).
+                let Some(md_req_id) =
+                    client.subscriptions[update.symbol].as_deref().filter(|_| !client.closing)
+                else {
                     continue;
-                }
+                };
+                let refresh = Body::MarketDataIncremental(MarketDataIncremental {
+                    md_req_id: Some(md_req_id),
+                    entries: MdEntries::from_slice(&entries),
+                });
                 let Some(session) = client.session.as_mut().filter(|s| s.state() == State::Active) else {
                     continue;
                 };
