@@ -3,7 +3,7 @@
 //! snapshots `W`, incremental refreshes `X`) and orders (NewOrderSingle `D`, OrderCancelRequest
 //! `F`, OrderCancelReplaceRequest `G`, ExecutionReport `8`, OrderCancelReject `9`).
 //!
-//! Messages are encoded with [`fix::Writer`] and decoded from a [`fix::Frame`]; decoding
+//! Messages are encoded with [`crate::fix::Writer`] and decoded from a [`crate::fix::Frame`]; decoding
 //! borrows every text from the frame and allocates nothing, except a MarketDataRequest's
 //! lists (rare, at subscription). A required field that is absent or holds a value FIX does
 //! not allow is a [`DecodeError`] naming the field. Prices and quantities are integers in
