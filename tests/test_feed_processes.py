@@ -178,3 +178,27 @@ def test_a_feed_without_its_venues_address_is_refused_by_name() -> None:
     assert feed.popen.wait(timeout=20) == 2
     assert feed.popen.stderr is not None
     assert "needs --venue-addr" in feed.popen.stderr.read()
+
+
+def test_a_feed_counts_and_logs_malformed_input_with_the_venue_and_sequence_and_carries_on(
+    prefixes: dict[str, str],
+) -> None:
+    port = free_udp_port()
+    feed = start(
+        "feed a", "feeds", "live", "a", "--prefix", prefixes["a"], "--listen", f"127.0.0.1:{port}",
+        "--rerequest", "127.0.0.1:9",
+    )  # fmt: skip
+    feed.expect("listening")
+    header = b"TICKRAIL01" + (1).to_bytes(8, "big") + (1).to_bytes(2, "big")
+    unknown_type = (5).to_bytes(2, "big") + b"Z\x00\x01\x00\x00"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(b"\x00\x01garbage", ("127.0.0.1", port))
+        s.sendto(header + unknown_type, ("127.0.0.1", port))
+    time.sleep(0.3)
+    assert feed.stop() == 0, "malformed input never stops the feed"
+    report = feed.expect("stopped")
+    assert report["counters"]["decode_errors"] == 2
+    assert feed.popen.stderr is not None
+    log = feed.popen.stderr.read()
+    assert "venue A feed: refused 1 input(s); the last: malformed packet" in log
+    assert "malformed message" in log and "(sequence 1, input 2)" in log, log

@@ -185,6 +185,7 @@ impl FixClient {
                     self.read_buf.copy_within(used..filled, 0);
                     filled -= used;
                     taps.mirror(|| self.totals());
+                    taps.log(self.feed.refusals());
                 }
                 Err(e)
                     if matches!(

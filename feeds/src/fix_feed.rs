@@ -22,6 +22,7 @@ use protocols::fix_session::{Incoming, Session, SessionConfig, SessionCounters, 
 use protocols::DecodeError;
 
 use crate::book::{Book, Side};
+use crate::refusals::Refusals;
 use crate::sink::{BookSink, Stamps};
 
 /// How the feed logs on and what it subscribes to.
@@ -98,6 +99,7 @@ pub struct FixFeed {
     requests: u64,
     output: Vec<u8>,
     counters: FixFeedCounters,
+    refusals: Refusals,
     /// Session counters of connections that ended.
     past_sessions: SessionCounters,
 }
@@ -118,6 +120,7 @@ impl FixFeed {
             requests: 0,
             output: Vec::new(),
             counters: FixFeedCounters { sessions: 1, ..FixFeedCounters::default() },
+            refusals: Refusals::default(),
             past_sessions: SessionCounters::default(),
         };
         feed.session.drain_output(&mut feed.output);
@@ -150,6 +153,11 @@ impl FixFeed {
     /// The counters.
     pub fn counters(&self) -> FixFeedCounters {
         self.counters
+    }
+
+    /// The messages and entries refused, and the last one.
+    pub fn refusals(&self) -> &Refusals {
+        &self.refusals
     }
 
     /// The session counters, summed over every connection so far.
@@ -193,6 +201,11 @@ impl FixFeed {
                 Ok(None) => return Ok(used),
                 Err(error) => {
                     self.counters.invalid += 1;
+                    self.refusals.note(
+                        None,
+                        self.counters.messages + 1,
+                        format_args!("unframeable input: {error}"),
+                    );
                     return Err(FixFeedError::Framing(error));
                 }
             }
@@ -214,9 +227,14 @@ impl FixFeed {
             Ok(Incoming::LoggedOn) => self.subscribe(&[], receive_ts_ns),
             Ok(Incoming::Duplicate) => self.counters.duplicates += 1,
             Ok(Incoming::Admin | Incoming::Discarded | Incoming::LoggedOut) => {}
-            Err(SessionError::Invalid { .. }) => {
+            Err(SessionError::Invalid { seq, error }) => {
                 // It may have been a refresh: no book can be trusted until it is resent whole.
                 self.counters.invalid += 1;
+                self.refusals.note(
+                    Some(seq),
+                    self.counters.messages,
+                    format_args!("invalid message: {error}"),
+                );
                 self.forget_books(receive_ts_ns, sink);
                 self.subscribe(&[], receive_ts_ns);
             }
@@ -299,6 +317,8 @@ impl FixFeed {
             Body::MarketDataSnapshot(snapshot) => {
                 let Some(&i) = self.symbols.get(snapshot.symbol) else {
                     self.counters.unknown_symbols += 1;
+                    let what = format_args!("snapshot of unknown symbol {:?}", snapshot.symbol);
+                    self.refusals.note(Some(stamps.sequence), self.counters.messages, what);
                     return;
                 };
                 let book = &mut self.books[i];
@@ -323,7 +343,11 @@ impl FixFeed {
                     }
                 }
             }
-            Body::MarketDataRequestReject { .. } => self.counters.unknown_symbols += 1,
+            Body::MarketDataRequestReject { text, .. } => {
+                self.counters.unknown_symbols += 1;
+                let what = format_args!("subscription refused: {}", text.unwrap_or("no reason"));
+                self.refusals.note(Some(stamps.sequence), self.counters.messages, what);
+            }
             _ => {}
         }
     }
@@ -337,6 +361,8 @@ impl FixFeed {
         };
         let Some(&i) = self.symbols.get(entry.symbol) else {
             self.counters.unknown_symbols += 1;
+            let what = format_args!("refresh entry of unknown symbol {:?}", entry.symbol);
+            self.refusals.note(Some(stamps.sequence), self.counters.messages, what);
             return;
         };
         if !self.known[i] {
@@ -351,6 +377,11 @@ impl FixFeed {
         self.touched[i] = true;
         if !fits {
             self.counters.book_errors += 1;
+            let what = format_args!(
+                "{:?} of {} {:?} at {} does not fit the book; resubscribing",
+                entry.action, entry.symbol, side, entry.price
+            );
+            self.refusals.note(Some(stamps.sequence), self.counters.messages, what);
             self.known[i] = false;
             let symbol = self.config.symbols[i].0.clone();
             self.subscribe(&[&symbol], stamps.receive_ts_ns);

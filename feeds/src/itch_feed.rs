@@ -15,6 +15,7 @@ use protocols::moldudp64::{Packet, Request, Session};
 
 use crate::instruments::Instruments;
 use crate::orders::OrderBook;
+use crate::refusals::Refusals;
 use crate::sink::{BookSink, Stamps};
 
 /// Most messages one re-request asks for, so its answer fits a socket's receive buffer; a
@@ -70,6 +71,7 @@ pub struct ItchFeed {
     /// The sequence the open gap ends before: the highest sequence seen beyond the books.
     gap_end: u64,
     counters: FeedCounters,
+    refusals: Refusals,
     orders_per_book: usize,
     depth: usize,
     midnight_ns: u64,
@@ -88,6 +90,7 @@ impl ItchFeed {
             instruments: None,
             stale: false,
             gap_end: 0,
+            refusals: Refusals::default(),
             counters: FeedCounters::default(),
             orders_per_book,
             depth,
@@ -157,6 +160,11 @@ impl ItchFeed {
         self.counters
     }
 
+    /// The packets and messages refused, and the last one.
+    pub fn refusals(&self) -> &Refusals {
+        &self.refusals
+    }
+
     /// Takes one packet (from the live feed or a retransmission), received at `receive_ts_ns`
     /// (Unix ns); every change it makes to a book goes to `sink`.
     pub fn on_packet(&mut self, bytes: &[u8], receive_ts_ns: u64, sink: &mut impl BookSink) -> Action {
@@ -164,8 +172,16 @@ impl ItchFeed {
         self.counters.bytes += bytes.len() as u64;
         let packet = match Packet::decode(bytes) {
             Ok(packet) if packet.header.session == self.session => packet,
-            _ => {
+            Ok(packet) => {
                 self.counters.decode_errors += 1;
+                let session = String::from_utf8_lossy(&packet.header.session);
+                let what = format!("a packet of another session, {session:?}");
+                self.refusals.note(Some(packet.header.sequence), self.counters.packets, what);
+                return Action::None;
+            }
+            Err(error) => {
+                self.counters.decode_errors += 1;
+                self.refusals.note(None, self.counters.packets, format_args!("malformed packet: {error}"));
                 return Action::None;
             }
         };
@@ -230,7 +246,14 @@ impl ItchFeed {
                     };
                     self.apply_message(&message, &stamps, sink);
                 }
-                Err(_) => self.counters.decode_errors += 1,
+                Err(error) => {
+                    self.counters.decode_errors += 1;
+                    self.refusals.note(
+                        Some(sequence),
+                        self.counters.packets,
+                        format_args!("malformed message: {error}"),
+                    );
+                }
             }
         }
         self.next_sequence = self.next_sequence.max(packet.header.next_sequence());
@@ -247,8 +270,10 @@ impl ItchFeed {
         let book = self.books[index].get_or_insert_with(|| OrderBook::new(orders, depth));
         let changes = match book.apply(message) {
             Ok(changes) => changes,
-            Err(_) => {
+            Err(error) => {
                 self.counters.book_errors += 1;
+                let what = format_args!("stock locate {index}: {error}");
+                self.refusals.note(Some(stamps.sequence), self.counters.packets, what);
                 return;
             }
         };
@@ -398,6 +423,10 @@ mod tests {
         feed.on_packet(&packet("S", 1, &[unknown, add(3)]), 0, &mut ());
         let c = feed.counters();
         assert_eq!((c.decode_errors, c.messages, feed.next_sequence()), (3, 1, 3));
+        assert_eq!(feed.refusals().count(), 3, "each refusal is kept for the log");
+        let last = feed.refusals().last().unwrap();
+        assert_eq!((last.sequence, last.received), (Some(1), 3));
+        assert!(last.what.starts_with("malformed message"), "{last}");
         assert_eq!(feed.book(3).unwrap().order_count(), 1);
     }
 }

@@ -169,6 +169,7 @@ impl ItchReceiver {
                 self.last_request = None;
             }
             taps.mirror(|| totals(&feed.counters()));
+            taps.log(feed.refusals());
         }
         Ok(())
     }

@@ -22,6 +22,7 @@
 //! * [`metrics`]: a feed's counters and receive-to-publish latency histogram in shared memory.
 //! * [`instruments`]: the firm's instrument ids, the same on every venue.
 //! * [`outputs`]: the segments a feed process writes: event ring, book slots, metrics.
+//! * [`refusals`]: input a handler refused, kept for its loop to log with the venue's name.
 //! * [`sink`]: the interface between the handlers and wherever their updates go.
 //! * [`taps`]: what a transport loop reports to besides its sink: metrics and a recording.
 //! * [`recording`]: what a feed received, recorded with receive times, replayed through the
@@ -44,6 +45,7 @@ pub mod orders;
 pub mod outputs;
 pub mod publish;
 pub mod recording;
+pub mod refusals;
 pub mod sink;
 pub mod taps;
 pub mod ws_client;

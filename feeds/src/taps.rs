@@ -1,27 +1,63 @@
 //! What a feed's transport loop reports to besides its book sink: the feed's metrics segment
-//! (counters mirrored after every read) and, if asked, a recording of what it received.
+//! (counters mirrored after every read), the log (refused input, with the venue's name, at most
+//! once a second) and, if asked, a recording of what it received.
 //!
 //! A recording that fails (a full disk, say) stops recording, never the feed: the books matter
 //! more than their record. The failure is kept for the caller to report when the loop ends.
 
 use std::io;
+use std::time::Duration;
 
 use crate::metrics::{Counter, FeedMetrics, Mirror, Totals};
 use crate::recording::Recorder;
+use crate::refusals::{RefusalLog, Refusals};
 
-/// The metrics and recorder of one feed loop.
-#[derive(Debug, Default)]
+/// The metrics, log and recorder of one feed loop.
+#[derive(Debug)]
 pub struct Taps<'a> {
+    venue: &'a str,
     metrics: Option<&'a FeedMetrics>,
     recorder: Option<&'a mut Recorder>,
     mirror: Mirror,
+    log: RefusalLog,
     recording_error: Option<io::Error>,
 }
 
+impl Default for Taps<'_> {
+    /// No metrics, no recording; refusals logged as an unnamed venue's.
+    fn default() -> Self {
+        Self::new("?", None, None)
+    }
+}
+
 impl<'a> Taps<'a> {
-    /// Taps into `metrics` and `recorder`, either of which may be absent.
-    pub fn new(metrics: Option<&'a FeedMetrics>, recorder: Option<&'a mut Recorder>) -> Self {
-        Self { metrics, recorder, mirror: Mirror::default(), recording_error: None }
+    /// Taps of venue `venue`'s feed into `metrics` and `recorder`, either of which may be
+    /// absent.
+    pub fn new(venue: &'a str, metrics: Option<&'a FeedMetrics>, recorder: Option<&'a mut Recorder>) -> Self {
+        Self {
+            venue,
+            metrics,
+            recorder,
+            mirror: Mirror::default(),
+            log: RefusalLog::new(Duration::from_secs(1)),
+            recording_error: None,
+        }
+    }
+
+    /// Logs the handler's refusals to stderr, if a line is due.
+    #[inline]
+    pub fn log(&mut self, refusals: &Refusals) {
+        if let Some(line) = self.log.due(self.venue, refusals) {
+            eprintln!("{line}");
+        }
+    }
+
+    /// Logs what the handler refused since the last line, whatever the period: for a loop
+    /// that is ending.
+    pub fn log_pending(&mut self, refusals: &Refusals) {
+        if let Some(line) = self.log.pending(self.venue, refusals) {
+            eprintln!("{line}");
+        }
     }
 
     /// Records `bytes` received at `receive_ts_ns`; an empty frame marks a new connection.
@@ -72,7 +108,7 @@ mod tests {
     fn a_recording_that_fails_stops_recording_and_keeps_the_error_for_later() {
         let path = std::env::temp_dir().join(format!("feeds-taps-{}.rec", std::process::id()));
         let mut recorder = Recorder::create(&path).unwrap();
-        let mut taps = Taps::new(None, Some(&mut recorder));
+        let mut taps = Taps::new("A", None, Some(&mut recorder));
         taps.record(1, b"kept");
         taps.record(2, &vec![0u8; 2 << 20]); // over the largest frame a recording takes
         taps.record(3, b"not recorded: recording has stopped");

@@ -24,6 +24,7 @@ use shm_layout::realtime_ns;
 use crate::depth_feed::{DepthAction, DepthCounters, DepthFeed};
 use crate::metrics::{Counter, Totals};
 use crate::recording::Frame;
+use crate::refusals::Refusals;
 use crate::sink::BookSink;
 use crate::taps::Taps;
 
@@ -126,6 +127,7 @@ pub struct DepthClient {
     feeds: Vec<DepthFeed>,
     decoder: DepthDecoder,
     counters: ClientCounters,
+    refusals: Refusals,
     next_request: u64,
     last_error: Option<String>,
 }
@@ -142,6 +144,7 @@ impl DepthClient {
             feeds,
             decoder: DepthDecoder::new(),
             counters: ClientCounters::default(),
+            refusals: Refusals::default(),
             next_request: 0,
             last_error: None,
             config,
@@ -156,6 +159,16 @@ impl DepthClient {
     /// The counters.
     pub fn counters(&self) -> ClientCounters {
         self.counters
+    }
+
+    /// The messages refused, and the last one.
+    pub fn refusals(&self) -> &Refusals {
+        &self.refusals
+    }
+
+    /// Messages received so far (the number of the one being handled).
+    fn received(&self) -> u64 {
+        self.counters.messages + self.counters.malformed
     }
 
     /// Why the last connection ended, if one did.
@@ -266,6 +279,7 @@ impl DepthClient {
                 Some(WsMessage::Binary(bytes)) => {
                     self.counters.bytes += bytes.len() as u64;
                     self.counters.malformed += 1;
+                    self.refusals.note(None, self.received(), "a binary message (the venue sends text)");
                     None
                 }
                 Some(WsMessage::Close(close)) => {
@@ -281,6 +295,7 @@ impl DepthClient {
                 self.request(&mut ws, Call::Depth { symbol })?;
             }
             taps.mirror(|| self.totals());
+            taps.log(&self.refusals);
         }
     }
 
@@ -315,6 +330,9 @@ impl DepthClient {
                 self.counters.messages += 1;
                 let Some(index) = self.config.symbols.iter().position(|(s, _)| s == event.symbol()) else {
                     self.counters.unknown_symbol += 1;
+                    let received = self.counters.messages + self.counters.malformed;
+                    let what = format_args!("depth of unknown symbol {:?}", event.symbol());
+                    self.refusals.note(None, received, what);
                     return Ok(None);
                 };
                 Ok((self.feeds[index].on_message(&event, receive_ts_ns, sink) == DepthAction::Resync)
@@ -327,6 +345,9 @@ impl DepthClient {
                 Ok(_) => Ok(None),
                 Err(_) => {
                     self.counters.malformed += 1;
+                    let shown = &bytes[..bytes.len().min(80)];
+                    let what = format_args!("malformed message {:?}", String::from_utf8_lossy(shown));
+                    self.refusals.note(None, self.received(), what);
                     Ok(None)
                 }
             },

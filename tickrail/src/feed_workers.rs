@@ -105,7 +105,7 @@ impl Outputs {
     ) -> Result<(), String> {
         let Outputs { publisher, metrics, mut recorder } = self;
         let mut sink = Timed::new(publisher, &metrics);
-        let mut taps = Taps::new(Some(&metrics), recorder.as_mut());
+        let mut taps = Taps::new(venue, Some(&metrics), recorder.as_mut());
         feed(&mut sink, &mut taps)?;
         if let Some(error) = taps.take_recording_error() {
             return Err(format!("venue {venue} feed: recording stopped: {error}"));
@@ -149,13 +149,16 @@ impl FeedLoop {
             FeedLoop::Itch(itch) => {
                 let ItchLoop { mut receiver, rerequests, mut feed, outputs } = *itch;
                 outputs.run("A", |sink, taps| {
-                    receiver.run(&rerequests, &mut feed, sink, taps, stop).map_err(|e| e.to_string())
+                    let ran = receiver.run(&rerequests, &mut feed, sink, taps, stop);
+                    taps.log_pending(feed.refusals());
+                    ran.map_err(|e| e.to_string())
                 })
             }
             FeedLoop::Fix(fix) => {
                 let FixLoop { mut client, outputs } = *fix;
                 outputs.run("B", |sink, taps| {
                     client.run(sink, taps, stop);
+                    taps.log_pending(client.feed().refusals());
                     Ok(())
                 })
             }

@@ -108,7 +108,7 @@ fn over_a_lossy_udp_link_the_feed_recovers_every_gap_and_ends_with_the_venues_bo
             let mut feed = ItchFeed::new(session("TICKRAIL01"), 4096, 1 << 16, 4096);
             let mut sink = Timed::new(publisher, &metrics);
             receiver
-                .run(&rerequests, &mut feed, &mut sink, &mut Taps::new(Some(&metrics), None), &running)
+                .run(&rerequests, &mut feed, &mut sink, &mut Taps::new("A", Some(&metrics), None), &running)
                 .unwrap();
             feed
         }
@@ -199,7 +199,7 @@ fn an_order_entered_over_ouch_is_accepted_and_shows_in_the_market_data_on_udp() 
             let metrics = FeedMetrics::create(&name, &SegmentOptions::default()).unwrap();
             let mut feed = ItchFeed::new(session("TICKRAIL01"), 64, 64, 64);
             receiver
-                .run(&rerequests, &mut feed, &mut (), &mut Taps::new(Some(&metrics), None), &stop)
+                .run(&rerequests, &mut feed, &mut (), &mut Taps::new("A", Some(&metrics), None), &stop)
                 .unwrap();
             shm_layout::unlink(&name).unwrap();
             feed
