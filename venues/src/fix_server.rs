@@ -132,6 +132,9 @@ impl Client {
     }
 }
 
+/// How long a turn with nothing to do sleeps.
+const IDLE_SLEEP: Duration = Duration::from_micros(50);
+
 /// Venue B serving FIX on loopback.
 #[derive(Debug)]
 pub struct FixVenueServer {
@@ -221,7 +224,7 @@ impl FixVenueServer {
     }
 
     /// One turn: accept, read every client, advance the flow to `flow_limit` (if trading),
-    /// publish, write; sleeps a millisecond if there was nothing to do.
+    /// publish, write; sleeps briefly if there was nothing to do.
     fn turn(&mut self, flow_limit: Option<u64>) -> Result<(), ServerError> {
         let now_ns = unix_now_ns();
         let mut busy = self.accept()?;
@@ -239,7 +242,9 @@ impl FixVenueServer {
         }
         self.clients.retain(|c| !c.closing);
         if !busy {
-            std::thread::sleep(Duration::from_millis(1));
+            // Short, so the flow's messages go out close to when they happen rather than in
+            // millisecond batches (which a feed would see as latency).
+            std::thread::sleep(IDLE_SLEEP);
         }
         Ok(())
     }

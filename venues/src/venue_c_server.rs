@@ -59,7 +59,8 @@ pub struct JsonVenueConfig {
 }
 
 impl JsonVenueConfig {
-    /// A configuration with no faults, default limits, a 1 ms poll, a 1 s handshake timeout,
+    /// A configuration with no faults, default limits, a 50 us poll (each turn's depth changes go
+    /// out as one update per symbol), a 1 s handshake timeout,
     /// a 5 s receive window, and both listeners on free loopback ports.
     pub fn new(market: MarketSpec, venue: VenueSpec, api_keys: Vec<ApiKey>) -> Self {
         Self {
@@ -68,7 +69,7 @@ impl JsonVenueConfig {
             api_keys,
             faults: FaultPlan::NONE,
             limits: WsLimits::default(),
-            poll: Duration::from_millis(1),
+            poll: Duration::from_micros(50),
             handshake_timeout: Duration::from_secs(1),
             recv_window_ms: 5_000,
             market_data_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
