@@ -272,3 +272,58 @@ fn a_fault_plan_that_is_invalid_or_cuts_connections_is_refused_for_udp_market_da
         assert!(error.to_string().contains("no connection to cut"), "{error}");
     }
 }
+
+#[test]
+fn market_data_multicast_on_the_loopback_interface_reaches_a_feed_that_joined_the_group() {
+    let port = {
+        let probe = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let group = SocketAddr::from((Ipv4Addr::new(239, 192, 77, 1), port));
+    let mut receiver = ItchReceiver::bind(ItchReceiverConfig {
+        listen: group,
+        interface: Ipv4Addr::LOCALHOST,
+        poll: Poll::Block { timeout: Duration::from_millis(5) },
+    })
+    .unwrap();
+    let mut server = ItchServer::bind(ItchServerConfig {
+        market: MarketSpec::equities(7, &[("AAPL", 1_900_000)]),
+        venue: VenueSpec::new(1, 5_000.0),
+        session: session("TICKRAIL01"),
+        destination: group,
+        rerequest: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        heartbeat_interval: Duration::from_millis(20),
+        faults: FaultPlan::NONE,
+        blackouts: Vec::new(),
+        order_entry: None,
+    })
+    .unwrap();
+    let rerequests =
+        Rerequests { server: server.rerequest_addr().unwrap(), retry_after: Duration::from_millis(20) };
+    let (close, stop_feed) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let venue = std::thread::spawn({
+        let close = close.clone();
+        move || {
+            let stats = server.run(&close).unwrap();
+            server
+                .serve_until(&AtomicBool::new(false), Some(Instant::now() + Duration::from_millis(300)))
+                .unwrap();
+            stats
+        }
+    });
+    let feed = std::thread::spawn({
+        let stop = stop_feed.clone();
+        move || {
+            let mut feed = ItchFeed::new(session("TICKRAIL01"), 64, 4096, 4096);
+            receiver.run(&rerequests, &mut feed, &mut (), &mut Taps::default(), &stop).unwrap();
+            feed
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    close.store(true, Ordering::Relaxed);
+    let stats = venue.join().unwrap();
+    stop_feed.store(true, Ordering::Relaxed);
+    let feed = feed.join().unwrap();
+    assert!(stats.messages > 100, "{stats:?}");
+    assert_eq!(feed.next_sequence(), stats.messages + 1, "every message arrived through the group");
+}
