@@ -7,36 +7,59 @@ use protocols::moldudp64::{header_only, PacketBuilder, Request, Session, END_OF_
 pub const MAX_PACKET: usize = 1472;
 
 /// The sequenced message store and packetiser of one session.
+///
+/// Every message of the session is kept, back to back in one buffer (no allocation per
+/// message), with the offset where each one ends.
 #[derive(Debug, Clone)]
 pub struct MoldPublisher {
     session: Session,
-    /// Every message of the session; message `n` (numbered from 1) is at index `n - 1`.
-    store: Vec<Vec<u8>>,
+    /// The messages' bytes, in sequence order.
+    bytes: Vec<u8>,
+    /// Where message `n` (numbered from 1) ends in `bytes`, at index `n - 1`.
+    ends: Vec<usize>,
 }
 
 impl MoldPublisher {
     /// A session whose first message will be sequence 1.
     pub fn new(session: Session) -> Self {
-        Self { session, store: Vec::new() }
+        Self { session, bytes: Vec::new(), ends: Vec::new() }
     }
 
     /// The sequence number the next message gets.
     pub fn next_sequence(&self) -> u64 {
-        self.store.len() as u64 + 1
+        self.ends.len() as u64 + 1
+    }
+
+    /// Sequences one message; [`MoldPublisher::packets_from`] packs it.
+    pub fn append(&mut self, message: &[u8]) {
+        self.bytes.extend_from_slice(message);
+        self.ends.push(self.bytes.len());
     }
 
     /// Sequences `messages` and returns the packets that carry them, in order.
     pub fn publish<'m>(&mut self, messages: impl IntoIterator<Item = &'m [u8]>) -> Vec<Vec<u8>> {
         let first = self.next_sequence();
-        self.store.extend(messages.into_iter().map(<[u8]>::to_vec));
+        messages.into_iter().for_each(|message| self.append(message));
+        self.packets_from(first)
+    }
+
+    /// The packets of every message from sequence `first` on.
+    pub fn packets_from(&self, first: u64) -> Vec<Vec<u8>> {
         self.packets(first, self.next_sequence())
+    }
+
+    /// Message `sequence` (numbered from 1, and stored).
+    fn message(&self, sequence: u64) -> &[u8] {
+        let index = (sequence - 1) as usize;
+        let start = if index == 0 { 0 } else { self.ends[index - 1] };
+        &self.bytes[start..self.ends[index]]
     }
 
     /// Packets of messages `from .. to` (sequence numbers) from the store.
     fn packets(&self, from: u64, to: u64) -> Vec<Vec<u8>> {
         let mut packets = Vec::new();
         let mut builder = PacketBuilder::new(self.session, from, MAX_PACKET);
-        for message in &self.store[(from - 1) as usize..(to - 1) as usize] {
+        for message in (from..to).map(|sequence| self.message(sequence)) {
             if !builder.push(message) {
                 packets.push(builder.finish().to_vec());
                 builder.reset();

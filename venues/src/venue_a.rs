@@ -253,18 +253,15 @@ impl ItchVenue {
         self.publish()
     }
 
+    /// Encodes the pending messages straight into the store and packs them.
     fn publish(&mut self) -> Vec<Vec<u8>> {
+        let first = self.publisher.next_sequence();
         let mut wire = [0u8; MAX_MESSAGE_LEN];
-        let encoded: Vec<Vec<u8>> = self
-            .messages
-            .iter()
-            .map(|m| {
-                let len = m.encode(&mut wire);
-                wire[..len].to_vec()
-            })
-            .collect();
-        self.messages.clear();
-        self.publisher.publish(encoded.iter().map(Vec::as_slice))
+        for message in self.messages.drain(..) {
+            let len = message.encode(&mut wire);
+            self.publisher.append(&wire[..len]);
+        }
+        self.publisher.packets_from(first)
     }
 
     /// The re-request server: packets of the messages `request` asks for.
