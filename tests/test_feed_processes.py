@@ -202,3 +202,19 @@ def test_a_feed_counts_and_logs_malformed_input_with_the_venue_and_sequence_and_
     log = feed.popen.stderr.read()
     assert "venue A feed: refused 1 input(s); the last: malformed packet" in log
     assert "malformed message" in log and "(sequence 1, input 2)" in log, log
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["venue", "a", "--drop", "1.5"], "drop=1.5 is not within 0..=1"),
+        (["feed", "live", "b", "--prefix", f"{TEST_PREFIX}cli"], "needs --venue-addr"),
+    ],
+)
+def test_the_tickrail_command_hands_venue_and_feed_to_their_command_lines(
+    command: list[str], message: str
+) -> None:
+    process = start("tickrail", "supervisor", *command)
+    assert process.popen.wait(timeout=20) == 2
+    assert process.popen.stderr is not None
+    assert message in process.popen.stderr.read()
