@@ -26,6 +26,7 @@ def parser() -> argparse.ArgumentParser:
     live.add_argument("venue", choices=sorted(VENUES), help="; ".join(f"{v}: {p}" for v, p in VENUES.items()))
     live.add_argument("--prefix", required=True, help="segment name prefix, e.g. /tickrail.a")
     live.add_argument("--record", default=None, help="record what is received to this file")
+    live.add_argument("--levels", type=int, default=10, help="levels a side written to the book slots (1-10)")
     live.add_argument("--replace-stale", action="store_true", help="replace segments a dead feed left")
     live.add_argument(
         "--keep", action="store_true", help="leave the segments when stopping (default: unlink)"
@@ -81,6 +82,7 @@ def build(args: argparse.Namespace) -> _native.FeedWorker:
             poll=args.poll,
             record=args.record,
             replace_stale=args.replace_stale,
+            levels=args.levels,
         )
     if args.venue_addr is None:
         raise ValueError(f"venue {args.venue.upper()}'s feed needs --venue-addr")
@@ -93,6 +95,7 @@ def build(args: argparse.Namespace) -> _native.FeedWorker:
             target_comp_id=args.target_comp_id,
             record=args.record,
             replace_stale=args.replace_stale,
+            levels=args.levels,
         )
     return _native.FeedWorker.depth(
         args.prefix,
@@ -101,6 +104,7 @@ def build(args: argparse.Namespace) -> _native.FeedWorker:
         instruments(),
         record=args.record,
         replace_stale=args.replace_stale,
+        levels=args.levels,
     )
 
 

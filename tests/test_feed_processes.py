@@ -209,6 +209,21 @@ def test_a_feed_counts_and_logs_malformed_input_with_the_venue_and_sequence_and_
     [
         (["venue", "a", "--drop", "1.5"], "drop=1.5 is not within 0..=1"),
         (["feed", "live", "b", "--prefix", f"{TEST_PREFIX}cli"], "needs --venue-addr"),
+        (
+            [
+                "feed",
+                "live",
+                "c",
+                "--prefix",
+                f"{TEST_PREFIX}cli",
+                "--venue-addr",
+                "127.0.0.1:9",
+                "--levels",
+                "11",
+            ],
+            "11 levels: 1 to 10 are written",
+        ),
+        (["venue", "b", "--lag-ms", "-1"], "--lag-ms -1.0 is negative"),
     ],
 )
 def test_the_tickrail_command_hands_venue_and_feed_to_their_command_lines(

@@ -443,6 +443,7 @@ class FeedWorker:
         replace_stale: bool = False,
         max_pending: int = 4096,
         orders_per_book: int = 4096,
+        levels: int = 10,
     ) -> FeedWorker: ...
     @staticmethod
     def fix(
@@ -456,6 +457,7 @@ class FeedWorker:
         heartbeat_s: int = 1,
         record: str | None = None,
         replace_stale: bool = False,
+        levels: int = 10,
     ) -> FeedWorker: ...
     @staticmethod
     def depth(
@@ -466,6 +468,7 @@ class FeedWorker:
         *,
         record: str | None = None,
         replace_stale: bool = False,
+        levels: int = 10,
     ) -> FeedWorker: ...
     @property
     def address(self) -> str: ...

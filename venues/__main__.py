@@ -18,6 +18,10 @@ from tickrail.process import StopFlag, announce, log
 
 PROTOCOLS = {"a": "itch", "b": "fix", "c": "json"}
 
+#: How late each venue sees the shared fair value by default, in milliseconds: the venues
+#: briefly disagree, and cross-venue arbitrage appears.
+LAGS_MS = {"a": 0.0, "b": 3.0, "c": 8.0}
+
 
 def parser() -> argparse.ArgumentParser:
     """The command line."""
@@ -27,6 +31,10 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=7, help="market seed, shared by all venues (default 7)")
     p.add_argument("--rate", type=float, default=20_000.0, help="order-flow actions per second (1k to 200k+)")
+    p.add_argument(
+        "--lag-ms", type=float, default=None, help="how late the venue sees the fair value (A 0, B 3, C 8)"
+    )
+    p.add_argument("--noise", type=float, default=0.5, help="the venue's noise on the fair value, in ticks")
     p.add_argument("--drop", type=float, default=0.0, help="probability a market-data message is dropped")
     p.add_argument("--duplicate", type=float, default=0.0, help="probability a message is sent twice")
     p.add_argument("--reorder", type=float, default=0.0, help="probability a message is sent after the next")
@@ -77,6 +85,10 @@ def build(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         "reorder": args.reorder,
         "fault_seed": args.fault_seed,
     }
+    lag_ms = LAGS_MS[args.venue] if args.lag_ms is None else args.lag_ms
+    if lag_ms < 0:
+        raise ValueError(f"--lag-ms {lag_ms} is negative")
+    flow = {"rate_per_s": args.rate, "lag_ns": round(lag_ms * 1e6), "noise": args.noise}
     if args.venue == "a":
         a = _native.ItchVenueServer(
             args.seed,
@@ -84,8 +96,8 @@ def build(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
             args.destination,
             rerequest=args.rerequest,
             session_name=args.session,
-            rate_per_s=args.rate,
             venue=1,
+            **flow,
             heartbeat_ms=args.heartbeat_ms,
             linger_ms=args.linger_ms,
             order_entry=args.order_entry,
@@ -104,8 +116,8 @@ def build(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
             symbols,
             addr=args.fix,
             comp_id=args.comp_id,
-            rate_per_s=args.rate,
             venue=2,
+            **flow,
             disconnect_every=args.disconnect_every,
             linger_ms=args.linger_ms,
             **faults,
@@ -117,8 +129,8 @@ def build(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         market_data=args.market_data,
         orders=args.orders,
         api_keys=pairs(args.api_key, "--api-key"),
-        rate_per_s=args.rate,
         venue=3,
+        **flow,
         disconnect=args.disconnect,
         linger_ms=args.linger_ms,
         **faults,

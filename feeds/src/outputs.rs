@@ -2,7 +2,7 @@
 //! and its metrics, created together under one name prefix.
 
 use shm_layout::records::{MarketEvent, TopOfBook, BOOK_DEPTH};
-use shm_layout::{broadcast, slots, RingGeometry, SegmentOptions, ShmResult};
+use shm_layout::{broadcast, slots, RingGeometry, SegmentOptions, ShmError, ShmResult};
 
 use crate::metrics::FeedMetrics;
 use crate::publish::BookPublisher;
@@ -41,18 +41,42 @@ impl FeedOutputs {
         }
     }
 
-    /// Creates the three segments; returns the book publisher and the metrics writer.
+    /// Creates the three segments; returns the book publisher and the metrics writer. If one
+    /// cannot be created, those this call created are unlinked again (never one that already
+    /// existed), so a refused configuration leaves nothing behind.
     pub fn create(&self, options: &SegmentOptions) -> ShmResult<(BookPublisher, FeedMetrics)> {
+        if self.levels == 0 || self.levels > BOOK_DEPTH {
+            let detail = format!("{} levels: 1 to {BOOK_DEPTH} are written", self.levels);
+            return Err(ShmError::InvalidConfig { name: self.books.clone(), detail });
+        }
+        let mut created = Vec::new();
+        let outcome = self.create_each(options, &mut created);
+        if outcome.is_err() {
+            for name in created {
+                let _ = shm_layout::unlink(name);
+            }
+        }
+        outcome
+    }
+
+    fn create_each<'s>(
+        &'s self,
+        options: &SegmentOptions,
+        created: &mut Vec<&'s str>,
+    ) -> ShmResult<(BookPublisher, FeedMetrics)> {
         let geometry = RingGeometry {
             capacity: self.ring_capacity,
             max_message_size: std::mem::size_of::<MarketEvent>() as u32,
             max_readers: self.ring_readers,
         };
         let ring = broadcast::Writer::create(&self.events, geometry, options)?;
+        created.push(&self.events);
         let record = std::mem::size_of::<TopOfBook>() as u32;
         let books = slots::Writer::create(&self.books, self.instrument_slots, record, options)?;
+        created.push(&self.books);
         let publisher = BookPublisher::new(ring, books, self.levels)?;
-        Ok((publisher, FeedMetrics::create(&self.metrics, options)?))
+        let metrics = FeedMetrics::create(&self.metrics, options)?;
+        Ok((publisher, metrics))
     }
 
     /// Unlinks the three segments, ignoring any already gone.
@@ -75,6 +99,24 @@ mod tests {
         let again = outputs.create(&SegmentOptions::default());
         assert!(matches!(again, Err(shm_layout::ShmError::AlreadyExists { .. })));
         drop(created);
+        outputs.unlink();
+    }
+
+    #[test]
+    fn a_refused_configuration_leaves_no_segment_behind_and_never_removes_another_feeds() {
+        let outputs = FeedOutputs::named(&format!("/feeds-outputs-refused-{}", std::process::id()));
+        let too_deep = FeedOutputs { levels: BOOK_DEPTH + 1, ..outputs.clone() };
+        let err = too_deep.create(&SegmentOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("1 to 10 are written"), "{err}");
+        // Another feed's metrics segment is in the way: the ring and slots created are removed,
+        // the segment that was there stays.
+        let theirs = FeedMetrics::create(&outputs.metrics, &SegmentOptions::default()).unwrap();
+        assert!(matches!(outputs.create(&SegmentOptions::default()), Err(ShmError::AlreadyExists { .. })));
+        for name in [&outputs.events, &outputs.books] {
+            assert!(shm_layout::list_segments(name).unwrap().is_empty(), "{name} was removed");
+        }
+        assert_eq!(shm_layout::list_segments(&outputs.metrics).unwrap(), [outputs.metrics.clone()]);
+        drop(theirs);
         outputs.unlink();
     }
 }

@@ -172,7 +172,8 @@ impl FeedLoop {
 }
 
 /// A venue's feed: its loop on a Rust thread, writing the segments `{prefix}.events`,
-/// `{prefix}.books` and `{prefix}.metrics`. Built by `itch`, `fix` or `depth`.
+/// `{prefix}.books` (the top `levels` levels a side, 1 to 10) and `{prefix}.metrics`. Built by
+/// `itch`, `fix` or `depth`.
 #[pyclass(module = "tickrail._native", name = "FeedWorker")]
 pub(crate) struct PyFeedWorker {
     outputs: FeedOutputs,
@@ -192,7 +193,7 @@ impl PyFeedWorker {
     /// through order-level books; gaps re-requested from `rerequest`.
     #[staticmethod]
     #[pyo3(signature = (prefix, listen, rerequest, instruments, *, session_name="TICKRAIL01", interface="127.0.0.1",
-        poll="block", retry_ms=20, record=None, replace_stale=false, max_pending=4096, orders_per_book=4096))]
+        poll="block", retry_ms=20, record=None, replace_stale=false, max_pending=4096, orders_per_book=4096, levels=10))]
     #[allow(clippy::too_many_arguments, reason = "keyword arguments of a Python constructor")]
     fn itch(
         prefix: &str,
@@ -207,6 +208,7 @@ impl PyFeedWorker {
         replace_stale: bool,
         max_pending: usize,
         orders_per_book: usize,
+        levels: usize,
     ) -> PyResult<Self> {
         let interface: Ipv4Addr = interface.parse().map_err(|e| {
             PyValueError::new_err(format!("interface {interface:?} is not an IPv4 address: {e}"))
@@ -221,7 +223,7 @@ impl PyFeedWorker {
             .with_instruments(self::instruments(instruments)?);
         let receiver = ItchReceiver::bind(config).map_err(|e| PyOSError::new_err(e.to_string()))?;
         let address = receiver.local_addr().map_err(|e| PyOSError::new_err(e.to_string()))?.to_string();
-        let names = FeedOutputs::named(prefix);
+        let names = FeedOutputs { levels, ..FeedOutputs::named(prefix) };
         let outputs = Outputs::create(&names, record.as_deref(), replace_stale)?;
         Ok(Self::ready(
             names,
@@ -234,7 +236,7 @@ impl PyFeedWorker {
     /// symbol in `symbols`, published under its id in `instruments`.
     #[staticmethod]
     #[pyo3(signature = (prefix, venue, symbols, instruments, *, sender_comp_id="TICKRAIL", target_comp_id="VENUEB",
-        heartbeat_s=1, record=None, replace_stale=false))]
+        heartbeat_s=1, record=None, replace_stale=false, levels=10))]
     #[allow(clippy::too_many_arguments, reason = "keyword arguments of a Python constructor")]
     fn fix(
         prefix: &str,
@@ -246,11 +248,12 @@ impl PyFeedWorker {
         heartbeat_s: u32,
         record: Option<PathBuf>,
         replace_stale: bool,
+        levels: usize,
     ) -> PyResult<Self> {
         let symbols = with_ids(symbols, &self::instruments(instruments)?)?;
         let config = fix_feed_config(sender_comp_id, target_comp_id, heartbeat_s, symbols);
         let client = FixClient::new(FixClientConfig::new(socket_addr("venue", venue)?, config));
-        let names = FeedOutputs::named(prefix);
+        let names = FeedOutputs { levels, ..FeedOutputs::named(prefix) };
         let outputs = Outputs::create(&names, record.as_deref(), replace_stale)?;
         Ok(Self::ready(names, venue.to_owned(), FeedLoop::Fix(Box::new(FixLoop { client, outputs }))))
     }
@@ -258,7 +261,7 @@ impl PyFeedWorker {
     /// Venue C's feed: JSON depth over WebSocket from `venue`, a price-level book per symbol in
     /// `symbols`, published under its id in `instruments`.
     #[staticmethod]
-    #[pyo3(signature = (prefix, venue, symbols, instruments, *, record=None, replace_stale=false))]
+    #[pyo3(signature = (prefix, venue, symbols, instruments, *, record=None, replace_stale=false, levels=10))]
     fn depth(
         prefix: &str,
         venue: &str,
@@ -266,10 +269,11 @@ impl PyFeedWorker {
         instruments: Vec<(String, u32)>,
         record: Option<PathBuf>,
         replace_stale: bool,
+        levels: usize,
     ) -> PyResult<Self> {
         let symbols = with_ids(symbols, &self::instruments(instruments)?)?;
         let client = DepthClient::new(DepthClientConfig::new(socket_addr("venue", venue)?, symbols));
-        let names = FeedOutputs::named(prefix);
+        let names = FeedOutputs { levels, ..FeedOutputs::named(prefix) };
         let outputs = Outputs::create(&names, record.as_deref(), replace_stale)?;
         Ok(Self::ready(names, venue.to_owned(), FeedLoop::Depth(Box::new(DepthLoop { client, outputs }))))
     }
