@@ -115,7 +115,7 @@ mod tests {
         for name in [&outputs.events, &outputs.books] {
             assert!(shm_layout::list_segments(name).unwrap().is_empty(), "{name} was removed");
         }
-        assert_eq!(shm_layout::list_segments(&outputs.metrics).unwrap(), [outputs.metrics.clone()]);
+        assert_eq!(shm_layout::list_segments(&outputs.metrics).unwrap(), std::slice::from_ref(&outputs.metrics));
         drop(theirs);
         outputs.unlink();
     }
