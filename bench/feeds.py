@@ -20,12 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import selectors
 import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -46,24 +48,33 @@ def _free_udp_port() -> int:
 
 def _start(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        [sys.executable, "-m", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
 
 
-def _event(process: subprocess.Popen[str], event: str) -> dict[str, Any]:
-    """The next announcement of ``event`` on ``process``'s stdout (the process is bounded by
-    its own ``--seconds``)."""
+def _event(process: subprocess.Popen[str], event: str, timeout: float) -> dict[str, Any]:
+    """The next announcement of ``event`` on ``process``'s stdout, waiting at most ``timeout``
+    seconds; a process that ends or stays silent fails the benchmark with its stderr."""
     assert process.stdout is not None
-    for line in process.stdout:
-        announced: dict[str, Any] = json.loads(line)
-        if announced.get("event") == event:
-            return announced
-    raise RuntimeError(f"{process.args!r} never announced {event!r}")
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as sel:
+        sel.register(process.stdout, selectors.EVENT_READ)
+        while (left := deadline - time.monotonic()) > 0 and sel.select(left):
+            line = process.stdout.readline()
+            if not line:
+                break
+            announced: dict[str, Any] = json.loads(line)
+            if announced.get("event") == event:
+                return announced
+    process.kill()
+    _, err = process.communicate(timeout=10)
+    raise RuntimeError(f"{process.args!r} never announced {event!r}: {err}")
 
 
 def live(protocol: str, rate: float, seconds: float, recording: Path, prefix: str) -> dict[str, Any]:
     """Runs the venue speaking ``protocol`` at ``rate`` for ``seconds`` and its feed (venue A's
-    busy-polling), recording; returns the feed's final report and the venue's closing report."""
+    busy-polling), recording; returns the feed's final report and the venue's closing report.
+    Both processes are killed if anything fails."""
     venue_letter = VENUES[protocol]
     venue_args = [
         "venues",
@@ -77,32 +88,36 @@ def live(protocol: str, rate: float, seconds: float, recording: Path, prefix: st
     ]
     feed_args = ["feeds", "live", venue_letter, "--prefix", prefix, "--record", str(recording)]
     feed_args += ["--report-every", "600"]
-    if venue_letter == "a":
-        port, rerequest = _free_udp_port(), _free_udp_port()
-        venue_args += ["--destination", f"127.0.0.1:{port}", "--rerequest", f"127.0.0.1:{rerequest}"]
-        feed_args += [
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--rerequest",
-            f"127.0.0.1:{rerequest}",
-            "--poll",
-            "spin",
-        ]
-        feed = _start(*feed_args)
-        _event(feed, "listening")
-        venue = _start(*venue_args)
-    else:
-        venue = _start(*venue_args)
-        listening = _event(venue, "listening")
-        address = listening["fix"] if venue_letter == "b" else listening["market_data"]
-        feed = _start(*feed_args, "--venue-addr", address)
-        _event(feed, "listening")
-    closed = _event(venue, "closed")
-    venue.wait(timeout=30)
-    feed.send_signal(signal.SIGTERM)
-    report = _event(feed, "stopped")
-    feed.wait(timeout=30)
-    return {"closed": closed, **report}
+    started: list[subprocess.Popen[str]] = []
+    try:
+        if venue_letter == "a":
+            port, rerequest = _free_udp_port(), _free_udp_port()
+            venue_args += ["--destination", f"127.0.0.1:{port}", "--rerequest", f"127.0.0.1:{rerequest}"]
+            feed_args += ["--listen", f"127.0.0.1:{port}", "--rerequest", f"127.0.0.1:{rerequest}"]
+            feed = _start(*feed_args, "--poll", "spin")
+            started.append(feed)
+            _event(feed, "listening", timeout=30)
+            venue = _start(*venue_args)
+            started.append(venue)
+        else:
+            venue = _start(*venue_args)
+            started.append(venue)
+            listening = _event(venue, "listening", timeout=30)
+            address = listening["fix"] if venue_letter == "b" else listening["market_data"]
+            feed = _start(*feed_args, "--venue-addr", address)
+            started.append(feed)
+            _event(feed, "listening", timeout=30)
+        closed = _event(venue, "closed", timeout=seconds + 30)
+        venue.wait(timeout=30)
+        feed.send_signal(signal.SIGTERM)
+        report = _event(feed, "stopped", timeout=30)
+        feed.wait(timeout=30)
+        return {"closed": closed, **report}
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
 
 
 def replay(protocol: str, recording: Path, runs: int) -> list[float]:
@@ -147,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     """Runs the benchmark."""
     p = argparse.ArgumentParser(prog="python -m bench.feeds", description=__doc__)
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--rate", type=float, default=100_000.0, help="live venue rate, messages/s")
+    p.add_argument("--rate", type=float, default=100_000.0, help="live venue's order-flow actions per second")
     p.add_argument("--seconds", type=float, default=5.0, help="live session length")
     p.add_argument("--runs", type=int, default=3, help="replays per protocol (median reported)")
     p.add_argument("--protocol", choices=sorted(VENUES), action="append", help="only these (repeatable)")

@@ -153,6 +153,8 @@ def run_replay(args: argparse.Namespace) -> int:
     except (ValueError, OSError, _native.ShmError) as e:
         log(f"replay {args.venue}: {e}")
         return 2
+    if result["cut"] is not None:
+        log(f"replay {args.venue}: {result['cut']}; the whole frames before the cut were replayed")
     announce("replayed", venue=args.venue, **result)
     if not args.keep:
         for suffix in ("events", "books", "metrics"):

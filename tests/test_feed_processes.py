@@ -9,7 +9,7 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -88,6 +88,21 @@ def start_c(prefix: str, recording: Path) -> tuple[Process, Process]:
     return venue, feed
 
 
+def until_faults_seen(
+    conditions: dict[str, Callable[[dict[str, int]], bool]], prefixes: dict[str, str]
+) -> None:
+    """Waits at least two seconds, and until each feed's counters meet its condition (at most
+    30 seconds)."""
+    started = time.monotonic()
+    deadline = started + 30.0
+    while True:
+        counters = {v: _native.feed_report(f"{prefixes[v]}.metrics")["counters"] for v in conditions}
+        if time.monotonic() - started >= 2.0 and all(conditions[v](counters[v]) for v in conditions):
+            return
+        assert time.monotonic() < deadline, f"the feeds never went through the faults: {counters}"
+        time.sleep(0.1)
+
+
 def test_every_feeds_books_end_equal_to_their_venues_through_injected_faults(
     prefixes: dict[str, str], tmp_path: Path
 ) -> None:
@@ -100,7 +115,15 @@ def test_every_feeds_books_end_equal_to_their_venues_through_injected_faults(
         venue_c, feed_c = start_c(prefixes["c"], tmp_path / "c.rec")
         processes += [venue_c, feed_c]
         pairs = {"a": (venue_a, feed_a), "b": (venue_b, feed_b), "c": (venue_c, feed_c)}
-        time.sleep(2.0)  # trading, with faults
+        # Trade, with faults, until every feed has been through them (bounded).
+        until_faults_seen(
+            {
+                "a": lambda c: c["gaps"] > 0,
+                "b": lambda c: c["gaps"] > 0 and c["connects"] > 1,
+                "c": lambda c: c["gaps"] > 0 and c["recovery_requests"] > 0,
+            },
+            prefixes,
+        )
         for venue, _ in pairs.values():
             venue.popen.send_signal(signal.SIGINT)  # close: the flow stops, the venue lingers
         closed = {name: venue.expect("closed", timeout=20) for name, (venue, _) in pairs.items()}
@@ -194,7 +217,10 @@ def test_a_feed_counts_and_logs_malformed_input_with_the_venue_and_sequence_and_
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.sendto(b"\x00\x01garbage", ("127.0.0.1", port))
         s.sendto(header + unknown_type, ("127.0.0.1", port))
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10.0
+    while _native.feed_report(f"{prefixes['a']}.metrics")["counters"]["decode_errors"] < 2:
+        assert time.monotonic() < deadline, "the feed counts both"
+        time.sleep(0.02)
     assert feed.stop() == 0, "malformed input never stops the feed"
     report = feed.expect("stopped")
     assert report["counters"]["decode_errors"] == 2

@@ -3,8 +3,8 @@
 //! [`FixClient::run`] connects (with a bounded timeout), logs on and subscribes through the
 //! feed core, then reads with a short timeout, hands what arrived to the core with its
 //! receive time, writes what the core must send, and runs its timers. When the connection
-//! drops or the session ends it waits a moment and connects again (a new session and fresh
-//! snapshots; the books are stale meanwhile). It returns when `stop` is set, after logging
+//! drops or the session ends, every book is published stale at once; it waits a moment and
+//! connects again (a new session and fresh snapshots, which make the books good again). It returns when `stop` is set, after logging
 //! out. Reads go into one buffer that is reused, so the steady state allocates nothing.
 
 use std::io::{self, ErrorKind, Read, Write};
@@ -17,6 +17,7 @@ use shm_layout::realtime_ns;
 
 use crate::fix_feed::{FixFeed, FixFeedConfig, FixFeedError};
 use crate::metrics::{Counter, Totals};
+use crate::reconnect::pause;
 use crate::recording::Frame;
 use crate::sink::BookSink;
 use crate::taps::Taps;
@@ -143,6 +144,7 @@ impl FixClient {
                 Ok(()) => return,
                 Err(_) => {
                     self.connections.disconnects += 1;
+                    self.feed.connection_lost(realtime_ns(), sink);
                     pause(self.config.reconnect_delay, stop);
                 }
             }
@@ -186,12 +188,16 @@ impl FixClient {
                     filled -= used;
                     taps.mirror(|| self.totals());
                     taps.log(self.feed.refusals());
+                    taps.pulse(sink, false);
                 }
                 Err(e)
                     if matches!(
                         e.kind(),
                         ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                    ) => {}
+                    ) =>
+                {
+                    taps.pulse(sink, true);
+                }
                 Err(e) => return Err(e),
             }
             self.feed.on_timer(realtime_ns(), sink).map_err(|e| io::Error::new(ErrorKind::TimedOut, e))?;
@@ -234,16 +240,5 @@ impl FixClient {
             self.write_buf.clear();
         }
         Ok(())
-    }
-}
-
-/// Sleeps `delay` in short steps, returning early once `stop` is set.
-fn pause(delay: Duration, stop: &AtomicBool) {
-    let step = Duration::from_millis(5);
-    let mut left = delay;
-    while !left.is_zero() && !stop.load(Ordering::Acquire) {
-        let nap = left.min(step);
-        std::thread::sleep(nap);
-        left -= nap;
     }
 }

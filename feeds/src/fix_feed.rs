@@ -140,6 +140,12 @@ impl FixFeed {
         self.forget_books(now_ns, sink);
     }
 
+    /// The connection was lost: every book is stale (and published so) until a new session's
+    /// snapshots come, however long reconnecting takes.
+    pub fn connection_lost(&mut self, now_ns: u64, sink: &mut impl BookSink) {
+        self.forget_books(now_ns, sink);
+    }
+
     /// The book of instrument `i` (meaningful only when not [stale](Self::is_stale)).
     pub fn book(&self, i: usize) -> &Book {
         &self.books[i]
@@ -568,6 +574,16 @@ mod tests {
         assert_eq!(sink.books, [(0, false), (1, false)], "each touched book once, after the message");
         let c = feed.counters();
         assert_eq!((c.snapshots, c.refreshes, c.level_entries, c.trades), (2, 1, 3, 1));
+    }
+
+    #[test]
+    fn a_lost_connection_makes_every_book_stale_at_once_not_at_the_next_logon() {
+        let mut sink = Counting::default();
+        let (mut feed, _venue) = with_books(&mut sink);
+        sink.books.clear();
+        feed.connection_lost(T0, &mut sink);
+        assert!(feed.is_stale(0) && feed.is_stale(1));
+        assert_eq!(sink.books, [(0, true), (1, true)], "published stale while the venue is unreachable");
     }
 
     #[test]

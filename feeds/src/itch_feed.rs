@@ -18,6 +18,10 @@ use crate::orders::OrderBook;
 use crate::refusals::Refusals;
 use crate::sink::{BookSink, Stamps};
 
+/// The largest gap believed: a packet further ahead of the books than this is nonsense (a
+/// corrupt or foreign sequence number), refused rather than left to keep every book stale.
+pub const MAX_GAP: u64 = 1 << 24;
+
 /// Most messages one re-request asks for, so its answer fits a socket's receive buffer; a
 /// longer gap is filled by successive requests.
 pub const MAX_REREQUEST: u64 = 1024;
@@ -147,7 +151,13 @@ impl ItchFeed {
     /// The request for what the open gap still lacks, if a gap is open: to ask again when an
     /// earlier request's answer never came.
     pub fn open_gap(&self) -> Option<Request> {
-        self.stale.then(|| self.gap_request(self.gap_end))
+        self.stale.then(|| self.missing())
+    }
+
+    /// The request for the messages missing before the first packet kept (or, if none is
+    /// kept, up to the end of the gap).
+    fn missing(&self) -> Request {
+        self.gap_request(self.pending.keys().next().copied().unwrap_or(self.gap_end))
     }
 
     /// The next sequence number the feed needs.
@@ -186,8 +196,19 @@ impl ItchFeed {
             }
         };
         let header = packet.header;
+        if header.sequence - self.next_sequence.min(header.sequence) > MAX_GAP {
+            self.counters.decode_errors += 1;
+            let what = format_args!(
+                "sequence {} is more than {MAX_GAP} beyond the books ({})",
+                header.sequence, self.next_sequence
+            );
+            self.refusals.note(Some(header.sequence), self.counters.packets, what);
+            return Action::None;
+        }
         if header.sequence > self.next_sequence {
-            self.gap_end = self.gap_end.max(header.sequence);
+            // The gap ends where this packet's messages end: if it cannot be kept, they too
+            // are asked for.
+            self.gap_end = self.gap_end.max(header.next_sequence());
             // Messages between what we have and this packet were lost: keep it for later.
             if !header.is_heartbeat() && self.pending.len() < self.max_pending {
                 self.pending.entry(header.sequence).or_insert_with(|| bytes.to_vec());
@@ -197,7 +218,7 @@ impl ItchFeed {
                 self.stale = true;
                 self.flag_books(receive_ts_ns, sink);
             }
-            return Action::Rerequest(self.gap_request(header.sequence));
+            return Action::Rerequest(self.missing());
         }
         self.apply(&packet, receive_ts_ns, sink);
         self.drain_pending(receive_ts_ns, sink);
@@ -206,10 +227,10 @@ impl ItchFeed {
             self.counters.recoveries += 1;
             self.flag_books(receive_ts_ns, sink);
         }
-        match self.pending.keys().next() {
-            Some(&first) => Action::Rerequest(self.gap_request(first)),
-            None if self.stale => Action::Rerequest(self.gap_request(self.gap_end)),
-            None => Action::None,
+        if self.stale {
+            Action::Rerequest(self.missing())
+        } else {
+            Action::None
         }
     }
 
@@ -409,6 +430,36 @@ mod tests {
         assert_eq!(feed.on_packet(&packet("S", MAX_REREQUEST + 1, &tail), 0, &mut ()), Action::None);
         assert!(!feed.is_stale() && feed.open_gap().is_none());
         assert_eq!(feed.book(3).unwrap().order_count() as u64, total);
+    }
+
+    #[test]
+    fn a_sequence_absurdly_far_ahead_is_refused_and_leaves_the_books_good() {
+        let mut feed = ItchFeed::new(session("S"), 16, 16, 16);
+        feed.on_packet(&packet("S", 1, &[add(1)]), 0, &mut ());
+        assert_eq!(feed.on_packet(&packet("S", 2 + MAX_GAP + 1, &[add(2)]), 0, &mut ()), Action::None);
+        assert!(!feed.is_stale(), "nonsense does not open a gap");
+        assert_eq!(feed.counters().decode_errors, 1);
+        assert!(feed.refusals().last().unwrap().what.contains("beyond the books"));
+        assert_eq!(feed.on_packet(&packet("S", 2, &[add(2)]), 0, &mut ()), Action::None);
+        assert_eq!(feed.book(3).unwrap().order_count(), 2);
+    }
+
+    #[test]
+    fn a_gap_whose_early_packet_was_not_kept_asks_for_that_packet_too() {
+        let mut feed = ItchFeed::new(session("S"), 0, 16, 16); // keeps nothing early
+        feed.on_packet(&packet("S", 1, &[add(1)]), 0, &mut ());
+        let Action::Rerequest(request) = feed.on_packet(&packet("S", 3, &[add(3), add(4)]), 0, &mut ())
+        else {
+            panic!("the gap is noticed");
+        };
+        assert_eq!(
+            (request.sequence, request.count),
+            (2, 3),
+            "messages 2 to 4: the gap and the packet not kept"
+        );
+        feed.on_packet(&packet("S", 2, &[add(2), add(3), add(4)]), 0, &mut ());
+        assert!(!feed.is_stale());
+        assert_eq!(feed.counters().gaps, 1, "one gap, not a second one for the packet not kept");
     }
 
     #[test]

@@ -153,7 +153,7 @@ impl ItchReceiver {
                         std::hint::spin_loop();
                     }
                     self.retry_open_gap(rerequests, feed, taps)?;
-                    taps.heartbeat();
+                    taps.pulse(sink, true);
                     continue;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -170,6 +170,7 @@ impl ItchReceiver {
             }
             taps.mirror(|| totals(&feed.counters()));
             taps.log(feed.refusals());
+            taps.pulse(sink, false);
         }
         Ok(())
     }

@@ -44,6 +44,7 @@ pub mod order_hash;
 pub mod orders;
 pub mod outputs;
 pub mod publish;
+mod reconnect;
 pub mod recording;
 pub mod refusals;
 pub mod sink;

@@ -223,6 +223,10 @@ impl<S: BookSink> BookSink for Timed<'_, S> {
         }
         Ok(())
     }
+
+    fn heartbeat(&mut self) {
+        self.inner.heartbeat();
+    }
 }
 
 #[cfg(test)]

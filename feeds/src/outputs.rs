@@ -115,7 +115,10 @@ mod tests {
         for name in [&outputs.events, &outputs.books] {
             assert!(shm_layout::list_segments(name).unwrap().is_empty(), "{name} was removed");
         }
-        assert_eq!(shm_layout::list_segments(&outputs.metrics).unwrap(), std::slice::from_ref(&outputs.metrics));
+        assert_eq!(
+            shm_layout::list_segments(&outputs.metrics).unwrap(),
+            std::slice::from_ref(&outputs.metrics)
+        );
         drop(theirs);
         outputs.unlink();
     }

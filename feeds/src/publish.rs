@@ -174,6 +174,10 @@ impl BookSink for BookPublisher {
     fn book(&mut self, instrument: u32, book: &Book, stale: bool, stamps: &Stamps) -> ShmResult<()> {
         self.top_of_book(instrument, book, stale, stamps)
     }
+
+    fn heartbeat(&mut self) {
+        BookPublisher::heartbeat(self);
+    }
 }
 
 #[cfg(test)]

@@ -25,6 +25,15 @@ pub struct Frame {
     pub bytes: Vec<u8>,
 }
 
+/// The frames of a whole recording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frames {
+    /// Every whole frame, in order.
+    pub frames: Vec<Frame>,
+    /// Why the recording ended early, if it was cut short mid-frame.
+    pub cut: Option<String>,
+}
+
 /// Appends frames to a recording file.
 #[derive(Debug)]
 pub struct Recorder {
@@ -103,17 +112,29 @@ impl Replay {
         Ok(Some(Frame { receive_ts_ns, bytes }))
     }
 
-    /// Every remaining frame, in order (for replays timed without the file in the way).
-    pub fn read_all(&mut self) -> io::Result<Vec<Frame>> {
+    /// Every remaining frame, in order (for replays timed without the file in the way). A
+    /// recording cut short (its recorder was killed mid-frame) gives the whole frames before
+    /// the cut, and says so in [`Frames::cut`]; any other failure is an error.
+    pub fn read_all(&mut self) -> io::Result<Frames> {
         let mut frames = Vec::new();
-        while let Some(frame) = self.next_frame()? {
-            frames.push(frame);
+        loop {
+            match self.next_frame() {
+                Ok(Some(frame)) => frames.push(frame),
+                Ok(None) => return Ok(Frames { frames, cut: None }),
+                Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => {
+                    return Ok(Frames { frames, cut: Some(error.to_string()) })
+                }
+                Err(error) => return Err(error),
+            }
         }
-        Ok(frames)
     }
 
     fn cut(&self, what: &str) -> io::Error {
-        invalid(Path::new(&self.path), &format!("ends in the middle of {what}"))
+        let path = Path::new(&self.path).display();
+        io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("recording {path}: ends in the middle of {what}"),
+        )
     }
 }
 
@@ -213,6 +234,20 @@ mod tests {
         std::fs::write(&p, &bytes).unwrap();
         let mut replay = Replay::open(&p).unwrap();
         assert!(replay.next_frame().unwrap_err().to_string().contains("ends in the middle of a frame"));
+        let mut recorder = Recorder::create(&p).unwrap();
+        recorder.record(1, b"whole").unwrap();
+        recorder.record(2, b"cut short").unwrap();
+        recorder.finish().unwrap();
+        let mut bytes = std::fs::read(&p).unwrap();
+        bytes.truncate(bytes.len() - 2);
+        std::fs::write(&p, &bytes).unwrap();
+        let all = Replay::open(&p).unwrap().read_all().unwrap();
+        assert_eq!(
+            all.frames,
+            [Frame { receive_ts_ns: 1, bytes: b"whole".to_vec() }],
+            "the whole frames are kept"
+        );
+        assert!(all.cut.unwrap().contains("ends in the middle of a frame"));
         std::fs::remove_file(p).unwrap();
     }
 }

@@ -69,8 +69,10 @@ impl RefusalLog {
 
     /// The line to print about `refusals` by venue `venue`'s feed now, if any is due: what
     /// was refused since the last line, and the last refusal.
+    #[inline]
     pub fn due(&mut self, venue: &str, refusals: &Refusals) -> Option<String> {
-        if self.at.is_some_and(|at| at.elapsed() < self.every) {
+        // The count first: a feed that refused nothing new never reads the clock here.
+        if refusals.count() == self.logged || self.at.is_some_and(|at| at.elapsed() < self.every) {
             return None;
         }
         self.pending(venue, refusals)

@@ -23,6 +23,10 @@ pub trait BookSink {
 
     /// `instrument`'s book after a message, and whether it is not known to be correct.
     fn book(&mut self, instrument: u32, book: &Book, stale: bool, stamps: &Stamps) -> ShmResult<()>;
+
+    /// A sign that the feed is alive, for whoever watches the sink's output (nothing by
+    /// default).
+    fn heartbeat(&mut self) {}
 }
 
 /// Discards every update.

@@ -6,11 +6,17 @@
 //! more than their record. The failure is kept for the caller to report when the loop ends.
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::metrics::{Counter, FeedMetrics, Mirror, Totals};
 use crate::recording::Recorder;
 use crate::refusals::{RefusalLog, Refusals};
+use crate::sink::BookSink;
+
+/// How often a loop shows it is alive, in its metrics and on its sink's segments.
+const HEARTBEAT_EVERY: Duration = Duration::from_millis(100);
+/// Busy loops look at the clock for a heartbeat once per this many reads.
+const READS_PER_CLOCK_CHECK: u32 = 64;
 
 /// The metrics, log and recorder of one feed loop.
 #[derive(Debug)]
@@ -21,6 +27,8 @@ pub struct Taps<'a> {
     mirror: Mirror,
     log: RefusalLog,
     recording_error: Option<io::Error>,
+    reads: u32,
+    last_heartbeat: Option<Instant>,
 }
 
 impl Default for Taps<'_> {
@@ -41,6 +49,8 @@ impl<'a> Taps<'a> {
             mirror: Mirror::default(),
             log: RefusalLog::new(Duration::from_secs(1)),
             recording_error: None,
+            reads: 0,
+            last_heartbeat: None,
         }
     }
 
@@ -86,11 +96,24 @@ impl<'a> Taps<'a> {
         }
     }
 
-    /// Records a sign of life in the metrics segment.
-    pub fn heartbeat(&self) {
+    /// Shows the loop is alive, in the metrics segment and through `sink`, every
+    /// [`HEARTBEAT_EVERY`]: call it after every read, and when a wait for input times out
+    /// (`idle`), so a quiet feed still shows it is alive and a hung one does not.
+    #[inline]
+    pub fn pulse(&mut self, sink: &mut impl BookSink, idle: bool) {
+        self.reads = self.reads.wrapping_add(1);
+        if !idle && self.reads % READS_PER_CLOCK_CHECK != 0 {
+            return;
+        }
+        let now = Instant::now();
+        if self.last_heartbeat.is_some_and(|at| now.duration_since(at) < HEARTBEAT_EVERY) {
+            return;
+        }
+        self.last_heartbeat = Some(now);
         if let Some(metrics) = self.metrics {
             metrics.heartbeat();
         }
+        sink.heartbeat();
     }
 
     /// Why recording stopped, if it failed.
@@ -105,6 +128,46 @@ mod tests {
     use crate::recording::Replay;
 
     #[test]
+    fn a_loop_pulses_its_sink_once_per_period_whether_idle_or_busy() {
+        #[derive(Default)]
+        struct Beats(u32);
+        impl BookSink for Beats {
+            fn level(
+                &mut self,
+                _: u32,
+                _: &crate::book::LevelChange,
+                _: &crate::sink::Stamps,
+            ) -> shm_layout::ShmResult<()> {
+                Ok(())
+            }
+            fn book(
+                &mut self,
+                _: u32,
+                _: &crate::book::Book,
+                _: bool,
+                _: &crate::sink::Stamps,
+            ) -> shm_layout::ShmResult<()> {
+                Ok(())
+            }
+            fn heartbeat(&mut self) {
+                self.0 += 1;
+            }
+        }
+        let (mut taps, mut sink) = (Taps::default(), Beats::default());
+        taps.pulse(&mut sink, true);
+        assert_eq!(sink.0, 1, "the first idle wait shows life at once");
+        for _ in 0..10_000 {
+            taps.pulse(&mut sink, false);
+        }
+        assert_eq!(sink.0, 1, "at most once per period");
+        std::thread::sleep(HEARTBEAT_EVERY);
+        for _ in 0..READS_PER_CLOCK_CHECK {
+            taps.pulse(&mut sink, false);
+        }
+        assert_eq!(sink.0, 2, "a busy loop shows life too");
+    }
+
+    #[test]
     fn a_recording_that_fails_stops_recording_and_keeps_the_error_for_later() {
         let path = std::env::temp_dir().join(format!("feeds-taps-{}.rec", std::process::id()));
         let mut recorder = Recorder::create(&path).unwrap();
@@ -116,7 +179,7 @@ mod tests {
         assert!(error.to_string().contains("bytes"), "{error}");
         recorder.finish().unwrap();
         let frames = Replay::open(&path).unwrap().read_all().unwrap();
-        assert_eq!(frames.len(), 1);
+        assert_eq!(frames.frames.len(), 1);
         std::fs::remove_file(path).unwrap();
     }
 }

@@ -13,7 +13,7 @@
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use protocols::depth_json::DepthDecoder;
 use protocols::websocket::CloseCode;
@@ -23,6 +23,7 @@ use shm_layout::realtime_ns;
 
 use crate::depth_feed::{DepthAction, DepthCounters, DepthFeed};
 use crate::metrics::{Counter, Totals};
+use crate::reconnect::pause;
 use crate::recording::Frame;
 use crate::refusals::Refusals;
 use crate::sink::BookSink;
@@ -195,10 +196,7 @@ impl DepthClient {
                     self.last_error = Some(error);
                     let now = realtime_ns();
                     self.feeds.iter_mut().for_each(|feed| feed.disconnected(now, sink));
-                    let resume = Instant::now() + self.config.reconnect_delay;
-                    while !stop.load(Ordering::Relaxed) && Instant::now() < resume {
-                        std::thread::sleep(self.config.read_timeout.min(resume - Instant::now()));
-                    }
+                    pause(self.config.reconnect_delay, stop);
                 }
             }
         }
@@ -287,7 +285,10 @@ impl DepthClient {
                         .map_or_else(|| "no reason".to_owned(), |(code, text)| format!("{} {text}", code.0));
                     return Err(Ended::Lost(format!("venue closed the connection: {reason}")));
                 }
-                None => None,
+                None => {
+                    taps.pulse(sink, true);
+                    None
+                }
             };
             if let Some(index) = resync {
                 self.counters.snapshot_requests += 1;
@@ -296,6 +297,7 @@ impl DepthClient {
             }
             taps.mirror(|| self.totals());
             taps.log(&self.refusals);
+            taps.pulse(sink, false);
         }
     }
 

@@ -92,6 +92,14 @@ impl<'a> Packet<'a> {
             });
         }
         let header = PacketHeader::read(bytes);
+        if header.sequence.checked_add(u64::from(header.count)).is_none() {
+            return Err(DecodeError::InvalidField {
+                protocol: PROTOCOL,
+                msg_type: 'H',
+                field: "sequence",
+                value: format!("{} (with {} messages it overflows)", header.sequence, header.count),
+            });
+        }
         let blocks = &bytes[HEADER_LEN..];
         let count = if header.is_end_of_session() { 0 } else { header.count };
         let mut at = 0;
@@ -250,6 +258,19 @@ impl Request {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_sequence_that_would_overflow_with_its_messages_is_refused() {
+        let mut bytes = header_only(session("S"), u64::MAX, 0).to_vec();
+        bytes[18..20].copy_from_slice(&1u16.to_be_bytes());
+        bytes.extend_from_slice(&[0, 1, b'x']);
+        let err = Packet::decode(&bytes).unwrap_err();
+        assert!(err.to_string().contains("overflows"), "{err}");
+        assert!(
+            Packet::decode(&header_only(session("S"), u64::MAX, 0)).is_ok(),
+            "a heartbeat at the end is fine"
+        );
+    }
 
     #[test]
     fn a_packet_has_the_specified_layout_and_numbers_its_messages() {

@@ -36,6 +36,10 @@ pub(crate) const BOOK_LEVELS: usize = 4096;
 /// (the live worker's `orders_per_book` defaults to the same).
 pub(crate) const ORDERS_PER_BOOK: usize = 4096;
 
+/// Early packets a venue A feed keeps while a gap is open (the live worker's `max_pending`
+/// defaults to the same, so a replay keeps what the live run kept).
+pub(crate) const MAX_PENDING: usize = 4096;
+
 /// The firm's instrument table from Python's `(symbol, id)` pairs.
 pub(crate) fn instruments(pairs: Vec<(String, u32)>) -> PyResult<Instruments> {
     Instruments::new(pairs).map_err(PyValueError::new_err)
@@ -106,13 +110,15 @@ impl Outputs {
         let Outputs { publisher, metrics, mut recorder } = self;
         let mut sink = Timed::new(publisher, &metrics);
         let mut taps = Taps::new(venue, Some(&metrics), recorder.as_mut());
-        feed(&mut sink, &mut taps)?;
-        if let Some(error) = taps.take_recording_error() {
+        let ran = feed(&mut sink, &mut taps);
+        let stopped_recording = taps.take_recording_error();
+        // The recording is finished whatever ended the loop: what it holds is what came.
+        let finished = recorder.map_or(Ok(()), Recorder::finish);
+        ran?;
+        if let Some(error) = stopped_recording {
             return Err(format!("venue {venue} feed: recording stopped: {error}"));
         }
-        recorder
-            .map_or(Ok(()), Recorder::finish)
-            .map_err(|e| format!("venue {venue} feed: finish the recording: {e}"))
+        finished.map_err(|e| format!("venue {venue} feed: finish the recording: {e}"))
     }
 }
 

@@ -9,7 +9,7 @@ use feeds::itch_feed::ItchFeed;
 use feeds::metrics::{Counter, FeedReport};
 use feeds::outputs::FeedOutputs;
 use feeds::publish::BookPublisher;
-use feeds::recording::{Frame, Pace, Pacer, Replay};
+use feeds::recording::{Frame, Frames, Pace, Pacer, Replay};
 use feeds::ws_client::{DepthClient, DepthClientConfig};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
@@ -17,7 +17,9 @@ use pyo3::types::PyDict;
 use shm_layout::SegmentOptions;
 
 use crate::errors::IntoPyResult;
-use crate::feed_workers::{fix_feed_config, instruments, with_ids, BOOK_LEVELS, ORDERS_PER_BOOK};
+use crate::feed_workers::{
+    fix_feed_config, instruments, with_ids, BOOK_LEVELS, MAX_PENDING, ORDERS_PER_BOOK,
+};
 use crate::simulated::session_of;
 
 /// A feed's metrics: `{"counters": {name: value}, "latency_ns": {"count", "mean", "p50", "p99",
@@ -80,7 +82,8 @@ impl Handler {
 /// fresh handler into the segments under `prefix`, at the recorded pace times `speed` or
 /// (`speed=None`) as fast as possible, the frames read into memory first so only the handler
 /// and the publishing are timed. `symbols` are the venue's (B and C). Returns `{"frames",
-/// "messages", "seconds"}`.
+/// "messages", "seconds", "cut"}` (`cut`: why the recording ended early, if it was cut short
+/// mid-frame; the whole frames before the cut are replayed).
 #[pyfunction]
 #[pyo3(signature = (venue, path, prefix, symbols, instruments, *, session_name="TICKRAIL01",
     target_comp_id="VENUEB", speed=None, replace_stale=false))]
@@ -102,7 +105,7 @@ fn replay<'py>(
     let nowhere = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let mut handler = match venue {
         "a" => Handler::Itch(
-            ItchFeed::new(session_of(session_name)?, 1 << 16, ORDERS_PER_BOOK, BOOK_LEVELS)
+            ItchFeed::new(session_of(session_name)?, MAX_PENDING, ORDERS_PER_BOOK, BOOK_LEVELS)
                 .with_instruments(table),
         ),
         "b" => {
@@ -112,7 +115,7 @@ fn replay<'py>(
         "c" => Handler::Depth(DepthClient::new(DepthClientConfig::new(nowhere, with_ids(symbols, &table)?))),
         other => return Err(PyValueError::new_err(format!("no venue {other:?}: the venues are a, b and c"))),
     };
-    let frames = Replay::open(&path)
+    let Frames { frames, cut } = Replay::open(&path)
         .and_then(|mut replay| replay.read_all())
         .map_err(|e| PyOSError::new_err(e.to_string()))?;
     let options = SegmentOptions { replace_stale, ..SegmentOptions::default() };
@@ -130,6 +133,7 @@ fn replay<'py>(
     out.set_item("frames", frames.len())?;
     out.set_item("messages", handler.messages())?;
     out.set_item("seconds", seconds)?;
+    out.set_item("cut", cut)?;
     Ok(out)
 }
 
