@@ -6,10 +6,9 @@
 //! stops.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
@@ -24,6 +23,7 @@ use venues::ouch_server::OuchServerConfig;
 use venues::venue_c_server::{self, ApiKey, JsonVenueConfig, JsonVenueServer};
 
 use crate::simulated::{market_spec, session_of, venue_spec, SymbolTuple};
+use crate::worker::Worker;
 
 /// Parses `addr` (`"host:port"`), naming the `what` it is for when it does not parse.
 pub(crate) fn socket_addr(what: &str, addr: &str) -> PyResult<SocketAddr> {
@@ -163,71 +163,52 @@ impl Venue for FixVenueServer {
     }
 }
 
-/// What a venue reports when it closes.
+/// What a venue reports when it closes: what it did, by name, and its books.
 type Closing = (Vec<(&'static str, u64)>, Vec<ClosingBook>);
 
-/// A venue's thread, or the server waiting to be started.
-enum Runner<V> {
-    Ready(V),
-    Running {
-        close: Arc<AtomicBool>,
-        // A mutex only to make the handle `Sync`, as Python objects must be; one thread takes it.
-        closing: Mutex<Receiver<Closing>>,
-        handle: JoinHandle<Result<(), String>>,
-    },
-    Closed {
-        handle: JoinHandle<Result<(), String>>,
-    },
-    Done,
+/// A venue on its thread: it trades until closed, reports its closing books, lingers, stops.
+struct Runner<V> {
+    worker: Worker<V, ()>,
+    linger: Duration,
+    /// The closing report, once started; a mutex only to make the handle `Sync`, as Python
+    /// objects must be.
+    closing: Mutex<Option<Receiver<Closing>>>,
 }
 
 impl<V: Venue> Runner<V> {
-    fn start(&mut self, name: &str, linger: Duration) -> PyResult<()> {
-        let Runner::Ready(_) = self else {
-            return Err(PyRuntimeError::new_err(format!("{name} was already started")));
-        };
-        let Runner::Ready(mut venue) = std::mem::replace(self, Runner::Done) else { unreachable!() };
-        let close = Arc::new(AtomicBool::new(false));
-        let (report, closing) = mpsc::channel();
-        let flag = close.clone();
-        let handle = std::thread::Builder::new()
-            .name(name.to_owned())
-            .spawn(move || {
-                let stats = venue.trade(&flag)?;
-                // The receiver may be gone (Python stopped without closing); the books are then
-                // nobody's business.
-                let _ = report.send((stats, venue.books()));
-                venue.linger(Instant::now() + linger)
-            })
-            .map_err(|e| PyRuntimeError::new_err(format!("cannot start {name}: {e}")))?;
-        *self = Runner::Running { close, closing: Mutex::new(closing), handle };
-        Ok(())
+    fn new(venue: V, linger: Duration) -> Self {
+        Self { worker: Worker::Ready(venue), linger, closing: Mutex::new(None) }
     }
 
-    fn is_running(&self) -> bool {
-        match self {
-            Runner::Running { handle, .. } | Runner::Closed { handle } => !handle.is_finished(),
-            _ => false,
-        }
+    fn start(&mut self, name: &str) -> PyResult<()> {
+        let (report, closing) = mpsc::channel();
+        let linger = self.linger;
+        self.worker.start(name, move |mut venue: V, close| {
+            let stats = venue.trade(close)?;
+            // The receiver is gone if Python stopped without closing: nobody wants the books.
+            let _ = report.send((stats, venue.books()));
+            venue.linger(Instant::now() + linger)
+        })?;
+        *self.closing.get_mut().map_err(|_| poisoned())? = Some(closing);
+        Ok(())
     }
 
     /// Stops the flow; returns what the venue did and its books, as it starts lingering.
     fn close<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let Runner::Running { close, closing, handle } = std::mem::replace(self, Runner::Done) else {
-            return Err(PyValueError::new_err("the venue is not trading"));
+        let closing = self
+            .closing
+            .get_mut()
+            .map_err(|_| poisoned())?
+            .take()
+            .ok_or_else(|| PyValueError::new_err("the venue is not trading"))?;
+        self.worker.signal();
+        let Ok((stats, books)) = py.detach(move || closing.recv()) else {
+            // The thread ended without reporting: its error says why.
+            return Err(match self.worker.stop(py) {
+                Err(error) => error,
+                Ok(()) => PyRuntimeError::new_err("the venue's thread ended without reporting"),
+            });
         };
-        close.store(true, Ordering::Relaxed);
-        let closing =
-            closing.into_inner().map_err(|_| PyRuntimeError::new_err("the venue's report was poisoned"))?;
-        let report = py.detach(move || closing.recv());
-        let Ok((stats, books)) = report else {
-            let failure = match handle.join() {
-                Ok(Err(message)) => message,
-                _ => "the venue's thread ended without reporting".to_owned(),
-            };
-            return Err(PyRuntimeError::new_err(failure));
-        };
-        *self = Runner::Closed { handle };
         let dict = PyDict::new(py);
         for (name, value) in stats {
             dict.set_item(name, value)?;
@@ -236,22 +217,52 @@ impl<V: Venue> Runner<V> {
         Ok(dict)
     }
 
-    /// Waits for the lingering venue to stop (closing it first if it still trades).
+    /// Waits for the venue to finish lingering (closing it first if it still trades).
     fn stop(&mut self, py: Python<'_>) -> PyResult<()> {
-        if let Runner::Running { close, .. } = self {
-            close.store(true, Ordering::Relaxed);
-        }
-        let handle = match std::mem::replace(self, Runner::Done) {
-            Runner::Running { handle, .. } | Runner::Closed { handle } => handle,
-            _ => return Err(PyValueError::new_err("the venue is not running")),
-        };
-        match py.detach(|| handle.join()) {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(message)) => Err(PyRuntimeError::new_err(message)),
-            Err(_) => Err(PyRuntimeError::new_err("the venue's thread panicked")),
-        }
+        self.worker.signal();
+        self.worker.stop(py)
     }
 }
+
+fn poisoned() -> PyErr {
+    PyRuntimeError::new_err("the venue's closing report was poisoned")
+}
+
+/// The methods every venue class shares: start, running, close, stop.
+macro_rules! venue_lifecycle {
+    ($class:ty, $thread:literal) => {
+        #[pymethods]
+        impl $class {
+            /// Opens the market and trades on a Rust thread until `close`.
+            fn start(&mut self) -> PyResult<()> {
+                self.runner.start($thread)
+            }
+
+            /// Whether the venue's thread is running (trading or lingering).
+            #[getter]
+            fn running(&self) -> bool {
+                self.runner.worker.is_running()
+            }
+
+            /// Stops the flow and returns what the venue did, with `"books"`: each symbol's
+            /// `(name, bids, asks)`, best first, `(price in 1/10,000, quantity)`. The venue
+            /// then serves recovery and clients for `linger_ms`, with the flow stopped, so
+            /// feeds settle on those books.
+            fn close<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+                self.runner.close(py)
+            }
+
+            /// Waits for the venue to finish lingering (closing it first if needed).
+            fn stop(&mut self, py: Python<'_>) -> PyResult<()> {
+                self.runner.stop(py)
+            }
+        }
+    };
+}
+
+venue_lifecycle!(PyItchVenueServer, "venue-a");
+venue_lifecycle!(PyFixVenueServer, "venue-b");
+venue_lifecycle!(PyJsonVenueServer, "venue-c");
 
 /// Venue A on its sockets: ITCH 5.0 in MoldUDP64 over UDP to `destination`, paced by the
 /// wall clock, its re-request server, and OUCH 4.2 order entry if `order_entry` is given.
@@ -260,7 +271,6 @@ pub(crate) struct PyItchVenueServer {
     destination: SocketAddr,
     rerequest: SocketAddr,
     order_entry: Option<SocketAddr>,
-    linger: Duration,
     runner: Runner<ItchServer>,
 }
 
@@ -326,8 +336,7 @@ impl PyItchVenueServer {
             destination: server.destination(),
             rerequest: server.rerequest_addr().map_err(os_error)?,
             order_entry: server.order_entry_addr().transpose().map_err(os_error)?,
-            linger: Duration::from_millis(linger_ms),
-            runner: Runner::Ready(server),
+            runner: Runner::new(server, Duration::from_millis(linger_ms)),
         })
     }
 
@@ -348,29 +357,6 @@ impl PyItchVenueServer {
     fn order_entry_addr(&self) -> Option<String> {
         self.order_entry.map(|a| a.to_string())
     }
-
-    /// Opens the session and trades on a Rust thread until `close`.
-    fn start(&mut self) -> PyResult<()> {
-        self.runner.start("venue-a", self.linger)
-    }
-
-    /// Whether the venue's thread is running (trading or lingering).
-    #[getter]
-    fn running(&self) -> bool {
-        self.runner.is_running()
-    }
-
-    /// Stops the flow and returns what the venue did, with `"books"`: each symbol's `(name,
-    /// bids, asks)`, best first, `(price in 1/10,000, quantity)`. The venue then serves
-    /// re-requests for `linger_ms` so feeds can fill the session's tail.
-    fn close<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        self.runner.close(py)
-    }
-
-    /// Waits for the venue to finish lingering (closing it first if needed).
-    fn stop(&mut self, py: Python<'_>) -> PyResult<()> {
-        self.runner.stop(py)
-    }
 }
 
 /// Venue C on its sockets: JSON market data and an HMAC-authenticated order channel over
@@ -379,7 +365,6 @@ impl PyItchVenueServer {
 pub(crate) struct PyJsonVenueServer {
     market_data: SocketAddr,
     orders: SocketAddr,
-    linger: Duration,
     runner: Runner<JsonVenueServer>,
 }
 
@@ -432,8 +417,7 @@ impl PyJsonVenueServer {
         Ok(Self {
             market_data: server.market_data_addr().map_err(os_error)?,
             orders: server.order_addr().map_err(os_error)?,
-            linger: Duration::from_millis(linger_ms),
-            runner: Runner::Ready(server),
+            runner: Runner::new(server, Duration::from_millis(linger_ms)),
         })
     }
 
@@ -448,29 +432,6 @@ impl PyJsonVenueServer {
     fn order_addr(&self) -> String {
         self.orders.to_string()
     }
-
-    /// Opens the market and trades on a Rust thread until `close`.
-    fn start(&mut self) -> PyResult<()> {
-        self.runner.start("venue-c", self.linger)
-    }
-
-    /// Whether the venue's thread is running (trading or lingering).
-    #[getter]
-    fn running(&self) -> bool {
-        self.runner.is_running()
-    }
-
-    /// Stops the flow and returns what the venue did, with `"books"` as
-    /// `ItchVenueServer.close`. The venue then serves clients for `linger_ms`, with the flow
-    /// stopped, before closing every connection.
-    fn close<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        self.runner.close(py)
-    }
-
-    /// Waits for the venue to finish lingering (closing it first if needed).
-    fn stop(&mut self, py: Python<'_>) -> PyResult<()> {
-        self.runner.stop(py)
-    }
 }
 
 /// Venue B on its socket: FIX 4.4 sessions for market data (V/W/X) and orders (D/F/G, 8/9)
@@ -478,7 +439,6 @@ impl PyJsonVenueServer {
 #[pyclass(module = "tickrail._native", name = "FixVenueServer")]
 pub(crate) struct PyFixVenueServer {
     addr: SocketAddr,
-    linger: Duration,
     runner: Runner<FixVenueServer>,
 }
 
@@ -523,8 +483,7 @@ impl PyFixVenueServer {
         let server = FixVenueServer::bind(config).map_err(fix_error)?;
         Ok(Self {
             addr: server.local_addr().map_err(|e| PyOSError::new_err(e.to_string()))?,
-            linger: Duration::from_millis(linger_ms),
-            runner: Runner::Ready(server),
+            runner: Runner::new(server, Duration::from_millis(linger_ms)),
         })
     }
 
@@ -532,28 +491,6 @@ impl PyFixVenueServer {
     #[getter]
     fn addr(&self) -> String {
         self.addr.to_string()
-    }
-
-    /// Opens the market and trades on a Rust thread until `close`.
-    fn start(&mut self) -> PyResult<()> {
-        self.runner.start("venue-b", self.linger)
-    }
-
-    /// Whether the venue's thread is running (trading or lingering).
-    #[getter]
-    fn running(&self) -> bool {
-        self.runner.is_running()
-    }
-
-    /// Stops the flow and returns what the venue did, with `"books"` as
-    /// `ItchVenueServer.close`; the venue then serves sessions for `linger_ms`.
-    fn close<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        self.runner.close(py)
-    }
-
-    /// Waits for the venue to finish lingering (closing it first if needed).
-    fn stop(&mut self, py: Python<'_>) -> PyResult<()> {
-        self.runner.stop(py)
     }
 }
 

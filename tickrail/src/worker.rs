@@ -42,6 +42,13 @@ impl<P: Send + 'static, T: Send + 'static> Worker<P, T> {
         Ok(())
     }
 
+    /// Asks the loop to stop without waiting for it.
+    pub(crate) fn signal(&self) {
+        if let Worker::Running { stop, .. } = self {
+            stop.store(true, Ordering::Relaxed);
+        }
+    }
+
     /// Whether the loop is running (false once it returned, even on its own).
     pub(crate) fn is_running(&self) -> bool {
         matches!(self, Worker::Running { handle, .. } if !handle.is_finished())
