@@ -151,6 +151,12 @@ impl DepthFeed {
         action
     }
 
+    /// The caller asked for a snapshot unprompted (on connecting, so a quiet market still
+    /// gets its book): updates are kept until it comes, and no other is asked for meanwhile.
+    pub fn snapshot_requested(&mut self) {
+        self.awaiting_snapshot = true;
+    }
+
     /// The connection to the venue was lost: the book is stale until a snapshot after the
     /// reconnection; what was kept for a snapshot is dropped (the new connection's updates
     /// start afresh). A book that was correct is published once more, flagged stale.
@@ -275,6 +281,16 @@ mod tests {
         );
         assert_eq!(apply(&mut feed, snapshot(20, vec![(100, 2)])), DepthAction::None);
         assert_eq!((feed.last_update_id(), bids(&feed)), (Some(20), vec![(100, 2)]));
+    }
+
+    #[test]
+    fn a_snapshot_asked_for_on_connecting_is_not_asked_for_again_by_the_first_update() {
+        let mut feed = DepthFeed::new(1, 16, 16);
+        feed.snapshot_requested();
+        assert_eq!(apply(&mut feed, update(3, 4, (100, 1))), DepthAction::None, "kept for the snapshot");
+        apply(&mut feed, snapshot(2, vec![(100, 5)]));
+        assert!(!feed.is_stale());
+        assert_eq!(bids(&feed), [(100, 1)], "the kept update applied onto the snapshot");
     }
 
     #[test]

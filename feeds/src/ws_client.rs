@@ -260,6 +260,13 @@ impl DepthClient {
         taps.record(realtime_ns(), &[]);
         let streams = self.config.symbols.iter().map(|(symbol, _)| format!("{symbol}@depth")).collect();
         self.request(&mut ws, Call::Subscribe(streams))?;
+        // Every book's snapshot at once: a quiet market sends no update that would ask for it.
+        for index in 0..self.feeds.len() {
+            self.counters.snapshot_requests += 1;
+            self.feeds[index].snapshot_requested();
+            let symbol = self.config.symbols[index].0.clone();
+            self.request(&mut ws, Call::Depth { symbol })?;
+        }
         loop {
             if stop.load(Ordering::Relaxed) {
                 let _ = ws.close(CloseCode::GOING_AWAY, "feed stopping");
