@@ -17,7 +17,7 @@
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use protocols::fix::{self, tag, Writer};
 use protocols::fix44::{
@@ -25,6 +25,7 @@ use protocols::fix44::{
 };
 use protocols::fix_session::{possible_duplicate, Incoming, Session, SessionConfig, State};
 
+use crate::clock::unix_now_ns;
 use crate::faults::{Connection, Delivery, FaultCounts, FaultDraws, FaultPlan, FaultPlanError, StreamFaults};
 use crate::flow::{MarketSpec, VenueSpec};
 use crate::venue_b::{FixVenue, VenueOutput};
@@ -151,11 +152,6 @@ pub struct FixVenueServer {
     session_ns: u64,
     /// When trading started.
     opened: Option<Instant>,
-}
-
-/// Nanoseconds since the Unix epoch.
-pub fn unix_now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 impl FixVenueServer {

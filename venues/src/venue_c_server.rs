@@ -13,12 +13,13 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use protocols::websocket::CloseCode;
 use protocols::ws_api::{ApiError, Call, Logon, OrderChannelMessage, Request, Response};
 use protocols::ws_stream::{WsLimits, WsMessage, WsStream};
 
+use crate::clock::unix_now_ms;
 use crate::faults::{Connection, FaultCounts, FaultDraws, FaultPlan, FaultPlanError, StreamFaults};
 use crate::flow::{MarketSpec, VenueSpec};
 use crate::venue_c::{JsonVenue, SessionId, Stream};
@@ -160,10 +161,6 @@ pub struct JsonVenueServer {
     opened: Option<Instant>,
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
 fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     let listener = TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
@@ -241,7 +238,7 @@ impl JsonVenueServer {
     /// One turn of the loop: the flow up to now (if trading since `opened`), then every client.
     fn turn(&mut self, opened: Option<Instant>) -> Result<(), ServerError> {
         self.accept()?;
-        let now = now_ms();
+        let now = unix_now_ms();
         if let Some(start) = opened {
             self.stats.flow_actions +=
                 self.venue.advance_until(start.elapsed().as_nanos() as u64, now) as u64;

@@ -213,7 +213,7 @@ impl Conn {
             heartbeat_interval_s: 5,
             retention: 100,
         };
-        let session = protocols::fix_session::Session::initiate(config, venues::fix_server::unix_now_ns());
+        let session = protocols::fix_session::Session::initiate(config, venues::clock::unix_now_ns());
         let mut conn = Self { stream, session, buf: Vec::new() };
         conn.flush();
         conn
@@ -229,7 +229,7 @@ impl Conn {
     fn send(&mut self, body: &protocols::fix44::Body<'_>) {
         use std::io::Write;
         self.flush();
-        let bytes = self.session.send(body, venues::fix_server::unix_now_ns()).to_vec();
+        let bytes = self.session.send(body, venues::clock::unix_now_ns()).to_vec();
         self.stream.write_all(&bytes).unwrap();
     }
 
@@ -248,7 +248,7 @@ impl Conn {
             let mut used = 0;
             while let Some((frame, n)) = protocols::fix::frame(&self.buf[used..]).unwrap() {
                 used += n;
-                let now = venues::fix_server::unix_now_ns();
+                let now = venues::clock::unix_now_ns();
                 if let Ok(protocols::fix_session::Incoming::App(_)) = self.session.on_frame(&frame, now) {
                     apps.push(String::from_utf8_lossy(frame.bytes()).replace('\x01', "|"));
                 }
@@ -273,7 +273,7 @@ fn orders_over_tcp_are_acknowledged_filled_and_refused_by_execution_reports() {
         thread::spawn(move || server.run(&stop).unwrap())
     };
     let mut conn = Conn::connect(addr);
-    let now = venues::fix_server::unix_now_ns();
+    let now = venues::clock::unix_now_ns();
     let order = |cl_ord_id, side, price: i64| {
         Body::NewOrderSingle(NewOrderSingle {
             cl_ord_id,

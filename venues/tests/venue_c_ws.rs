@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use feeds::book::{Book, LevelChange, Side as BookSide};
 use feeds::sink::{BookSink, Stamps};
@@ -18,10 +18,11 @@ use protocols::ws_api::{
     Request, Response,
 };
 use protocols::ws_stream::{WsLimits, WsMessage, WsStream};
+use venues::clock::unix_now_ms;
 use venues::faults::FaultPlan;
 use venues::flow::{MarketSpec, VenueSpec};
 use venues::matching::Side;
-use venues::venue_c::EXTERNAL_ID_BIT;
+use venues::matching::EXTERNAL_ID_BIT;
 use venues::venue_c_server::{ApiKey, JsonVenueConfig, JsonVenueServer, ServerError, ServerStats};
 
 const SYMBOLS: [(&str, i64); 3] = [("AAPL", 1_900_000), ("MSFT", 4_200_000), ("SPY", 5_600_000)];
@@ -186,10 +187,6 @@ fn call(ws: &mut WsStream<TcpStream>, id: u64, call: Call) -> Response {
     }
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
-}
-
 fn error_code(response: &Response) -> Option<i32> {
     response.error.as_ref().map(|e| e.code)
 }
@@ -210,7 +207,7 @@ fn logons_with_a_bad_signature_an_unknown_key_a_stale_or_replayed_timestamp_are_
     let before = call(&mut ws, 1, Call::Place(order));
     assert_eq!((before.status, error_code(&before)), (401, Some(-1002)), "no orders before a logon");
 
-    let now = now_ms();
+    let now = unix_now_ms();
     let forged = call(&mut ws, 2, Call::Logon(Logon::signed(KEY, b"guessed secret", now)));
     assert_eq!((forged.status, error_code(&forged)), (401, Some(-1022)));
     assert!(forged.error.unwrap().msg.contains("Signature"));
@@ -240,7 +237,7 @@ fn orders_trade_against_the_book_and_fills_arrive_on_the_order_channel_and_in_ma
     let subscribed = call(&mut market_data, 1, Call::Subscribe(vec!["AAPL@trade".into()]));
     assert_eq!(subscribed.status, 200);
     let mut orders = connect(venue.orders);
-    assert_eq!(call(&mut orders, 1, Call::Logon(Logon::signed(KEY, SECRET, now_ms()))).status, 200);
+    assert_eq!(call(&mut orders, 1, Call::Logon(Logon::signed(KEY, SECRET, unix_now_ms()))).status, 200);
     thread::sleep(Duration::from_millis(100)); // the flow builds a book
 
     let market = |id: &str| Place {
