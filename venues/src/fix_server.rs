@@ -2,7 +2,8 @@
 //! connection, market-data subscriptions, order entry, and injected faults.
 //!
 //! Each turn of [`FixVenueServer::run`] accepts connections, reads and answers what clients
-//! sent, runs the flow's actions the wall clock has made due, sends their incremental
+//! sent, drops the connections that ended (cancelling their clients' resting orders: cancel on
+//! disconnect, whether the session logged out, was cut or failed), runs the flow's actions the wall clock has made due, sends their incremental
 //! refreshes to subscribers and reports to order owners, keeps sessions alive, and writes
 //! what is pending, all on non-blocking sockets; it sleeps a millisecond when there was
 //! nothing to do, and returns once `stop` is set.
@@ -94,6 +95,8 @@ pub struct Stats {
     pub invalid: u64,
     /// Sessions ended by an error (silence, sequence, framing).
     pub session_errors: u64,
+    /// Resting orders cancelled because their client's connection ended.
+    pub cancelled_on_disconnect: u64,
 }
 
 /// Why the server stopped.
@@ -219,14 +222,17 @@ impl FixVenueServer {
         Ok(self.stats())
     }
 
-    /// One turn: accept, read every client, advance the flow to `flow_limit` (if trading),
-    /// publish, write; sleeps briefly if there was nothing to do.
+    /// One turn: accept, read every client, drop the connections that ended (cancelling their
+    /// orders), advance the flow to `flow_limit` (if trading), publish, write; sleeps briefly
+    /// if there was nothing to do. A connection that ends while publishing or writing is
+    /// dropped at the next turn.
     fn turn(&mut self, flow_limit: Option<u64>) -> Result<(), ServerError> {
         let now_ns = unix_now_ns();
         let mut busy = self.accept()?;
         for i in 0..self.clients.len() {
             busy |= self.read(i, now_ns);
         }
+        busy |= self.drop_closed();
         if let Some(limit) = flow_limit {
             let actions = self.venue.advance_until(limit, &mut self.out);
             self.stats.actions += actions as u64;
@@ -236,13 +242,29 @@ impl FixVenueServer {
         for client in &mut self.clients {
             busy |= keep_alive_and_write(client, now_ns, &mut self.stats);
         }
-        self.clients.retain(|c| !c.closing);
         if !busy {
             // Short, so the flow's messages go out close to when they happen rather than in
             // millisecond batches (which a feed would see as latency).
             std::thread::sleep(IDLE_SLEEP);
         }
         Ok(())
+    }
+
+    /// Drops the connections that ended and cancels their clients' resting orders (their
+    /// refreshes go out with this turn's); returns whether any was dropped.
+    fn drop_closed(&mut self) -> bool {
+        let before = self.clients.len();
+        let (venue, out, stats, session_ns) =
+            (&mut self.venue, &mut self.out, &mut self.stats, self.session_ns);
+        self.clients.retain_mut(|client| {
+            if client.closing {
+                // Best effort: a Logout answer or a reject may still be pending.
+                write_pending(client);
+                stats.cancelled_on_disconnect += venue.end_session(client.id, session_ns, out) as u64;
+            }
+            !client.closing
+        });
+        self.clients.len() < before
     }
 
     fn accept(&mut self) -> io::Result<bool> {
@@ -475,6 +497,12 @@ fn keep_alive_and_write(client: &mut Client, now_ns: u64, stats: &mut Stats) -> 
             client.closing = true;
         }
     }
+    write_pending(client)
+}
+
+/// Writes what is pending for `client` as far as its socket takes it; marks the client closing
+/// when the socket failed or the backlog is too large. Returns whether anything was written.
+fn write_pending(client: &mut Client) -> bool {
     let mut written = 0;
     while written < client.write_buf.len() {
         match client.stream.write(&client.write_buf[written..]) {

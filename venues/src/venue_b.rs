@@ -680,6 +680,28 @@ impl FixVenue {
         self.finish_action(order.symbol, now_ns, out);
     }
 
+    /// Ends `client`'s session (logout, cut, error): its resting orders are cancelled (cancel
+    /// on disconnect), their levels published as refreshes; no reports, as nobody is left to
+    /// read them. Returns how many orders were cancelled.
+    pub fn end_session(&mut self, client: u64, now_ns: u64, out: &mut VenueOutput) -> usize {
+        let mut open: Vec<(usize, OrderId)> = self
+            .orders
+            .iter()
+            .filter(|(_, order)| order.client == client)
+            .map(|(&id, order)| (order.symbol, id))
+            .collect();
+        open.sort_unstable();
+        for &(symbol, id) in &open {
+            self.events.clear();
+            self.touched.clear();
+            self.touched.extend(self.engines[symbol].resting_at(id));
+            self.engines[symbol].cancel(id, &mut self.events);
+            self.forget(id);
+            self.publish_touched(symbol, now_ns, out);
+        }
+        open.len()
+    }
+
     /// Gives order `id` the ClOrdID `cl_ord_id`; returns the one it had.
     fn rename(&mut self, id: OrderId, cl_ord_id: &str) -> String {
         let order = self.orders.get_mut(&id).expect("a live client order");
@@ -997,6 +1019,35 @@ mod tests {
             ]
         );
         assert_eq!(venue.engine(0).levels(Side::Buy), [(100, 1)], "only the first d rests");
+    }
+
+    #[test]
+    fn ending_a_session_cancels_its_resting_orders_and_publishes_their_levels_going() {
+        let mut venue = venue();
+        let mut out = VenueOutput::default();
+        venue.on_order(7, &order("b1", fix44::Side::Buy, 300, 100), T0, &mut out);
+        venue.on_order(7, &order("b2", fix44::Side::Buy, 100, 200), T0, &mut out);
+        venue.on_order(8, &order("other", fix44::Side::Buy, 100, 100), T0, &mut out);
+        out.clear();
+        assert_eq!(venue.end_session(7, T0, &mut out), 2);
+        assert_eq!(venue.engine(0).levels(Side::Buy), [(100, 100)], "only the other client's order rests");
+        let changes: Vec<MdChange> = out.market_data.iter().flat_map(|u| u.changes.clone()).collect();
+        assert_eq!(
+            changes,
+            [
+                MdChange::Level {
+                    action: MdUpdateAction::Change,
+                    side: Side::Buy,
+                    price: 100,
+                    quantity: 100
+                },
+                MdChange::Level { action: MdUpdateAction::Delete, side: Side::Buy, price: 200, quantity: 0 },
+            ]
+        );
+        assert!(out.reports.is_empty(), "nobody is left to tell");
+        let mut again = VenueOutput::default();
+        venue.on_order(7, &order("b1", fix44::Side::Buy, 100, 100), T0, &mut again);
+        assert_eq!(executions(&again)[0].2, ExecType::New, "the session's ClOrdIDs are free again");
     }
 
     #[test]
