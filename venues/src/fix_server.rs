@@ -2,11 +2,12 @@
 //! connection, market-data subscriptions, order entry, and injected faults.
 //!
 //! Each turn of [`FixVenueServer::run`] accepts connections, reads and answers what clients
-//! sent, drops the connections that ended (cancelling their clients' resting orders: cancel on
-//! disconnect, whether the session logged out, was cut or failed), runs the flow's actions the wall clock has made due, sends their incremental
-//! refreshes to subscribers and reports to order owners, keeps sessions alive, and writes
-//! what is pending, all on non-blocking sockets; it sleeps a millisecond when there was
-//! nothing to do, and returns once `stop` is set.
+//! sent (at most [`MAX_READ_PER_TURN`] bytes of each, so one client cannot stall the others),
+//! drops the connections that ended (cancelling their clients' resting orders: cancel on
+//! disconnect, whether the session logged out, was cut or failed), runs the flow's actions the
+//! wall clock has made due, sends their incremental refreshes to subscribers and reports to
+//! order owners, keeps sessions alive, and writes what is pending, all on non-blocking
+//! sockets; it sleeps 50 us when there was nothing to do, and returns once `stop` is set.
 //!
 //! Faults act on incremental refreshes only, after they are numbered: a dropped refresh keeps
 //! its MsgSeqNum, so the client sees a gap and asks for a resend; a duplicated one is sent
@@ -33,6 +34,10 @@ use crate::venue_b::{FixVenue, VenueOutput};
 
 /// A connection whose unsent output grows past this is cut (a consumer that does not read).
 const MAX_PENDING_OUTPUT: usize = 64 << 20;
+
+/// The most bytes read from one client in one turn, so a client that sends without pause
+/// cannot hold up the others and the flow: the rest waits in its socket for the next turn.
+pub const MAX_READ_PER_TURN: usize = 64 << 10;
 
 /// SessionRejectReason (373): invalid MsgType.
 const INVALID_MSG_TYPE: u32 = 11;
@@ -295,19 +300,23 @@ impl FixVenueServer {
         }
     }
 
-    /// Reads what client `i` sent and handles every whole message.
+    /// Reads what client `i` sent (at most [`MAX_READ_PER_TURN`] bytes) and handles every
+    /// whole message.
     fn read(&mut self, i: usize, now_ns: u64) -> bool {
         let client = &mut self.clients[i];
         let mut chunk = [0u8; 16 << 10];
         let mut got = false;
-        loop {
-            match client.stream.read(&mut chunk) {
+        let mut read = 0;
+        while read < MAX_READ_PER_TURN {
+            let room = chunk.len().min(MAX_READ_PER_TURN - read);
+            match client.stream.read(&mut chunk[..room]) {
                 Ok(0) => {
                     client.closing = true;
                     break;
                 }
                 Ok(n) => {
                     client.read_buf.extend_from_slice(&chunk[..n]);
+                    read += n;
                     got = true;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
