@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use feeds::book::{Book, LevelChange, Side as BookSide};
 use feeds::sink::{BookSink, Stamps};
@@ -297,6 +297,56 @@ fn orders_trade_against_the_book_and_fills_arrive_on_the_order_channel_and_in_ma
     let (stats, server) = venue.stop();
     assert!(!server.venue().engine(0).is_resting(left_id) && !server.venue().engine(0).is_resting(resting));
     assert_eq!(stats.orders, 3);
+}
+
+#[test]
+fn clients_that_connect_and_say_nothing_do_not_delay_market_data_and_are_dropped_when_their_time_is_up() {
+    use std::io::Read;
+    let mut config = config(2_000.0);
+    config.handshake_timeout = Duration::from_millis(500);
+    let venue = start(config);
+    let mut ws = connect(venue.market_data);
+    let streams = SYMBOLS.iter().map(|(s, _)| format!("{s}@depth")).collect();
+    assert_eq!(call(&mut ws, 1, Call::Subscribe(streams)).status, 200);
+    next_text(&mut ws);
+
+    let silent =
+        [venue.market_data, venue.orders].map(|addr| TcpStream::connect_timeout(&addr, TIMEOUT).unwrap());
+    let watching = Instant::now();
+    let (mut last, mut longest, mut updates) = (Instant::now(), Duration::ZERO, 0);
+    while watching.elapsed() < Duration::from_millis(800) {
+        next_text(&mut ws);
+        longest = longest.max(last.elapsed());
+        last = Instant::now();
+        updates += 1;
+    }
+    assert!(longest < Duration::from_millis(200), "market data stalled for {longest:?} ({updates} updates)");
+    for mut stream in silent {
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        assert_eq!(stream.read(&mut [0u8; 16]).unwrap(), 0, "the venue dropped the silent connection");
+    }
+    let (stats, _) = venue.stop();
+    assert_eq!(stats.handshake_failures, 2, "{stats:?}");
+}
+
+#[test]
+fn a_handshake_that_arrives_in_pieces_opens_the_connection() {
+    use std::io::{Read, Write};
+    let venue = start(config(100.0));
+    let mut stream = TcpStream::connect_timeout(&venue.market_data, TIMEOUT).unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let request = protocols::websocket::client_request("venue", "/ws", "dGhlIHNhbXBsZSBub25jZQ==");
+    let (first, second) = request.as_bytes().split_at(request.len() / 2);
+    stream.write_all(first).unwrap();
+    thread::sleep(Duration::from_millis(50));
+    stream.write_all(second).unwrap();
+    let mut answer = [0u8; 256];
+    let n = stream.read(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 101 "), "{answer}");
+    assert!(answer.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "the key's accept value: {answer}");
+    let (stats, _) = venue.stop();
+    assert_eq!((stats.market_data_clients, stats.handshake_failures), (1, 0), "{stats:?}");
 }
 
 #[test]
