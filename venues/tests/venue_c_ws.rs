@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -66,11 +66,14 @@ fn engine_units(book: &Book, side: BookSide) -> Levels {
     book.side(side).iter().map(|l| (l.price / 100_000, (l.quantity / 1_000_000_000) as u64)).collect()
 }
 
-/// The last book each instrument published while correct, with its update id; and how often
-/// a book was flagged stale.
+/// The last book each instrument published while correct, with its update id and when; and
+/// how often a book was flagged stale. Shared with the test while the feed runs.
+#[derive(Default, Clone)]
+struct LastBooks(Arc<Mutex<Published>>);
+
 #[derive(Default)]
-struct LastBooks {
-    correct: HashMap<u32, (Levels, Levels, u64)>,
+struct Published {
+    correct: HashMap<u32, (Levels, Levels, u64, Instant)>,
     stale_marks: u64,
 }
 
@@ -86,12 +89,12 @@ impl BookSink for LastBooks {
         stale: bool,
         stamps: &Stamps,
     ) -> shm_layout::ShmResult<()> {
+        let mut published = self.0.lock().unwrap();
         if stale {
-            self.stale_marks += 1;
+            published.stale_marks += 1;
         } else {
-            let levels =
-                (engine_units(book, BookSide::Bid), engine_units(book, BookSide::Ask), stamps.sequence);
-            self.correct.insert(instrument, levels);
+            let (bids, asks) = (engine_units(book, BookSide::Bid), engine_units(book, BookSide::Ask));
+            published.correct.insert(instrument, (bids, asks, stamps.sequence, Instant::now()));
         }
         Ok(())
     }
@@ -109,27 +112,61 @@ fn the_feed_ends_with_the_engines_books_despite_drops_reorders_duplicates_and_di
         active_for: Some(Duration::from_millis(1_200)),
         ..FaultPlan::NONE
     };
+    let started = Instant::now();
     let venue = start(config);
     let symbols = SYMBOLS.iter().enumerate().map(|(i, (s, _))| (s.to_string(), i as u32 + 1)).collect();
     let mut client_config = DepthClientConfig::new(venue.market_data, symbols);
     client_config.reconnect_delay = Duration::from_millis(20);
     let client_stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&client_stop);
+    let books = LastBooks::default();
+    let mut sink = books.clone();
     let client = thread::spawn(move || {
         let mut client = DepthClient::new(client_config);
-        let mut sink = LastBooks::default();
         let result = client.run(&mut sink, &mut Taps::default(), &flag);
-        (result, client, sink)
+        (result, client)
     });
 
-    // Faults for 1.2 s, then a quiet stretch in which every gap is found and resynced.
-    thread::sleep(Duration::from_millis(1_800));
+    // Faults for 1.2 s (of the venue's clock, which starts after the test's), then trading goes
+    // on until every book has been published correct again (resynced after its last gap).
+    let faults_over = started + Duration::from_millis(1_300);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let resynced = || {
+        let published = books.0.lock().unwrap();
+        (1..=SYMBOLS.len() as u32).all(|i| published.correct.get(&i).is_some_and(|c| c.3 > faults_over))
+    };
+    while !(Instant::now() > faults_over && resynced()) {
+        assert!(Instant::now() < deadline, "the feed did not resync every book after the faults");
+        thread::sleep(Duration::from_millis(20));
+    }
     let (stats, server) = venue.stop();
-    // The venue's close frame comes after its last update; give the feed time to read it all.
-    thread::sleep(Duration::from_millis(300));
+    // The venue's last updates come before its close frame: wait until the feed shows them.
+    let expected: Vec<(Levels, Levels, u64)> = (0..SYMBOLS.len())
+        .map(|i| {
+            let DepthMessage::Snapshot { last_update_id, .. } = server.venue().snapshot(i) else {
+                unreachable!()
+            };
+            let engine = server.venue().engine(i);
+            (engine.levels(Side::Buy), engine.levels(Side::Sell), last_update_id)
+        })
+        .collect();
+    let caught_up = || {
+        let published = books.0.lock().unwrap();
+        expected.iter().enumerate().all(|(i, (bids, asks, id))| {
+            published
+                .correct
+                .get(&(i as u32 + 1))
+                .is_some_and(|(b, a, got, _)| (b, a, got) == (bids, asks, id))
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !caught_up() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
     client_stop.store(true, Ordering::Relaxed);
-    let (result, client, sink) = client.join().unwrap();
+    let (result, client) = client.join().unwrap();
     let counters = result.unwrap();
+    let sink = books.0.lock().unwrap();
 
     assert!(
         stats.faults.dropped > 0 && stats.faults.duplicated > 0 && stats.faults.reordered > 0,
@@ -143,14 +180,11 @@ fn the_feed_ends_with_the_engines_books_despite_drops_reorders_duplicates_and_di
     let gaps: u64 = (0..SYMBOLS.len()).map(|i| client.feed(i).counters().gaps).sum();
     assert!(gaps > 0, "drops and reorders showed up as gaps");
     for (i, (name, _)) in SYMBOLS.iter().enumerate() {
-        let engine = server.venue().engine(i);
-        let DepthMessage::Snapshot { last_update_id, .. } = server.venue().snapshot(i) else {
-            unreachable!()
-        };
-        let (bids, asks, update_id) = &sink.correct[&(i as u32 + 1)];
-        assert_eq!(*update_id, last_update_id, "{name}: the feed applied the venue's last update");
-        assert_eq!(bids, &engine.levels(Side::Buy), "{name} bids");
-        assert_eq!(asks, &engine.levels(Side::Sell), "{name} asks");
+        let (engine_bids, engine_asks, last_update_id) = &expected[i];
+        let (bids, asks, update_id, _) = &sink.correct[&(i as u32 + 1)];
+        assert_eq!(update_id, last_update_id, "{name}: the feed applied the venue's last update");
+        assert_eq!(bids, engine_bids, "{name} bids");
+        assert_eq!(asks, engine_asks, "{name} asks");
         assert!(bids.len() + asks.len() > 1, "{name}: a real book (a side may be empty for a moment)");
     }
 }
@@ -267,7 +301,9 @@ fn orders_trade_against_the_book_and_fills_arrive_on_the_order_channel_and_in_ma
 
     // The same trades reach the market-data subscribers.
     let mut seen = Vec::new();
+    let deadline = Instant::now() + TIMEOUT;
     while seen.len() < fills.len() {
+        assert!(Instant::now() < deadline, "only {seen:?} of the {} fills reached market data", fills.len());
         if let DepthMessage::Trade { trade_id, price, .. } =
             DepthMessage::decode(next_text(&mut market_data).as_bytes()).unwrap()
         {
