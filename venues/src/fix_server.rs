@@ -2,10 +2,12 @@
 //! connection, market-data subscriptions, order entry, and injected faults.
 //!
 //! Each turn of [`FixVenueServer::run`] accepts connections, reads and answers what clients
-//! sent, runs the flow's actions the wall clock has made due, sends their incremental
-//! refreshes to subscribers and reports to order owners, keeps sessions alive, and writes
-//! what is pending, all on non-blocking sockets; it sleeps a millisecond when there was
-//! nothing to do, and returns once `stop` is set.
+//! sent (at most [`MAX_READ_PER_TURN`] bytes of each, so one client cannot stall the others),
+//! drops the connections that ended (cancelling their clients' resting orders: cancel on
+//! disconnect, whether the session logged out, was cut or failed), runs the flow's actions the
+//! wall clock has made due, sends their incremental refreshes to subscribers and reports to
+//! order owners, keeps sessions alive, and writes what is pending, all on non-blocking
+//! sockets; it sleeps 50 us when there was nothing to do, and returns once `stop` is set.
 //!
 //! Faults act on incremental refreshes only, after they are numbered: a dropped refresh keeps
 //! its MsgSeqNum, so the client sees a gap and asks for a resend; a duplicated one is sent
@@ -17,7 +19,7 @@
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use protocols::fix::{self, tag, Writer};
 use protocols::fix44::{
@@ -25,12 +27,17 @@ use protocols::fix44::{
 };
 use protocols::fix_session::{possible_duplicate, Incoming, Session, SessionConfig, State};
 
+use crate::clock::unix_now_ns;
 use crate::faults::{Connection, Delivery, FaultCounts, FaultDraws, FaultPlan, FaultPlanError, StreamFaults};
 use crate::flow::{MarketSpec, VenueSpec};
 use crate::venue_b::{FixVenue, VenueOutput};
 
 /// A connection whose unsent output grows past this is cut (a consumer that does not read).
 const MAX_PENDING_OUTPUT: usize = 64 << 20;
+
+/// The most bytes read from one client in one turn, so a client that sends without pause
+/// cannot hold up the others and the flow: the rest waits in its socket for the next turn.
+pub const MAX_READ_PER_TURN: usize = 64 << 10;
 
 /// SessionRejectReason (373): invalid MsgType.
 const INVALID_MSG_TYPE: u32 = 11;
@@ -93,6 +100,8 @@ pub struct Stats {
     pub invalid: u64,
     /// Sessions ended by an error (silence, sequence, framing).
     pub session_errors: u64,
+    /// Resting orders cancelled because their client's connection ended.
+    pub cancelled_on_disconnect: u64,
 }
 
 /// Why the server stopped.
@@ -151,11 +160,6 @@ pub struct FixVenueServer {
     session_ns: u64,
     /// When trading started.
     opened: Option<Instant>,
-}
-
-/// Nanoseconds since the Unix epoch.
-pub fn unix_now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 impl FixVenueServer {
@@ -223,14 +227,17 @@ impl FixVenueServer {
         Ok(self.stats())
     }
 
-    /// One turn: accept, read every client, advance the flow to `flow_limit` (if trading),
-    /// publish, write; sleeps briefly if there was nothing to do.
+    /// One turn: accept, read every client, drop the connections that ended (cancelling their
+    /// orders), advance the flow to `flow_limit` (if trading), publish, write; sleeps briefly
+    /// if there was nothing to do. A connection that ends while publishing or writing is
+    /// dropped at the next turn.
     fn turn(&mut self, flow_limit: Option<u64>) -> Result<(), ServerError> {
         let now_ns = unix_now_ns();
         let mut busy = self.accept()?;
         for i in 0..self.clients.len() {
             busy |= self.read(i, now_ns);
         }
+        busy |= self.drop_closed();
         if let Some(limit) = flow_limit {
             let actions = self.venue.advance_until(limit, &mut self.out);
             self.stats.actions += actions as u64;
@@ -240,13 +247,29 @@ impl FixVenueServer {
         for client in &mut self.clients {
             busy |= keep_alive_and_write(client, now_ns, &mut self.stats);
         }
-        self.clients.retain(|c| !c.closing);
         if !busy {
             // Short, so the flow's messages go out close to when they happen rather than in
             // millisecond batches (which a feed would see as latency).
             std::thread::sleep(IDLE_SLEEP);
         }
         Ok(())
+    }
+
+    /// Drops the connections that ended and cancels their clients' resting orders (their
+    /// refreshes go out with this turn's); returns whether any was dropped.
+    fn drop_closed(&mut self) -> bool {
+        let before = self.clients.len();
+        let (venue, out, stats, session_ns) =
+            (&mut self.venue, &mut self.out, &mut self.stats, self.session_ns);
+        self.clients.retain_mut(|client| {
+            if client.closing {
+                // Best effort: a Logout answer or a reject may still be pending.
+                write_pending(client);
+                stats.cancelled_on_disconnect += venue.end_session(client.id, session_ns, out) as u64;
+            }
+            !client.closing
+        });
+        self.clients.len() < before
     }
 
     fn accept(&mut self) -> io::Result<bool> {
@@ -277,19 +300,23 @@ impl FixVenueServer {
         }
     }
 
-    /// Reads what client `i` sent and handles every whole message.
+    /// Reads what client `i` sent (at most [`MAX_READ_PER_TURN`] bytes) and handles every
+    /// whole message.
     fn read(&mut self, i: usize, now_ns: u64) -> bool {
         let client = &mut self.clients[i];
         let mut chunk = [0u8; 16 << 10];
         let mut got = false;
-        loop {
-            match client.stream.read(&mut chunk) {
+        let mut read = 0;
+        while read < MAX_READ_PER_TURN {
+            let room = chunk.len().min(MAX_READ_PER_TURN - read);
+            match client.stream.read(&mut chunk[..room]) {
                 Ok(0) => {
                     client.closing = true;
                     break;
                 }
                 Ok(n) => {
                     client.read_buf.extend_from_slice(&chunk[..n]);
+                    read += n;
                     got = true;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
@@ -479,6 +506,12 @@ fn keep_alive_and_write(client: &mut Client, now_ns: u64, stats: &mut Stats) -> 
             client.closing = true;
         }
     }
+    write_pending(client)
+}
+
+/// Writes what is pending for `client` as far as its socket takes it; marks the client closing
+/// when the socket failed or the backlog is too large. Returns whether anything was written.
+fn write_pending(client: &mut Client) -> bool {
     let mut written = 0;
     while written < client.write_buf.len() {
         match client.stream.write(&client.write_buf[written..]) {

@@ -11,7 +11,7 @@
 //! order of the same flow, and some are marketable (IOC across the spread). Same seed, same
 //! session.
 
-use crate::matching::{Event, NewOrder, OrderId, OrderType, Side};
+use crate::matching::{is_external, Engine, Event, NewOrder, OrderId, OrderType, Side};
 use crate::random::Random;
 
 /// Nanoseconds between two steps of the fair value.
@@ -274,12 +274,32 @@ impl VenueFlow {
         NewOrder { id, side, quantity, order_type }
     }
 
-    /// Tells the flow what its action did on `symbol`, so it cancels only orders that rest.
+    /// Carries out `action` in `engines` (one per symbol), with what happened in `events`
+    /// (cleared first), and lets the flow see it ([`VenueFlow::observe`]); returns the symbol.
+    pub fn apply(&mut self, action: Action, engines: &mut [Engine], events: &mut Vec<Event>) -> usize {
+        events.clear();
+        let symbol = match action {
+            Action::Submit { symbol, order } => {
+                engines[symbol].submit(order, events);
+                symbol
+            }
+            Action::Cancel { symbol, id } => {
+                engines[symbol].cancel(id, events);
+                symbol
+            }
+        };
+        self.observe(symbol, &events[..]);
+        symbol
+    }
+
+    /// Tells the flow what happened on `symbol` (its own actions and outside clients'), so it
+    /// cancels only its own orders that still rest: an external order resting is not its to
+    /// cancel and is ignored.
     pub fn observe(&mut self, symbol: usize, events: &[Event]) {
         let resting = &mut self.resting[symbol];
         for event in events {
             match *event {
-                Event::Rested { id, .. } => resting.push(id),
+                Event::Rested { id, .. } if !is_external(id) => resting.push(id),
                 Event::Trade { maker, maker_left: 0, .. } => resting.retain(|&id| id != maker),
                 _ => {}
             }
@@ -290,7 +310,7 @@ impl VenueFlow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::matching::Engine;
+    use crate::matching::EXTERNAL_ID_BIT;
 
     fn market(seed: u64) -> MarketSpec {
         let mut market = MarketSpec::equities(seed, &[("AAPL", 1_900_000), ("MSFT", 4_200_000)]).calm();
@@ -307,19 +327,8 @@ mod tests {
         let mut engines = vec![Engine::new(), Engine::new()];
         let mut events = Vec::new();
         for _ in 0..n {
-            events.clear();
             let (_, action) = flow.next_action();
-            let symbol = match action {
-                Action::Submit { symbol, order } => {
-                    engines[symbol].submit(order, &mut events);
-                    symbol
-                }
-                Action::Cancel { symbol, id } => {
-                    engines[symbol].cancel(id, &mut events);
-                    symbol
-                }
-            };
-            flow.observe(symbol, &events);
+            flow.apply(action, &mut engines, &mut events);
         }
         engines
     }
@@ -419,6 +428,22 @@ mod tests {
         };
         let ratio = realized(&bursty) / realized(&market(3));
         assert!((10.0..25.0).contains(&ratio), "variance ratio {ratio}, expected about 16");
+    }
+
+    #[test]
+    fn the_flow_never_cancels_an_external_order_it_saw_rest() {
+        let mut flow = VenueFlow::new(&market(4), venue(1, 0));
+        let external = EXTERNAL_ID_BIT | 1;
+        let rested = Event::Rested { id: external, side: Side::Buy, price: 100, quantity: 100 };
+        flow.observe(0, &[rested]);
+        flow.observe(1, &[rested]);
+        let mut engines = vec![Engine::new(), Engine::new()];
+        let mut events = Vec::new();
+        for _ in 0..5_000 {
+            let (_, action) = flow.next_action();
+            assert!(!matches!(action, Action::Cancel { id, .. } if id == external), "{action:?}");
+            flow.apply(action, &mut engines, &mut events);
+        }
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //! serves the OUCH order-entry sessions (when configured), sends the market data all that made
 //! (through the configured [`FaultPlan`]), answers re-requests,
 //! sends a heartbeat when it has been quiet for `heartbeat_interval`, and sleeps briefly when
-//! there is nothing to do. A blackout stops all market data for a while, as a feed's link going
-//! down would, so the feed only learns of the loss from the next packet's sequence number.
+//! there is nothing to do. A blackout stops all market data, heartbeats included, for a while,
+//! as a feed's link going down would, so the feed only learns of the loss from the next
+//! packet's sequence number.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
@@ -81,6 +82,9 @@ pub struct ServerStats {
     pub rerequests: u64,
     /// Re-requests that did not decode or asked for another session.
     pub bad_rerequests: u64,
+    /// Re-requests that could not be received or answered in full (a socket error, a full send
+    /// buffer); the server carries on and the feed asks again.
+    pub failed_rerequests: u64,
     /// Packets held back by a blackout.
     pub blacked_out: u64,
     /// Faults injected.
@@ -193,11 +197,12 @@ impl ItchServer {
             if busy {
                 self.send_all(packets, elapsed)?;
                 last_sent = Instant::now();
-            } else if last_sent.elapsed() >= self.heartbeat_interval {
+            } else if last_sent.elapsed() >= self.heartbeat_interval && !self.in_blackout(elapsed) {
+                // A heartbeat in a blackout would tell the feed the sequence it cannot have.
                 self.heartbeat()?;
                 last_sent = Instant::now();
             }
-            let served = self.serve_rerequests()?;
+            let served = self.serve_rerequests();
             if !busy && !served {
                 std::thread::sleep(Duration::from_micros(50));
             }
@@ -218,7 +223,7 @@ impl ItchServer {
     /// between polls.
     pub fn serve_until(&mut self, stop: &AtomicBool, deadline: Option<Instant>) -> Result<(), ServerError> {
         while !stop.load(Ordering::Relaxed) && deadline.map_or(true, |d| Instant::now() < d) {
-            if !self.serve_rerequests()? {
+            if !self.serve_rerequests() {
                 std::thread::sleep(Duration::from_micros(200));
             }
         }
@@ -259,27 +264,40 @@ impl ItchServer {
         self.send(&heartbeat)
     }
 
-    /// Answers every waiting re-request; whether there was any.
-    fn serve_rerequests(&mut self) -> Result<bool, ServerError> {
+    /// Answers the waiting re-requests (up to 64); whether there was any. A request that cannot
+    /// be received or answered is counted, never the end of the venue.
+    fn serve_rerequests(&mut self) -> bool {
         let mut buf = [0u8; 64];
         let mut any = false;
         for _ in 0..64 {
             let (len, from) = match self.rerequests.recv_from(&mut buf) {
                 Ok(received) => received,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(ServerError::Io { what: "receive re-request", source: e }),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // An ICMP error of an earlier answer, say: the next request may be fine.
+                Err(_) => {
+                    self.stats.failed_rerequests += 1;
+                    any = true;
+                    continue;
+                }
             };
             any = true;
             match Request::decode(&buf[..len]) {
                 Ok(request) if len == HEADER_LEN && request.session == self.session => {
                     self.stats.rerequests += 1;
-                    for packet in self.venue.serve(&request) {
-                        self.rerequests.send_to(&packet, from).map_err(io_error("answer re-request"))?;
+                    let answered = self
+                        .venue
+                        .serve(&request)
+                        .iter()
+                        .try_for_each(|packet| self.rerequests.send_to(packet, from).map(drop));
+                    // The rest of a failed answer is not sent: the feed asks again for what it lacks.
+                    if answered.is_err() {
+                        self.stats.failed_rerequests += 1;
                     }
                 }
                 _ => self.stats.bad_rerequests += 1,
             }
         }
-        Ok(any)
+        any
     }
 }

@@ -20,9 +20,11 @@
 //!   injected faults (lost, duplicated and reordered market data, forced disconnects).
 //! * [`venue_c`]: venue C without sockets: flow and client orders, JSON depth, execution reports.
 //! * [`venue_c_server`]: venue C over WebSocket on loopback, paced by the wall clock, with faults.
+//! * [`clock`]: the wall clock venue servers stamp messages with (Unix ns and ms).
 //! * [`faults`]: every venue's fault decisions (drops, duplicates, reordering, cut connections)
 //!   for what it sends, from one seeded, validated plan.
 
+pub mod clock;
 pub mod depth;
 pub mod faults;
 pub mod fix_server;

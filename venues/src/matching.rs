@@ -10,11 +10,22 @@
 //! Every change is reported as an [`Event`], in the order it happened, into a caller-owned
 //! vector, so a venue turns one order into its market-data and execution messages without
 //! looking at the book again.
+//!
+//! Orders from outside clients share a venue's engines with its background flow: their ids
+//! have [`EXTERNAL_ID_BIT`] set, so they never collide with the flow's, which count up from 1.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// An order's id, unique on the venue.
 pub type OrderId = u64;
+
+/// The bit set in the engine id of every order from an outside client (never in the flow's).
+pub const EXTERNAL_ID_BIT: OrderId = 1 << 63;
+
+/// Whether `id` is an outside client's order (its [`EXTERNAL_ID_BIT`] is set).
+pub fn is_external(id: OrderId) -> bool {
+    id & EXTERNAL_ID_BIT != 0
+}
 
 /// Buy or sell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

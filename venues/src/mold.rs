@@ -6,6 +6,12 @@ use protocols::moldudp64::{header_only, PacketBuilder, Request, Session, END_OF_
 /// Largest UDP payload a packet may fill (an Ethernet MTU less IP and UDP headers).
 pub const MAX_PACKET: usize = 1472;
 
+/// The most messages one re-request is answered with, however many it asks for, so a 20-byte
+/// request cannot draw megabytes. It equals what our feed asks for at most
+/// (`feeds::itch_feed::MAX_REREQUEST`, checked by a test); the venue keeps its own constant as
+/// it is the venue's policy and the venue does not depend on the feed handlers.
+pub const MAX_SERVED_PER_REQUEST: u64 = 1024;
+
 /// The sequenced message store and packetiser of one session.
 ///
 /// Every message of the session is kept, back to back in one buffer (no allocation per
@@ -82,14 +88,16 @@ impl MoldPublisher {
         header_only(self.session, self.next_sequence(), END_OF_SESSION)
     }
 
-    /// The re-request server: the packets a request asks for, as far as they exist. A request
-    /// for another session or for nothing gets nothing.
+    /// The re-request server: the packets a request asks for, as far as they exist and at most
+    /// [`MAX_SERVED_PER_REQUEST`] messages. A request for another session or for nothing gets
+    /// nothing.
     pub fn serve(&self, request: &Request) -> Vec<Vec<u8>> {
         if request.session != self.session || request.sequence == 0 || request.count == 0 {
             return Vec::new();
         }
+        let count = u64::from(request.count).min(MAX_SERVED_PER_REQUEST);
         let from = request.sequence.min(self.next_sequence());
-        let to = (request.sequence + u64::from(request.count)).min(self.next_sequence());
+        let to = request.sequence.saturating_add(count).min(self.next_sequence());
         if from >= to {
             return Vec::new();
         }
@@ -115,6 +123,23 @@ mod tests {
         assert_eq!(messages, [(2, b"two".to_vec()), (3, b"three".to_vec())]);
         assert!(publisher.serve(&Request { session: session("B1"), sequence: 1, count: 1 }).is_empty());
         assert!(publisher.serve(&Request { session: session("A1"), sequence: 9, count: 1 }).is_empty());
+    }
+
+    #[test]
+    fn a_request_for_more_than_the_cap_is_answered_with_the_first_1024_messages() {
+        let mut publisher = MoldPublisher::new(session("A1"));
+        publisher.publish(std::iter::repeat_n(&b"message"[..], 61_000));
+        let answer = publisher.serve(&Request { session: session("A1"), sequence: 10, count: 60_000 });
+        let sequences: Vec<u64> = answer
+            .iter()
+            .flat_map(|p| Packet::decode(p).unwrap().messages().map(|(s, _)| s).collect::<Vec<_>>())
+            .collect();
+        assert_eq!(sequences, (10..10 + MAX_SERVED_PER_REQUEST).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_venues_cap_is_what_the_feed_asks_for_at_most() {
+        assert_eq!(MAX_SERVED_PER_REQUEST, feeds::itch_feed::MAX_REREQUEST);
     }
 
     #[test]

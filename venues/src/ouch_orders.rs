@@ -589,7 +589,7 @@ mod tests {
         run(&mut entry, &mut venue, 0, enter("B", OuchSide::Buy, 100, 1_899_900));
         let out = run(&mut entry, &mut venue, 0, replace("A", "A2", 200, 1_899_900));
         let Outbound::Replaced { order, .. } = out[0].1 else { panic!() };
-        assert_ne!(order.order_ref & !crate::venue_a::EXTERNAL_ID_BIT, 1, "a new engine order");
+        assert_ne!(order.order_ref & !crate::matching::EXTERNAL_ID_BIT, 1, "a new engine order");
         let out = run(&mut entry, &mut venue, 1, enter("S", OuchSide::Sell, 100, 1_899_900));
         let filled: Vec<Token> =
             out.iter().filter(|(u, _)| *u == 0).filter_map(|(_, m)| m.token().copied()).collect();

@@ -3,25 +3,17 @@
 //! The venue process puts these packets on UDP; tests take them straight.
 //!
 //! Orders from outside clients (OUCH, see [`crate::ouch_orders`]) trade in the same engines.
-//! Their engine ids have the top bit set ([`EXTERNAL_ID_BIT`]), so they never collide with the
-//! flow's ids, which count up from 1; their book changes are published as ITCH like the
-//! flow's, and the flow's trades against them are kept for the order-entry side to report.
+//! Their engine ids have the top bit set ([`crate::matching::EXTERNAL_ID_BIT`]), so they never
+//! collide with the flow's ids, which count up from 1; their book changes are published as ITCH
+//! like the flow's, and the flow's trades against them are kept for the order-entry side to report.
 
 use protocols::itch::{self, Header, Message, StockDirectory, MAX_MESSAGE_LEN};
 use protocols::moldudp64::{Request, Session};
 
 use crate::flow::{Action, MarketSpec, SymbolSpec, VenueFlow, VenueSpec};
 use crate::itch::ItchTranslator;
-use crate::matching::{Engine, Event, NewOrder, OrderId};
+use crate::matching::{is_external, Engine, Event, NewOrder, OrderId, EXTERNAL_ID_BIT};
 use crate::mold::MoldPublisher;
-
-/// The bit set in the engine id of every external order.
-pub const EXTERNAL_ID_BIT: OrderId = 1 << 63;
-
-/// Whether `id` is an external order's engine id.
-pub fn is_external(id: OrderId) -> bool {
-    id & EXTERNAL_ID_BIT != 0
-}
 
 /// A request from an outside client, in engine terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,8 +71,6 @@ pub struct ItchVenue {
     next_external: u64,
     /// The flow's trades against external orders, for the order-entry side.
     external_events: Vec<(usize, Event)>,
-    /// Events of an external request that the flow should know of (scratch).
-    flow_events: Vec<Event>,
 }
 
 impl ItchVenue {
@@ -101,7 +91,6 @@ impl ItchVenue {
             messages: Vec::new(),
             next_external: 0,
             external_events: Vec::new(),
-            flow_events: Vec::new(),
             market,
         }
     }
@@ -181,18 +170,7 @@ impl ItchVenue {
     }
 
     fn apply(&mut self, now_ns: u64, action: Action) {
-        self.events.clear();
-        let symbol = match action {
-            Action::Submit { symbol, order } => {
-                self.engines[symbol].submit(order, &mut self.events);
-                symbol
-            }
-            Action::Cancel { symbol, id } => {
-                self.engines[symbol].cancel(id, &mut self.events);
-                symbol
-            }
-        };
-        self.flow.observe(symbol, &self.events);
+        let symbol = self.flow.apply(action, &mut self.engines, &mut self.events);
         self.translators[symbol].translate(&self.events, OPEN_NS + now_ns, &mut self.messages);
         let against_external = |e: &&Event| matches!(e, Event::Trade { maker, .. } if is_external(*maker));
         self.external_events.extend(self.events.iter().filter(against_external).map(|&e| (symbol, e)));
@@ -233,12 +211,8 @@ impl ItchVenue {
                 engine.replace(id, new_id, price, quantity, &mut self.events)
             }
         }
-        // The flow learns of its orders the external one took out, never of external orders
-        // resting (it cancels only its own).
-        self.flow_events.clear();
-        let external_rest = |e: &&Event| matches!(e, Event::Rested { id, .. } if is_external(*id));
-        self.flow_events.extend(self.events.iter().filter(|e| !external_rest(e)));
-        self.flow.observe(symbol, &self.flow_events);
+        // The flow learns of its orders the external one took out.
+        self.flow.observe(symbol, &self.events);
         self.translators[symbol].translate(&self.events, OPEN_NS + now_ns, &mut self.messages);
         Ok(&self.events)
     }

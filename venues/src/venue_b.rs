@@ -8,9 +8,9 @@
 //! (MDEntryType=2) per fill. A snapshot is the whole book as subscribers hold it.
 //!
 //! Client orders share the engines with the background flow. Their engine ids have the top bit
-//! set ([`EXTERNAL_ID_BIT`]) so they never meet the flow's (which count up from 1), and each
-//! client's ClOrdIDs map to them. The flow never sees them rest, so it never cancels them.
-//! Prices are engine ticks of 1/10,000 inside and units of 1e-9 on the wire; quantities are
+//! set ([`crate::matching::EXTERNAL_ID_BIT`]) so they never meet the flow's (which count up
+//! from 1), and each client's ClOrdIDs map to them. The flow ignores them resting, so it never
+//! cancels them. Prices are engine ticks of 1/10,000 inside and units of 1e-9 on the wire; quantities are
 //! shares inside and units of 1e-9 on the wire.
 
 use std::collections::HashMap;
@@ -22,10 +22,7 @@ use protocols::fix44::{
 
 use crate::depth::{PRICE_TO_NANOS, SHARES_TO_NANOS};
 use crate::flow::{Action, MarketSpec, SymbolSpec, VenueFlow, VenueSpec};
-use crate::matching::{Engine, Event, NewOrder, OrderId, OrderType, Reject, Side};
-
-/// Set in the engine id of every client order.
-pub const EXTERNAL_ID_BIT: u64 = 1 << 63;
+use crate::matching::{Engine, Event, NewOrder, OrderId, OrderType, Reject, Side, EXTERNAL_ID_BIT};
 
 /// OrdRejReason (103) and CxlRejReason (102) values the venue uses.
 pub mod reason {
@@ -279,7 +276,6 @@ pub struct FixVenue {
     /// Level sizes as subscribers hold them, per symbol: bids, asks.
     published: Vec<[HashMap<i64, u64>; 2]>,
     events: Vec<Event>,
-    flow_events: Vec<Event>,
     touched: Vec<(Side, i64)>,
     orders: HashMap<OrderId, ClientOrder>,
     by_cl_ord_id: HashMap<(u64, String), OrderId>,
@@ -296,7 +292,6 @@ impl FixVenue {
             engines: vec![Engine::new(); symbols],
             published: vec![[HashMap::new(), HashMap::new()]; symbols],
             events: Vec::new(),
-            flow_events: Vec::new(),
             touched: Vec::new(),
             orders: HashMap::new(),
             by_cl_ord_id: HashMap::new(),
@@ -351,30 +346,24 @@ impl FixVenue {
     }
 
     fn apply_flow(&mut self, now_ns: u64, action: Action, out: &mut VenueOutput) {
-        self.events.clear();
         self.touched.clear();
-        let symbol = match action {
-            Action::Submit { symbol, order } => {
-                self.engines[symbol].submit(order, &mut self.events);
-                symbol
-            }
-            Action::Cancel { symbol, id } => {
-                self.touched.extend(self.engines[symbol].resting_at(id));
-                self.engines[symbol].cancel(id, &mut self.events);
-                symbol
-            }
-        };
+        if let Action::Cancel { symbol, id } = action {
+            self.touched.extend(self.engines[symbol].resting_at(id));
+        }
+        let symbol = self.flow.apply(action, &mut self.engines, &mut self.events);
         self.report_fills(out);
-        self.finish_action(symbol, now_ns, out);
+        self.publish_touched(symbol, now_ns, out);
     }
 
-    /// Lets the flow see what happened (but not client orders resting, which are not its to
-    /// cancel) and publishes the levels the action touched.
+    /// After a client's request: lets the flow see what happened (the flow orders it took out)
+    /// and publishes the levels the request touched.
     fn finish_action(&mut self, symbol: usize, now_ns: u64, out: &mut VenueOutput) {
-        self.flow_events.clear();
-        let theirs = |e: &&Event| !matches!(e, Event::Rested { id, .. } if id & EXTERNAL_ID_BIT != 0);
-        self.flow_events.extend(self.events.iter().filter(theirs));
-        self.flow.observe(symbol, &self.flow_events);
+        self.flow.observe(symbol, &self.events);
+        self.publish_touched(symbol, now_ns, out);
+    }
+
+    /// Publishes the levels the last action touched (and its trades).
+    fn publish_touched(&mut self, symbol: usize, now_ns: u64, out: &mut VenueOutput) {
         let mut changes = Vec::new();
         for event in &self.events {
             match *event {
@@ -689,6 +678,28 @@ impl FixVenue {
             self.report_fill(i, out);
         }
         self.finish_action(order.symbol, now_ns, out);
+    }
+
+    /// Ends `client`'s session (logout, cut, error): its resting orders are cancelled (cancel
+    /// on disconnect), their levels published as refreshes; no reports, as nobody is left to
+    /// read them. Returns how many orders were cancelled.
+    pub fn end_session(&mut self, client: u64, now_ns: u64, out: &mut VenueOutput) -> usize {
+        let mut open: Vec<(usize, OrderId)> = self
+            .orders
+            .iter()
+            .filter(|(_, order)| order.client == client)
+            .map(|(&id, order)| (order.symbol, id))
+            .collect();
+        open.sort_unstable();
+        for &(symbol, id) in &open {
+            self.events.clear();
+            self.touched.clear();
+            self.touched.extend(self.engines[symbol].resting_at(id));
+            self.engines[symbol].cancel(id, &mut self.events);
+            self.forget(id);
+            self.publish_touched(symbol, now_ns, out);
+        }
+        open.len()
     }
 
     /// Gives order `id` the ClOrdID `cl_ord_id`; returns the one it had.
@@ -1008,6 +1019,35 @@ mod tests {
             ]
         );
         assert_eq!(venue.engine(0).levels(Side::Buy), [(100, 1)], "only the first d rests");
+    }
+
+    #[test]
+    fn ending_a_session_cancels_its_resting_orders_and_publishes_their_levels_going() {
+        let mut venue = venue();
+        let mut out = VenueOutput::default();
+        venue.on_order(7, &order("b1", fix44::Side::Buy, 300, 100), T0, &mut out);
+        venue.on_order(7, &order("b2", fix44::Side::Buy, 100, 200), T0, &mut out);
+        venue.on_order(8, &order("other", fix44::Side::Buy, 100, 100), T0, &mut out);
+        out.clear();
+        assert_eq!(venue.end_session(7, T0, &mut out), 2);
+        assert_eq!(venue.engine(0).levels(Side::Buy), [(100, 100)], "only the other client's order rests");
+        let changes: Vec<MdChange> = out.market_data.iter().flat_map(|u| u.changes.clone()).collect();
+        assert_eq!(
+            changes,
+            [
+                MdChange::Level {
+                    action: MdUpdateAction::Change,
+                    side: Side::Buy,
+                    price: 100,
+                    quantity: 100
+                },
+                MdChange::Level { action: MdUpdateAction::Delete, side: Side::Buy, price: 200, quantity: 0 },
+            ]
+        );
+        assert!(out.reports.is_empty(), "nobody is left to tell");
+        let mut again = VenueOutput::default();
+        venue.on_order(7, &order("b1", fix44::Side::Buy, 100, 100), T0, &mut again);
+        assert_eq!(executions(&again)[0].2, ExecType::New, "the session's ClOrdIDs are free again");
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! execution reports for the clients. [`crate::venue_c_server`] puts it on WebSocket.
 //!
 //! External orders share the engines with the background flow. Their engine ids have the top
-//! bit set ([`EXTERNAL_ID_BIT`]), so they never meet the flow's ids, which count up from 1; each
-//! is found again by its session and the client's own order id.
+//! bit set ([`crate::matching::EXTERNAL_ID_BIT`]), so they never meet the flow's ids, which
+//! count up from 1; each is found again by its session and the client's own order id.
 
 use std::collections::HashMap;
 
@@ -16,10 +16,7 @@ use protocols::ws_api::{
 
 use crate::depth::{DepthPublisher, PRICE_TO_NANOS, SHARES_TO_NANOS};
 use crate::flow::{Action, MarketSpec, SymbolSpec, VenueFlow, VenueSpec};
-use crate::matching::{Engine, Event, NewOrder, OrderId, OrderType, Side};
-
-/// The bit that marks an engine id as an external client's order.
-pub const EXTERNAL_ID_BIT: u64 = 1 << 63;
+use crate::matching::{Engine, Event, NewOrder, OrderId, OrderType, Side, EXTERNAL_ID_BIT};
 
 /// An order-entry session (one authenticated connection).
 pub type SessionId = u64;
@@ -133,18 +130,7 @@ impl JsonVenue {
     }
 
     fn flow_action(&mut self, action: Action, now_ms: u64) {
-        self.events.clear();
-        let symbol = match action {
-            Action::Submit { symbol, order } => {
-                self.engines[symbol].submit(order, &mut self.events);
-                symbol
-            }
-            Action::Cancel { symbol, id } => {
-                self.engines[symbol].cancel(id, &mut self.events);
-                symbol
-            }
-        };
-        self.flow.observe(symbol, &self.events);
+        let symbol = self.flow.apply(action, &mut self.engines, &mut self.events);
         self.after_events(symbol, now_ms);
     }
 
@@ -216,10 +202,8 @@ impl JsonVenue {
             self.forget(id);
             return Err(ApiError::order_rejected(&format!("{reason:?}")));
         }
-        // The flow tracks only its own resting orders and must never cancel a client's: it does
-        // not see the client's order rest (the last event, when it does).
-        let seen = self.events.len() - usize::from(matches!(self.events.last(), Some(Event::Rested { .. })));
-        self.flow.observe(symbol, &self.events[..seen]);
+        // The flow learns of its orders the client's took out (never to cancel the client's).
+        self.flow.observe(symbol, &self.events);
         self.after_events(symbol, now_ms);
         Ok(id)
     }

@@ -3,22 +3,27 @@
 //!
 //! Two listeners: market data (subscribe to `<SYMBOL>@depth` / `<SYMBOL>@trade`, ask for a
 //! `depth` snapshot) and orders (`session.logon` with an HMAC-signed timestamp, then
-//! `order.place` / `order.cancel`). One thread runs everything: each turn of [`JsonVenueServer::run`]
-//! accepts connections, runs the flow up to the wall clock, serves every client's requests
-//! from non-blocking sockets, publishes depth updates, trades and execution reports, and sleeps
-//! for the poll interval. A client that stops reading is disconnected once its send queue is
-//! full; an order session that ends has its open orders cancelled.
+//! `order.place` / `order.cancel`). One thread runs everything, on non-blocking sockets: each
+//! turn of [`JsonVenueServer::run`] accepts connections, takes their opening handshakes as far
+//! as their bytes have come (a connection that has not finished its handshake by
+//! [`JsonVenueConfig::handshake_timeout`] is dropped), runs the flow up to the wall clock,
+//! serves every client's requests (at most [`MAX_REQUESTS_PER_TURN`] of each, so one client
+//! cannot stall the others and the flow), publishes depth updates, trades and execution
+//! reports, and sleeps for the poll interval only when the turn had nothing to do. A client
+//! that stops reading is disconnected once its send queue is full; an order session that ends
+//! has its open orders cancelled.
 
 use std::collections::HashMap;
-use std::io;
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use protocols::websocket::CloseCode;
+use protocols::websocket::{self, CloseCode, Role, MAX_HANDSHAKE_LEN};
 use protocols::ws_api::{ApiError, Call, Logon, OrderChannelMessage, Request, Response};
 use protocols::ws_stream::{WsLimits, WsMessage, WsStream};
 
+use crate::clock::unix_now_ms;
 use crate::faults::{Connection, FaultCounts, FaultDraws, FaultPlan, FaultPlanError, StreamFaults};
 use crate::flow::{MarketSpec, VenueSpec};
 use crate::venue_c::{JsonVenue, SessionId, Stream};
@@ -31,6 +36,9 @@ pub struct ApiKey {
     /// The secret the logon is signed with.
     pub secret: Vec<u8>,
 }
+
+/// The most requests taken from one client in one turn; the rest wait for the next turns.
+pub const MAX_REQUESTS_PER_TURN: usize = 64;
 
 /// Everything a venue C server needs.
 #[derive(Debug, Clone)]
@@ -46,7 +54,8 @@ pub struct JsonVenueConfig {
     pub faults: FaultPlan,
     /// WebSocket message and queue limits per connection.
     pub limits: WsLimits,
-    /// How long each turn of the loop sleeps.
+    /// How long a turn of the loop that had nothing to do sleeps (a turn with work is followed
+    /// at once by the next).
     pub poll: Duration,
     /// The longest a new connection may take over its opening handshake.
     pub handshake_timeout: Duration,
@@ -59,9 +68,8 @@ pub struct JsonVenueConfig {
 }
 
 impl JsonVenueConfig {
-    /// A configuration with no faults, default limits, a 50 us poll (each turn's depth changes go
-    /// out as one update per symbol), a 1 s handshake timeout,
-    /// a 5 s receive window, and both listeners on free loopback ports.
+    /// A configuration with no faults, default limits, a 50 us sleep when idle, a 1 s handshake
+    /// timeout, a 5 s receive window, and both listeners on free loopback ports.
     pub fn new(market: MarketSpec, venue: VenueSpec, api_keys: Vec<ApiKey>) -> Self {
         Self {
             market,
@@ -85,7 +93,7 @@ pub struct ServerStats {
     pub market_data_clients: u64,
     /// Order connections accepted.
     pub order_clients: u64,
-    /// Connections whose opening handshake failed.
+    /// Connections whose opening handshake failed or did not finish in time.
     pub handshake_failures: u64,
     /// Flow actions run.
     pub flow_actions: u64,
@@ -137,6 +145,85 @@ struct MarketDataClient {
     faults: StreamFaults<str>,
 }
 
+/// A connection whose opening handshake is under way.
+#[derive(Debug)]
+struct Handshake {
+    stream: TcpStream,
+    market_data: bool,
+    /// The client's request, as far as it has come.
+    request: Vec<u8>,
+    /// Once the request is read: the answer, how much of it is written, and what the client
+    /// sent past its request.
+    answer: Option<(Vec<u8>, usize, Vec<u8>)>,
+    deadline: Instant,
+}
+
+/// Where a handshake stands after a turn.
+enum HandshakeProgress {
+    /// Waiting for the client's bytes (or for room to answer).
+    Pending,
+    /// Answered: the connection is open ([`Handshake::open`]).
+    Done,
+    /// Refused, broken off or too slow.
+    Failed,
+}
+
+impl Handshake {
+    /// Reads what has come of the request and writes what the socket takes of the answer.
+    fn advance(&mut self, now: Instant) -> HandshakeProgress {
+        if self.answer.is_none() {
+            let mut chunk = [0u8; 2048];
+            // A request longer than the limit is refused by the parser, so this much is enough.
+            while self.request.len() <= MAX_HANDSHAKE_LEN {
+                match self.stream.read(&mut chunk) {
+                    Ok(0) => return HandshakeProgress::Failed,
+                    Ok(n) => self.request.extend_from_slice(&chunk[..n]),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(_) => return HandshakeProgress::Failed,
+                }
+            }
+            match websocket::parse_request(&self.request) {
+                Ok(Some((request, len))) => {
+                    let answer = websocket::accept_response(&request.key).into_bytes();
+                    self.answer = Some((answer, 0, self.request[len..].to_vec()));
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    // Best effort: the client learns why before the connection drops.
+                    let _ = self.stream.write(websocket::reject_response(&error).as_bytes());
+                    return HandshakeProgress::Failed;
+                }
+            }
+        }
+        if let Some((answer, written, _)) = &mut self.answer {
+            while *written < answer.len() {
+                match self.stream.write(&answer[*written..]) {
+                    Ok(0) => return HandshakeProgress::Failed,
+                    Ok(n) => *written += n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(_) => return HandshakeProgress::Failed,
+                }
+            }
+            if *written == answer.len() {
+                return HandshakeProgress::Done;
+            }
+        }
+        if now >= self.deadline {
+            HandshakeProgress::Failed
+        } else {
+            HandshakeProgress::Pending
+        }
+    }
+
+    /// The open connection, once [`Handshake::advance`] is done.
+    fn open(self, limits: WsLimits) -> WsStream<TcpStream> {
+        let already_read = self.answer.map(|(_, _, rest)| rest).unwrap_or_default();
+        WsStream::new(self.stream, Role::Server, limits, &already_read)
+    }
+}
+
 #[derive(Debug)]
 struct OrderClient {
     ws: WsStream<TcpStream>,
@@ -151,6 +238,7 @@ pub struct JsonVenueServer {
     config: JsonVenueConfig,
     market_data: TcpListener,
     orders: TcpListener,
+    handshakes: Vec<Handshake>,
     market_data_clients: Vec<MarketDataClient>,
     order_clients: Vec<OrderClient>,
     last_logon: HashMap<String, u64>,
@@ -158,10 +246,6 @@ pub struct JsonVenueServer {
     fault_draws: FaultDraws,
     stats: ServerStats,
     opened: Option<Instant>,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
@@ -179,6 +263,7 @@ impl JsonVenueServer {
             venue: JsonVenue::new(config.market.clone(), config.venue.clone()),
             market_data: bind("market-data", config.market_data_addr)?,
             orders: bind("order", config.order_addr)?,
+            handshakes: Vec::new(),
             market_data_clients: Vec::new(),
             order_clients: Vec::new(),
             last_logon: HashMap::new(),
@@ -238,19 +323,25 @@ impl JsonVenueServer {
         ServerStats { faults: self.fault_draws.counts(), ..self.stats }
     }
 
-    /// One turn of the loop: the flow up to now (if trading since `opened`), then every client.
+    /// One turn of the loop: new connections and handshakes, the flow up to now (if trading
+    /// since `opened`), then every client; sleeps for the poll interval if there was nothing
+    /// to do.
     fn turn(&mut self, opened: Option<Instant>) -> Result<(), ServerError> {
-        self.accept()?;
-        let now = now_ms();
+        let mut busy = self.accept()?;
+        busy |= self.advance_handshakes();
+        let now = unix_now_ms();
         if let Some(start) = opened {
-            self.stats.flow_actions +=
-                self.venue.advance_until(start.elapsed().as_nanos() as u64, now) as u64;
+            let actions = self.venue.advance_until(start.elapsed().as_nanos() as u64, now);
+            self.stats.flow_actions += actions as u64;
+            busy |= actions > 0;
         }
-        self.serve_market_data();
-        self.serve_orders(now);
+        busy |= self.serve_market_data();
+        busy |= self.serve_orders(now);
         self.fault_draws.set_clock(opened.map(|start| start.elapsed()));
-        self.publish(now);
-        std::thread::sleep(self.config.poll);
+        busy |= self.publish(now);
+        if !busy {
+            std::thread::sleep(self.config.poll);
+        }
         Ok(())
     }
 
@@ -263,75 +354,108 @@ impl JsonVenueServer {
         }
     }
 
-    fn accept(&mut self) -> Result<(), ServerError> {
-        let symbols = self.venue.symbol_count();
-        while let Some(ws) = self.accept_one(true)? {
+    /// Takes every pending connection on both listeners into a handshake; whether there was
+    /// any.
+    fn accept(&mut self) -> Result<bool, ServerError> {
+        let mut any = false;
+        for market_data in [true, false] {
+            let listener = if market_data { &self.market_data } else { &self.orders };
+            loop {
+                let stream = match listener.accept() {
+                    Ok((stream, _)) => stream,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    Err(source) => {
+                        let channel = if market_data { "market-data" } else { "order" };
+                        return Err(ServerError::Accept { channel, source });
+                    }
+                };
+                any = true;
+                match stream.set_nonblocking(true).and_then(|()| stream.set_nodelay(true)) {
+                    Ok(()) => self.handshakes.push(Handshake {
+                        stream,
+                        market_data,
+                        request: Vec::new(),
+                        answer: None,
+                        deadline: Instant::now() + self.config.handshake_timeout,
+                    }),
+                    Err(_) => self.stats.handshake_failures += 1,
+                }
+            }
+        }
+        Ok(any)
+    }
+
+    /// Takes every handshake as far as its bytes have come: opens the answered ones, drops the
+    /// failed and the late ones. Whether any finished.
+    fn advance_handshakes(&mut self) -> bool {
+        let now = Instant::now();
+        let mut any = false;
+        let mut index = 0;
+        while index < self.handshakes.len() {
+            match self.handshakes[index].advance(now) {
+                HandshakeProgress::Pending => index += 1,
+                HandshakeProgress::Failed => {
+                    self.stats.handshake_failures += 1;
+                    self.handshakes.swap_remove(index);
+                    any = true;
+                }
+                HandshakeProgress::Done => {
+                    let handshake = self.handshakes.swap_remove(index);
+                    let market_data = handshake.market_data;
+                    self.open(market_data, handshake.open(self.config.limits));
+                    any = true;
+                }
+            }
+        }
+        any
+    }
+
+    /// Serves `ws` from now on, as a market-data or an order client.
+    fn open(&mut self, market_data: bool, ws: WsStream<TcpStream>) {
+        if market_data {
             self.stats.market_data_clients += 1;
-            let client = MarketDataClient {
+            let symbols = self.venue.symbol_count();
+            self.market_data_clients.push(MarketDataClient {
                 ws,
                 depth: vec![false; symbols],
                 trades: vec![false; symbols],
                 faults: StreamFaults::new(),
-            };
-            self.market_data_clients.push(client);
-        }
-        while let Some(ws) = self.accept_one(false)? {
+            });
+        } else {
             self.stats.order_clients += 1;
             self.next_session += 1;
             self.order_clients.push(OrderClient { ws, session: self.next_session, logged_on: false });
         }
-        Ok(())
     }
 
-    /// Accepts one pending connection and completes its handshake (waiting at most the
-    /// handshake timeout); `None` when no connection is pending.
-    fn accept_one(&mut self, market_data: bool) -> Result<Option<WsStream<TcpStream>>, ServerError> {
-        let listener = if market_data { &self.market_data } else { &self.orders };
-        loop {
-            let stream = match listener.accept() {
-                Ok((stream, _)) => stream,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(source) => {
-                    let channel = if market_data { "market-data" } else { "order" };
-                    return Err(ServerError::Accept { channel, source });
-                }
-            };
-            let timeout = self.config.handshake_timeout;
-            let handshake = stream
-                .set_nonblocking(false)
-                .and_then(|()| stream.set_read_timeout(Some(timeout)))
-                .and_then(|()| stream.set_write_timeout(Some(timeout)))
-                .and_then(|()| stream.set_nodelay(true))
-                .map_err(Into::into)
-                .and_then(|()| WsStream::accept(stream, self.config.limits, timeout))
-                .and_then(|(ws, _path)| ws.get_ref().set_nonblocking(true).map(|()| ws).map_err(Into::into));
-            match handshake {
-                Ok(ws) => return Ok(Some(ws)),
-                Err(_) => self.stats.handshake_failures += 1,
-            }
-        }
-    }
-
-    fn serve_market_data(&mut self) {
+    /// Serves every market-data client; whether any sent something or left.
+    fn serve_market_data(&mut self) -> bool {
+        let mut busy = false;
         let mut index = 0;
         while index < self.market_data_clients.len() {
             match self.serve_market_data_client(index) {
-                Ok(true) => index += 1,
-                Ok(false) => {
+                Ok(Served::Open(requests)) => {
+                    busy |= requests > 0;
+                    index += 1;
+                }
+                Ok(Served::Closed) => {
+                    busy = true;
                     self.market_data_clients.swap_remove(index);
                 }
                 Err(()) => {
+                    busy = true;
                     self.stats.failed_clients += 1;
                     self.market_data_clients.swap_remove(index);
                 }
             }
         }
+        busy
     }
 
-    /// Answers one client's requests; `Ok(false)` once it closed, `Err` if it failed.
-    fn serve_market_data_client(&mut self, index: usize) -> Result<bool, ()> {
-        loop {
+    /// Answers up to [`MAX_REQUESTS_PER_TURN`] of one client's requests; `Err` if it failed.
+    fn serve_market_data_client(&mut self, index: usize) -> Result<Served, ()> {
+        for taken in 0..MAX_REQUESTS_PER_TURN {
             let client = &mut self.market_data_clients[index];
             let request = match read_request(&mut client.ws)? {
                 Incoming::Request(request) => request,
@@ -340,8 +464,8 @@ impl JsonVenueServer {
                     send(&mut client.ws, &response.encode())?;
                     continue;
                 }
-                Incoming::Idle => return Ok(true),
-                Incoming::Closed => return Ok(false),
+                Incoming::Idle => return Ok(Served::Open(taken)),
+                Incoming::Closed => return Ok(Served::Closed),
             };
             let response = match request.call {
                 Call::Subscribe(streams) => self.subscribe(index, request.id, &streams),
@@ -364,6 +488,7 @@ impl JsonVenueServer {
             }
             send(&mut self.market_data_clients[index].ws, &response.encode())?;
         }
+        Ok(Served::Open(MAX_REQUESTS_PER_TURN))
     }
 
     fn subscribe(&mut self, index: usize, id: u64, streams: &[String]) -> Response {
@@ -397,24 +522,31 @@ impl JsonVenueServer {
         Response::ok(id, serde_json::Value::Null)
     }
 
-    fn serve_orders(&mut self, now: u64) {
+    /// Serves every order client, ending the sessions of those that left; whether any sent
+    /// something or left.
+    fn serve_orders(&mut self, now: u64) -> bool {
+        let mut busy = false;
         let mut index = 0;
         while index < self.order_clients.len() {
             let outcome = self.serve_order_client(index, now);
-            if outcome == Ok(true) {
+            if let Ok(Served::Open(requests)) = outcome {
+                busy |= requests > 0;
                 index += 1;
                 continue;
             }
+            busy = true;
             if outcome.is_err() {
                 self.stats.failed_clients += 1;
             }
             let client = self.order_clients.swap_remove(index);
             self.venue.end_session(client.session, now);
         }
+        busy
     }
 
-    fn serve_order_client(&mut self, index: usize, now: u64) -> Result<bool, ()> {
-        loop {
+    /// Answers up to [`MAX_REQUESTS_PER_TURN`] of one client's requests; `Err` if it failed.
+    fn serve_order_client(&mut self, index: usize, now: u64) -> Result<Served, ()> {
+        for taken in 0..MAX_REQUESTS_PER_TURN {
             let client = &mut self.order_clients[index];
             let request = match read_request(&mut client.ws)? {
                 Incoming::Request(request) => request,
@@ -423,8 +555,8 @@ impl JsonVenueServer {
                     send(&mut client.ws, &response.encode())?;
                     continue;
                 }
-                Incoming::Idle => return Ok(true),
-                Incoming::Closed => return Ok(false),
+                Incoming::Idle => return Ok(Served::Open(taken)),
+                Incoming::Closed => return Ok(Served::Closed),
             };
             let (session, logged_on) = (client.session, client.logged_on);
             let outcome = match (&request.call, logged_on) {
@@ -459,6 +591,7 @@ impl JsonVenueServer {
             send(&mut self.order_clients[index].ws, &OrderChannelMessage::Response(response).encode())?;
             self.send_reports();
         }
+        Ok(Served::Open(MAX_REQUESTS_PER_TURN))
     }
 
     /// Checks a logon: a known key, a valid signature, a timestamp within the receive window
@@ -479,21 +612,27 @@ impl JsonVenueServer {
         Ok(())
     }
 
-    /// Sends the execution reports waiting in the venue to their sessions.
-    fn send_reports(&mut self) {
-        for (session, report) in self.venue.take_reports() {
+    /// Sends the execution reports waiting in the venue to their sessions; whether there were
+    /// any.
+    fn send_reports(&mut self) -> bool {
+        let reports = self.venue.take_reports();
+        let any = !reports.is_empty();
+        for (session, report) in reports {
             if let Some(client) = self.order_clients.iter_mut().find(|c| c.session == session) {
                 // A failed send shows up as an error on the client's next read.
                 let _ = client.ws.send_text(&OrderChannelMessage::Execution(report).encode());
             }
         }
+        any
     }
 
     /// Sends the execution reports, then the market data made since the last turn to its
-    /// subscribers, depth updates through each client's faults.
-    fn publish(&mut self, now: u64) {
-        self.send_reports();
-        for data in self.venue.publish(now) {
+    /// subscribers, depth updates through each client's faults; whether there was anything.
+    fn publish(&mut self, now: u64) -> bool {
+        let reports = self.send_reports();
+        let market_data = self.venue.publish(now);
+        let any = reports || !market_data.is_empty();
+        for data in market_data {
             let text = data.message.encode();
             let mut index = 0;
             while index < self.market_data_clients.len() {
@@ -527,7 +666,16 @@ impl JsonVenueServer {
                 }
             }
         }
+        any
     }
+}
+
+/// What serving one client in one turn came to.
+enum Served {
+    /// The client is still there; it sent this many requests.
+    Open(usize),
+    /// The client closed the connection.
+    Closed,
 }
 
 /// What reading a client gave.

@@ -204,16 +204,16 @@ struct Conn {
 }
 
 impl Conn {
-    fn connect(addr: std::net::SocketAddr) -> Self {
+    fn connect(addr: std::net::SocketAddr, name: &str) -> Self {
         let stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).unwrap();
         stream.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
         let config = protocols::fix_session::SessionConfig {
-            sender_comp_id: "TRADER".into(),
+            sender_comp_id: name.into(),
             target_comp_id: "VENUEB".into(),
             heartbeat_interval_s: 5,
             retention: 100,
         };
-        let session = protocols::fix_session::Session::initiate(config, venues::fix_server::unix_now_ns());
+        let session = protocols::fix_session::Session::initiate(config, venues::clock::unix_now_ns());
         let mut conn = Self { stream, session, buf: Vec::new() };
         conn.flush();
         conn
@@ -229,8 +229,19 @@ impl Conn {
     fn send(&mut self, body: &protocols::fix44::Body<'_>) {
         use std::io::Write;
         self.flush();
-        let bytes = self.session.send(body, venues::fix_server::unix_now_ns()).to_vec();
+        let bytes = self.session.send(body, venues::clock::unix_now_ns()).to_vec();
         self.stream.write_all(&bytes).unwrap();
+    }
+
+    /// Receives until an application message satisfies `wanted` (or `wait` passes); returns it.
+    fn receive_until(&mut self, wait: Duration, wanted: impl Fn(&str) -> bool) -> Option<String> {
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline {
+            if let Some(found) = self.receive(Duration::from_millis(20)).into_iter().find(|m| wanted(m)) {
+                return Some(found);
+            }
+        }
+        None
     }
 
     /// The application messages that arrive within `wait`, as `|`-separated text.
@@ -248,7 +259,7 @@ impl Conn {
             let mut used = 0;
             while let Some((frame, n)) = protocols::fix::frame(&self.buf[used..]).unwrap() {
                 used += n;
-                let now = venues::fix_server::unix_now_ns();
+                let now = venues::clock::unix_now_ns();
                 if let Ok(protocols::fix_session::Incoming::App(_)) = self.session.on_frame(&frame, now) {
                     apps.push(String::from_utf8_lossy(frame.bytes()).replace('\x01', "|"));
                 }
@@ -272,8 +283,8 @@ fn orders_over_tcp_are_acknowledged_filled_and_refused_by_execution_reports() {
         let stop = stop.clone();
         thread::spawn(move || server.run(&stop).unwrap())
     };
-    let mut conn = Conn::connect(addr);
-    let now = venues::fix_server::unix_now_ns();
+    let mut conn = Conn::connect(addr, "TRADER");
+    let now = venues::clock::unix_now_ns();
     let order = |cl_ord_id, side, price: i64| {
         Body::NewOrderSingle(NewOrderSingle {
             cl_ord_id,
@@ -318,6 +329,63 @@ fn orders_over_tcp_are_acknowledged_filled_and_refused_by_execution_reports() {
 }
 
 #[test]
+fn a_cut_clients_resting_orders_are_cancelled_and_subscribers_see_their_levels_go() {
+    use protocols::fix44::{
+        Body, MarketDataRequest, MdEntryType, NewOrderSingle, OrdType, Side as FixSide,
+        SubscriptionRequestType,
+    };
+    let mut config = FixVenueConfig::new(market(37), venue_spec());
+    config.flow_for_ns = Some(0); // only the client's order is in the book
+    let mut server = FixVenueServer::bind(config).unwrap();
+    let addr = server.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let server_thread = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let stats = server.run(&stop).unwrap();
+            (server, stats)
+        })
+    };
+    let wait = Duration::from_secs(3);
+    let mut watcher = Conn::connect(addr, "WATCHER");
+    watcher.receive(Duration::from_millis(100));
+    watcher.send(&Body::MarketDataRequest(MarketDataRequest {
+        md_req_id: "w1",
+        subscription: SubscriptionRequestType::SnapshotAndUpdates,
+        market_depth: 0,
+        entry_types: vec![MdEntryType::Bid, MdEntryType::Offer],
+        symbols: vec!["MSFT"],
+    }));
+    assert!(watcher.receive_until(wait, |m| m.contains("|35=W|")).is_some(), "the snapshot");
+    let mut trader = Conn::connect(addr, "TRADER");
+    trader.receive(Duration::from_millis(100));
+    trader.send(&Body::NewOrderSingle(NewOrderSingle {
+        cl_ord_id: "rests",
+        symbol: "MSFT",
+        side: FixSide::Buy,
+        transact_time_ns: venues::clock::unix_now_ns(),
+        order_qty: 200_000_000_000,
+        ord_type: OrdType::Limit,
+        price: Some(1_000_000 * 100_000),
+        time_in_force: None,
+    }));
+    let new_bid = |m: &str| m.contains("|35=X|") && m.contains("|279=0|269=0|") && m.contains("|270=100|");
+    assert!(watcher.receive_until(wait, new_bid).is_some(), "the order's level appeared");
+    assert!(trader.receive_until(wait, |m| m.contains("|150=0|")).is_some(), "the order is acknowledged");
+
+    // The trader's connection is cut: no Logout, no cancel.
+    trader.stream.shutdown(std::net::Shutdown::Both).unwrap();
+    drop(trader);
+    let deleted = |m: &str| m.contains("|35=X|") && m.contains("|279=2|269=0|") && m.contains("|270=100|");
+    let refresh = watcher.receive_until(wait, deleted);
+    stop.store(true, Ordering::Release);
+    let (server, stats) = server_thread.join().unwrap();
+    assert!(refresh.is_some(), "the subscriber saw the level go");
+    assert!(server.venue().engine(1).levels(Side::Buy).is_empty(), "the order left the engine's book");
+    assert_eq!(stats.cancelled_on_disconnect, 1, "{stats:?}");
+}
+
+#[test]
 fn a_connection_that_sends_garbage_is_cut_and_the_venue_serves_on() {
     use std::io::{Read, Write};
     let mut server = FixVenueServer::bind(FixVenueConfig::new(market(35), venue_spec())).unwrap();
@@ -332,7 +400,7 @@ fn a_connection_that_sends_garbage_is_cut_and_the_venue_serves_on() {
     garbage.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
     let mut byte = [0u8; 1];
     assert!(matches!(garbage.read(&mut byte), Ok(0)), "the venue closes the connection");
-    let mut conn = Conn::connect(addr);
+    let mut conn = Conn::connect(addr, "TRADER");
     conn.send(&protocols::fix44::Body::TestRequest { test_req_id: "alive" });
     conn.receive(Duration::from_millis(200));
     assert_eq!(conn.session.state(), protocols::fix_session::State::Active, "a good client logs on");

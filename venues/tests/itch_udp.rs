@@ -246,6 +246,41 @@ fn an_order_entered_over_ouch_is_accepted_and_shows_in_the_market_data_on_udp() 
 }
 
 #[test]
+fn during_a_blackout_nothing_reaches_the_feed_not_even_a_heartbeat() {
+    let feed = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let blackout = Duration::from_millis(600);
+    let mut server = ItchServer::bind(ItchServerConfig {
+        market: MarketSpec::equities(7, &[("AAPL", 1_900_000)]),
+        venue: VenueSpec::new(1, 5.0), // quiet: heartbeats would fill the silences
+        session: session("TICKRAIL01"),
+        destination: feed.local_addr().unwrap(),
+        rerequest: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        heartbeat_interval: Duration::from_millis(20),
+        faults: FaultPlan::NONE,
+        blackouts: vec![(Duration::ZERO, blackout)],
+        order_entry: None,
+    })
+    .unwrap();
+    // The test's clock starts before the venue's, so the venue is dark until at least then.
+    let started = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    let venue = std::thread::spawn({
+        let stop = stop.clone();
+        move || server.run(&stop).unwrap()
+    });
+    let mut packet = [0u8; 2048];
+    let dark_until = blackout - Duration::from_millis(50);
+    feed.set_read_timeout(Some(dark_until)).unwrap();
+    let first = feed.recv(&mut packet).map(|_| started.elapsed());
+    assert!(first.is_err(), "a packet arrived {:?} after the start, inside the blackout", first);
+    feed.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    assert!(feed.recv(&mut packet).is_ok(), "market data resumes after the blackout");
+    stop.store(true, Ordering::Relaxed);
+    let stats = venue.join().unwrap();
+    assert!(stats.blacked_out > 0, "{stats:?}");
+}
+
+#[test]
 fn a_fault_plan_that_is_invalid_or_cuts_connections_is_refused_for_udp_market_data() {
     let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     let bind = |faults| {

@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use feeds::book::{Book, LevelChange, Side as BookSide};
 use feeds::sink::{BookSink, Stamps};
@@ -18,10 +18,11 @@ use protocols::ws_api::{
     Request, Response,
 };
 use protocols::ws_stream::{WsLimits, WsMessage, WsStream};
+use venues::clock::unix_now_ms;
 use venues::faults::FaultPlan;
 use venues::flow::{MarketSpec, VenueSpec};
 use venues::matching::Side;
-use venues::venue_c::EXTERNAL_ID_BIT;
+use venues::matching::EXTERNAL_ID_BIT;
 use venues::venue_c_server::{ApiKey, JsonVenueConfig, JsonVenueServer, ServerError, ServerStats};
 
 const SYMBOLS: [(&str, i64); 3] = [("AAPL", 1_900_000), ("MSFT", 4_200_000), ("SPY", 5_600_000)];
@@ -65,11 +66,14 @@ fn engine_units(book: &Book, side: BookSide) -> Levels {
     book.side(side).iter().map(|l| (l.price / 100_000, (l.quantity / 1_000_000_000) as u64)).collect()
 }
 
-/// The last book each instrument published while correct, with its update id; and how often
-/// a book was flagged stale.
+/// The last book each instrument published while correct, with its update id and when; and
+/// how often a book was flagged stale. Shared with the test while the feed runs.
+#[derive(Default, Clone)]
+struct LastBooks(Arc<Mutex<Published>>);
+
 #[derive(Default)]
-struct LastBooks {
-    correct: HashMap<u32, (Levels, Levels, u64)>,
+struct Published {
+    correct: HashMap<u32, (Levels, Levels, u64, Instant)>,
     stale_marks: u64,
 }
 
@@ -85,12 +89,12 @@ impl BookSink for LastBooks {
         stale: bool,
         stamps: &Stamps,
     ) -> shm_layout::ShmResult<()> {
+        let mut published = self.0.lock().unwrap();
         if stale {
-            self.stale_marks += 1;
+            published.stale_marks += 1;
         } else {
-            let levels =
-                (engine_units(book, BookSide::Bid), engine_units(book, BookSide::Ask), stamps.sequence);
-            self.correct.insert(instrument, levels);
+            let (bids, asks) = (engine_units(book, BookSide::Bid), engine_units(book, BookSide::Ask));
+            published.correct.insert(instrument, (bids, asks, stamps.sequence, Instant::now()));
         }
         Ok(())
     }
@@ -108,27 +112,61 @@ fn the_feed_ends_with_the_engines_books_despite_drops_reorders_duplicates_and_di
         active_for: Some(Duration::from_millis(1_200)),
         ..FaultPlan::NONE
     };
+    let started = Instant::now();
     let venue = start(config);
     let symbols = SYMBOLS.iter().enumerate().map(|(i, (s, _))| (s.to_string(), i as u32 + 1)).collect();
     let mut client_config = DepthClientConfig::new(venue.market_data, symbols);
     client_config.reconnect_delay = Duration::from_millis(20);
     let client_stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&client_stop);
+    let books = LastBooks::default();
+    let mut sink = books.clone();
     let client = thread::spawn(move || {
         let mut client = DepthClient::new(client_config);
-        let mut sink = LastBooks::default();
         let result = client.run(&mut sink, &mut Taps::default(), &flag);
-        (result, client, sink)
+        (result, client)
     });
 
-    // Faults for 1.2 s, then a quiet stretch in which every gap is found and resynced.
-    thread::sleep(Duration::from_millis(1_800));
+    // Faults for 1.2 s (of the venue's clock, which starts after the test's), then trading goes
+    // on until every book has been published correct again (resynced after its last gap).
+    let faults_over = started + Duration::from_millis(1_300);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let resynced = || {
+        let published = books.0.lock().unwrap();
+        (1..=SYMBOLS.len() as u32).all(|i| published.correct.get(&i).is_some_and(|c| c.3 > faults_over))
+    };
+    while !(Instant::now() > faults_over && resynced()) {
+        assert!(Instant::now() < deadline, "the feed did not resync every book after the faults");
+        thread::sleep(Duration::from_millis(20));
+    }
     let (stats, server) = venue.stop();
-    // The venue's close frame comes after its last update; give the feed time to read it all.
-    thread::sleep(Duration::from_millis(300));
+    // The venue's last updates come before its close frame: wait until the feed shows them.
+    let expected: Vec<(Levels, Levels, u64)> = (0..SYMBOLS.len())
+        .map(|i| {
+            let DepthMessage::Snapshot { last_update_id, .. } = server.venue().snapshot(i) else {
+                unreachable!()
+            };
+            let engine = server.venue().engine(i);
+            (engine.levels(Side::Buy), engine.levels(Side::Sell), last_update_id)
+        })
+        .collect();
+    let caught_up = || {
+        let published = books.0.lock().unwrap();
+        expected.iter().enumerate().all(|(i, (bids, asks, id))| {
+            published
+                .correct
+                .get(&(i as u32 + 1))
+                .is_some_and(|(b, a, got, _)| (b, a, got) == (bids, asks, id))
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !caught_up() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
     client_stop.store(true, Ordering::Relaxed);
-    let (result, client, sink) = client.join().unwrap();
+    let (result, client) = client.join().unwrap();
     let counters = result.unwrap();
+    let sink = books.0.lock().unwrap();
 
     assert!(
         stats.faults.dropped > 0 && stats.faults.duplicated > 0 && stats.faults.reordered > 0,
@@ -142,14 +180,11 @@ fn the_feed_ends_with_the_engines_books_despite_drops_reorders_duplicates_and_di
     let gaps: u64 = (0..SYMBOLS.len()).map(|i| client.feed(i).counters().gaps).sum();
     assert!(gaps > 0, "drops and reorders showed up as gaps");
     for (i, (name, _)) in SYMBOLS.iter().enumerate() {
-        let engine = server.venue().engine(i);
-        let DepthMessage::Snapshot { last_update_id, .. } = server.venue().snapshot(i) else {
-            unreachable!()
-        };
-        let (bids, asks, update_id) = &sink.correct[&(i as u32 + 1)];
-        assert_eq!(*update_id, last_update_id, "{name}: the feed applied the venue's last update");
-        assert_eq!(bids, &engine.levels(Side::Buy), "{name} bids");
-        assert_eq!(asks, &engine.levels(Side::Sell), "{name} asks");
+        let (engine_bids, engine_asks, last_update_id) = &expected[i];
+        let (bids, asks, update_id, _) = &sink.correct[&(i as u32 + 1)];
+        assert_eq!(update_id, last_update_id, "{name}: the feed applied the venue's last update");
+        assert_eq!(bids, engine_bids, "{name} bids");
+        assert_eq!(asks, engine_asks, "{name} asks");
         assert!(bids.len() + asks.len() > 1, "{name}: a real book (a side may be empty for a moment)");
     }
 }
@@ -186,10 +221,6 @@ fn call(ws: &mut WsStream<TcpStream>, id: u64, call: Call) -> Response {
     }
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
-}
-
 fn error_code(response: &Response) -> Option<i32> {
     response.error.as_ref().map(|e| e.code)
 }
@@ -210,7 +241,7 @@ fn logons_with_a_bad_signature_an_unknown_key_a_stale_or_replayed_timestamp_are_
     let before = call(&mut ws, 1, Call::Place(order));
     assert_eq!((before.status, error_code(&before)), (401, Some(-1002)), "no orders before a logon");
 
-    let now = now_ms();
+    let now = unix_now_ms();
     let forged = call(&mut ws, 2, Call::Logon(Logon::signed(KEY, b"guessed secret", now)));
     assert_eq!((forged.status, error_code(&forged)), (401, Some(-1022)));
     assert!(forged.error.unwrap().msg.contains("Signature"));
@@ -240,7 +271,7 @@ fn orders_trade_against_the_book_and_fills_arrive_on_the_order_channel_and_in_ma
     let subscribed = call(&mut market_data, 1, Call::Subscribe(vec!["AAPL@trade".into()]));
     assert_eq!(subscribed.status, 200);
     let mut orders = connect(venue.orders);
-    assert_eq!(call(&mut orders, 1, Call::Logon(Logon::signed(KEY, SECRET, now_ms()))).status, 200);
+    assert_eq!(call(&mut orders, 1, Call::Logon(Logon::signed(KEY, SECRET, unix_now_ms()))).status, 200);
     thread::sleep(Duration::from_millis(100)); // the flow builds a book
 
     let market = |id: &str| Place {
@@ -270,7 +301,9 @@ fn orders_trade_against_the_book_and_fills_arrive_on_the_order_channel_and_in_ma
 
     // The same trades reach the market-data subscribers.
     let mut seen = Vec::new();
+    let deadline = Instant::now() + TIMEOUT;
     while seen.len() < fills.len() {
+        assert!(Instant::now() < deadline, "only {seen:?} of the {} fills reached market data", fills.len());
         if let DepthMessage::Trade { trade_id, price, .. } =
             DepthMessage::decode(next_text(&mut market_data).as_bytes()).unwrap()
         {
@@ -300,6 +333,56 @@ fn orders_trade_against_the_book_and_fills_arrive_on_the_order_channel_and_in_ma
     let (stats, server) = venue.stop();
     assert!(!server.venue().engine(0).is_resting(left_id) && !server.venue().engine(0).is_resting(resting));
     assert_eq!(stats.orders, 3);
+}
+
+#[test]
+fn clients_that_connect_and_say_nothing_do_not_delay_market_data_and_are_dropped_when_their_time_is_up() {
+    use std::io::Read;
+    let mut config = config(2_000.0);
+    config.handshake_timeout = Duration::from_millis(500);
+    let venue = start(config);
+    let mut ws = connect(venue.market_data);
+    let streams = SYMBOLS.iter().map(|(s, _)| format!("{s}@depth")).collect();
+    assert_eq!(call(&mut ws, 1, Call::Subscribe(streams)).status, 200);
+    next_text(&mut ws);
+
+    let silent =
+        [venue.market_data, venue.orders].map(|addr| TcpStream::connect_timeout(&addr, TIMEOUT).unwrap());
+    let watching = Instant::now();
+    let (mut last, mut longest, mut updates) = (Instant::now(), Duration::ZERO, 0);
+    while watching.elapsed() < Duration::from_millis(800) {
+        next_text(&mut ws);
+        longest = longest.max(last.elapsed());
+        last = Instant::now();
+        updates += 1;
+    }
+    assert!(longest < Duration::from_millis(200), "market data stalled for {longest:?} ({updates} updates)");
+    for mut stream in silent {
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        assert_eq!(stream.read(&mut [0u8; 16]).unwrap(), 0, "the venue dropped the silent connection");
+    }
+    let (stats, _) = venue.stop();
+    assert_eq!(stats.handshake_failures, 2, "{stats:?}");
+}
+
+#[test]
+fn a_handshake_that_arrives_in_pieces_opens_the_connection() {
+    use std::io::{Read, Write};
+    let venue = start(config(100.0));
+    let mut stream = TcpStream::connect_timeout(&venue.market_data, TIMEOUT).unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let request = protocols::websocket::client_request("venue", "/ws", "dGhlIHNhbXBsZSBub25jZQ==");
+    let (first, second) = request.as_bytes().split_at(request.len() / 2);
+    stream.write_all(first).unwrap();
+    thread::sleep(Duration::from_millis(50));
+    stream.write_all(second).unwrap();
+    let mut answer = [0u8; 256];
+    let n = stream.read(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 101 "), "{answer}");
+    assert!(answer.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "the key's accept value: {answer}");
+    let (stats, _) = venue.stop();
+    assert_eq!((stats.market_data_clients, stats.handshake_failures), (1, 0), "{stats:?}");
 }
 
 #[test]
