@@ -88,6 +88,7 @@ impl Venue for ItchServer {
             ("messages", s.messages),
             ("rerequests", s.rerequests),
             ("bad_rerequests", s.bad_rerequests),
+            ("failed_rerequests", s.failed_rerequests),
             ("blacked_out", s.blacked_out),
             ("dropped", s.faults.dropped),
             ("duplicated", s.faults.duplicated),
@@ -122,6 +123,7 @@ impl Venue for JsonVenueServer {
             ("snapshots", s.snapshots),
             ("orders", s.orders),
             ("logons_refused", s.logons_refused),
+            ("handshake_failures", s.handshake_failures),
         ])
     }
 
@@ -149,6 +151,7 @@ impl Venue for FixVenueServer {
             ("reordered", s.faults.reordered),
             ("forced_disconnects", s.faults.disconnects),
             ("orders", s.orders),
+            ("cancelled_on_disconnect", s.cancelled_on_disconnect),
             ("session_errors", s.session_errors),
         ])
     }
