@@ -85,6 +85,7 @@ impl Venue for ItchServer {
         let s = self.run(close).map_err(|e| e.to_string())?;
         Ok(vec![
             ("packets_sent", s.packets_sent),
+            ("failed_sends", s.failed_sends),
             ("messages", s.messages),
             ("rerequests", s.rerequests),
             ("bad_rerequests", s.bad_rerequests),

@@ -80,6 +80,8 @@ pub struct ServerStats {
     pub messages: u64,
     /// Re-requests answered.
     pub rerequests: u64,
+    /// Market-data packets the socket refused (lost, as on a network; feeds re-request them).
+    pub failed_sends: u64,
     /// Re-requests that did not decode or asked for another session.
     pub bad_rerequests: u64,
     /// Re-requests that could not be received or answered in full (a socket error, a full send
@@ -91,6 +93,14 @@ pub struct ServerStats {
     pub faults: FaultCounts,
     /// What the order-entry server did.
     pub order_entry: OuchStats,
+}
+
+/// Sends one market-data packet, counting it as sent or failed.
+fn send_counted(socket: &UdpSocket, packet: &[u8], destination: SocketAddr, stats: &mut ServerStats) {
+    match socket.send_to(packet, destination) {
+        Ok(_) => stats.packets_sent += 1,
+        Err(_) => stats.failed_sends += 1,
+    }
 }
 
 /// Venue A bound to its sockets, ready to run.
@@ -181,7 +191,7 @@ impl ItchServer {
     pub fn run(&mut self, stop: &AtomicBool) -> Result<ServerStats, ServerError> {
         let opened = Instant::now();
         let packets = self.venue.open();
-        self.send_all(packets, Duration::ZERO)?;
+        self.send_all(packets, Duration::ZERO);
         let mut last_sent = Instant::now();
         while !stop.load(Ordering::Relaxed) {
             let now = Instant::now();
@@ -195,11 +205,11 @@ impl ItchServer {
             }
             let busy = !packets.is_empty();
             if busy {
-                self.send_all(packets, elapsed)?;
+                self.send_all(packets, elapsed);
                 last_sent = Instant::now();
             } else if last_sent.elapsed() >= self.heartbeat_interval && !self.in_blackout(elapsed) {
                 // A heartbeat in a blackout would tell the feed the sequence it cannot have.
-                self.heartbeat()?;
+                self.heartbeat();
                 last_sent = Instant::now();
             }
             let served = self.serve_rerequests();
@@ -211,9 +221,9 @@ impl ItchServer {
         let mut held = None;
         self.faults.flush(|packet, _| held = Some(packet.to_vec()));
         if let Some(packet) = held {
-            self.send(&packet)?;
+            self.send(&packet);
         }
-        self.heartbeat()?;
+        self.heartbeat();
         self.stats.messages = self.venue.next_sequence() - 1;
         Ok(self.stats())
     }
@@ -234,34 +244,30 @@ impl ItchServer {
         self.blackouts.iter().any(|&(start, length)| elapsed >= start && elapsed < start + length)
     }
 
-    fn send_all(&mut self, packets: Vec<Vec<u8>>, elapsed: Duration) -> Result<(), ServerError> {
+    /// Sends `packets` through the fault plan, unless a blackout is on. A packet the socket
+    /// refuses (a full buffer, say) is counted and lost, as on a real network: the feed
+    /// re-requests it.
+    fn send_all(&mut self, packets: Vec<Vec<u8>>, elapsed: Duration) {
         if self.in_blackout(elapsed) {
             self.stats.blacked_out += packets.len() as u64;
-            return Ok(());
+            return;
         }
-        let mut failure = None;
         for packet in packets {
             let (socket, destination, stats) = (&self.market_data, self.destination, &mut self.stats);
             let connection = self.faults.pass(&mut self.fault_draws, &packet, |packet, _| {
-                match socket.send_to(packet, destination) {
-                    Ok(_) => stats.packets_sent += 1,
-                    Err(e) => failure = Some(e),
-                }
+                send_counted(socket, packet, destination, stats);
             });
             debug_assert_eq!(connection, Connection::Keep, "bind refuses plans that disconnect");
         }
-        failure.map_or(Ok(()), |e| Err(ServerError::Io { what: "send market data", source: e }))
     }
 
-    fn send(&mut self, packet: &[u8]) -> Result<(), ServerError> {
-        self.market_data.send_to(packet, self.destination).map_err(io_error("send market data"))?;
-        self.stats.packets_sent += 1;
-        Ok(())
+    fn send(&mut self, packet: &[u8]) {
+        send_counted(&self.market_data, packet, self.destination, &mut self.stats);
     }
 
-    fn heartbeat(&mut self) -> Result<(), ServerError> {
+    fn heartbeat(&mut self) {
         let heartbeat = self.venue.heartbeat();
-        self.send(&heartbeat)
+        self.send(&heartbeat);
     }
 
     /// Answers the waiting re-requests (up to 64); whether there was any. A request that cannot

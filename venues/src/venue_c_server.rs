@@ -339,10 +339,22 @@ impl JsonVenueServer {
         busy |= self.serve_orders(now);
         self.fault_draws.set_clock(opened.map(|start| start.elapsed()));
         busy |= self.publish(now);
+        self.flush_all();
         if !busy {
             std::thread::sleep(self.config.poll);
         }
         Ok(())
+    }
+
+    /// Writes what each client's socket could not take before (a send only writes what fits):
+    /// without this a client's last messages would wait for its next one. A client whose
+    /// socket failed is dropped and counted.
+    fn flush_all(&mut self) {
+        let before = self.market_data_clients.len() + self.order_clients.len();
+        self.market_data_clients.retain_mut(|client| client.ws.flush().is_ok());
+        self.order_clients.retain_mut(|client| client.ws.flush().is_ok());
+        let after = self.market_data_clients.len() + self.order_clients.len();
+        self.stats.failed_clients += (before - after) as u64;
     }
 
     fn close_all(&mut self) {
