@@ -11,33 +11,20 @@ Run one by hand with ``python -m tickrail.demo writer|reader --segment NAME``.
 from __future__ import annotations
 
 import argparse
-import signal
 import time
-from types import FrameType
 
 import numpy as np
 
 from shm_layout import MARKET_EVENT, TYPE_IDS, BroadcastReader, BroadcastWriter, publish_array, read_array
+from tickrail.process import StopFlag
 
 #: Records per batch the writer publishes.
 BATCH = 512
 
 
-class _Stop:
-    """Set by SIGTERM or SIGINT so loops end cleanly and release their role in the segment."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        signal.signal(signal.SIGTERM, self._request)
-        signal.signal(signal.SIGINT, self._request)
-
-    def _request(self, signum: int, frame: FrameType | None) -> None:
-        self.requested = True
-
-
 def write(segment: str, rate: float, seed: int) -> None:
     """Publishes ``rate`` market events per second (in batches) until stopped."""
-    stop = _Stop()
+    stop = StopFlag()
     rng = np.random.default_rng(seed)
     mid = np.full(4, 100.0)
     batch = np.zeros(BATCH, dtype=MARKET_EVENT)
@@ -66,7 +53,7 @@ def write(segment: str, rate: float, seed: int) -> None:
 
 def read(segment: str, max_rate: float | None, wait: str) -> None:
     """Reads batches until stopped; with ``max_rate`` it reads no faster, so the writer laps it."""
-    stop = _Stop()
+    stop = StopFlag()
     with BroadcastReader.attach(segment, start="latest", wait=wait) as reader:
         while not stop.requested:
             if not reader.wait(0.1):

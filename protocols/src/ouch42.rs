@@ -210,6 +210,29 @@ pub struct EnterOrder {
     pub customer_type: u8,
 }
 
+impl EnterOrder {
+    /// A visible day limit order in the continuous market, as a market maker enters it:
+    /// principal capacity, no minimum quantity, not sweep eligible, the firm's default
+    /// customer type.
+    pub fn day_limit(token: Token, side: Side, shares: u32, stock: Stock, price: u32, firm: Firm) -> Self {
+        Self {
+            token,
+            side,
+            shares,
+            stock,
+            price,
+            time_in_force: TIF_MARKET_HOURS,
+            firm,
+            display: b'Y',
+            capacity: b'P',
+            sweep: Sweep::NotEligible,
+            minimum_quantity: 0,
+            cross_type: b'N',
+            customer_type: b' ',
+        }
+    }
+}
+
 /// `U`: replace a live order by a new one with a new token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReplaceOrder {
@@ -650,21 +673,7 @@ mod tests {
     }
 
     fn enter() -> EnterOrder {
-        EnterOrder {
-            token: token("ORD0000000001"),
-            side: Side::Buy,
-            shares: 300,
-            stock: stock("AAPL"),
-            price: 1_895_100,
-            time_in_force: TIF_MARKET_HOURS,
-            firm: *b"TRKR",
-            display: b'Y',
-            capacity: b'P',
-            sweep: Sweep::NotEligible,
-            minimum_quantity: 0,
-            cross_type: b'N',
-            customer_type: b' ',
-        }
+        EnterOrder::day_limit(token("ORD0000000001"), Side::Buy, 300, stock("AAPL"), 1_895_100, *b"TRKR")
     }
 
     fn inbound_bytes(msg: &Inbound) -> Vec<u8> {

@@ -503,21 +503,7 @@ mod tests {
     }
 
     fn enter(name: &str, side: OuchSide, shares: u32, price: u32) -> Inbound {
-        Inbound::EnterOrder(EnterOrder {
-            token: token(name),
-            side,
-            shares,
-            stock: stock("AAPL"),
-            price,
-            time_in_force: TIF_MARKET_HOURS,
-            firm: *b"TRKR",
-            display: b'Y',
-            capacity: b'P',
-            sweep: Sweep::NotEligible,
-            minimum_quantity: 0,
-            cross_type: b'N',
-            customer_type: b' ',
-        })
+        Inbound::EnterOrder(EnterOrder::day_limit(token(name), side, shares, stock("AAPL"), price, *b"TRKR"))
     }
 
     fn replace(old: &str, new: &str, shares: u32, price: u32) -> Inbound {

@@ -160,7 +160,7 @@ fn over_a_lossy_udp_link_the_feed_recovers_every_gap_and_ends_with_the_venues_bo
 fn an_order_entered_over_ouch_is_accepted_and_shows_in_the_market_data_on_udp() {
     use protocols::alpha;
     use protocols::itch::stock;
-    use protocols::ouch42::{EnterOrder, Inbound, Outbound, Side as OuchSide, Sweep, TIF_MARKET_HOURS};
+    use protocols::ouch42::{EnterOrder, Inbound, Outbound, Side as OuchSide};
     use protocols::ouch_client::{ClientConfig, OuchClient};
     use protocols::soupbintcp_session::Timing;
     use venues::ouch_server::OuchServerConfig;
@@ -212,21 +212,14 @@ fn an_order_entered_over_ouch_is_accepted_and_shows_in_the_market_data_on_udp() 
         ClientConfig { username: "ALICE".into(), password: "pw".into(), session: String::new(), timing };
     let mut client = OuchClient::connect(order_entry, &config, 1).unwrap();
     client
-        .send(&Inbound::EnterOrder(EnterOrder {
-            token: alpha("token", "ORDER1").unwrap(),
-            side: OuchSide::Buy,
-            shares: 300,
-            stock: stock("AAPL"),
-            price: 1_890_000,
-            time_in_force: TIF_MARKET_HOURS,
-            firm: *b"TRKR",
-            display: b'Y',
-            capacity: b'P',
-            sweep: Sweep::NotEligible,
-            minimum_quantity: 0,
-            cross_type: b'N',
-            customer_type: b' ',
-        }))
+        .send(&Inbound::EnterOrder(EnterOrder::day_limit(
+            alpha("token", "ORDER1").unwrap(),
+            OuchSide::Buy,
+            300,
+            stock("AAPL"),
+            1_890_000,
+            *b"TRKR",
+        )))
         .unwrap();
     let (_, accepted) = client.recv(Duration::from_secs(2)).unwrap().expect("an answer comes");
     assert!(matches!(accepted, Outbound::Accepted(_)), "{accepted:?}");

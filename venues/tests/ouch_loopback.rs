@@ -84,21 +84,7 @@ fn token(text: &str) -> Token {
 }
 
 fn enter(name: &str, side: Side, shares: u32, price: u32) -> Inbound {
-    Inbound::EnterOrder(EnterOrder {
-        token: token(name),
-        side,
-        shares,
-        stock: stock("AAPL"),
-        price,
-        time_in_force: TIF_MARKET_HOURS,
-        firm: *b"TRKR",
-        display: b'Y',
-        capacity: b'P',
-        sweep: Sweep::NotEligible,
-        minimum_quantity: 0,
-        cross_type: b'N',
-        customer_type: b' ',
-    })
+    Inbound::EnterOrder(EnterOrder::day_limit(token(name), side, shares, stock("AAPL"), price, *b"TRKR"))
 }
 
 /// The next `n` sequenced messages; fails if they do not come within the wait.
