@@ -96,9 +96,9 @@ impl<'a> Taps<'a> {
         }
     }
 
-    /// Shows the loop is alive, in the metrics segment and through `sink`, every
-    /// [`HEARTBEAT_EVERY`]: call it after every read, and when a wait for input times out
-    /// (`idle`), so a quiet feed still shows it is alive and a hung one does not.
+    /// Shows the loop is alive, in the metrics segment and through `sink`, every 100 ms: call
+    /// it after every read, and when a wait for input times out (`idle`), so a quiet feed still
+    /// shows it is alive and a hung one does not.
     #[inline]
     pub fn pulse(&mut self, sink: &mut impl BookSink, idle: bool) {
         self.reads = self.reads.wrapping_add(1);
