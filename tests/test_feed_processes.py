@@ -259,3 +259,28 @@ def test_the_tickrail_command_hands_venue_and_feed_to_their_command_lines(
     assert process.popen.wait(timeout=20) == 2
     assert process.popen.stderr is not None
     assert message in process.popen.stderr.read()
+
+
+@pytest.mark.parametrize("venue", ["b", "c"])
+def test_a_feed_whose_venue_is_unreachable_keeps_trying_and_counts_it(
+    venue: str, prefixes: dict[str, str]
+) -> None:
+    closed_port = free_tcp_port()
+    feed = start(
+        f"feed {venue}", "feeds", "live", venue, "--prefix", prefixes[venue], "--venue-addr",
+        f"127.0.0.1:{closed_port}",
+    )  # fmt: skip
+    feed.expect("listening")
+    deadline = time.monotonic() + 10.0
+    while _native.feed_report(f"{prefixes[venue]}.metrics")["counters"]["disconnects"] < 2:
+        assert time.monotonic() < deadline, "failed attempts are counted"
+        time.sleep(0.02)
+    assert feed.stop() == 0, "an unreachable venue never stops the feed"
+    report = feed.expect("stopped")
+    assert report["counters"]["connects"] == 0
+
+
+def free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -116,7 +116,8 @@ impl FixClient {
             .set(Counter::BookErrors, feed.book_errors)
             .set(Counter::PublishErrors, feed.publish_errors)
             .set(Counter::RecoveryRequests, session.resend_requests_sent)
-            .set(Counter::Connects, connections.connects);
+            .set(Counter::Connects, connections.connects)
+            .set(Counter::Disconnects, connections.disconnects + connections.connect_failures);
         totals
     }
 
@@ -129,6 +130,8 @@ impl FixClient {
                 Ok(stream) => stream,
                 Err(_) => {
                     self.connections.connect_failures += 1;
+                    taps.mirror(|| self.totals());
+                    taps.pulse(sink, true);
                     pause(self.config.reconnect_delay, stop);
                     continue;
                 }
@@ -145,6 +148,7 @@ impl FixClient {
                 Err(_) => {
                     self.connections.disconnects += 1;
                     self.feed.connection_lost(realtime_ns(), sink);
+                    taps.mirror(|| self.totals());
                     pause(self.config.reconnect_delay, stop);
                 }
             }

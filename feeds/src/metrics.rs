@@ -40,11 +40,13 @@ pub enum Counter {
     RecoveryRequests,
     /// Connections (re)established.
     Connects,
+    /// Connections lost, or attempts that failed.
+    Disconnects,
 }
 
 impl Counter {
     /// Every counter, in cell order.
-    pub const ALL: [Counter; 12] = [
+    pub const ALL: [Counter; 13] = [
         Counter::Messages,
         Counter::Bytes,
         Counter::Packets,
@@ -57,6 +59,7 @@ impl Counter {
         Counter::StalePeriods,
         Counter::RecoveryRequests,
         Counter::Connects,
+        Counter::Disconnects,
     ];
 
     /// Its snake-case name, as reports print it.
@@ -74,6 +77,7 @@ impl Counter {
             Counter::StalePeriods => "stale_periods",
             Counter::RecoveryRequests => "recovery_requests",
             Counter::Connects => "connects",
+            Counter::Disconnects => "disconnects",
         }
     }
 }

@@ -196,6 +196,8 @@ impl DepthClient {
                     self.last_error = Some(error);
                     let now = realtime_ns();
                     self.feeds.iter_mut().for_each(|feed| feed.disconnected(now, sink));
+                    taps.mirror(|| self.totals());
+                    taps.pulse(sink, true);
                     pause(self.config.reconnect_delay, stop);
                 }
             }
@@ -238,7 +240,8 @@ impl DepthClient {
             .set(Counter::BookErrors, feeds(|f| f.overflow))
             .set(Counter::PublishErrors, feeds(|f| f.publish_errors))
             .set(Counter::RecoveryRequests, c.snapshot_requests)
-            .set(Counter::Connects, c.connects);
+            .set(Counter::Connects, c.connects)
+            .set(Counter::Disconnects, c.disconnects);
         totals
     }
 
