@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from tickrail import _native
 from tickrail._native import fix_decode, fix_encode
-from tickrail.market import listed
+from tickrail.market import flow, listed, market
 
 # FIX "data" fields are length-prefixed binary; tickrail's codec carries none (text only).
 RAW_DATA_TAGS = frozenset(simplefix.FixParser().raw_len_tags) | frozenset(simplefix.FixParser().raw_data_tags)
@@ -320,7 +320,7 @@ def talk(client: FixClient) -> Conversation:
 @pytest.fixture(scope="module")
 def conversation() -> Iterator[Conversation]:
     """One session with venue B, run once for the tests below (about two seconds)."""
-    venue = _native.FixVenueServer(7, [s.as_tuple() for s in listed("b")], rate_per_s=5000.0, linger_ms=200)
+    venue = _native.FixVenueServer(market(7, "b"), flow("b", 5000.0), linger_ms=200)
     venue.start()
     try:
         client = FixClient(venue.addr)

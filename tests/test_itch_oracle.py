@@ -17,7 +17,7 @@ os.environ["ITCH_NO_CPP"] = "1"  # keep itchfeed independent of itchcpp's C++ co
 
 from itch.parser import MessageParser
 
-from tickrail._native import ItchVenue
+from tickrail._native import Flow, ItchVenue, Market
 
 SYMBOLS = [
     ("AAPL", 1_900_000, 100, 100, 0.002, 1),
@@ -40,7 +40,7 @@ def mold_messages(packet: bytes) -> Iterator[tuple[int, bytes]]:
 
 
 def test_itchfeed_parses_every_message_and_implies_the_venues_books() -> None:
-    venue = ItchVenue(2026, SYMBOLS, rate_per_s=50_000.0)
+    venue = ItchVenue(Market(2026, SYMBOLS), Flow(1, rate_per_s=50_000.0))
     packets = venue.open() + venue.step(40_000)
     parser = MessageParser()
     orders: dict[int, tuple[int, bytes, int, int]] = {}  # ref -> (locate, side, price, shares)

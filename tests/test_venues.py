@@ -6,14 +6,14 @@ import struct
 
 import pytest
 
-from tickrail._native import ItchVenue
+from tickrail._native import Flow, ItchVenue, Market
 
 AAPL = ("AAPL", 1_900_000, 100, 100, 0.002, 1)
 
 
 def test_the_same_seed_gives_the_same_packets() -> None:
     def run(seed: int) -> list[bytes]:
-        venue = ItchVenue(seed, [AAPL])
+        venue = ItchVenue(Market(seed, [AAPL]), Flow(1))
         return venue.open() + venue.step(500)
 
     assert run(1) == run(1)
@@ -21,7 +21,7 @@ def test_the_same_seed_gives_the_same_packets() -> None:
 
 
 def test_a_rerequest_returns_exactly_the_messages_asked_for() -> None:
-    venue = ItchVenue(3, [AAPL])
+    venue = ItchVenue(Market(3, [AAPL]), Flow(1))
     venue.open()
     venue.step(200)
     request = struct.pack(">10sQH", b"TICKRAIL01", 5, 3)
@@ -44,11 +44,23 @@ def test_a_bad_configuration_is_refused(
     symbols: list[tuple[str, int, int, int, float, int]], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        ItchVenue(1, symbols)
+        Market(1, symbols)
+
+
+@pytest.mark.parametrize(
+    ("flow", "message"),
+    [
+        ({"rate_per_s": 0.0}, "rate_per_s must be positive"),
+        ({"cancel_share": 1.5}, "cancel_share 1.5 is not within 0..=1"),
+    ],
+)
+def test_a_bad_flow_is_refused_by_name(flow: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Flow(1, **flow)
 
 
 def test_bad_requests_are_refused_with_their_reason() -> None:
-    venue = ItchVenue(1, [AAPL])
+    venue = ItchVenue(Market(1, [AAPL]), Flow(1))
     with pytest.raises(ValueError, match="MoldUDP64: message 'R' is 19 bytes, expected 20"):
         venue.serve(bytes(19))
     with pytest.raises(ValueError, match="side must be 'buy' or 'sell'"):

@@ -14,10 +14,12 @@ __all__ = [
     "BroadcastWriter",
     "FeedWorker",
     "FixVenueServer",
+    "Flow",
     "ItchVenue",
     "ItchVenueServer",
     "JsonVenueServer",
     "LayoutMismatch",
+    "Market",
     "MessageTooLarge",
     "MessageView",
     "QueueReader",
@@ -289,22 +291,7 @@ class SlotReader(_Handle):
 
 @final
 class ItchVenue:
-    def __new__(
-        cls,
-        seed: int,
-        symbols: list[tuple[str, int, int, int, float, int]],
-        *,
-        session_name: str = "TICKRAIL01",
-        rate_per_s: float = 20000.0,
-        venue: int = 1,
-        lag_ns: int = 0,
-        noise: float = 0.5,
-        cancel_share: float = 0.3,
-        marketable_share: float = 0.1,
-        bursts_per_s: float = 0.2,
-        burst_ns: int = 200000000,
-        burst_factor: float = 3.0,
-    ) -> ItchVenue: ...
+    def __new__(cls, market: Market, flow: Flow, *, session_name: str = "TICKRAIL01") -> ItchVenue: ...
     def open(self) -> list[bytes]: ...
     def step(self, actions: int) -> list[bytes]: ...
     def serve(self, request: bytes) -> list[bytes]: ...
@@ -316,24 +303,44 @@ class ItchVenue:
 SymbolTuple = tuple[str, int, int, int, float, int]
 
 @final
-class ItchVenueServer:
+class Market:
     def __new__(
         cls,
         seed: int,
         symbols: list[SymbolTuple],
-        destination: str,
         *,
-        rerequest: str = "127.0.0.1:0",
-        session_name: str = "TICKRAIL01",
+        bursts_per_s: float = 0.2,
+        burst_ns: int = 200_000_000,
+        burst_factor: float = 3.0,
+    ) -> Self: ...
+    @property
+    def symbols(self) -> list[str]: ...
+
+@final
+class Flow:
+    def __new__(
+        cls,
+        venue: int,
+        *,
         rate_per_s: float = 20_000.0,
-        venue: int = 1,
         lag_ns: int = 0,
         noise: float = 0.5,
         cancel_share: float = 0.3,
         marketable_share: float = 0.1,
-        bursts_per_s: float = 0.2,
-        burst_ns: int = 200_000_000,
-        burst_factor: float = 3.0,
+    ) -> Self: ...
+    @property
+    def rate_per_s(self) -> float: ...
+
+@final
+class ItchVenueServer:
+    def __new__(
+        cls,
+        market: Market,
+        flow: Flow,
+        destination: str,
+        *,
+        rerequest: str = "127.0.0.1:0",
+        session_name: str = "TICKRAIL01",
         heartbeat_ms: int = 1000,
         drop: float = 0.0,
         duplicate: float = 0.0,
@@ -360,20 +367,11 @@ class ItchVenueServer:
 class FixVenueServer:
     def __new__(
         cls,
-        seed: int,
-        symbols: list[SymbolTuple],
+        market: Market,
+        flow: Flow,
         *,
         addr: str = "127.0.0.1:0",
         comp_id: str = "VENUEB",
-        rate_per_s: float = 20_000.0,
-        venue: int = 2,
-        lag_ns: int = 0,
-        noise: float = 0.5,
-        cancel_share: float = 0.3,
-        marketable_share: float = 0.1,
-        bursts_per_s: float = 0.2,
-        burst_ns: int = 200_000_000,
-        burst_factor: float = 3.0,
         drop: float = 0.0,
         duplicate: float = 0.0,
         reorder: float = 0.0,
@@ -393,21 +391,12 @@ class FixVenueServer:
 class JsonVenueServer:
     def __new__(
         cls,
-        seed: int,
-        symbols: list[SymbolTuple],
+        market: Market,
+        flow: Flow,
         *,
         market_data: str = "127.0.0.1:0",
         orders: str = "127.0.0.1:0",
         api_keys: list[tuple[str, str]] = ...,
-        rate_per_s: float = 20_000.0,
-        venue: int = 3,
-        lag_ns: int = 0,
-        noise: float = 0.5,
-        cancel_share: float = 0.3,
-        marketable_share: float = 0.1,
-        bursts_per_s: float = 0.2,
-        burst_ns: int = 200_000_000,
-        burst_factor: float = 3.0,
         drop: float = 0.0,
         duplicate: float = 0.0,
         reorder: float = 0.0,

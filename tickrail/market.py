@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tickrail import _native
+
 #: Prices in the venues' flow model are integers of this many units per dollar.
 PRICE_UNITS = 10_000
 
@@ -67,3 +69,18 @@ def listed(venue: str) -> list[Symbol]:
 def instruments() -> list[tuple[str, int]]:
     """Every ``(symbol, instrument id)`` pair, as the feeds take them."""
     return [(s.name, s.instrument_id) for s in SYMBOLS]
+
+
+#: Each venue's number, which gives its flow its own random draws.
+VENUE_NUMBERS: dict[str, int] = {"a": 1, "b": 2, "c": 3}
+
+
+def market(seed: int, venue: str) -> _native.Market:
+    """The market as ``venue`` lists it, from the session's ``seed`` (shared by all venues, so
+    their fair values move together)."""
+    return _native.Market(seed, [s.as_tuple() for s in listed(venue)])
+
+
+def flow(venue: str, rate_per_s: float, lag_ns: int = 0, noise: float = 0.5) -> _native.Flow:
+    """``venue``'s order flow."""
+    return _native.Flow(VENUE_NUMBERS[venue], rate_per_s=rate_per_s, lag_ns=lag_ns, noise=noise)

@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from tickrail import _native
-from tickrail.market import listed
+from tickrail.market import flow, market
 from tickrail.process import StopFlag, announce, log
 
 PROTOCOLS = {"a": "itch", "b": "fix", "c": "json"}
@@ -78,7 +78,6 @@ def pairs(values: list[str], flag: str) -> list[tuple[str, str]]:
 
 def build(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """The venue's server and the addresses it announces."""
-    symbols = [s.as_tuple() for s in listed(args.venue)]
     faults = {
         "drop": args.drop,
         "duplicate": args.duplicate,
@@ -88,16 +87,15 @@ def build(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     lag_ms = LAGS_MS[args.venue] if args.lag_ms is None else args.lag_ms
     if lag_ms < 0:
         raise ValueError(f"--lag-ms {lag_ms} is negative")
-    flow = {"rate_per_s": args.rate, "lag_ns": round(lag_ms * 1e6), "noise": args.noise}
+    session = market(args.seed, args.venue)
+    orders = flow(args.venue, args.rate, lag_ns=round(lag_ms * 1e6), noise=args.noise)
     if args.venue == "a":
         a = _native.ItchVenueServer(
-            args.seed,
-            symbols,
+            session,
+            orders,
             args.destination,
             rerequest=args.rerequest,
             session_name=args.session,
-            venue=1,
-            **flow,
             heartbeat_ms=args.heartbeat_ms,
             linger_ms=args.linger_ms,
             order_entry=args.order_entry,
@@ -112,25 +110,21 @@ def build(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         return a, {**addresses, "session": args.session}
     if args.venue == "b":
         b = _native.FixVenueServer(
-            args.seed,
-            symbols,
+            session,
+            orders,
             addr=args.fix,
             comp_id=args.comp_id,
-            venue=2,
-            **flow,
             disconnect_every=args.disconnect_every,
             linger_ms=args.linger_ms,
             **faults,
         )
         return b, {"fix": b.addr, "comp_id": args.comp_id}
     c = _native.JsonVenueServer(
-        args.seed,
-        symbols,
+        session,
+        orders,
         market_data=args.market_data,
         orders=args.orders,
         api_keys=pairs(args.api_key, "--api-key"),
-        venue=3,
-        **flow,
         disconnect=args.disconnect,
         linger_ms=args.linger_ms,
         **faults,

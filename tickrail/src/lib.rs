@@ -10,6 +10,7 @@ mod buffers;
 mod codecs;
 mod errors;
 mod feed_workers;
+mod flow_config;
 mod records;
 mod replays;
 mod segments;
@@ -26,6 +27,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     codecs::register(m)?;
     errors::register(m)?;
     feed_workers::register(m)?;
+    flow_config::register(m)?;
     records::register(m)?;
     replays::register(m)?;
     segments::register(m)?;

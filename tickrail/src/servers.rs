@@ -22,7 +22,8 @@ use venues::matching::{Engine, Side};
 use venues::ouch_server::OuchServerConfig;
 use venues::venue_c_server::{self, ApiKey, JsonVenueConfig, JsonVenueServer};
 
-use crate::simulated::{market_spec, session_of, venue_spec, SymbolTuple};
+use crate::flow_config::{PyFlow, PyMarket};
+use crate::simulated::session_of;
 use crate::worker::Worker;
 
 /// Parses `addr` (`"host:port"`), naming the `what` it is for when it does not parse.
@@ -282,26 +283,16 @@ pub(crate) struct PyItchVenueServer {
 impl PyItchVenueServer {
     /// Binds the venue's sockets; `start` runs it.
     #[new]
-    #[pyo3(signature = (seed, symbols, destination, *, rerequest="127.0.0.1:0", session_name="TICKRAIL01",
-        rate_per_s=20_000.0, venue=1, lag_ns=0, noise=0.5, cancel_share=0.3, marketable_share=0.1,
-        bursts_per_s=0.2, burst_ns=200_000_000, burst_factor=3.0, heartbeat_ms=1000, drop=0.0, duplicate=0.0,
-        reorder=0.0, fault_seed=0, blackouts=Vec::new(), linger_ms=1000, order_entry=None, users=Vec::new()))]
+    #[pyo3(signature = (market, flow, destination, *, rerequest="127.0.0.1:0", session_name="TICKRAIL01",
+        heartbeat_ms=1000, drop=0.0, duplicate=0.0, reorder=0.0, fault_seed=0, blackouts=Vec::new(),
+        linger_ms=1000, order_entry=None, users=Vec::new()))]
     #[allow(clippy::too_many_arguments, reason = "keyword arguments of a Python constructor")]
     fn new(
-        seed: u64,
-        symbols: Vec<SymbolTuple>,
+        market: &PyMarket,
+        flow: &PyFlow,
         destination: &str,
         rerequest: &str,
         session_name: &str,
-        rate_per_s: f64,
-        venue: u64,
-        lag_ns: u64,
-        noise: f64,
-        cancel_share: f64,
-        marketable_share: f64,
-        bursts_per_s: f64,
-        burst_ns: u64,
-        burst_factor: f64,
         heartbeat_ms: u64,
         drop: f64,
         duplicate: f64,
@@ -321,8 +312,8 @@ impl PyItchVenueServer {
             })
             .transpose()?;
         let config = ItchServerConfig {
-            market: market_spec(seed, symbols, bursts_per_s, burst_ns, burst_factor)?,
-            venue: venue_spec(venue, rate_per_s, lag_ns, noise, cancel_share, marketable_share)?,
+            market: market.spec.clone(),
+            venue: flow.spec.clone(),
             session: session_of(session_name)?,
             destination: socket_addr("destination", destination)?,
             rerequest: socket_addr("rerequest", rerequest)?,
@@ -376,26 +367,16 @@ pub(crate) struct PyJsonVenueServer {
 impl PyJsonVenueServer {
     /// Binds the venue's listeners; `start` runs it. `api_keys` are `(key, secret)` pairs.
     #[new]
-    #[pyo3(signature = (seed, symbols, *, market_data="127.0.0.1:0", orders="127.0.0.1:0", api_keys=Vec::new(),
-        rate_per_s=20_000.0, venue=3, lag_ns=0, noise=0.5, cancel_share=0.3, marketable_share=0.1,
-        bursts_per_s=0.2, burst_ns=200_000_000, burst_factor=3.0, drop=0.0, duplicate=0.0, reorder=0.0,
-        disconnect=0.0, fault_seed=0, faults_for_ms=u64::MAX, linger_ms=1000))]
+    #[pyo3(signature = (market, flow, *, market_data="127.0.0.1:0", orders="127.0.0.1:0", api_keys=Vec::new(),
+        drop=0.0, duplicate=0.0, reorder=0.0, disconnect=0.0, fault_seed=0, faults_for_ms=u64::MAX,
+        linger_ms=1000))]
     #[allow(clippy::too_many_arguments, reason = "keyword arguments of a Python constructor")]
     fn new(
-        seed: u64,
-        symbols: Vec<SymbolTuple>,
+        market: &PyMarket,
+        flow: &PyFlow,
         market_data: &str,
         orders: &str,
         api_keys: Vec<(String, String)>,
-        rate_per_s: f64,
-        venue: u64,
-        lag_ns: u64,
-        noise: f64,
-        cancel_share: f64,
-        marketable_share: f64,
-        bursts_per_s: f64,
-        burst_ns: u64,
-        burst_factor: f64,
         drop: f64,
         duplicate: f64,
         reorder: f64,
@@ -405,8 +386,8 @@ impl PyJsonVenueServer {
         linger_ms: u64,
     ) -> PyResult<Self> {
         let mut config = JsonVenueConfig::new(
-            market_spec(seed, symbols, bursts_per_s, burst_ns, burst_factor)?,
-            venue_spec(venue, rate_per_s, lag_ns, noise, cancel_share, marketable_share)?,
+            market.spec.clone(),
+            flow.spec.clone(),
             api_keys.into_iter().map(|(key, secret)| ApiKey { key, secret: secret.into_bytes() }).collect(),
         );
         config.faults = FaultPlan {
@@ -451,25 +432,14 @@ impl PyFixVenueServer {
     /// Binds the venue's listener; `start` runs it. `disconnect_every` cuts each session after
     /// that many refreshes.
     #[new]
-    #[pyo3(signature = (seed, symbols, *, addr="127.0.0.1:0", comp_id="VENUEB", rate_per_s=20_000.0, venue=2,
-        lag_ns=0, noise=0.5, cancel_share=0.3, marketable_share=0.1, bursts_per_s=0.2, burst_ns=200_000_000,
-        burst_factor=3.0, drop=0.0, duplicate=0.0, reorder=0.0, disconnect_every=None, fault_seed=0,
-        linger_ms=1000))]
+    #[pyo3(signature = (market, flow, *, addr="127.0.0.1:0", comp_id="VENUEB", drop=0.0, duplicate=0.0,
+        reorder=0.0, disconnect_every=None, fault_seed=0, linger_ms=1000))]
     #[allow(clippy::too_many_arguments, reason = "keyword arguments of a Python constructor")]
     fn new(
-        seed: u64,
-        symbols: Vec<SymbolTuple>,
+        market: &PyMarket,
+        flow: &PyFlow,
         addr: &str,
         comp_id: &str,
-        rate_per_s: f64,
-        venue: u64,
-        lag_ns: u64,
-        noise: f64,
-        cancel_share: f64,
-        marketable_share: f64,
-        bursts_per_s: f64,
-        burst_ns: u64,
-        burst_factor: f64,
         drop: f64,
         duplicate: f64,
         reorder: f64,
@@ -477,10 +447,7 @@ impl PyFixVenueServer {
         fault_seed: u64,
         linger_ms: u64,
     ) -> PyResult<Self> {
-        let mut config = FixVenueConfig::new(
-            market_spec(seed, symbols, bursts_per_s, burst_ns, burst_factor)?,
-            venue_spec(venue, rate_per_s, lag_ns, noise, cancel_share, marketable_share)?,
-        );
+        let mut config = FixVenueConfig::new(market.spec.clone(), flow.spec.clone());
         comp_id.clone_into(&mut config.comp_id);
         config.faults = FaultPlan { disconnect_every, ..fault_plan(drop, duplicate, reorder, fault_seed) };
         config.addr = socket_addr("addr", addr)?;
