@@ -151,6 +151,11 @@ impl DepthFeed {
         action
     }
 
+    /// Whether a snapshot has been asked for and has not come yet.
+    pub fn is_awaiting_snapshot(&self) -> bool {
+        self.awaiting_snapshot
+    }
+
     /// The caller asked for a snapshot unprompted (on connecting, so a quiet market still
     /// gets its book): updates are kept until it comes, and no other is asked for meanwhile.
     pub fn snapshot_requested(&mut self) {

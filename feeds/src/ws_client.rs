@@ -48,11 +48,14 @@ pub struct DepthClientConfig {
     pub connect_timeout: Duration,
     /// The pause before reconnecting after the connection was lost.
     pub reconnect_delay: Duration,
+    /// How long a book may hear nothing before its snapshot is fetched to check it: the last
+    /// update before a quiet spell may have been lost, and no later one would show the gap.
+    pub audit_after: Duration,
 }
 
 impl DepthClientConfig {
     /// Following `symbols` at `addr`: 1,024 levels, 4,096 pending updates, 50 ms reads, 1 s
-    /// connects, 100 ms before reconnecting.
+    /// connects, 100 ms before reconnecting, a quiet book checked after 500 ms.
     pub fn new(addr: SocketAddr, symbols: Vec<(String, u32)>) -> Self {
         Self {
             addr,
@@ -63,6 +66,7 @@ impl DepthClientConfig {
             read_timeout: Duration::from_millis(50),
             connect_timeout: Duration::from_secs(1),
             reconnect_delay: Duration::from_millis(100),
+            audit_after: Duration::from_millis(500),
         }
     }
 }
@@ -80,8 +84,10 @@ pub struct ClientCounters {
     pub malformed: u64,
     /// Depth messages for a symbol we do not follow.
     pub unknown_symbol: u64,
-    /// Snapshots requested.
+    /// Snapshots requested to recover a book.
     pub snapshot_requests: u64,
+    /// Snapshots requested to check a quiet book.
+    pub audits: u64,
     /// Bytes of text and binary messages received.
     pub bytes: u64,
 }
@@ -121,6 +127,9 @@ impl From<io::Error> for Ended {
     }
 }
 
+/// Busy reads between looks for quiet books (an idle read always looks).
+const AUDIT_CHECK_EVERY: u32 = 64;
+
 /// Venue C's market data client.
 #[derive(Debug)]
 pub struct DepthClient {
@@ -129,6 +138,10 @@ pub struct DepthClient {
     decoder: DepthDecoder,
     counters: ClientCounters,
     refusals: Refusals,
+    /// When each book last heard from the venue (or was checked), Unix ns.
+    heard_ns: Vec<u64>,
+    /// Reads since quiet books were last looked for.
+    reads_since_audit: u32,
     next_request: u64,
     last_error: Option<String>,
 }
@@ -146,6 +159,8 @@ impl DepthClient {
             decoder: DepthDecoder::new(),
             counters: ClientCounters::default(),
             refusals: Refusals::default(),
+            heard_ns: vec![0; config.symbols.len()],
+            reads_since_audit: 0,
             next_request: 0,
             last_error: None,
             config,
@@ -234,7 +249,7 @@ impl DepthClient {
             .set(Counter::Packets, c.messages + c.malformed)
             .set(Counter::Gaps, feeds(|f| f.gaps))
             .set(Counter::StalePeriods, feeds(|f| f.gaps) + c.disconnects)
-            .set(Counter::Recoveries, feeds(|f| f.snapshots))
+            .set(Counter::Recoveries, feeds(|f| f.snapshots).saturating_sub(c.audits))
             .set(Counter::Duplicates, feeds(|f| f.duplicates))
             .set(Counter::DecodeErrors, c.malformed)
             .set(Counter::BookErrors, feeds(|f| f.overflow))
@@ -264,11 +279,10 @@ impl DepthClient {
         let streams = self.config.symbols.iter().map(|(symbol, _)| format!("{symbol}@depth")).collect();
         self.request(&mut ws, Call::Subscribe(streams))?;
         // Every book's snapshot at once: a quiet market sends no update that would ask for it.
+        let now = realtime_ns();
         for index in 0..self.feeds.len() {
             self.counters.snapshot_requests += 1;
-            self.feeds[index].snapshot_requested();
-            let symbol = self.config.symbols[index].0.clone();
-            self.request(&mut ws, Call::Depth { symbol })?;
+            self.fetch_snapshot(&mut ws, index, now)?;
         }
         loop {
             if stop.load(Ordering::Relaxed) {
@@ -297,18 +311,53 @@ impl DepthClient {
                 }
                 None => {
                     taps.pulse(sink, true);
+                    self.audit_quiet_books(&mut ws, true)?;
                     None
                 }
             };
             if let Some(index) = resync {
                 self.counters.snapshot_requests += 1;
-                let symbol = self.config.symbols[index].0.clone();
-                self.request(&mut ws, Call::Depth { symbol })?;
+                self.fetch_snapshot(&mut ws, index, realtime_ns())?;
             }
+            self.audit_quiet_books(&mut ws, false)?;
             taps.mirror(|| self.totals());
             taps.log(&self.refusals);
             taps.pulse(sink, false);
         }
+    }
+
+    /// Asks for the snapshot of book `index`; its updates are kept until it comes.
+    fn fetch_snapshot(
+        &mut self,
+        ws: &mut WsStream<TcpStream>,
+        index: usize,
+        now_ns: u64,
+    ) -> Result<(), WsError> {
+        self.feeds[index].snapshot_requested();
+        self.heard_ns[index] = now_ns;
+        let symbol = self.config.symbols[index].0.clone();
+        self.request(ws, Call::Depth { symbol })
+    }
+
+    /// On an idle read, and every few busy ones, fetches the snapshot of each book that has
+    /// heard nothing for `audit_after`, to check it: a snapshot with a later update id than the
+    /// book's replaces it, one with the same id confirms it.
+    fn audit_quiet_books(&mut self, ws: &mut WsStream<TcpStream>, idle: bool) -> Result<(), WsError> {
+        self.reads_since_audit += 1;
+        if !idle && self.reads_since_audit < AUDIT_CHECK_EVERY {
+            return Ok(());
+        }
+        self.reads_since_audit = 0;
+        let now = realtime_ns();
+        let quiet = self.config.audit_after.as_nanos() as u64;
+        for index in 0..self.feeds.len() {
+            if !self.feeds[index].is_awaiting_snapshot() && now.saturating_sub(self.heard_ns[index]) >= quiet
+            {
+                self.counters.audits += 1;
+                self.fetch_snapshot(ws, index, now)?;
+            }
+        }
+        Ok(())
     }
 
     /// Replays one recorded frame through the same handler: a text message as it was received,
@@ -347,6 +396,7 @@ impl DepthClient {
                     self.refusals.note(None, received, what);
                     return Ok(None);
                 };
+                self.heard_ns[index] = receive_ts_ns;
                 Ok((self.feeds[index].on_message(&event, receive_ts_ns, sink) == DepthAction::Resync)
                     .then_some(index))
             }

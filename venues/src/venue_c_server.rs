@@ -639,7 +639,8 @@ impl JsonVenueServer {
     }
 
     /// Sends the execution reports, then the market data made since the last turn to its
-    /// subscribers, depth updates through each client's faults; whether there was anything.
+    /// subscribers, depth updates through each client's faults (an update held back goes out
+    /// by the end of the turn); whether there was anything.
     fn publish(&mut self, now: u64) -> bool {
         let reports = self.send_reports();
         let market_data = self.venue.publish(now);
@@ -678,7 +679,21 @@ impl JsonVenueServer {
                 }
             }
         }
+        self.release_held();
         any
+    }
+
+    /// Sends each client's update held back for reordering: it goes out after the next one,
+    /// or at the latest at the end of the turn, so a quiet market (or the close) never keeps
+    /// one back for good.
+    fn release_held(&mut self) {
+        let before = self.market_data_clients.len();
+        self.market_data_clients.retain_mut(|client| {
+            let (ws, mut sent) = (&mut client.ws, Ok(()));
+            client.faults.flush(|text, _| sent = send(ws, text));
+            sent.is_ok()
+        });
+        self.stats.failed_clients += (before - self.market_data_clients.len()) as u64;
     }
 }
 

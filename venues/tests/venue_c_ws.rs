@@ -393,3 +393,95 @@ fn a_venue_with_a_bad_fault_plan_is_refused_at_bind_naming_the_field() {
     assert!(matches!(error, ServerError::Faults(_)), "{error:?}");
     assert!(error.to_string().contains("disconnect=2 is not within 0..=1"), "{error}");
 }
+
+#[test]
+fn an_update_held_back_for_reordering_goes_out_by_the_end_of_its_turn_so_the_last_one_is_never_kept() {
+    let mut config = config(2_000.0);
+    config.faults = FaultPlan { seed: 3, reorder: 1.0, ..FaultPlan::NONE };
+    let venue = start(config);
+    let symbols = SYMBOLS.iter().enumerate().map(|(i, (s, _))| (s.to_string(), i as u32 + 1)).collect();
+    let client_stop = Arc::new(AtomicBool::new(false));
+    let (flag, books) = (Arc::clone(&client_stop), LastBooks::default());
+    let mut sink = books.clone();
+    let client = thread::spawn(move || {
+        let mut client = DepthClient::new(DepthClientConfig::new(venue.market_data, symbols));
+        client.run(&mut sink, &mut Taps::default(), &flag).unwrap()
+    });
+    thread::sleep(Duration::from_millis(400));
+    let (stats, server) = venue.stop();
+    assert!(stats.faults.reordered > 10, "{stats:?}");
+    let last_ids: Vec<u64> = (0..SYMBOLS.len())
+        .map(|i| match server.venue().snapshot(i) {
+            DepthMessage::Snapshot { last_update_id, .. } => last_update_id,
+            _ => unreachable!(),
+        })
+        .collect();
+    let caught_up = || {
+        let published = books.0.lock().unwrap();
+        last_ids
+            .iter()
+            .enumerate()
+            .all(|(i, id)| published.correct.get(&(i as u32 + 1)).is_some_and(|c| c.2 == *id))
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !caught_up() {
+        assert!(Instant::now() < deadline, "the feed never got each book's last update: {last_ids:?}");
+        thread::sleep(Duration::from_millis(20));
+    }
+    client_stop.store(true, Ordering::Relaxed);
+    client.join().unwrap();
+}
+
+#[test]
+fn a_feed_that_hears_nothing_checks_its_books_against_snapshots_and_so_gets_the_last_updates() {
+    let mut config = config(2_000.0);
+    config.faults = FaultPlan { seed: 5, drop: 1.0, ..FaultPlan::NONE }; // every update is lost
+    let mut server = JsonVenueServer::bind(config).unwrap();
+    let market_data = server.market_data_addr().unwrap();
+    let close = Arc::new(AtomicBool::new(false));
+    let (closing, closed) = std::sync::mpsc::channel();
+    let venue = thread::spawn({
+        let close = Arc::clone(&close);
+        move || {
+            let stats = server.trade_until(&close).unwrap();
+            let books: Vec<(Levels, Levels)> = (0..SYMBOLS.len())
+                .map(|i| {
+                    (server.venue().engine(i).levels(Side::Buy), server.venue().engine(i).levels(Side::Sell))
+                })
+                .collect();
+            closing.send((stats, books)).unwrap();
+            server.linger_until(Instant::now() + Duration::from_secs(3)).unwrap();
+        }
+    });
+    let symbols = SYMBOLS.iter().enumerate().map(|(i, (s, _))| (s.to_string(), i as u32 + 1)).collect();
+    let mut client_config = DepthClientConfig::new(market_data, symbols);
+    client_config.audit_after = Duration::from_millis(100);
+    let client_stop = Arc::new(AtomicBool::new(false));
+    let (flag, books) = (Arc::clone(&client_stop), LastBooks::default());
+    let mut sink = books.clone();
+    let client = thread::spawn(move || {
+        let mut client = DepthClient::new(client_config);
+        let counters = client.run(&mut sink, &mut Taps::default(), &flag).unwrap();
+        (counters, client.feed(0).counters())
+    });
+    thread::sleep(Duration::from_millis(300));
+    close.store(true, Ordering::Relaxed);
+    let (stats, expected) = closed.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(stats.faults.dropped > 10, "every update was lost: {stats:?}");
+    let matches = || {
+        let published = books.0.lock().unwrap();
+        expected.iter().enumerate().all(|(i, (bids, asks))| {
+            published.correct.get(&(i as u32 + 1)).is_some_and(|(b, a, _, _)| (b, a) == (bids, asks))
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !matches() {
+        assert!(Instant::now() < deadline, "the quiet books were never checked against a snapshot");
+        thread::sleep(Duration::from_millis(20));
+    }
+    client_stop.store(true, Ordering::Relaxed);
+    let (counters, first_book) = client.join().unwrap();
+    venue.join().unwrap();
+    assert!(counters.audits > 0, "{counters:?}");
+    assert_eq!(first_book.gaps, 0, "no update ever came to show a gap: the checks found the changes");
+}
