@@ -1,0 +1,70 @@
+"""An instance's TOML configuration: the shipped one loads; every mistake is refused by name."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tickrail.config import DEFAULT, ConfigError, Machine, load, parse
+
+FOUR_CORES = Machine(frozenset({0, 1, 2, 3}), frozenset({2, 3}), lambda core: frozenset({core ^ 2}))
+TWO_CORES = Machine(frozenset({0, 1}), frozenset(), lambda core: frozenset())
+
+BASE = """
+[instance]
+name = "t"
+[venues.a]
+protocol = "itch"
+[venues.c]
+protocol = "json"
+[feeds.a]
+venue = "a"
+"""
+
+
+def test_the_shipped_configuration_runs_everything_on_any_machine() -> None:
+    instance = load(DEFAULT, TWO_CORES)
+    assert set(instance.venues) == {"a", "b", "c"} == set(instance.feeds)
+    assert all(feed.wait == "yield" for feed in instance.feeds.values()), "six workers on two cores yield"
+    assert any("share 2 cores" in w for w in instance.warnings)
+
+
+def test_a_pinned_core_the_kernel_does_not_isolate_is_a_warning_and_waits_spin_with_cores_enough() -> None:
+    instance = parse(BASE + "core = 1\n", FOUR_CORES)
+    assert instance.feeds["a"].wait == "spin"
+    assert instance.warnings == ["feed a: core 1 is not isolated (isolcpus): other tasks may run on it"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("core = 7\n", "feed a: core 7 is not one this process may use (allowed: 0, 1, 2, 3)"),
+        ('[feeds.c]\nvenue = "c"\ncore = 1\n[venues.a.x]\n', "venue a: unknown key 'x'"),
+        ('colour = "red"\n', "feed a: unknown key 'colour'"),
+        ('[feeds.b]\nvenue = "b"\n', "feed b: venue 'b' is not configured"),
+        ('[feeds.c]\nvenue = "c"\nring = "a.events"\n', "feed c: ring 'a.events' is already feed a's"),
+        ('core = 1\n[feeds.c]\nvenue = "c"\ncore = 1\n', "feed c: core 1 is already feed a's"),
+        (
+            'core = 0\n[feeds.c]\nvenue = "c"\ncore = 2\n',
+            "feed c: core 2 is an SMT sibling of core 0, feed a's",
+        ),
+        ("ring_capacity = 1000\n", "feed a: ring_capacity 1000 is not a power of two"),
+        ('wait = "nap"\n', "feed a: wait 'nap' is not one of auto, backoff, futex, spin, yield"),
+        ("levels = 11\n", "feed a: levels 11 is not within 1..=10"),
+        ('core = "one"\n', "feed a: core must be a int, not 'one'"),
+        ("core = true\n", "feed a: core must be a int, not True"),
+        ("[instance.extra]\n", "instance: unknown key 'extra'"),
+        ("[", "not TOML"),
+    ],
+)
+def test_a_configuration_that_cannot_run_is_refused_naming_the_worker_and_the_problem(
+    extra: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse(BASE + extra, FOUR_CORES)
+
+
+def test_a_missing_file_is_named() -> None:
+    with pytest.raises(ConfigError, match=re.escape("nowhere.toml")):
+        load(DEFAULT.with_name("nowhere.toml"), TWO_CORES)

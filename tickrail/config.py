@@ -1,0 +1,240 @@
+"""An instance's configuration: one TOML file naming its venues and feeds, the core each worker
+is pinned to, and its rings; read and checked as a whole before anything starts.
+
+Every refusal is a :class:`ConfigError` naming the worker (or the key) and the problem; what is
+allowed but unwise (a pinned core the kernel does not isolate, workers sharing too few cores) is
+a warning on the loaded :class:`Instance`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+#: The configuration the project ships: the whole pipeline against the simulated venues.
+DEFAULT = Path(__file__).with_name("default.toml")
+
+PROTOCOLS = {"itch", "fix", "json"}
+WAITS = {"spin", "yield", "backoff", "futex"}
+_SYSFS_CPU = Path("/sys/devices/system/cpu")
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message names the worker or key and the problem."""
+
+
+@dataclass(frozen=True)
+class Venue:
+    """A venue: simulated (started by the supervisor) or real (only its addresses)."""
+
+    name: str
+    protocol: str
+    simulated: bool
+    rate: float
+    core: int | None
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A feed worker: which venue it follows, where it publishes, how it waits."""
+
+    name: str
+    venue: str
+    ring: str
+    ring_capacity: int
+    levels: int
+    wait: str
+    core: int | None
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A whole instance, checked."""
+
+    name: str
+    seed: int
+    venues: dict[str, Venue]
+    feeds: dict[str, Feed]
+    warnings: list[str] = field(default_factory=list)
+
+    def workers(self) -> list[tuple[str, int | None]]:
+        """Every worker as ``("venue a", core)``, in the order they start."""
+        return [(f"venue {v.name}", v.core) for v in self.venues.values() if v.simulated] + [
+            (f"feed {f.name}", f.core) for f in self.feeds.values()
+        ]
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What the checks need to know of this machine (the real one by default)."""
+
+    allowed_cores: frozenset[int]
+    isolated_cores: frozenset[int]
+    siblings: Callable[[int], frozenset[int]]
+
+    @staticmethod
+    def this() -> Machine:
+        """This machine, as this process sees it."""
+        return Machine(frozenset(os.sched_getaffinity(0)), _cpu_list(_SYSFS_CPU / "isolated"), _siblings)
+
+
+def _parse_cpu_list(text: str) -> frozenset[int]:
+    cores: set[int] = set()
+    for part in text.strip().split(","):
+        if not part:
+            continue
+        low, _, high = part.partition("-")
+        cores.update(range(int(low), int(high or low) + 1))
+    return frozenset(cores)
+
+
+def _cpu_list(path: Path) -> frozenset[int]:
+    try:
+        return _parse_cpu_list(path.read_text())
+    except OSError:
+        return frozenset()
+
+
+def _siblings(core: int) -> frozenset[int]:
+    return _cpu_list(_SYSFS_CPU / f"cpu{core}" / "topology" / "thread_siblings_list") - {core}
+
+
+class _Table:
+    """One TOML table being read: every key must be taken, and each is checked as it is."""
+
+    def __init__(self, where: str, table: Any) -> None:
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{where}: expected a table, not {table!r}")
+        self.where, self.table, self.taken = where, table, set[str]()
+
+    def get(
+        self, key: str, kind: type, default: Any = ..., check: Callable[[Any], str | None] | None = None
+    ) -> Any:
+        self.taken.add(key)
+        if key not in self.table:
+            if default is ...:
+                raise ConfigError(f"{self.where}: {key} is missing")
+            return default
+        value = self.table[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or isinstance(value, bool) is not (kind is bool):
+            raise ConfigError(f"{self.where}: {key} must be a {kind.__name__}, not {value!r}")
+        problem = check(value) if check else None
+        if problem:
+            raise ConfigError(f"{self.where}: {key} {value!r} {problem}")
+        return value
+
+    def done(self) -> None:
+        unknown = sorted(set(self.table) - self.taken)
+        if unknown:
+            raise ConfigError(f"{self.where}: unknown key {unknown[0]!r}")
+
+
+def _one_of(options: set[str]) -> Callable[[Any], str | None]:
+    return lambda v: None if v in options else f"is not one of {', '.join(sorted(options))}"
+
+
+def _positive(v: Any) -> str | None:
+    return None if v > 0 else "must be positive"
+
+
+def _core(v: Any) -> str | None:
+    return None if v >= 0 else "is not a core number"
+
+
+def parse(text: str, machine: Machine | None = None) -> Instance:
+    """Reads and checks an instance from TOML ``text``."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"not TOML: {e}") from None
+    root = _Table("config", document)
+    instance = _Table("instance", root.get("instance", dict))
+    name = instance.get("name", str, check=lambda v: None if v.isidentifier() else "is not a plain name")
+    seed = instance.get("seed", int, 7)
+    instance.done()
+    venues = {}
+    for venue_name, table in root.get("venues", dict).items():
+        t = _Table(f"venue {venue_name}", table)
+        venues[venue_name] = Venue(
+            name=venue_name,
+            protocol=t.get("protocol", str, check=_one_of(PROTOCOLS)),
+            simulated=t.get("simulated", bool, True),
+            rate=t.get("rate", float, 20_000.0, check=_positive),
+            core=t.get("core", int, None, check=_core),
+        )
+        t.done()
+    feeds = {}
+    for feed_name, table in root.get("feeds", dict, {}).items():
+        t = _Table(f"feed {feed_name}", table)
+        feeds[feed_name] = Feed(
+            name=feed_name,
+            venue=t.get("venue", str),
+            ring=t.get("ring", str, f"{feed_name}.events"),
+            ring_capacity=t.get(
+                "ring_capacity",
+                int,
+                1 << 16,
+                check=lambda v: None if v > 0 and v & (v - 1) == 0 else "is not a power of two",
+            ),
+            levels=t.get("levels", int, 10, check=lambda v: None if 1 <= v <= 10 else "is not within 1..=10"),
+            wait=t.get("wait", str, "auto", check=_one_of(WAITS | {"auto"})),
+            core=t.get("core", int, None, check=_core),
+        )
+        t.done()
+    root.done()
+    return check(Instance(name, seed, venues, feeds), machine or Machine.this())
+
+
+def load(path: Path, machine: Machine | None = None) -> Instance:
+    """Reads and checks the instance in the TOML file at ``path``."""
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"{path}: {e.strerror}") from None
+    try:
+        return parse(text, machine)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+def check(instance: Instance, machine: Machine) -> Instance:
+    """Refuses what cannot run, warns of what runs badly, and picks the waits left to ``auto``."""
+    warnings: list[str] = []
+    rings: dict[str, str] = {}
+    for feed in instance.feeds.values():
+        if feed.venue not in instance.venues:
+            raise ConfigError(f"feed {feed.name}: venue {feed.venue!r} is not configured")
+        if feed.ring in rings:
+            raise ConfigError(f"feed {feed.name}: ring {feed.ring!r} is already feed {rings[feed.ring]}'s")
+        rings[feed.ring] = feed.name
+    pinned: dict[int, str] = {}
+    allowed = ", ".join(map(str, sorted(machine.allowed_cores)))
+    for worker, core in instance.workers():
+        if core is None:
+            continue
+        if core not in machine.allowed_cores:
+            raise ConfigError(f"{worker}: core {core} is not one this process may use (allowed: {allowed})")
+        if core in pinned:
+            raise ConfigError(f"{worker}: core {core} is already {pinned[core]}'s")
+        for sibling in machine.siblings(core) & set(pinned):
+            raise ConfigError(
+                f"{worker}: core {core} is an SMT sibling of core {sibling}, {pinned[sibling]}'s"
+            )
+        pinned[core] = worker
+        if core not in machine.isolated_cores:
+            warnings.append(f"{worker}: core {core} is not isolated (isolcpus): other tasks may run on it")
+    few_cores = len(machine.allowed_cores) < len(instance.workers())
+    if few_cores:
+        warnings.append(
+            f"{len(instance.workers())} workers share {len(machine.allowed_cores)} cores: pinning is shared "
+            "and waits left to 'auto' yield instead of spinning"
+        )
+    auto = "yield" if few_cores else "spin"
+    feeds = {name: replace(f, wait=auto) if f.wait == "auto" else f for name, f in instance.feeds.items()}
+    return Instance(instance.name, instance.seed, instance.venues, feeds, warnings)
