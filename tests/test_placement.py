@@ -1,0 +1,41 @@
+"""Placing a worker: pinned where asked, and what the kernel refused said, never hidden."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tickrail.placement import place
+
+
+def sleeper() -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+
+
+def test_a_worker_is_pinned_to_its_core_and_the_kernel_says_so() -> None:
+    core = max(os.sched_getaffinity(0))
+    worker = sleeper()
+    try:
+        placement = place(worker.pid, core, None, False)
+        assert placement.cores == {core} == os.sched_getaffinity(worker.pid)
+        assert placement.fifo_priority is None and placement.refused == ()
+        assert f"cores {core}, SCHED_OTHER" in placement.describe()
+    finally:
+        worker.kill()
+        worker.wait(timeout=10)
+
+
+def test_a_core_out_of_reach_and_real_time_scheduling_are_granted_or_reported_never_hidden() -> None:
+    worker = sleeper()
+    try:
+        placement = place(worker.pid, 4096, 10, True)
+        assert any("pin to core 4096" in r for r in placement.refused)
+        assert any("only a process can lock its own memory" in r for r in placement.refused)
+        fifo_refused = any("SCHED_FIFO 10" in r for r in placement.refused)
+        # Either the kernel granted SCHED_FIFO (and says so), or the refusal is reported.
+        assert (placement.fifo_priority == 10) != fifo_refused
+        assert "refused:" in placement.describe()
+    finally:
+        worker.kill()
+        worker.wait(timeout=10)
