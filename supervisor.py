@@ -163,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     stat_cmd.add_argument("--json", action="store_true", help="one JSON object per refresh")
     stat_cmd.add_argument("--watch", type=float, metavar="SECONDS", help="refresh every SECONDS")
     stat_cmd.add_argument("--count", type=int, help="with --watch: stop after COUNT refreshes")
+    stat_cmd.add_argument("--filter", metavar="REGEX", help="only the segments whose names match")
     venue_cmd = commands.add_parser(
         "venue", help="run one simulated venue (python -m venues)", add_help=False
     )
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         return feeds_main.main(args.args)
     if args.command == "run":
         return run(args.instance, args.duration, args.rate)
-    return shm_stat.run(args.instance, args.json, args.watch, args.count)
+    return shm_stat.run(args.instance, args.json, args.watch, args.count, name_filter=args.filter)
 
 
 if __name__ == "__main__":

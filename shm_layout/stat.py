@@ -1,6 +1,8 @@
 """``tickrail stat``: one table of every segment of an instance, read from outside.
 
-Segments are opened read-only after their header's magic, layout version and checksum are
+A metrics segment with a feed's layout also shows the percentiles of its receive-to-publish
+latency histogram. ``--filter REGEX`` keeps the segments whose names match. Segments are opened
+read-only after their header's magic, layout version and checksum are
 checked (in Rust), so the tool never disturbs a writer or a reader and refuses a segment of
 another layout version with a row that says so. Rates come from the difference between two
 snapshots, so the first table of a ``--watch`` shows none.
@@ -8,17 +10,19 @@ snapshots, so the first table of a ``--watch`` shows none.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
-from tickrail._native import ShmError, list_segments, segment_stats
+from tickrail._native import LayoutMismatch, ShmError, feed_report, list_segments, segment_stats
 
 if TYPE_CHECKING:
-    from tickrail._native import SegmentStats
+    from tickrail._native import LatencyReport, SegmentStats
 
 
 def instance_prefix(instance: str) -> str:
@@ -38,18 +42,28 @@ class Snapshot:
     taken_ns: int
     segments: dict[str, SegmentStats]
     errors: dict[str, str]
+    latencies: dict[str, LatencyReport]
 
     @staticmethod
-    def take(instance: str) -> Snapshot:
-        """Reads every segment of ``instance``; a segment that cannot be read becomes an error row."""
+    def take(instance: str, pattern: re.Pattern[str] | None = None) -> Snapshot:
+        """Reads every segment of ``instance`` whose name matches ``pattern`` (all if ``None``);
+        a segment that cannot be read becomes an error row."""
         segments: dict[str, SegmentStats] = {}
         errors: dict[str, str] = {}
+        latencies: dict[str, LatencyReport] = {}
         for name in list_segments(instance_prefix(instance)):
+            if pattern is not None and not pattern.search(name):
+                continue
             try:
                 segments[name] = segment_stats(name)
             except ShmError as err:
                 errors[name] = str(err)
-        return Snapshot(time.monotonic_ns(), segments, errors)
+                continue
+            if segments[name]["kind"] == "metrics":
+                # Metrics of another layout than a feed's have no latency histogram to show.
+                with contextlib.suppress(LayoutMismatch):
+                    latencies[name] = feed_report(name)["latency_ns"]
+        return Snapshot(time.monotonic_ns(), segments, errors, latencies)
 
     def rate(self, name: str, previous: Snapshot | None) -> float | None:
         """Messages per second published on ``name`` since ``previous``."""
@@ -64,7 +78,11 @@ class Snapshot:
             "instance": instance,
             "monotonic_ns": self.taken_ns,
             "segments": [
-                {**stats, "rate_msgs_per_s": self.rate(name, previous)}
+                {
+                    **stats,
+                    "rate_msgs_per_s": self.rate(name, previous),
+                    **({"latency_ns": self.latencies[name]} if name in self.latencies else {}),
+                }
                 for name, stats in self.segments.items()
             ],
             "errors": [{"name": name, "error": error} for name, error in self.errors.items()],
@@ -97,7 +115,13 @@ COLUMNS = (
     "laps",
     "full",
     "retries",
+    "p50 us",
+    "p99 us",
 )
+
+
+def _us(ns: int | None) -> str:
+    return "-" if ns is None else f"{ns / 1e3:.1f}"
 
 
 def table_rows(snapshot: Snapshot, previous: Snapshot | None) -> Iterator[tuple[str, ...]]:
@@ -105,6 +129,7 @@ def table_rows(snapshot: Snapshot, previous: Snapshot | None) -> Iterator[tuple[
     for name, s in snapshot.segments.items():
         writer = f"{s['writer_pid']}{'' if s['writer_alive'] else ' dead'}" if s["writer_pid"] else "-"
         max_lag = max((r["lag"] for r in s["readers"]), default=0)
+        latency = snapshot.latencies.get(name)
         yield (
             name.lstrip("/"),
             s["kind"],
@@ -118,6 +143,8 @@ def table_rows(snapshot: Snapshot, previous: Snapshot | None) -> Iterator[tuple[
             str(s["overruns"]),
             str(s["backpressure_events"]),
             str(s["seqlock_retries"]),
+            _us(latency["p50"] if latency else None),
+            _us(latency["p99"] if latency else None),
         )
         for r in s["readers"]:
             holder = f"#{r['index']} pid {r['pid']}" + ("" if r["alive"] else " dead")
@@ -134,9 +161,11 @@ def table_rows(snapshot: Snapshot, previous: Snapshot | None) -> Iterator[tuple[
                 str(r["overruns"]),
                 "",
                 "",
+                "",
+                "",
             )
     for name, error in snapshot.errors.items():
-        yield (name.lstrip("/"), "ERROR", error, "", "", "", "", "", "", "", "", "")
+        yield (name.lstrip("/"), "ERROR", error, *[""] * (len(COLUMNS) - 3))
 
 
 def render(instance: str, snapshot: Snapshot, previous: Snapshot | None) -> str:
@@ -161,18 +190,30 @@ def render(instance: str, snapshot: Snapshot, previous: Snapshot | None) -> str:
 
 
 def run(
-    instance: str, as_json: bool, watch: float | None, count: int | None, out: TextIO = sys.stdout
+    instance: str,
+    as_json: bool,
+    watch: float | None,
+    count: int | None,
+    out: TextIO = sys.stdout,
+    name_filter: str | None = None,
 ) -> int:
     """Prints one table (or JSON object) per refresh; returns the exit status.
 
     With ``watch``, refreshes every ``watch`` seconds, ``count`` times (forever if ``None``);
-    JSON is then one object per line. Exit status 1 if any segment could not be read.
+    JSON is then one object per line. ``name_filter`` (a regular expression) keeps the segments
+    whose names match. Exit status 1 if any segment could not be read, 2 if the filter is not a
+    regular expression.
     """
+    try:
+        pattern = re.compile(name_filter) if name_filter is not None else None
+    except re.error as e:
+        print(f"tickrail stat: --filter {name_filter!r} is not a regular expression: {e}", file=sys.stderr)
+        return 2
     previous: Snapshot | None = None
     refreshes = 0
     status = 0
     while True:
-        snapshot = Snapshot.take(instance)
+        snapshot = Snapshot.take(instance, pattern)
         status = 1 if snapshot.errors else 0
         if as_json:
             out.write(json.dumps(snapshot.to_json(instance, previous)) + "\n")

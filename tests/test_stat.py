@@ -85,3 +85,22 @@ def test_the_console_script_runs_stat(instance: str) -> None:
         check=True,
     )
     assert len(json.loads(done.stdout)["segments"]) == 3
+
+
+def test_a_feeds_metrics_show_its_latency_percentiles_and_a_filter_keeps_matching_segments() -> None:
+    from tickrail import _native
+
+    name = f"stat{uuid.uuid4().hex[:8]}"
+    worker = _native.FeedWorker.depth(segment_name(name, "c"), "127.0.0.1:9", ["AAPL"], [("AAPL", 1)])
+    try:
+        out = io.StringIO()
+        assert run(name, as_json=True, watch=None, count=None, out=out, name_filter=r"\.metrics$") == 0
+        (metrics,) = json.loads(out.getvalue())["segments"]
+        assert metrics["name"].endswith(".c.metrics") and metrics["kind"] == "metrics"
+        assert set(metrics["latency_ns"]) == {"count", "mean", "p50", "p99", "p999", "max"}
+        table = io.StringIO()
+        run(name, as_json=False, watch=None, count=None, out=table)
+        assert "p99 us" in table.getvalue() and "c.events" in table.getvalue()
+        assert run(name, as_json=True, watch=None, count=None, out=io.StringIO(), name_filter="(") == 2
+    finally:
+        worker.unlink()

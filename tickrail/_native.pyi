@@ -79,7 +79,7 @@ class RecordLayout(TypedDict):
 
 class SegmentInfo(TypedDict):
     name: str
-    kind: Literal["broadcast", "queue", "slots"]
+    kind: Literal["broadcast", "queue", "slots", "metrics"]
     layout_version: int
     capacity: int
     max_message_size: int
