@@ -43,7 +43,17 @@ def test_a_pinned_core_the_kernel_does_not_isolate_is_a_warning_and_waits_spin_w
         ('[feeds.c]\nvenue = "c"\ncore = 1\n[venues.a.x]\n', "venue a: unknown key 'x'"),
         ('colour = "red"\n', "feed a: unknown key 'colour'"),
         ('[feeds.b]\nvenue = "b"\n', "feed b: venue 'b' is not configured"),
-        ('[feeds.c]\nvenue = "c"\nring = "a.events"\n', "feed c: ring 'a.events' is already feed a's"),
+        ('[feeds.c]\nvenue = "c"\nsegments = "a"\n', "feed c: segments 'a' are already feed a's"),
+        ('segments = "a.b"\n', "feed a: segments 'a.b' is not a plain name"),
+        ('[venues.b]\nprotocol = "fix"\nsimulated = false\n', "venue b addresses: fix is missing"),
+        (
+            '[venues.b]\nprotocol = "fix"\n[venues.b.addresses]\nfix = "nowhere"\n',
+            "venue b addresses: fix 'nowhere' is not host:port",
+        ),
+        (
+            '[venues.b]\nprotocol = "fix"\n[venues.b.addresses]\nmarket_data = "127.0.0.1:1"\n',
+            "venue b addresses: unknown key 'market_data'",
+        ),
         ('core = 1\n[feeds.c]\nvenue = "c"\ncore = 1\n', "feed c: core 1 is already feed a's"),
         (
             'core = 0\n[feeds.c]\nvenue = "c"\ncore = 2\n',
@@ -68,3 +78,15 @@ def test_a_configuration_that_cannot_run_is_refused_naming_the_worker_and_the_pr
 def test_a_missing_file_is_named() -> None:
     with pytest.raises(ConfigError, match=re.escape("nowhere.toml")):
         load(DEFAULT.with_name("nowhere.toml"), TWO_CORES)
+
+
+def test_a_real_venue_is_known_by_its_addresses_and_a_simulated_one_may_be_given_some() -> None:
+    instance = parse(
+        BASE
+        + '[venues.b]\nprotocol = "fix"\nsimulated = false\n[venues.b.addresses]\nfix = "10.0.0.5:9878"\n'
+        + '[venues.a.addresses]\nmarket_data = "239.192.0.1:31001"\n',
+        FOUR_CORES,
+    )
+    assert instance.venues["b"].addresses == {"fix": "10.0.0.5:9878"} and not instance.venues["b"].simulated
+    assert instance.venues["a"].addresses == {"market_data": "239.192.0.1:31001"}
+    assert [w for w, _ in instance.workers()] == ["venue a", "venue c", "feed a"], "a real venue is no worker"

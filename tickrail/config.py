@@ -19,6 +19,13 @@ from typing import Any
 DEFAULT = Path(__file__).with_name("default.toml")
 
 PROTOCOLS = {"itch", "fix", "json"}
+#: The addresses each protocol's venue has: where market data comes from (or goes to, for
+#: ITCH's UDP) and where orders and recovery go.
+ADDRESSES = {
+    "itch": ("market_data", "rerequest", "order_entry"),
+    "fix": ("fix",),
+    "json": ("market_data", "orders"),
+}
 WAITS = {"spin", "yield", "backoff", "futex"}
 _SYSFS_CPU = Path("/sys/devices/system/cpu")
 
@@ -29,22 +36,25 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Venue:
-    """A venue: simulated (started by the supervisor) or real (only its addresses)."""
+    """A venue: simulated (started by the supervisor, on the given addresses or free ones) or
+    real (only its addresses, all of which are then required)."""
 
     name: str
     protocol: str
     simulated: bool
     rate: float
     core: int | None
+    addresses: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Feed:
-    """A feed worker: which venue it follows, where it publishes, how it waits."""
+    """A feed worker: which venue it follows, the name (within the instance) of the segments it
+    publishes to, how it waits."""
 
     name: str
     venue: str
-    ring: str
+    segments: str
     ring_capacity: int
     levels: int
     wait: str
@@ -147,6 +157,15 @@ def _core(v: Any) -> str | None:
     return None if v >= 0 else "is not a core number"
 
 
+def _plain_name(v: Any) -> str | None:
+    return None if v and all(c.isalnum() or c in "_-" for c in v) else "is not a plain name"
+
+
+def _address(v: Any) -> str | None:
+    host, _, port = v.rpartition(":")
+    return None if host and port.isdigit() and int(port) < 65536 else "is not host:port"
+
+
 def parse(text: str, machine: Machine | None = None) -> Instance:
     """Reads and checks an instance from TOML ``text``."""
     try:
@@ -161,12 +180,19 @@ def parse(text: str, machine: Machine | None = None) -> Instance:
     venues = {}
     for venue_name, table in root.get("venues", dict).items():
         t = _Table(f"venue {venue_name}", table)
+        protocol = t.get("protocol", str, check=_one_of(PROTOCOLS))
+        simulated = t.get("simulated", bool, True)
+        given = _Table(f"venue {venue_name} addresses", t.get("addresses", dict, {}))
+        required = None if simulated else ...
+        addresses = {key: given.get(key, str, required, check=_address) for key in ADDRESSES[protocol]}
+        given.done()
         venues[venue_name] = Venue(
             name=venue_name,
-            protocol=t.get("protocol", str, check=_one_of(PROTOCOLS)),
-            simulated=t.get("simulated", bool, True),
+            protocol=protocol,
+            simulated=simulated,
             rate=t.get("rate", float, 20_000.0, check=_positive),
             core=t.get("core", int, None, check=_core),
+            addresses={key: value for key, value in addresses.items() if value is not None},
         )
         t.done()
     feeds = {}
@@ -175,7 +201,7 @@ def parse(text: str, machine: Machine | None = None) -> Instance:
         feeds[feed_name] = Feed(
             name=feed_name,
             venue=t.get("venue", str),
-            ring=t.get("ring", str, f"{feed_name}.events"),
+            segments=t.get("segments", str, feed_name, check=_plain_name),
             ring_capacity=t.get(
                 "ring_capacity",
                 int,
@@ -206,13 +232,15 @@ def load(path: Path, machine: Machine | None = None) -> Instance:
 def check(instance: Instance, machine: Machine) -> Instance:
     """Refuses what cannot run, warns of what runs badly, and picks the waits left to ``auto``."""
     warnings: list[str] = []
-    rings: dict[str, str] = {}
+    segments: dict[str, str] = {}
     for feed in instance.feeds.values():
         if feed.venue not in instance.venues:
             raise ConfigError(f"feed {feed.name}: venue {feed.venue!r} is not configured")
-        if feed.ring in rings:
-            raise ConfigError(f"feed {feed.name}: ring {feed.ring!r} is already feed {rings[feed.ring]}'s")
-        rings[feed.ring] = feed.name
+        if feed.segments in segments:
+            raise ConfigError(
+                f"feed {feed.name}: segments {feed.segments!r} are already feed {segments[feed.segments]}'s"
+            )
+        segments[feed.segments] = feed.name
     pinned: dict[int, str] = {}
     allowed = ", ".join(map(str, sorted(machine.allowed_cores)))
     for worker, core in instance.workers():
