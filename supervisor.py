@@ -17,11 +17,17 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 
 from feeds import __main__ as feeds_main
 from shm_layout import BroadcastWriter, SegmentExists, SegmentNotFound, remove_if_stale, segment_stats, unlink
 from shm_layout import stat as shm_stat
+from tickrail.config import ConfigError
+from tickrail.config import load as load_config
+from tickrail.notify import Notifier
+from tickrail.process import StopFlag
+from tickrail.supervise import Supervisor
 from venues import __main__ as venues_main
 
 #: The demo ring: 64 Ki slots of one 64-byte market event each, up to 4 readers.
@@ -141,6 +147,21 @@ def run(instance: str, duration: float, rate: float) -> int:
     return status
 
 
+def run_instance(config: Path, duration: float) -> int:
+    """Supervises the instance described by ``config`` for ``duration`` seconds (0: until
+    SIGINT/SIGTERM); the exit status."""
+    try:
+        instance = load_config(config)
+        notifier = Notifier.from_env()
+    except (ConfigError, ValueError) as err:
+        print(f"tickrail run: {err}", file=sys.stderr)
+        return 2
+    for warning in instance.warnings:
+        print(f"tickrail run: warning: {warning}", file=sys.stderr)
+    stop = StopFlag()
+    return Supervisor(instance, notifier=notifier).run(stop, duration if duration > 0 else None)
+
+
 def main(argv: list[str] | None = None) -> int:
     """The ``tickrail`` command."""
     argv = sys.argv[1:] if argv is None else argv
@@ -158,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         "--duration", type=float, default=15.0, help="seconds to run; 0 runs until interrupted"
     )
     run_cmd.add_argument("--rate", type=float, default=200_000.0, help="market events per second")
+    run_cmd.add_argument(
+        "--config", type=Path, default=None, help="run this instance (TOML) instead of the ring demo"
+    )
     stat_cmd = commands.add_parser("stat", help="print the counters of every segment of an instance")
     stat_cmd.add_argument("--instance", default="demo")
     stat_cmd.add_argument("--json", action="store_true", help="one JSON object per refresh")
@@ -177,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         return venues_main.main(args.args)
     if args.command == "feed":
         return feeds_main.main(args.args)
+    if args.command == "run" and args.config is not None:
+        return run_instance(args.config, args.duration)
     if args.command == "run":
         return run(args.instance, args.duration, args.rate)
     return shm_stat.run(args.instance, args.json, args.watch, args.count, name_filter=args.filter)

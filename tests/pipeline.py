@@ -27,24 +27,32 @@ class Process:
     name: str
     popen: subprocess.Popen[str]
     lines: list[dict[str, Any]] = field(default_factory=list)
+    pending: bytearray = field(default_factory=bytearray)
 
     def expect(self, event: str, timeout: float = 10.0) -> dict[str, Any]:
         """Waits (bounded) for the next announcement of ``event``; fails with the process's
-        stderr if it exits or stays silent."""
+        stderr if it exits or stays silent. Reads the pipe's bytes itself: a buffered
+        ``readline`` would hide lines that came together from ``select``."""
         assert self.popen.stdout is not None
+        fd = self.popen.stdout.fileno()
         deadline = time.monotonic() + timeout
         with selectors.DefaultSelector() as sel:
-            sel.register(self.popen.stdout, selectors.EVENT_READ)
-            while (left := deadline - time.monotonic()) > 0:
-                if not sel.select(left):
+            sel.register(fd, selectors.EVENT_READ)
+            while True:
+                while b"\n" in self.pending:
+                    line, _, rest = bytes(self.pending).partition(b"\n")
+                    self.pending = bytearray(rest)
+                    announced = json.loads(line)
+                    self.lines.append(announced)
+                    if announced.get("event") == event:
+                        return announced
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
                     break
-                line = self.popen.stdout.readline()
-                if not line:
+                chunk = os.read(fd, 65536)
+                if not chunk:
                     break
-                announced = json.loads(line)
-                self.lines.append(announced)
-                if announced.get("event") == event:
-                    return announced
+                self.pending += chunk
         self.popen.kill()
         _, err = self.popen.communicate(timeout=5)
         raise AssertionError(f"{self.name} never announced {event!r}; stderr:\n{err}")

@@ -57,7 +57,17 @@ def _venue_argv(instance: Instance, venue: Venue, addresses: dict[str, str]) -> 
 
 
 def _feed_argv(feed: Feed, venue: Venue, prefix: str, addresses: dict[str, str]) -> tuple[str, ...]:
-    argv = ["feeds", "live", _letter(venue), "--prefix", prefix, "--levels", str(feed.levels)]
+    # A restarted feed takes over the segments its dead predecessor left (`--replace-stale`).
+    argv = [
+        "feeds",
+        "live",
+        _letter(venue),
+        "--prefix",
+        prefix,
+        "--levels",
+        str(feed.levels),
+        "--replace-stale",
+    ]
     if venue.protocol == "itch":
         argv += ["--listen", addresses["market_data"], "--rerequest", addresses["rerequest"]]
         argv += ["--poll", "spin" if feed.wait == "spin" else "block"]

@@ -426,7 +426,9 @@ mod tests {
 
     const TIMEOUT: Duration = Duration::from_secs(3);
 
-    /// A venue that accepts one connection, reads the subscription and sends `messages`.
+    /// A venue that accepts one connection, reads the subscription and the snapshot request
+    /// that follows it (so closing leaves nothing unread, which would reset the connection and
+    /// lose what was sent), and sends `messages`.
     fn venue(messages: Vec<(Opcode, String)>) -> (SocketAddr, std::thread::JoinHandle<()>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
@@ -434,12 +436,13 @@ mod tests {
             let (stream, _) = listener.accept().unwrap();
             stream.set_read_timeout(Some(TIMEOUT)).unwrap();
             let (mut ws, _) = WsStream::accept(stream, WsLimits::default(), TIMEOUT).unwrap();
-            let subscribe = loop {
+            let mut next_request = || loop {
                 if let Some(WsMessage::Text(text)) = ws.read_message().unwrap() {
                     break Request::decode(text.as_bytes()).unwrap();
                 }
             };
-            assert_eq!(subscribe.call, Call::Subscribe(vec!["AAPL@depth".into()]));
+            assert_eq!(next_request().call, Call::Subscribe(vec!["AAPL@depth".into()]));
+            assert_eq!(next_request().call, Call::Depth { symbol: "AAPL".into() });
             for (opcode, text) in messages {
                 ws.send(opcode, text.as_bytes()).unwrap();
             }

@@ -1,0 +1,243 @@
+"""The supervisor of an instance: starts its workers in order, pins them, watches them by exit
+and by heartbeat, restarts the dead and the hung with back-off, halts when restarts come too
+fast, speaks systemd's notify protocol, and drains in order when told to stop.
+
+Events go to stdout as JSON lines (``started``, ``placed``, ``died``, ``restarted``, ``fatal``,
+``halted``, ``stopped``), for engineers and tests; workers' own logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import selectors
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from shm_layout import SegmentNotFound, ShmError, remove_if_stale, segment_stats, unlink
+from tickrail.config import Instance
+from tickrail.launch import WorkerSpec, plan
+from tickrail.notify import Notifier
+from tickrail.placement import place
+from tickrail.process import StopFlag
+from tickrail.restarts import Intensity, Policy, State, Worker
+
+#: How long a worker may take to say it is listening.
+START_TIMEOUT_S = 20.0
+#: How long a stopped worker gets to exit before it is killed.
+STOP_GRACE_S = 10.0
+#: A feed whose heartbeat is older than this is hung.
+HEARTBEAT_TIMEOUT_S = 3.0
+#: How often the supervisor looks at its workers.
+TICK_S = 0.1
+
+
+@dataclass
+class Running:
+    """A supervised worker: its spec, its state, and its process."""
+
+    spec: WorkerSpec
+    state: Worker
+    process: subprocess.Popen[str] | None = None
+    announced: dict[str, Any] = field(default_factory=dict)
+
+
+class Supervisor:
+    """Runs one instance."""
+
+    def __init__(
+        self,
+        instance: Instance,
+        policy: Policy | None = None,
+        notifier: Notifier | None = None,
+        out: TextIO = sys.stdout,
+        seed: int = 0,
+    ) -> None:
+        self.instance = instance
+        self.policy = policy or Policy()
+        self.notifier = notifier or Notifier(None, None)
+        self.out = out
+        self.rng = random.Random(seed)
+        self.intensity = Intensity(self.policy)
+        self.workers = [Running(spec, Worker(spec.name, self.policy)) for spec in plan(instance)]
+        self.selector = selectors.DefaultSelector()
+
+    def event(self, event: str, **fields: Any) -> None:
+        """One JSON line on stdout."""
+        self.out.write(json.dumps({"event": event, **fields}) + "\n")
+        self.out.flush()
+
+    def run(self, stop: StopFlag, duration: float | None = None) -> int:
+        """Starts everything, supervises until ``stop`` (or ``duration``), drains; the exit
+        status: 0 after a requested stop, 1 after a halt."""
+        for worker in self.workers:
+            for segment in worker.spec.segments:
+                with contextlib.suppress(SegmentNotFound):
+                    remove_if_stale(segment)  # a leftover of a killed run
+        status = 0
+        try:
+            for worker in self.workers:
+                if not self.start(worker):
+                    status = self.halt(f"{worker.spec.name} did not start")
+                    return status
+            self.notifier.ready(self.summary())
+            started = time.monotonic()
+            last_watchdog = 0.0
+            while not stop.requested and (duration is None or time.monotonic() - started < duration):
+                stop.sleep(TICK_S)
+                self.drain_output()
+                if self.watch() is not None:
+                    status = self.halt("restarts came too fast")
+                    return status
+                interval = self.notifier.watchdog_interval
+                if interval and time.monotonic() - last_watchdog >= interval and self.all_fresh():
+                    self.notifier.watchdog()
+                    last_watchdog = time.monotonic()
+            return status
+        finally:
+            self.drain(status)
+
+    def start(self, worker: Running) -> bool:
+        """Starts ``worker`` and waits (bounded) for it to say it listens; pins it."""
+        process = subprocess.Popen(
+            [sys.executable, "-m", *worker.spec.argv], stdout=subprocess.PIPE, stderr=None, text=True
+        )
+        worker.process = process
+        announced = self.read_until(process, "listening", START_TIMEOUT_S)
+        if announced is None:
+            process.kill()
+            process.wait(STOP_GRACE_S)
+            return False
+        worker.announced = announced
+        assert process.stdout is not None
+        self.selector.register(process.stdout, selectors.EVENT_READ, worker)
+        worker.state.started(time.monotonic())
+        placement = place(process.pid, worker.spec.core, None, False)
+        self.event("started", worker=worker.spec.name, pid=process.pid)
+        self.event("placed", worker=worker.spec.name, placement=placement.describe())
+        return True
+
+    @staticmethod
+    def read_until(process: subprocess.Popen[str], event: str, timeout: float) -> dict[str, Any] | None:
+        """The worker's announcement of ``event``, or ``None`` if it exits or stays silent."""
+        assert process.stdout is not None
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as sel:
+            sel.register(process.stdout, selectors.EVENT_READ)
+            while (left := deadline - time.monotonic()) > 0 and sel.select(left):
+                line = process.stdout.readline()
+                if not line:
+                    return None
+                announced: dict[str, Any] = json.loads(line)
+                if announced.get("event") == event:
+                    return announced
+        return None
+
+    def drain_output(self) -> None:
+        """Reads what workers printed (so none blocks on a full pipe)."""
+        for key, _ in self.selector.select(0):
+            line = key.fileobj.readline()  # type: ignore[union-attr]
+            if not line:
+                self.selector.unregister(key.fileobj)
+
+    def watch(self) -> str | None:
+        """Restarts the dead and the hung; a reason to halt, if restarts come too fast."""
+        now = time.monotonic()
+        for worker in self.workers:
+            state = worker.state.state
+            if state is State.RUNNING and (reason := self.failure(worker)) is not None:
+                self.event("died", worker=worker.spec.name, reason=reason)
+                self.stop_process(worker, kill=True)
+                if worker.state.died(now, self.rng) is None:
+                    self.event("fatal", worker=worker.spec.name)
+                    return f"{worker.spec.name} is fatal"
+            elif (
+                state is State.BACKOFF and worker.state.retry_at is not None and now >= worker.state.retry_at
+            ):
+                worker.state.restarting(now)
+                if self.intensity.restart(now):
+                    return "restart intensity exceeded"
+                if self.start(worker):
+                    self.event("restarted", worker=worker.spec.name, restarts=worker.state.restarts)
+                elif worker.state.died(now, self.rng) is None:
+                    return f"{worker.spec.name} is fatal"
+        return None
+
+    def failure(self, worker: Running) -> str | None:
+        """Why a running worker is no longer healthy, if it is not."""
+        assert worker.process is not None
+        code = worker.process.poll()
+        if code is not None:
+            return f"exited with status {code}"
+        age = self.heartbeat_age(worker)
+        if age is not None and age > HEARTBEAT_TIMEOUT_S:
+            return f"heartbeat {age:.1f} s old"
+        return None
+
+    @staticmethod
+    def heartbeat_age(worker: Running) -> float | None:
+        """The age of a feed's heartbeat in its metrics segment, in seconds."""
+        metrics = [s for s in worker.spec.segments if s.endswith(".metrics")]
+        if not metrics:
+            return None
+        try:
+            return segment_stats(metrics[0])["heartbeat_age_ns"] / 1e9
+        except ShmError:
+            return None
+
+    def all_fresh(self) -> bool:
+        """Whether every worker runs with a fresh heartbeat."""
+        return all(
+            w.state.state is State.RUNNING and (self.heartbeat_age(w) or 0.0) <= HEARTBEAT_TIMEOUT_S
+            for w in self.workers
+        )
+
+    def summary(self) -> str:
+        """One line: how many workers run, and the restarts."""
+        running = sum(w.state.state is State.RUNNING for w in self.workers)
+        restarts = sum(w.state.restarts for w in self.workers)
+        return f"{running}/{len(self.workers)} workers running, {restarts} restarts"
+
+    def stop_process(self, worker: Running, kill: bool = False) -> None:
+        """Stops ``worker``'s process: SIGTERM and a grace period (or SIGKILL at once)."""
+        process = worker.process
+        if process is None:
+            return
+        if process.stdout is not None and process.stdout in self.selector.get_map():
+            self.selector.unregister(process.stdout)
+        if process.poll() is None:
+            if kill:
+                process.kill()
+            else:
+                process.terminate()
+            try:
+                process.wait(STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(STOP_GRACE_S)
+        if process.stdout is not None:
+            process.stdout.close()
+        worker.process = None
+
+    def halt(self, reason: str) -> int:
+        """Gives up: the caller drains; exit status 1 so systemd takes over."""
+        self.event("halted", reason=reason)
+        return 1
+
+    def drain(self, status: int) -> None:
+        """Stops every worker, feeds before venues, and unlinks what they left."""
+        self.notifier.stopping("draining")
+        for worker in reversed(self.workers):
+            if worker.state.state in (State.RUNNING, State.STARTING, State.BACKOFF):
+                worker.state.stopping()
+            self.stop_process(worker)
+            if worker.state.state is State.STOPPING:
+                worker.state.stopped()
+            for segment in worker.spec.segments:
+                with contextlib.suppress(SegmentNotFound):
+                    unlink(segment)
+        self.event("stopped", status=status)
