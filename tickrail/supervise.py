@@ -34,6 +34,8 @@ STOP_GRACE_S = 10.0
 HEARTBEAT_TIMEOUT_S = 3.0
 #: How often the supervisor looks at its workers.
 TICK_S = 0.1
+#: How often systemd hears the one-line summary.
+STATUS_EVERY_S = 1.0
 
 
 @dataclass
@@ -86,17 +88,21 @@ class Supervisor:
                     return status
             self.notifier.ready(self.summary())
             started = time.monotonic()
-            last_watchdog = 0.0
+            last_watchdog = last_status = 0.0
             while not stop.requested and (duration is None or time.monotonic() - started < duration):
                 stop.sleep(TICK_S)
                 self.drain_output()
-                if self.watch() is not None:
-                    status = self.halt("restarts came too fast")
+                if (reason := self.watch()) is not None:
+                    status = self.halt(reason)
                     return status
+                now = time.monotonic()
                 interval = self.notifier.watchdog_interval
-                if interval and time.monotonic() - last_watchdog >= interval and self.all_fresh():
+                if interval and now - last_watchdog >= interval and self.all_fresh():
                     self.notifier.watchdog()
-                    last_watchdog = time.monotonic()
+                    last_watchdog = now
+                if now - last_status >= STATUS_EVERY_S:
+                    self.notifier.status(self.summary())
+                    last_status = now
             return status
         finally:
             self.drain(status)
