@@ -146,8 +146,9 @@ class Supervisor:
     def drain_output(self) -> None:
         """Reads what workers printed (so none blocks on a full pipe)."""
         for key, _ in self.selector.select(0):
-            line = key.fileobj.readline()  # type: ignore[union-attr]
-            if not line:
+            worker: Running = key.data
+            stdout = worker.process.stdout if worker.process is not None else None
+            if stdout is None or not stdout.readline():
                 self.selector.unregister(key.fileobj)
 
     def watch(self) -> str | None:
