@@ -84,3 +84,15 @@ def test_a_bad_configuration_is_refused_before_anything_starts(tmp_path: Path) -
     assert supervisor.popen.wait(timeout=20) == 2
     assert supervisor.popen.stderr is not None
     assert "feed a: venue 'a' is not configured" in supervisor.popen.stderr.read()
+
+
+def test_the_service_units_command_line_is_one_the_supervisor_takes(tmp_path: Path) -> None:
+    unit = (Path(__file__).parents[1] / "deploy" / "tickrail.service").read_text()
+    exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    argv = exec_start.removeprefix("ExecStart=").split()[1:]
+    assert argv[:2] == ["run", "--config"] and "Type=notify" in unit
+    argv[2] = str(tmp_path / "missing.toml")  # the unit's config path, here a missing file
+    supervisor = start("supervisor", "supervisor", *argv)
+    assert supervisor.popen.wait(timeout=20) == 2, "the options parse; only the missing file is refused"
+    assert supervisor.popen.stderr is not None
+    assert "missing.toml" in supervisor.popen.stderr.read()
