@@ -20,14 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import selectors
 import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,7 @@ from typing import Any
 from bench.ring import machine
 from tickrail import _native
 from tickrail.market import instruments, listed
+from tickrail.process import Announcements
 
 #: The venue that speaks each protocol.
 VENUES = {"itch": "a", "fix": "b", "json": "c"}
@@ -53,22 +52,20 @@ def _start(*args: str) -> subprocess.Popen[str]:
 
 
 def _event(process: subprocess.Popen[str], event: str, timeout: float) -> dict[str, Any]:
-    """The next announcement of ``event`` on ``process``'s stdout, waiting at most ``timeout``
-    seconds; a process that ends or stays silent fails the benchmark with its stderr."""
+    """The next announcement of ``event`` by ``process``, waiting at most ``timeout`` seconds; a
+    process that ends or stays silent fails the benchmark with its stderr."""
     assert process.stdout is not None
-    deadline = time.monotonic() + timeout
-    with selectors.DefaultSelector() as sel:
-        sel.register(process.stdout, selectors.EVENT_READ)
-        while (left := deadline - time.monotonic()) > 0 and sel.select(left):
-            line = process.stdout.readline()
-            if not line:
-                break
-            announced: dict[str, Any] = json.loads(line)
-            if announced.get("event") == event:
-                return announced
+    readers = _readers.setdefault(process.pid, Announcements(process.stdout))
+    announced = readers.next(event, timeout)
+    if announced is not None:
+        return announced
     process.kill()
     _, err = process.communicate(timeout=10)
     raise RuntimeError(f"{process.args!r} never announced {event!r}: {err}")
+
+
+#: Each child's announcement reader, kept so no line read ahead is lost between calls.
+_readers: dict[int, Announcements] = {}
 
 
 def live(protocol: str, rate: float, seconds: float, recording: Path, prefix: str) -> dict[str, Any]:

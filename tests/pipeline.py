@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
-import selectors
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from shm_layout import FIXED_POINT_SCALE, FLAG_STALE, TOP_OF_BOOK, SlotReader
+from tickrail.process import Announcements
 
 #: Units of a venue's prices (1/10,000) in shared memory's fixed point.
 PRICE_TO_FIXED = FIXED_POINT_SCALE // 10_000
@@ -26,33 +25,17 @@ class Process:
 
     name: str
     popen: subprocess.Popen[str]
-    lines: list[dict[str, Any]] = field(default_factory=list)
-    pending: bytearray = field(default_factory=bytearray)
+    announcements: Announcements | None = None
 
     def expect(self, event: str, timeout: float = 10.0) -> dict[str, Any]:
         """Waits (bounded) for the next announcement of ``event``; fails with the process's
-        stderr if it exits or stays silent. Reads the pipe's bytes itself: a buffered
-        ``readline`` would hide lines that came together from ``select``."""
-        assert self.popen.stdout is not None
-        fd = self.popen.stdout.fileno()
-        deadline = time.monotonic() + timeout
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            while True:
-                while b"\n" in self.pending:
-                    line, _, rest = bytes(self.pending).partition(b"\n")
-                    self.pending = bytearray(rest)
-                    announced = json.loads(line)
-                    self.lines.append(announced)
-                    if announced.get("event") == event:
-                        return announced
-                left = deadline - time.monotonic()
-                if left <= 0 or not sel.select(left):
-                    break
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    break
-                self.pending += chunk
+        stderr if it exits or stays silent."""
+        if self.announcements is None:
+            assert self.popen.stdout is not None
+            self.announcements = Announcements(self.popen.stdout)
+        announced = self.announcements.next(event, timeout)
+        if announced is not None:
+            return announced
         self.popen.kill()
         _, err = self.popen.communicate(timeout=5)
         raise AssertionError(f"{self.name} never announced {event!r}; stderr:\n{err}")

@@ -4,11 +4,13 @@ one-line JSON announcements on stdout that supervisors and tests read."""
 from __future__ import annotations
 
 import json
+import os
+import selectors
 import signal
 import sys
 import time
 from types import FrameType
-from typing import Any
+from typing import IO, Any
 
 
 class StopFlag:
@@ -37,3 +39,35 @@ def announce(event: str, **fields: Any) -> None:
 def log(message: str) -> None:
     """Writes one line of health or diagnostics to stderr."""
     print(message, file=sys.stderr, flush=True)
+
+
+class Announcements:
+    """Reads a child process's one-line JSON announcements from its stdout, waiting at most a
+    deadline. It reads the pipe's bytes itself: a buffered ``readline`` after ``select`` would
+    hide lines that arrived together."""
+
+    def __init__(self, stdout: IO[str]) -> None:
+        self._fd = stdout.fileno()
+        self._pending = bytearray()
+        self.seen: list[dict[str, Any]] = []
+
+    def next(self, event: str, timeout: float) -> dict[str, Any] | None:
+        """The next announcement of ``event``, or ``None`` if the child ends or stays silent."""
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as sel:
+            sel.register(self._fd, selectors.EVENT_READ)
+            while True:
+                while b"\n" in self._pending:
+                    line, _, rest = bytes(self._pending).partition(b"\n")
+                    self._pending = bytearray(rest)
+                    announced: dict[str, Any] = json.loads(line)
+                    self.seen.append(announced)
+                    if announced.get("event") == event:
+                        return announced
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    return None
+                chunk = os.read(self._fd, 65536)
+                if not chunk:
+                    return None
+                self._pending += chunk

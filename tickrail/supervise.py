@@ -23,7 +23,7 @@ from tickrail.config import Instance
 from tickrail.launch import WorkerSpec, plan
 from tickrail.notify import Notifier
 from tickrail.placement import place
-from tickrail.process import StopFlag
+from tickrail.process import Announcements, StopFlag
 from tickrail.restarts import Intensity, Policy, State, Worker
 
 #: How long a worker may take to say it is listening.
@@ -113,35 +113,19 @@ class Supervisor:
             [sys.executable, "-m", *worker.spec.argv], stdout=subprocess.PIPE, stderr=None, text=True
         )
         worker.process = process
-        announced = self.read_until(process, "listening", START_TIMEOUT_S)
+        assert process.stdout is not None
+        announced = Announcements(process.stdout).next("listening", START_TIMEOUT_S)
         if announced is None:
             process.kill()
             process.wait(STOP_GRACE_S)
             return False
         worker.announced = announced
-        assert process.stdout is not None
         self.selector.register(process.stdout, selectors.EVENT_READ, worker)
         worker.state.started(time.monotonic())
         placement = place(process.pid, worker.spec.core, None, False)
         self.event("started", worker=worker.spec.name, pid=process.pid)
         self.event("placed", worker=worker.spec.name, placement=placement.describe())
         return True
-
-    @staticmethod
-    def read_until(process: subprocess.Popen[str], event: str, timeout: float) -> dict[str, Any] | None:
-        """The worker's announcement of ``event``, or ``None`` if it exits or stays silent."""
-        assert process.stdout is not None
-        deadline = time.monotonic() + timeout
-        with selectors.DefaultSelector() as sel:
-            sel.register(process.stdout, selectors.EVENT_READ)
-            while (left := deadline - time.monotonic()) > 0 and sel.select(left):
-                line = process.stdout.readline()
-                if not line:
-                    return None
-                announced: dict[str, Any] = json.loads(line)
-                if announced.get("event") == event:
-                    return announced
-        return None
 
     def drain_output(self) -> None:
         """Reads what workers printed (so none blocks on a full pipe)."""
