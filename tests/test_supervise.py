@@ -3,6 +3,7 @@ with SIGKILL is restarted and its books are good again, and SIGTERM drains leavi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -96,3 +97,21 @@ def test_the_service_units_command_line_is_one_the_supervisor_takes(tmp_path: Pa
     assert supervisor.popen.wait(timeout=20) == 2, "the options parse; only the missing file is refused"
     assert supervisor.popen.stderr is not None
     assert "missing.toml" in supervisor.popen.stderr.read()
+
+
+def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
+    supervisor = start(
+        "supervisor", "supervisor", "run", "--config", str(config(tmp_path, f"orphan{os.getpid()}"))
+    )
+    venue = supervisor.expect("started")
+    feed = supervisor.expect("started")
+    os.kill(supervisor.popen.pid, signal.SIGKILL)
+    supervisor.wait()
+    deadline = time.monotonic() + 20
+    for pid in (venue["pid"], feed["pid"]):
+        while Path(f"/proc/{pid}").exists() and Path(f"/proc/{pid}/status").read_text().find("zombie") < 0:
+            assert time.monotonic() < deadline, f"worker {pid} outlived its supervisor"
+            time.sleep(0.05)
+    for suffix in ("events", "books", "metrics"):
+        with contextlib.suppress(_native.SegmentNotFound):
+            _native.unlink(f"tickrail.orphan{os.getpid()}.a.{suffix}")

@@ -9,9 +9,11 @@ Events go to stdout as JSON lines (``started``, ``placed``, ``died``, ``restarte
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import random
 import selectors
+import signal
 import subprocess
 import sys
 import time
@@ -36,6 +38,17 @@ HEARTBEAT_TIMEOUT_S = 3.0
 TICK_S = 0.1
 #: How often systemd hears the one-line summary.
 STATUS_EVERY_S = 1.0
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In a worker about to start: SIGTERM when the supervisor dies, however it dies (a
+    SIGKILLed supervisor would otherwise leave its workers running, holding cores and ports)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
 
 
 @dataclass
@@ -110,7 +123,11 @@ class Supervisor:
     def start(self, worker: Running) -> bool:
         """Starts ``worker`` and waits (bounded) for it to say it listens; pins it."""
         process = subprocess.Popen(
-            [sys.executable, "-m", *worker.spec.argv], stdout=subprocess.PIPE, stderr=None, text=True
+            [sys.executable, "-m", *worker.spec.argv],
+            stdout=subprocess.PIPE,
+            stderr=None,
+            text=True,
+            preexec_fn=_die_with_parent,
         )
         worker.process = process
         assert process.stdout is not None
