@@ -13,6 +13,7 @@ import sys
 
 from tickrail import _native
 from tickrail.market import instruments, listed
+from tickrail.placement import lock_memory
 from tickrail.process import StopFlag, announce, log
 
 VENUES = {"a": "ITCH 5.0 / MoldUDP64 over UDP", "b": "FIX 4.4 over TCP", "c": "JSON over WebSocket"}
@@ -28,6 +29,12 @@ def parser() -> argparse.ArgumentParser:
     live.add_argument("--record", default=None, help="record what is received to this file")
     live.add_argument("--levels", type=int, default=10, help="levels a side written to the book slots (1-10)")
     live.add_argument("--replace-stale", action="store_true", help="replace segments a dead feed left")
+    live.add_argument(
+        "--attach",
+        action="store_true",
+        help="write into segments a supervisor created, carrying on their sequence (they are its to unlink)",
+    )
+    live.add_argument("--lock-memory", action="store_true", help="lock the process's memory (mlockall)")
     live.add_argument(
         "--keep", action="store_true", help="leave the segments when stopping (default: unlink)"
     )
@@ -82,6 +89,7 @@ def build(args: argparse.Namespace) -> _native.FeedWorker:
             poll=args.poll,
             record=args.record,
             replace_stale=args.replace_stale,
+            attach=args.attach,
             levels=args.levels,
         )
     if args.venue_addr is None:
@@ -95,6 +103,7 @@ def build(args: argparse.Namespace) -> _native.FeedWorker:
             target_comp_id=args.target_comp_id,
             record=args.record,
             replace_stale=args.replace_stale,
+            attach=args.attach,
             levels=args.levels,
         )
     return _native.FeedWorker.depth(
@@ -104,6 +113,7 @@ def build(args: argparse.Namespace) -> _native.FeedWorker:
         instruments(),
         record=args.record,
         replace_stale=args.replace_stale,
+        attach=args.attach,
         levels=args.levels,
     )
 
@@ -111,6 +121,7 @@ def build(args: argparse.Namespace) -> _native.FeedWorker:
 def run_live(args: argparse.Namespace) -> int:
     """Runs a live feed until stopped."""
     stop = StopFlag()
+    lock_refused = lock_memory() if args.lock_memory else None
     try:
         worker = build(args)
     except (ValueError, OSError, _native.ShmError) as e:
@@ -119,7 +130,13 @@ def run_live(args: argparse.Namespace) -> int:
     events, books, metrics = worker.segments
     worker.start()
     announce(
-        "listening", venue=args.venue, address=worker.address, events=events, books=books, metrics=metrics
+        "listening",
+        venue=args.venue,
+        address=worker.address,
+        events=events,
+        books=books,
+        metrics=metrics,
+        lock_refused=lock_refused,
     )
     while not stop.requested and worker.running:
         stop.sleep(args.report_every)
@@ -131,7 +148,7 @@ def run_live(args: argparse.Namespace) -> int:
         log(f"feed {args.venue} failed: {e}")
         failed = True
     announce("stopped", venue=args.venue, **_native.feed_report(metrics))
-    if not args.keep:
+    if not args.keep and not args.attach:
         worker.unlink()
     return 1 if failed else 0
 

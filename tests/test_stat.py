@@ -97,7 +97,7 @@ def test_a_feeds_metrics_show_its_latency_percentiles_and_a_filter_keeps_matchin
         assert run(name, as_json=True, watch=None, count=None, out=out, name_filter=r"\.metrics$") == 0
         (metrics,) = json.loads(out.getvalue())["segments"]
         assert metrics["name"].endswith(".c.metrics") and metrics["kind"] == "metrics"
-        assert set(metrics["latency_ns"]) == {"count", "mean", "p50", "p99", "p999", "max"}
+        assert set(metrics["latency_ns"]) == {"count", "mean", "p50", "p99", "p999", "max", "sum", "buckets"}
         table = io.StringIO()
         run(name, as_json=False, watch=None, count=None, out=table)
         assert "p99 us" in table.getvalue() and "c.events" in table.getvalue()

@@ -34,6 +34,7 @@ __all__ = [
     "ShmError",
     "SlotReader",
     "SlotWriter",
+    "create_feed_segments",
     "feed_report",
     "fix_decode",
     "fix_encode",
@@ -430,6 +431,7 @@ class FeedWorker:
         retry_ms: int = 20,
         record: str | None = None,
         replace_stale: bool = False,
+        attach: bool = False,
         max_pending: int = 4096,
         orders_per_book: int = 4096,
         levels: int = 10,
@@ -446,6 +448,7 @@ class FeedWorker:
         heartbeat_s: int = 1,
         record: str | None = None,
         replace_stale: bool = False,
+        attach: bool = False,
         levels: int = 10,
     ) -> FeedWorker: ...
     @staticmethod
@@ -457,6 +460,7 @@ class FeedWorker:
         *,
         record: str | None = None,
         replace_stale: bool = False,
+        attach: bool = False,
         levels: int = 10,
     ) -> FeedWorker: ...
     @property
@@ -476,12 +480,17 @@ class LatencyReport(TypedDict):
     p99: int
     p999: int
     max: int
+    sum: int
+    buckets: list[tuple[int, int]]
 
 class FeedReport(TypedDict):
     counters: dict[str, int]
     latency_ns: LatencyReport
 
 def feed_report(name: str) -> FeedReport: ...
+def create_feed_segments(
+    prefix: str, *, ring_capacity: int = 65536, replace_stale: bool = False
+) -> tuple[str, str, str]: ...
 def replay(
     venue: str,
     path: str,

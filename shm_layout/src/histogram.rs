@@ -128,6 +128,18 @@ impl Snapshot {
         self.max
     }
 
+    /// How many values are at most `bound`, counting the buckets that lie wholly at or below
+    /// it (the values of a bucket straddling `bound` are within 1/64 of it and left out): a
+    /// Prometheus histogram's cumulative `le` bucket.
+    pub fn count_at_most(&self, bound: u64) -> u64 {
+        self.buckets
+            .iter()
+            .enumerate()
+            .take_while(|&(bucket, _)| bucket_high(bucket) <= bound)
+            .map(|(_, &n)| n)
+            .sum()
+    }
+
     /// The mean, 0 when empty.
     pub fn mean(&self) -> f64 {
         if self.count == 0 {
@@ -184,5 +196,21 @@ mod tests {
             prop_assert!(bucket_low(bucket) <= value && value <= bucket_high(bucket));
             prop_assert!(bucket_high(bucket) - bucket_low(bucket) <= value / 64);
         }
+    }
+
+    #[test]
+    fn counts_at_most_a_bound_take_the_buckets_below_it_whole() {
+        let cells = cells();
+        let recorder = Recorder::new(&cells);
+        for value in [5, 100, 1_000, 1_000_000] {
+            recorder.record(value);
+        }
+        let snapshot = Snapshot::read(&cells);
+        assert_eq!(snapshot.count_at_most(4), 0);
+        assert_eq!(snapshot.count_at_most(5), 1);
+        assert_eq!(snapshot.count_at_most(127), 2);
+        assert_eq!(snapshot.count_at_most(bucket_high(bucket_of(1_000))), 3);
+        assert_eq!(snapshot.count_at_most(bucket_low(bucket_of(1_000))), 2, "a straddled bucket is left out");
+        assert_eq!(snapshot.count_at_most(u64::MAX), 4);
     }
 }

@@ -88,15 +88,27 @@ struct Outputs {
 }
 
 impl Outputs {
-    /// Creates the segments under `outputs`' names and the recording at `record`, if any.
-    fn create(outputs: &FeedOutputs, record: Option<&Path>, replace_stale: bool) -> PyResult<Self> {
+    /// Creates the segments under `outputs`' names (or, with `attach`, attaches to the ones a
+    /// supervisor created) and the recording at `record`, if any.
+    fn open(
+        outputs: &FeedOutputs,
+        record: Option<&Path>,
+        replace_stale: bool,
+        attach: bool,
+    ) -> PyResult<Self> {
+        if attach && replace_stale {
+            return Err(PyValueError::new_err("attach and replace_stale exclude each other"));
+        }
         let recorder = record
             .map(|path| {
                 Recorder::create(path).map_err(|e| PyOSError::new_err(format!("{}: {e}", path.display())))
             })
             .transpose()?;
-        let options = SegmentOptions { replace_stale, ..SegmentOptions::default() };
-        let (publisher, metrics) = outputs.create(&options).py()?;
+        let (publisher, metrics) = if attach {
+            outputs.attach().py()?
+        } else {
+            outputs.create(&SegmentOptions { replace_stale, ..SegmentOptions::default() }).py()?
+        };
         Ok(Self { publisher, metrics, recorder })
     }
 
@@ -199,7 +211,7 @@ impl PyFeedWorker {
     /// through order-level books; gaps re-requested from `rerequest`.
     #[staticmethod]
     #[pyo3(signature = (prefix, listen, rerequest, instruments, *, session_name="TICKRAIL01", interface="127.0.0.1",
-        poll="block", retry_ms=20, record=None, replace_stale=false, max_pending=4096, orders_per_book=4096, levels=10))]
+        poll="block", retry_ms=20, record=None, replace_stale=false, attach=false, max_pending=4096, orders_per_book=4096, levels=10))]
     #[allow(clippy::too_many_arguments, reason = "keyword arguments of a Python constructor")]
     fn itch(
         prefix: &str,
@@ -212,6 +224,7 @@ impl PyFeedWorker {
         retry_ms: u64,
         record: Option<PathBuf>,
         replace_stale: bool,
+        attach: bool,
         max_pending: usize,
         orders_per_book: usize,
         levels: usize,
@@ -230,7 +243,7 @@ impl PyFeedWorker {
         let receiver = ItchReceiver::bind(config).map_err(|e| PyOSError::new_err(e.to_string()))?;
         let address = receiver.local_addr().map_err(|e| PyOSError::new_err(e.to_string()))?.to_string();
         let names = FeedOutputs { levels, ..FeedOutputs::named(prefix) };
-        let outputs = Outputs::create(&names, record.as_deref(), replace_stale)?;
+        let outputs = Outputs::open(&names, record.as_deref(), replace_stale, attach)?;
         Ok(Self::ready(
             names,
             address,
@@ -242,7 +255,7 @@ impl PyFeedWorker {
     /// symbol in `symbols`, published under its id in `instruments`.
     #[staticmethod]
     #[pyo3(signature = (prefix, venue, symbols, instruments, *, sender_comp_id="TICKRAIL", target_comp_id="VENUEB",
-        heartbeat_s=1, record=None, replace_stale=false, levels=10))]
+        heartbeat_s=1, record=None, replace_stale=false, attach=false, levels=10))]
     #[allow(clippy::too_many_arguments, reason = "keyword arguments of a Python constructor")]
     fn fix(
         prefix: &str,
@@ -254,20 +267,22 @@ impl PyFeedWorker {
         heartbeat_s: u32,
         record: Option<PathBuf>,
         replace_stale: bool,
+        attach: bool,
         levels: usize,
     ) -> PyResult<Self> {
         let symbols = with_ids(symbols, &self::instruments(instruments)?)?;
         let config = fix_feed_config(sender_comp_id, target_comp_id, heartbeat_s, symbols);
         let client = FixClient::new(FixClientConfig::new(socket_addr("venue", venue)?, config));
         let names = FeedOutputs { levels, ..FeedOutputs::named(prefix) };
-        let outputs = Outputs::create(&names, record.as_deref(), replace_stale)?;
+        let outputs = Outputs::open(&names, record.as_deref(), replace_stale, attach)?;
         Ok(Self::ready(names, venue.to_owned(), FeedLoop::Fix(Box::new(FixLoop { client, outputs }))))
     }
 
     /// Venue C's feed: JSON depth over WebSocket from `venue`, a price-level book per symbol in
     /// `symbols`, published under its id in `instruments`.
     #[staticmethod]
-    #[pyo3(signature = (prefix, venue, symbols, instruments, *, record=None, replace_stale=false, levels=10))]
+    #[pyo3(signature = (prefix, venue, symbols, instruments, *, record=None, replace_stale=false, attach=false, levels=10))]
+    #[allow(clippy::too_many_arguments, reason = "keyword arguments of a Python constructor")]
     fn depth(
         prefix: &str,
         venue: &str,
@@ -275,12 +290,13 @@ impl PyFeedWorker {
         instruments: Vec<(String, u32)>,
         record: Option<PathBuf>,
         replace_stale: bool,
+        attach: bool,
         levels: usize,
     ) -> PyResult<Self> {
         let symbols = with_ids(symbols, &self::instruments(instruments)?)?;
         let client = DepthClient::new(DepthClientConfig::new(socket_addr("venue", venue)?, symbols));
         let names = FeedOutputs { levels, ..FeedOutputs::named(prefix) };
-        let outputs = Outputs::create(&names, record.as_deref(), replace_stale)?;
+        let outputs = Outputs::open(&names, record.as_deref(), replace_stale, attach)?;
         Ok(Self::ready(names, venue.to_owned(), FeedLoop::Depth(Box::new(DepthLoop { client, outputs }))))
     }
 
@@ -319,7 +335,24 @@ impl PyFeedWorker {
     }
 }
 
+/// Creates a feed's three segments under `prefix` (`{prefix}.events`, `.books`, `.metrics`)
+/// with `ring_capacity` events in its ring, for a supervisor that owns them and starts the feed
+/// with `attach=True`; returns their names.
+#[pyfunction]
+#[pyo3(name = "create_feed_segments", signature = (prefix, *, ring_capacity=65536, replace_stale=false))]
+fn py_create_feed_segments(
+    prefix: &str,
+    ring_capacity: u64,
+    replace_stale: bool,
+) -> PyResult<(String, String, String)> {
+    let outputs = FeedOutputs { ring_capacity, ..FeedOutputs::named(prefix) };
+    drop(outputs.create(&SegmentOptions { replace_stale, ..SegmentOptions::default() }).py()?);
+    let FeedOutputs { events, books, metrics, .. } = outputs;
+    Ok((events, books, metrics))
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyFeedWorker>()?;
+    m.add_function(wrap_pyfunction!(py_create_feed_segments, m)?)?;
     Ok(())
 }

@@ -22,8 +22,29 @@ use crate::feed_workers::{
 };
 use crate::simulated::session_of;
 
+/// The bounds of the cumulative latency buckets a feed report gives (Prometheus' `le`): 1, 2
+/// and 5 times each power of ten from 1 us to 100 ms, in nanoseconds.
+const LATENCY_BOUNDS_NS: [u64; 16] = [
+    1_000,
+    2_000,
+    5_000,
+    10_000,
+    20_000,
+    50_000,
+    100_000,
+    200_000,
+    500_000,
+    1_000_000,
+    2_000_000,
+    5_000_000,
+    10_000_000,
+    20_000_000,
+    50_000_000,
+    100_000_000,
+];
+
 /// A feed's metrics: `{"counters": {name: value}, "latency_ns": {"count", "mean", "p50", "p99",
-/// "p999", "max"}}`.
+/// "p999", "max", "sum", "buckets": [(bound, values at most bound), ...]}}`.
 #[pyfunction]
 fn feed_report<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
     let report = py.detach(|| FeedReport::read(name)).py()?;
@@ -38,6 +59,10 @@ fn feed_report<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>>
         latency.set_item(key, report.latency.quantile(q))?;
     }
     latency.set_item("max", report.latency.max)?;
+    latency.set_item("sum", report.latency.sum)?;
+    let buckets: Vec<(u64, u64)> =
+        LATENCY_BOUNDS_NS.iter().map(|&bound| (bound, report.latency.count_at_most(bound))).collect();
+    latency.set_item("buckets", buckets)?;
     let out = PyDict::new(py);
     out.set_item("counters", counters)?;
     out.set_item("latency_ns", latency)?;
