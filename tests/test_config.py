@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tickrail.config import DEFAULT, ConfigError, Machine, load, parse
+from tickrail.config import DEFAULT, ConfigError, Machine, Pinning, load, parse
 
 FOUR_CORES = Machine(frozenset({0, 1, 2, 3}), frozenset({2, 3}), lambda core: frozenset({core ^ 2}))
 TWO_CORES = Machine(frozenset({0, 1}), frozenset(), lambda core: frozenset())
@@ -33,38 +33,47 @@ def test_the_shipped_configuration_runs_everything_on_any_machine() -> None:
 def test_a_pinned_core_the_kernel_does_not_isolate_is_a_warning_and_waits_spin_with_cores_enough() -> None:
     instance = parse(BASE + "core = 1\n", FOUR_CORES)
     assert instance.feeds["a"].wait == "spin"
-    assert instance.warnings == ["feed a: core 1 is not isolated (isolcpus): other tasks may run on it"]
+    assert instance.warnings == ["feed-a: core 1 is not isolated (isolcpus): other tasks may run on it"]
 
 
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ("core = 7\n", "feed a: core 7 is not one this process may use (allowed: 0, 1, 2, 3)"),
-        ('[feeds.c]\nvenue = "c"\ncore = 1\n[venues.a.x]\n', "venue a: unknown key 'x'"),
-        ('colour = "red"\n', "feed a: unknown key 'colour'"),
-        ('[feeds.b]\nvenue = "b"\n', "feed b: venue 'b' is not configured"),
-        ('[feeds.c]\nvenue = "c"\nsegments = "a"\n', "feed c: segments 'a' are already feed a's"),
-        ('segments = "a.b"\n', "feed a: segments 'a.b' is not a plain name"),
-        ('[venues.b]\nprotocol = "fix"\nsimulated = false\n', "venue b addresses: fix is missing"),
+        ("core = 7\n", "feed-a: core 7 is not one this process may use (allowed: 0, 1, 2, 3)"),
+        ('[feeds.c]\nvenue = "c"\ncore = 1\n[venues.a.x]\n', "venue-a: unknown key 'x'"),
+        ('colour = "red"\n', "feed-a: unknown key 'colour'"),
+        ('[feeds.b]\nvenue = "b"\n', "feed-b: venue 'b' is not configured"),
+        ('[feeds.c]\nvenue = "c"\nsegments = "a"\n', "feed-c: segments 'a' are already feed-a's"),
+        ('segments = "a.b"\n', "feed-a: segments 'a.b' is not a plain name"),
+        ('[venues.b]\nprotocol = "fix"\nsimulated = false\n', "venue-b addresses: fix is missing"),
         (
             '[venues.b]\nprotocol = "fix"\n[venues.b.addresses]\nfix = "nowhere"\n',
-            "venue b addresses: fix 'nowhere' is not host:port",
+            "venue-b addresses: fix 'nowhere' is not host:port",
         ),
         (
             '[venues.b]\nprotocol = "fix"\n[venues.b.addresses]\nmarket_data = "127.0.0.1:1"\n',
-            "venue b addresses: unknown key 'market_data'",
+            "venue-b addresses: unknown key 'market_data'",
         ),
-        ('core = 1\n[feeds.c]\nvenue = "c"\ncore = 1\n', "feed c: core 1 is already feed a's"),
+        ('core = 1\n[feeds.c]\nvenue = "c"\ncore = 1\n', "feed-c: core 1 is already feed-a's"),
         (
             'core = 0\n[feeds.c]\nvenue = "c"\ncore = 2\n',
-            "feed c: core 2 is an SMT sibling of core 0, feed a's",
+            "feed-c: core 2 is an SMT sibling of core 0, feed-a's",
         ),
-        ("ring_capacity = 1000\n", "feed a: ring_capacity 1000 is not a power of two"),
-        ('wait = "nap"\n', "feed a: wait 'nap' is not one of auto, backoff, futex, spin, yield"),
-        ("levels = 11\n", "feed a: levels 11 is not within 1..=10"),
-        ('core = "one"\n', "feed a: core must be a int, not 'one'"),
-        ("core = true\n", "feed a: core must be a int, not True"),
+        ("ring_capacity = 1000\n", "feed-a: ring_capacity 1000 is not a power of two"),
+        ('wait = "nap"\n', "feed-a: wait 'nap' is not one of auto, backoff, futex, spin, yield"),
+        ("levels = 11\n", "feed-a: levels 11 is not within 1..=10"),
+        ('core = "one"\n', "feed-a: core must be a int, not 'one'"),
+        ("core = true\n", "feed-a: core must be a int, not True"),
         ("[instance.extra]\n", "instance: unknown key 'extra'"),
+        ("priority = 0\n", "feed-a: priority 0 is not a SCHED_FIFO priority (1..=99)"),
+        ('lock_memory = "yes"\n', "feed-a: lock_memory must be a bool, not 'yes'"),
+        ("[supervisor]\nintensity = 0\n", "supervisor: intensity 0 must be positive"),
+        (
+            "[supervisor]\nrestart_delay_s = 5\nrestart_delay_max_s = 1\n",
+            "supervisor: restart delays 5.0 .. 1.0 s are not 0 < first <= max",
+        ),
+        ("[supervisor]\nnap_s = 1\n", "supervisor: unknown key 'nap_s'"),
+        ('[metrics]\nlisten = "9464"\n', "metrics: listen '9464' is not host:port"),
         ("[", "not TOML"),
     ],
 )
@@ -73,6 +82,17 @@ def test_a_configuration_that_cannot_run_is_refused_naming_the_worker_and_the_pr
 ) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
         parse(BASE + extra, FOUR_CORES)
+
+
+def test_placement_supervision_and_metrics_are_read_from_their_tables() -> None:
+    instance = parse(
+        BASE.replace('venue = "a"\n', 'venue = "a"\ncore = 2\npriority = 50\nlock_memory = true\n')
+        + '[supervisor]\nintensity = 3\nperiod_s = 10\nheartbeat_timeout_s = 1.5\n[metrics]\nlisten = "127.0.0.1:9464"\n',
+        FOUR_CORES,
+    )
+    assert instance.feeds["a"].pinning == Pinning(core=2, priority=50, lock_memory=True)
+    assert (instance.supervision.policy.intensity, instance.supervision.policy.period) == (3, 10.0)
+    assert instance.supervision.heartbeat_timeout == 1.5 and instance.metrics_listen == "127.0.0.1:9464"
 
 
 def test_a_missing_file_is_named() -> None:
@@ -89,4 +109,4 @@ def test_a_real_venue_is_known_by_its_addresses_and_a_simulated_one_may_be_given
     )
     assert instance.venues["b"].addresses == {"fix": "10.0.0.5:9878"} and not instance.venues["b"].simulated
     assert instance.venues["a"].addresses == {"market_data": "239.192.0.1:31001"}
-    assert [w for w, _ in instance.workers()] == ["venue a", "venue c", "feed a"], "a real venue is no worker"
+    assert [w for w, _ in instance.workers()] == ["venue-a", "venue-c", "feed-a"], "a real venue is no worker"

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from tickrail.placement import place
+from tickrail.placement import memory_locked, place
 
 
 def sleeper() -> subprocess.Popen[bytes]:
@@ -17,7 +17,7 @@ def test_a_worker_is_pinned_to_its_core_and_the_kernel_says_so() -> None:
     core = max(os.sched_getaffinity(0))
     worker = sleeper()
     try:
-        placement = place(worker.pid, core, None, False)
+        placement = place(worker.pid, core, None)
         assert placement.cores == {core} == os.sched_getaffinity(worker.pid)
         assert placement.fifo_priority is None and placement.refused == ()
         assert f"cores {core}, SCHED_OTHER" in placement.describe()
@@ -29,9 +29,9 @@ def test_a_worker_is_pinned_to_its_core_and_the_kernel_says_so() -> None:
 def test_a_core_out_of_reach_and_real_time_scheduling_are_granted_or_reported_never_hidden() -> None:
     worker = sleeper()
     try:
-        placement = place(worker.pid, 4096, 10, True)
+        placement = place(worker.pid, 4096, 10, "mlockall: Operation not permitted")
         assert any("pin to core 4096" in r for r in placement.refused)
-        assert any("only a process can lock its own memory" in r for r in placement.refused)
+        assert "mlockall: Operation not permitted" in placement.refused and not placement.memory_locked
         fifo_refused = any("SCHED_FIFO 10" in r for r in placement.refused)
         # Either the kernel granted SCHED_FIFO (and says so), or the refusal is reported.
         assert (placement.fifo_priority == 10) != fifo_refused
@@ -39,3 +39,26 @@ def test_a_core_out_of_reach_and_real_time_scheduling_are_granted_or_reported_ne
     finally:
         worker.kill()
         worker.wait(timeout=10)
+
+
+def test_a_process_that_locks_its_memory_is_seen_locked_or_says_why_not() -> None:
+    locker = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from tickrail.placement import lock_memory; "
+            "print(lock_memory(), flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert locker.stdout is not None
+        refused = locker.stdout.readline().strip()
+        # Locking is granted (and visible in the kernel's VmLck) or refused with the reason.
+        assert memory_locked(locker.pid) == (refused == "None")
+        assert refused == "None" or refused.startswith("mlockall: ")
+        assert not memory_locked(os.getpid())
+    finally:
+        locker.kill()
+        locker.wait(timeout=10)

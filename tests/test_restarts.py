@@ -49,6 +49,24 @@ def test_restarting_before_the_back_off_ends_or_from_the_wrong_state_is_refused_
         worker.started(retry)
 
 
+def test_a_feed_held_for_its_venue_backs_off_without_a_failure_and_an_operator_start_forgives() -> None:
+    worker, rng = Worker("feed-a", Policy(max_restarts=1)), random.Random(4)
+    worker.started(0.0)
+    worker.held(1.0)
+    assert (worker.state, worker.retry_at, worker.failures_in_a_row) == (State.BACKOFF, 1.0, 0)
+    worker.restarting(1.0)
+    worker.started(1.0)
+    retry = worker.died(2.0, rng)
+    assert retry is not None, "being held was no failure"
+    worker.restarting(retry)
+    worker.started(retry)
+    assert worker.died(retry, rng) is None and worker.state is State.FATAL
+    worker.start_again()
+    assert (worker.state, worker.failures_in_a_row, worker.restarts) == (State.STARTING, 0, 3)
+    with pytest.raises(ValueError, match="worker feed-a is STARTING, not STOPPED or FATAL"):
+        worker.start_again()
+
+
 def test_more_restarts_than_the_intensity_within_the_period_halts() -> None:
     intensity = Intensity(Policy(intensity=3, period=10.0))
     assert [intensity.restart(t) for t in (0.0, 1.0, 2.0)] == [False, False, False]

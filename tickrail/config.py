@@ -1,5 +1,6 @@
-"""An instance's configuration: one TOML file naming its venues and feeds, the core each worker
-is pinned to, and its rings; read and checked as a whole before anything starts.
+"""An instance's configuration: one TOML file naming its venues and feeds, where each worker runs
+(its core, SCHED_FIFO priority, locked memory), its rings, how the supervisor restarts workers,
+and where it serves metrics; read and checked as a whole before anything starts.
 
 Every refusal is a :class:`ConfigError` naming the worker (or the key) and the problem; what is
 allowed but unwise (a pinned core the kernel does not isolate, workers sharing too few cores) is
@@ -14,6 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from tickrail.restarts import Policy
 
 #: The configuration the project ships: the whole pipeline against the simulated venues.
 DEFAULT = Path(__file__).with_name("default.toml")
@@ -34,6 +37,30 @@ class ConfigError(ValueError):
     """A configuration that cannot run; the message names the worker or key and the problem."""
 
 
+def worker_name(kind: str, name: str) -> str:
+    """A worker's name, as logs, ``tickrail status`` and ``tickrail restart`` know it: ``feed-a``."""
+    return f"{kind}-{name}"
+
+
+@dataclass(frozen=True)
+class Pinning:
+    """Where a worker runs: pinned to ``core`` (or where the kernel likes), in SCHED_FIFO at
+    ``priority`` (or the normal policy), with its memory locked or not."""
+
+    core: int | None = None
+    priority: int | None = None
+    lock_memory: bool = False
+
+
+@dataclass(frozen=True)
+class Supervision:
+    """How the supervisor watches and restarts workers."""
+
+    policy: Policy = field(default_factory=Policy)
+    #: A worker whose heartbeat is older than this is hung.
+    heartbeat_timeout: float = 3.0
+
+
 @dataclass(frozen=True)
 class Venue:
     """A venue: simulated (started by the supervisor, on the given addresses or free ones) or
@@ -43,7 +70,7 @@ class Venue:
     protocol: str
     simulated: bool
     rate: float
-    core: int | None
+    pinning: Pinning
     addresses: dict[str, str] = field(default_factory=dict)
 
 
@@ -58,7 +85,7 @@ class Feed:
     ring_capacity: int
     levels: int
     wait: str
-    core: int | None
+    pinning: Pinning
 
 
 @dataclass(frozen=True)
@@ -69,12 +96,15 @@ class Instance:
     seed: int
     venues: dict[str, Venue]
     feeds: dict[str, Feed]
+    supervision: Supervision = field(default_factory=Supervision)
+    #: Where the supervisor serves Prometheus metrics (``host:port``), if anywhere.
+    metrics_listen: str | None = None
     warnings: list[str] = field(default_factory=list)
 
-    def workers(self) -> list[tuple[str, int | None]]:
-        """Every worker as ``("venue a", core)``, in the order they start."""
-        return [(f"venue {v.name}", v.core) for v in self.venues.values() if v.simulated] + [
-            (f"feed {f.name}", f.core) for f in self.feeds.values()
+    def workers(self) -> list[tuple[str, Pinning]]:
+        """Every worker as ``("venue-a", pinning)``, in the order they start."""
+        return [(worker_name("venue", v.name), v.pinning) for v in self.venues.values() if v.simulated] + [
+            (worker_name("feed", f.name), f.pinning) for f in self.feeds.values()
         ]
 
 
@@ -161,6 +191,36 @@ def _plain_name(v: Any) -> str | None:
     return None if v and all(c.isalnum() or c in "_-" for c in v) else "is not a plain name"
 
 
+def _priority(v: Any) -> str | None:
+    return None if 1 <= v <= 99 else "is not a SCHED_FIFO priority (1..=99)"
+
+
+def _pinning(t: _Table) -> Pinning:
+    return Pinning(
+        core=t.get("core", int, None, check=_core),
+        priority=t.get("priority", int, None, check=_priority),
+        lock_memory=t.get("lock_memory", bool, False),
+    )
+
+
+def _supervision(t: _Table) -> Supervision:
+    defaults = Policy()
+    try:
+        policy = Policy(
+            first_delay=t.get("restart_delay_s", float, defaults.first_delay, check=_positive),
+            max_delay=t.get("restart_delay_max_s", float, defaults.max_delay, check=_positive),
+            max_restarts=t.get("max_restarts", int, defaults.max_restarts, check=_positive),
+            healthy_after=t.get("healthy_after_s", float, defaults.healthy_after, check=_positive),
+            intensity=t.get("intensity", int, defaults.intensity, check=_positive),
+            period=t.get("period_s", float, defaults.period, check=_positive),
+        )
+    except ValueError as e:
+        raise ConfigError(f"{t.where}: {e}") from None
+    timeout = t.get("heartbeat_timeout_s", float, Supervision().heartbeat_timeout, check=_positive)
+    t.done()
+    return Supervision(policy, timeout)
+
+
 def _address(v: Any) -> str | None:
     host, _, port = v.rpartition(":")
     return None if host and port.isdigit() and int(port) < 65536 else "is not host:port"
@@ -177,12 +237,17 @@ def parse(text: str, machine: Machine | None = None) -> Instance:
     name = instance.get("name", str, check=lambda v: None if v.isidentifier() else "is not a plain name")
     seed = instance.get("seed", int, 7)
     instance.done()
+    supervision = _supervision(_Table("supervisor", root.get("supervisor", dict, {})))
+    metrics = _Table("metrics", root.get("metrics", dict, {}))
+    metrics_listen = metrics.get("listen", str, None, check=_address)
+    metrics.done()
     venues = {}
     for venue_name, table in root.get("venues", dict).items():
-        t = _Table(f"venue {venue_name}", table)
+        where = worker_name("venue", venue_name)
+        t = _Table(where, table)
         protocol = t.get("protocol", str, check=_one_of(PROTOCOLS))
         simulated = t.get("simulated", bool, True)
-        given = _Table(f"venue {venue_name} addresses", t.get("addresses", dict, {}))
+        given = _Table(f"{where} addresses", t.get("addresses", dict, {}))
         required = None if simulated else ...
         addresses = {key: given.get(key, str, required, check=_address) for key in ADDRESSES[protocol]}
         given.done()
@@ -191,13 +256,13 @@ def parse(text: str, machine: Machine | None = None) -> Instance:
             protocol=protocol,
             simulated=simulated,
             rate=t.get("rate", float, 20_000.0, check=_positive),
-            core=t.get("core", int, None, check=_core),
+            pinning=_pinning(t),
             addresses={key: value for key, value in addresses.items() if value is not None},
         )
         t.done()
     feeds = {}
     for feed_name, table in root.get("feeds", dict, {}).items():
-        t = _Table(f"feed {feed_name}", table)
+        t = _Table(worker_name("feed", feed_name), table)
         feeds[feed_name] = Feed(
             name=feed_name,
             venue=t.get("venue", str),
@@ -210,11 +275,11 @@ def parse(text: str, machine: Machine | None = None) -> Instance:
             ),
             levels=t.get("levels", int, 10, check=lambda v: None if 1 <= v <= 10 else "is not within 1..=10"),
             wait=t.get("wait", str, "auto", check=_one_of(WAITS | {"auto"})),
-            core=t.get("core", int, None, check=_core),
+            pinning=_pinning(t),
         )
         t.done()
     root.done()
-    return check(Instance(name, seed, venues, feeds), machine or Machine.this())
+    return check(Instance(name, seed, venues, feeds, supervision, metrics_listen), machine or Machine.this())
 
 
 def load(path: Path, machine: Machine | None = None) -> Instance:
@@ -234,16 +299,16 @@ def check(instance: Instance, machine: Machine) -> Instance:
     warnings: list[str] = []
     segments: dict[str, str] = {}
     for feed in instance.feeds.values():
+        worker = worker_name("feed", feed.name)
         if feed.venue not in instance.venues:
-            raise ConfigError(f"feed {feed.name}: venue {feed.venue!r} is not configured")
+            raise ConfigError(f"{worker}: venue {feed.venue!r} is not configured")
         if feed.segments in segments:
-            raise ConfigError(
-                f"feed {feed.name}: segments {feed.segments!r} are already feed {segments[feed.segments]}'s"
-            )
-        segments[feed.segments] = feed.name
+            raise ConfigError(f"{worker}: segments {feed.segments!r} are already {segments[feed.segments]}'s")
+        segments[feed.segments] = worker
     pinned: dict[int, str] = {}
     allowed = ", ".join(map(str, sorted(machine.allowed_cores)))
-    for worker, core in instance.workers():
+    for worker, pinning in instance.workers():
+        core = pinning.core
         if core is None:
             continue
         if core not in machine.allowed_cores:
@@ -265,4 +330,4 @@ def check(instance: Instance, machine: Machine) -> Instance:
         )
     auto = "yield" if few_cores else "spin"
     feeds = {name: replace(f, wait=auto) if f.wait == "auto" else f for name, f in instance.feeds.items()}
-    return Instance(instance.name, instance.seed, instance.venues, feeds, warnings)
+    return replace(instance, feeds=feeds, warnings=warnings)

@@ -1,6 +1,8 @@
 """Putting a worker process where the configuration asks: pinned to its core, in SCHED_FIFO at a
-priority, with its memory locked; each only if asked, each read back from the kernel, and each
-refusal (a container without CAP_SYS_NICE, say) reported rather than fatal.
+priority (both set by the supervisor), with its memory locked (by the worker itself, since
+``mlockall`` acts only on the calling process and does not survive ``exec``); each only if
+asked, each read back, and each refusal (a container without CAP_SYS_NICE, say) reported
+rather than fatal.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import ctypes
 import ctypes.util
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 _MCL_CURRENT, _MCL_FUTURE = 1, 2
 
@@ -32,9 +35,30 @@ class Placement:
         return f"pid {self.pid}: cores {cores}, {policy}, {locked}{refused}"
 
 
-def place(pid: int, core: int | None, fifo_priority: int | None, lock_memory: bool) -> Placement:
-    """Pins ``pid`` to ``core``, puts it in SCHED_FIFO at ``fifo_priority`` and locks this
-    process's memory, as far as asked and allowed; returns what the kernel reports it has."""
+def lock_memory() -> str | None:
+    """Locks this process's memory, present and future (``mlockall``); why not, if refused."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    if libc.mlockall(_MCL_CURRENT | _MCL_FUTURE) == 0:
+        return None
+    return f"mlockall: {os.strerror(ctypes.get_errno())}"
+
+
+def memory_locked(pid: int) -> bool:
+    """Whether ``pid`` has locked its memory (``VmLck`` in its status is not zero)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    locked = next((line.split()[1] for line in status.splitlines() if line.startswith("VmLck:")), "0")
+    return locked != "0"
+
+
+def place(
+    pid: int, core: int | None, fifo_priority: int | None, lock_refused: str | None = None
+) -> Placement:
+    """Pins ``pid`` to ``core`` and puts it in SCHED_FIFO at ``fifo_priority``, as far as asked
+    and allowed; returns what the kernel reports it has. ``lock_refused`` is the worker's own
+    word on a memory lock it asked for and did not get."""
     refused: list[str] = []
     if core is not None:
         try:
@@ -46,21 +70,13 @@ def place(pid: int, core: int | None, fifo_priority: int | None, lock_memory: bo
             os.sched_setscheduler(pid, os.SCHED_FIFO, os.sched_param(fifo_priority))
         except OSError as e:
             refused.append(f"SCHED_FIFO {fifo_priority}: {e.strerror}")
-    locked = False
-    if lock_memory:
-        if pid != os.getpid():
-            refused.append("mlockall: only a process can lock its own memory")
-        else:
-            libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-            if libc.mlockall(_MCL_CURRENT | _MCL_FUTURE) == 0:
-                locked = True
-            else:
-                refused.append(f"mlockall: {os.strerror(ctypes.get_errno())}")
+    if lock_refused is not None:
+        refused.append(lock_refused)
     fifo = os.sched_getscheduler(pid) == os.SCHED_FIFO
     return Placement(
         pid=pid,
         cores=frozenset(os.sched_getaffinity(pid)),
         fifo_priority=os.sched_getparam(pid).sched_priority if fifo else None,
-        memory_locked=locked,
+        memory_locked=memory_locked(pid),
         refused=tuple(refused),
     )

@@ -82,6 +82,18 @@ class Worker:
         self.state, self.retry_at = State.BACKOFF, now + delay
         return self.retry_at
 
+    def held(self, now: float) -> None:
+        """It is stopped because a worker it follows went away (a feed whose venue died): BACKOFF
+        until that worker runs again, without counting as a failure of its own."""
+        self._expect(State.RUNNING, State.STARTING)
+        self.state, self.retry_at = State.BACKOFF, now
+
+    def start_again(self) -> None:
+        """An operator starts it after it stopped or went FATAL: STARTING, its failures forgotten."""
+        self._expect(State.STOPPED, State.FATAL)
+        self.state, self.retry_at, self.failures_in_a_row = State.STARTING, None, 0
+        self.restarts += 1
+
     def restarting(self, now: float) -> None:
         """Its back-off is over and it is started again: STARTING."""
         self._expect(State.BACKOFF)
