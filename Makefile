@@ -22,8 +22,10 @@ $(NATIVE_STAMP): $(PY) pyproject.toml $(RUST_SOURCES)
 Cargo.lock:
 	cargo generate-lockfile
 
+# The whole pipeline from the shipped configuration, with the live view, for 20 s (ARGS
+# replaces the duration: `make run ARGS="--duration 0"` runs until Ctrl-C).
 run: $(NATIVE_STAMP)
-	$(PY) supervisor.py run $(ARGS)
+	$(PY) supervisor.py run --view live $(or $(ARGS),--duration 20)
 
 test: test-rust test-loom stubtest test-python
 

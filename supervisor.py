@@ -1,157 +1,43 @@
 """tickrail's supervisor and its command line, ``tickrail``.
 
-Until the pipeline exists (feeds, risk and execution workers), ``tickrail run`` supervises the
-ring demo: it creates one broadcast ring, starts a market-data writer and two readers as separate
-processes (one keeps up, one is throttled so the writer laps it), shows the ring's counters live,
-and at the end stops the workers, prints a summary and unlinks the segment. A worker that dies
-stops the run with a non-zero exit status.
-
-``tickrail stat`` prints the counters of every segment of an instance, read from outside.
+``tickrail run`` supervises an instance (the shipped configuration by default: the whole
+pipeline against the simulated venues), with a live view on a terminal and a summary at the
+end, or JSON events on stdout for machines. While it runs, ``tickrail status``, ``start``,
+``stop`` and ``restart`` ask it over its control socket, and ``tickrail stat`` reads every
+segment of the instance from outside. ``tickrail demo`` runs the ring demo.
 """
 
 from __future__ import annotations
 
 import argparse
-import signal
-import subprocess
+import json
 import sys
-import time
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
-from types import FrameType
 
 from feeds import __main__ as feeds_main
-from shm_layout import BroadcastWriter, SegmentExists, SegmentNotFound, remove_if_stale, segment_stats, unlink
 from shm_layout import stat as shm_stat
-from tickrail.config import ConfigError
+from tickrail import ring_demo
+from tickrail.config import DEFAULT, ConfigError
 from tickrail.config import load as load_config
+from tickrail.control import ControlError, NotRunning, ask, runtime_dir
+from tickrail.live import LiveView
 from tickrail.notify import Notifier
 from tickrail.process import StopFlag
 from tickrail.supervise import Supervisor
 from venues import __main__ as venues_main
 
-#: The demo ring: 64 Ki slots of one 64-byte market event each, up to 4 readers.
-DEMO_CAPACITY = 65_536
-DEMO_MESSAGE_SIZE = 64
-DEMO_READERS = 4
-#: How long a stopped worker gets to exit before it is killed.
-STOP_GRACE_S = 5.0
+#: The instance the commands look at when none is named: the shipped configuration's.
+DEFAULT_INSTANCE = "default"
 
 
-@dataclass
-class Worker:
-    """One supervised process."""
-
-    name: str
-    argv: list[str]
-    process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        """Starts the process."""
-        self.process = subprocess.Popen(self.argv)
-
-    def exit_code(self) -> int | None:
-        """The exit status if the process has ended."""
-        return None if self.process is None else self.process.poll()
-
-    def stop(self) -> None:
-        """Asks the process to stop, then kills it if it does not within the grace period."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(STOP_GRACE_S)
-
-
-def prepare_segment(name: str) -> None:
-    """Creates the demo ring, removing a leftover whose creator died (after a SIGKILL, say)."""
-    try:
-        if remove_if_stale(name):
-            print(f"removed stale segment {name} left by a dead supervisor", file=sys.stderr)
-    except SegmentNotFound:
-        pass
-    # The supervisor creates the segment; the writer process takes the writer's role.
-    BroadcastWriter.create(name, DEMO_CAPACITY, DEMO_MESSAGE_SIZE, DEMO_READERS).close()
-
-
-def demo_workers(segment: str, rate: float) -> list[Worker]:
-    """The writer and the two readers of the demo."""
-    demo = [sys.executable, "-m", "tickrail.demo"]
-    return [
-        Worker("reader-fast", [*demo, "reader", "--segment", segment, "--wait", "backoff"]),
-        Worker(
-            "reader-throttled",
-            [*demo, "reader", "--segment", segment, "--wait", "futex", "--max-rate", str(rate / 2)],
-        ),
-        Worker("writer", [*demo, "writer", "--segment", segment, "--rate", str(rate)]),
-    ]
-
-
-def summary(segment: str, elapsed_s: float) -> str:
-    """One paragraph on what the ring carried."""
-    stats = segment_stats(segment)
-    lines = [
-        f"ran {elapsed_s:.1f} s: {stats['published']} messages published "
-        f"({stats['published'] / max(elapsed_s, 1e-9):,.0f}/s), writer attached {stats['writer_attaches']} time(s)"
-    ]
-    for r in stats["readers"]:
-        lines.append(
-            f"  reader #{r['index']}: {r['consumed']} read, {r['lost']} lost in {r['overruns']} laps, lag {r['lag']}"
-        )
-    return "\n".join(lines)
-
-
-def run(instance: str, duration: float, rate: float) -> int:
-    """Supervises the ring demo for ``duration`` seconds (0: until SIGINT/SIGTERM)."""
-    segment = shm_stat.segment_name(instance, "md")
-    try:
-        prepare_segment(segment)
-    except SegmentExists as err:
-        print(f"tickrail run: instance {instance!r} is already running: {err}", file=sys.stderr)
-        return 1
-    stop = False
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    workers = demo_workers(segment, rate)
-    status = 0
-    start = time.monotonic()
-    previous: shm_stat.Snapshot | None = None
-    try:
-        for worker in workers:
-            worker.start()
-        while not stop and (duration <= 0 or time.monotonic() - start < duration):
-            time.sleep(1.0)
-            dead = [(w.name, code) for w in workers if (code := w.exit_code()) is not None]
-            if dead:
-                for name, code in dead:
-                    print(f"tickrail run: worker {name} exited with status {code}", file=sys.stderr)
-                status = 1
-                break
-            snapshot = shm_stat.Snapshot.take(instance)
-            clear = "\x1b[H\x1b[2J" if sys.stdout.isatty() else ""
-            print(clear + shm_stat.render(instance, snapshot, previous), flush=True)
-            previous = snapshot
-    finally:
-        for worker in reversed(workers):
-            worker.stop()
-        print(summary(segment, time.monotonic() - start))
-        unlink(segment)
-    return status
-
-
-def run_instance(config: Path, duration: float) -> int:
-    """Supervises the instance described by ``config`` for ``duration`` seconds (0: until
-    SIGINT/SIGTERM); the exit status."""
+def run_instance(config: Path, instance_name: str | None, duration: float, view: str) -> int:
+    """Supervises the instance described by ``config`` (renamed ``instance_name`` if given) for
+    ``duration`` seconds (0: until SIGINT/SIGTERM); the exit status."""
     try:
         instance = load_config(config)
+        if instance_name is not None:
+            instance = replace(instance, name=instance_name)
         notifier = Notifier.from_env()
     except (ConfigError, ValueError) as err:
         print(f"tickrail run: {err}", file=sys.stderr)
@@ -159,7 +45,97 @@ def run_instance(config: Path, duration: float) -> int:
     for warning in instance.warnings:
         print(f"tickrail run: warning: {warning}", file=sys.stderr)
     stop = StopFlag()
-    return Supervisor(instance, notifier=notifier).run(stop, duration if duration > 0 else None)
+    until = duration if duration > 0 else None
+    if not (view == "live" or (view == "auto" and sys.stdout.isatty())):
+        return Supervisor(instance, notifier=notifier).run(stop, until)
+    # The workers' logs would scroll the view away: they go to a file beside the control socket.
+    log_path = runtime_dir() / f"{instance.name}.log"
+    with log_path.open("a") as log:
+        live = LiveView(worker_log=str(log_path))
+        return Supervisor(instance, notifier=notifier, observer=live, worker_log=log).run(stop, until)
+
+
+def print_status(instance: str, as_json: bool) -> int:
+    """``tickrail status``: 0 if every worker is RUNNING, 1 if not, 2 if no supervisor answers."""
+    try:
+        status = ask(instance, {"command": "status"})
+    except ControlError as err:
+        print(f"tickrail status: {err}", file=sys.stderr)
+        return 2
+    if as_json:
+        print(json.dumps(status))
+    else:
+        print(f"instance {status['instance']}")
+        for w in status["workers"]:
+            age = w["heartbeat_age_ms"]
+            core = "-" if w["core"] is None else w["core"]
+            print(
+                f"  {w['name']:<10} {w['kind']:<6} {w['state']:<9} pid {w['pid'] or '-':<8} core {core:<3} "
+                f"restarts {w['restarts']:<3} heartbeat {'-' if age is None else f'{age:.0f} ms'}"
+            )
+    return 0 if all(w["state"] == "RUNNING" for w in status["workers"]) else 1
+
+
+def control_worker(instance: str, command: str, worker: str) -> int:
+    """``tickrail start|stop|restart WORKER``: 0 when done, 1 when refused, 2 when no supervisor
+    answers."""
+    try:
+        answer = ask(instance, {"command": command, "worker": worker})
+    except NotRunning as err:
+        print(f"tickrail {command}: {err}", file=sys.stderr)
+        return 2
+    except ControlError as err:
+        print(f"tickrail {command}: {err}", file=sys.stderr)
+        return 1
+    if "error" in answer:
+        print(f"tickrail {command}: {answer['error']}", file=sys.stderr)
+        return 1
+    print(f"{answer['worker']}: {answer['state']}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    p = argparse.ArgumentParser(
+        prog="tickrail", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = p.add_subparsers(dest="command", required=True)
+    run_cmd = commands.add_parser("run", help="supervise an instance (what `make run` does)")
+    run_cmd.add_argument(
+        "--config", type=Path, default=DEFAULT, help="the instance's TOML (default: shipped)"
+    )
+    run_cmd.add_argument("--instance", default=None, help="run it under this name instead of the config's")
+    run_cmd.add_argument("--duration", type=float, default=0.0, help="seconds to run; 0 runs until stopped")
+    run_cmd.add_argument(
+        "--view",
+        choices=["auto", "live", "events"],
+        default="auto",
+        help="live view and summary, or JSON events on stdout (auto: live on a terminal)",
+    )
+    status_cmd = commands.add_parser(
+        "status", help="the workers of a running instance (exit 1 unless all run)"
+    )
+    status_cmd.add_argument("--instance", default=DEFAULT_INSTANCE)
+    status_cmd.add_argument("--json", action="store_true", help="one JSON object")
+    for verb in ("start", "stop", "restart"):
+        verb_cmd = commands.add_parser(verb, help=f"{verb} one worker of a running instance")
+        verb_cmd.add_argument("worker", help="e.g. feed-a or venue-b (see `tickrail status`)")
+        verb_cmd.add_argument("--instance", default=DEFAULT_INSTANCE)
+    stat_cmd = commands.add_parser("stat", help="print the counters of every segment of an instance")
+    stat_cmd.add_argument("--instance", default=DEFAULT_INSTANCE)
+    stat_cmd.add_argument("--json", action="store_true", help="one JSON object per refresh")
+    stat_cmd.add_argument("--watch", type=float, metavar="SECONDS", help="refresh every SECONDS")
+    stat_cmd.add_argument("--count", type=int, help="with --watch: stop after COUNT refreshes")
+    stat_cmd.add_argument("--filter", metavar="REGEX", help="only the segments whose names match")
+    demo_cmd = commands.add_parser("demo", help="run the ring demo: one writer, two readers, live counters")
+    demo_cmd.add_argument("--instance", default="demo", help="instance name (segment prefix tickrail.NAME.)")
+    demo_cmd.add_argument(
+        "--duration", type=float, default=15.0, help="seconds to run; 0 runs until interrupted"
+    )
+    demo_cmd.add_argument("--rate", type=float, default=200_000.0, help="market events per second")
+    commands.add_parser("venue", help="run one simulated venue (python -m venues)", add_help=False)
+    commands.add_parser("feed", help="run or replay one venue's feed (python -m feeds)", add_help=False)
+    return p
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,42 +145,15 @@ def main(argv: list[str] | None = None) -> int:
     forwarded = {"venue": venues_main.main, "feed": feeds_main.main}
     if argv and argv[0] in forwarded:
         return forwarded[argv[0]](argv[1:])
-    parser = argparse.ArgumentParser(
-        prog="tickrail", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    run_cmd = commands.add_parser("run", help="run the ring demo under the supervisor")
-    run_cmd.add_argument("--instance", default="demo", help="instance name (segment prefix tickrail.NAME.)")
-    run_cmd.add_argument(
-        "--duration", type=float, default=15.0, help="seconds to run; 0 runs until interrupted"
-    )
-    run_cmd.add_argument("--rate", type=float, default=200_000.0, help="market events per second")
-    run_cmd.add_argument(
-        "--config", type=Path, default=None, help="run this instance (TOML) instead of the ring demo"
-    )
-    stat_cmd = commands.add_parser("stat", help="print the counters of every segment of an instance")
-    stat_cmd.add_argument("--instance", default="demo")
-    stat_cmd.add_argument("--json", action="store_true", help="one JSON object per refresh")
-    stat_cmd.add_argument("--watch", type=float, metavar="SECONDS", help="refresh every SECONDS")
-    stat_cmd.add_argument("--count", type=int, help="with --watch: stop after COUNT refreshes")
-    stat_cmd.add_argument("--filter", metavar="REGEX", help="only the segments whose names match")
-    venue_cmd = commands.add_parser(
-        "venue", help="run one simulated venue (python -m venues)", add_help=False
-    )
-    venue_cmd.add_argument("args", nargs=argparse.REMAINDER)
-    feed_cmd = commands.add_parser(
-        "feed", help="run or replay one venue's feed (python -m feeds)", add_help=False
-    )
-    feed_cmd.add_argument("args", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
-    if args.command == "venue":
-        return venues_main.main(args.args)
-    if args.command == "feed":
-        return feeds_main.main(args.args)
-    if args.command == "run" and args.config is not None:
-        return run_instance(args.config, args.duration)
+    args = parser().parse_args(argv)
     if args.command == "run":
-        return run(args.instance, args.duration, args.rate)
+        return run_instance(args.config, args.instance, args.duration, args.view)
+    if args.command == "status":
+        return print_status(args.instance, args.json)
+    if args.command in ("start", "stop", "restart"):
+        return control_worker(args.instance, args.command, args.worker)
+    if args.command == "demo":
+        return ring_demo.run(args.instance, args.duration, args.rate)
     return shm_stat.run(args.instance, args.json, args.watch, args.count, name_filter=args.filter)
 
 

@@ -61,14 +61,14 @@ class Process:
             raise AssertionError(f"{self.name} did not stop within {timeout} s") from None
 
 
-def start(name: str, module: str, *args: str) -> Process:
-    """Starts ``python -m module args...``."""
+def start(name: str, module: str, *args: str, env: dict[str, str] | None = None) -> Process:
+    """Starts ``python -m module args...``, with ``env`` added to the environment."""
     popen = subprocess.Popen(
         [sys.executable, "-m", module, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     return Process(name, popen)
 

@@ -1,4 +1,4 @@
-"""``tickrail run`` (``make run``): the ring demo under the supervisor, end to end."""
+"""``tickrail demo``: the ring demo under its own small supervisor, end to end."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def test_the_demo_runs_a_writer_and_two_readers_and_cleans_up() -> None:
     instance = f"demo{uuid.uuid4().hex[:8]}"
     tickrail = Path(sys.executable).with_name("tickrail")
     done = subprocess.run(
-        [str(tickrail), "run", "--instance", instance, "--duration", "3", "--rate", "50000"],
+        [str(tickrail), "demo", "--instance", instance, "--duration", "3", "--rate", "50000"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pipeline import start
+from shm_layout import unlink
 from tickrail.config import DEFAULT, Machine, load, parse
 from tickrail.launch import plan
 
@@ -20,14 +21,14 @@ def counting_ports() -> Callable[[int], int]:
 
 def test_venues_start_before_their_feeds_and_both_sides_agree_on_every_address() -> None:
     specs = plan(load(DEFAULT, TWO_CORES), counting_ports())
-    assert [s.name for s in specs] == ["venue a", "venue b", "venue c", "feed a", "feed b", "feed c"]
+    assert [s.name for s in specs] == ["venue-a", "venue-b", "venue-c", "feed-a", "feed-b", "feed-c"]
     venue_a, feed_a = specs[0], specs[3]
     destination = venue_a.argv[venue_a.argv.index("--destination") + 1]
     assert feed_a.argv[feed_a.argv.index("--listen") + 1] == destination
     rerequest = venue_a.argv[venue_a.argv.index("--rerequest") + 1]
     assert feed_a.argv[feed_a.argv.index("--rerequest") + 1] == rerequest
     fix = specs[1].argv[specs[1].argv.index("--fix") + 1]
-    assert specs[4].argv[specs[4].argv.index("--venue-addr") + 1] == fix and specs[4].after == "venue b"
+    assert specs[4].argv[specs[4].argv.index("--venue-addr") + 1] == fix and specs[4].after == "venue-b"
     assert specs[5].segments == (
         "tickrail.default.c.events",
         "tickrail.default.c.books",
@@ -50,8 +51,10 @@ def test_a_planned_venue_and_feed_run_as_planned() -> None:
         '[instance]\nname = "plan"\n[venues.a]\nprotocol = "itch"\n[feeds.a]\nvenue = "a"\n', TWO_CORES
     )
     venue_spec, feed_spec = plan(instance)
-    venue = start("venue a", *venue_spec.argv)
-    feed = start("feed a", *feed_spec.argv)
+    for spec in (venue_spec, feed_spec):
+        spec.create_segments()
+    venue = start("venue-a", *venue_spec.argv)
+    feed = start("feed-a", *feed_spec.argv)
     try:
         assert (
             venue.expect("listening")["rerequest"]
@@ -61,3 +64,5 @@ def test_a_planned_venue_and_feed_run_as_planned() -> None:
     finally:
         feed.stop()
         venue.stop()
+        for segment in (*venue_spec.segments, *feed_spec.segments):
+            unlink(segment)

@@ -1,6 +1,8 @@
 """What the supervisor starts for an instance: each worker's command line, in start order
 (venues before the feeds that follow them), with every address settled (free loopback ports for
-a simulated venue's unset ones) and every segment named under the instance's prefix.
+a simulated venue's unset ones), and the segments each worker writes, named under the
+instance's prefix and created by the supervisor before the worker starts: a restarted worker
+attaches to them and carries on, so their readers resume.
 """
 
 from __future__ import annotations
@@ -9,21 +11,36 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tickrail.config import ADDRESSES, Feed, Instance, Venue
+from shm_layout import SlotWriter
+from tickrail._native import create_feed_segments
+from tickrail.config import ADDRESSES, Feed, Instance, Pinning, Venue, worker_name
 
 SEGMENT_SUFFIXES = ("events", "books", "metrics")
+#: A venue's heartbeat: a one-key slot table whose writer's heartbeat its main loop refreshes.
+VENUE_HEARTBEAT_SUFFIX = "heartbeat"
 
 
 @dataclass(frozen=True)
 class WorkerSpec:
-    """One worker process: ``python -m <argv>``, where to pin it, what it owns."""
+    """One worker process: ``python -m <argv>``, where it runs, the worker it follows, the
+    segments it writes (under ``prefix``) and the one whose writer heartbeat shows it alive."""
 
     name: str
     kind: str
     argv: tuple[str, ...]
-    core: int | None
+    pinning: Pinning
     after: str | None
+    prefix: str
     segments: tuple[str, ...]
+    heartbeat: str
+    ring_capacity: int | None = None
+
+    def create_segments(self) -> None:
+        """Creates the worker's segments, replacing any a dead run left behind."""
+        if self.kind == "feed":
+            create_feed_segments(self.prefix, ring_capacity=self.ring_capacity or 1 << 16, replace_stale=True)
+        else:
+            SlotWriter.create(self.heartbeat, 1, 8, replace_stale=True).close()
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -44,8 +61,11 @@ def settled_addresses(venue: Venue, port: Callable[[int], int] = free_port) -> d
     }
 
 
-def _venue_argv(instance: Instance, venue: Venue, addresses: dict[str, str]) -> tuple[str, ...]:
+def _venue_argv(
+    instance: Instance, venue: Venue, addresses: dict[str, str], heartbeat: str
+) -> tuple[str, ...]:
     argv = ["venues", _letter(venue), "--seed", str(instance.seed), "--rate", str(venue.rate)]
+    argv += ["--heartbeat", heartbeat, *_lock_memory(venue.pinning)]
     if venue.protocol == "itch":
         argv += ["--destination", addresses["market_data"], "--rerequest", addresses["rerequest"]]
         argv += ["--order-entry", addresses["order_entry"]]
@@ -57,23 +77,19 @@ def _venue_argv(instance: Instance, venue: Venue, addresses: dict[str, str]) -> 
 
 
 def _feed_argv(feed: Feed, venue: Venue, prefix: str, addresses: dict[str, str]) -> tuple[str, ...]:
-    # A restarted feed takes over the segments its dead predecessor left (`--replace-stale`).
-    argv = [
-        "feeds",
-        "live",
-        _letter(venue),
-        "--prefix",
-        prefix,
-        "--levels",
-        str(feed.levels),
-        "--replace-stale",
-    ]
+    # The supervisor creates the segments; every start of the feed attaches to them.
+    argv = ["feeds", "live", _letter(venue), "--prefix", prefix, "--levels", str(feed.levels), "--attach"]
+    argv += _lock_memory(feed.pinning)
     if venue.protocol == "itch":
         argv += ["--listen", addresses["market_data"], "--rerequest", addresses["rerequest"]]
         argv += ["--poll", "spin" if feed.wait == "spin" else "block"]
     else:
         argv += ["--venue-addr", addresses["fix" if venue.protocol == "fix" else "market_data"]]
     return tuple(argv)
+
+
+def _lock_memory(pinning: Pinning) -> list[str]:
+    return ["--lock-memory"] if pinning.lock_memory else []
 
 
 def _letter(venue: Venue) -> str:
@@ -83,22 +99,30 @@ def _letter(venue: Venue) -> str:
 def plan(instance: Instance, port: Callable[[int], int] = free_port) -> list[WorkerSpec]:
     """The workers of ``instance`` in start order."""
     addresses = {name: settled_addresses(venue, port) for name, venue in instance.venues.items()}
-    specs = [
-        WorkerSpec(f"venue {v.name}", "venue", _venue_argv(instance, v, addresses[v.name]), v.core, None, ())
-        for v in instance.venues.values()
-        if v.simulated
-    ]
+    specs = []
+    for venue in instance.venues.values():
+        if not venue.simulated:
+            continue
+        name = worker_name("venue", venue.name)
+        prefix = f"tickrail.{instance.name}.{name}"
+        heartbeat = f"{prefix}.{VENUE_HEARTBEAT_SUFFIX}"
+        argv = _venue_argv(instance, venue, addresses[venue.name], heartbeat)
+        specs.append(WorkerSpec(name, "venue", argv, venue.pinning, None, prefix, (heartbeat,), heartbeat))
     for feed in instance.feeds.values():
         venue = instance.venues[feed.venue]
         prefix = f"tickrail.{instance.name}.{feed.segments}"
+        segments = tuple(f"{prefix}.{suffix}" for suffix in SEGMENT_SUFFIXES)
         specs.append(
             WorkerSpec(
-                name=f"feed {feed.name}",
+                name=worker_name("feed", feed.name),
                 kind="feed",
                 argv=_feed_argv(feed, venue, prefix, addresses[venue.name]),
-                core=feed.core,
-                after=f"venue {venue.name}" if venue.simulated else None,
-                segments=tuple(f"{prefix}.{suffix}" for suffix in SEGMENT_SUFFIXES),
+                pinning=feed.pinning,
+                after=worker_name("venue", venue.name) if venue.simulated else None,
+                prefix=prefix,
+                segments=segments,
+                heartbeat=segments[-1],
+                ring_capacity=feed.ring_capacity,
             )
         )
     return specs

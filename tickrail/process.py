@@ -46,7 +46,7 @@ class Announcements:
     deadline. It reads the pipe's bytes itself: a buffered ``readline`` after ``select`` would
     hide lines that arrived together."""
 
-    def __init__(self, stdout: IO[str]) -> None:
+    def __init__(self, stdout: IO[str] | IO[bytes]) -> None:
         self._fd = stdout.fileno()
         self._pending = bytearray()
         self.seen: list[dict[str, Any]] = []

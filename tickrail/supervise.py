@@ -1,9 +1,16 @@
-"""The supervisor of an instance: starts its workers in order, pins them, watches them by exit
-and by heartbeat, restarts the dead and the hung with back-off, halts when restarts come too
-fast, speaks systemd's notify protocol, and drains in order when told to stop.
+"""The supervisor of an instance: creates its segments, starts its workers in order, pins them,
+watches them by exit and by heartbeat, restarts the dead and the hung with back-off, halts when
+restarts come too fast, speaks systemd's notify protocol, answers ``tickrail status``,
+``start``, ``stop`` and ``restart`` on its control socket, serves Prometheus metrics if asked,
+and drains in order when told to stop.
 
-Events go to stdout as JSON lines (``started``, ``placed``, ``died``, ``restarted``, ``fatal``,
-``halted``, ``stopped``), for engineers and tests; workers' own logs go to stderr.
+A feed follows its simulated venue: when the venue goes (dies, or is stopped), the feed is
+stopped too and started again once the venue runs again, since a new venue is a new session.
+The feed then attaches to the segments it had, so their readers resume.
+
+Events (``started``, ``placed``, ``died``, ``held``, ``restarted``, ``fatal``, ``halted``,
+``stopped``, ...) go to an observer: JSON lines on stdout by default; workers' own logs go to
+stderr.
 """
 
 from __future__ import annotations
@@ -11,32 +18,33 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
+import os
 import random
 import selectors
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import Any, TextIO
+from dataclasses import dataclass
+from typing import IO, Any, Protocol
 
-from shm_layout import SegmentNotFound, ShmError, remove_if_stale, segment_stats, unlink
+from shm_layout import SegmentExists, SegmentNotFound, ShmError, remove_if_stale, segment_stats, unlink
 from tickrail.config import Instance
+from tickrail.control import ControlError, ControlServer, socket_path
 from tickrail.launch import WorkerSpec, plan
 from tickrail.notify import Notifier
-from tickrail.placement import place
+from tickrail.placement import Placement, place
 from tickrail.process import Announcements, StopFlag
-from tickrail.restarts import Intensity, Policy, State, Worker
+from tickrail.prometheus import MetricsServer
+from tickrail.restarts import Intensity, State, Worker
 
 #: How long a worker may take to say it is listening.
 START_TIMEOUT_S = 20.0
 #: How long a stopped worker gets to exit before it is killed.
 STOP_GRACE_S = 10.0
-#: A feed whose heartbeat is older than this is hung.
-HEARTBEAT_TIMEOUT_S = 3.0
-#: How often the supervisor looks at its workers.
+#: How often the supervisor looks at its workers (at most; requests wake it at once).
 TICK_S = 0.1
-#: How often systemd hears the one-line summary.
+#: How often systemd hears the one-line summary, and the observer ticks.
 STATUS_EVERY_S = 1.0
 
 
@@ -51,14 +59,44 @@ def _die_with_parent() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
 
 
+class Observer(Protocol):
+    """Who hears what the supervisor does: its events as they happen, a tick every second
+    while it runs, and the end of the run (while the segments still exist)."""
+
+    def event(self, event: dict[str, Any]) -> None:
+        """One event: ``{"event": name, ...}``."""
+
+    def tick(self, supervisor: Supervisor) -> None:
+        """Once a second while the instance runs."""
+
+    def finished(self, supervisor: Supervisor, status: int) -> None:
+        """Every worker has stopped; the segments are about to be unlinked."""
+
+
+class JsonLines:
+    """The default observer: each event as one JSON line on stdout."""
+
+    def event(self, event: dict[str, Any]) -> None:
+        """Prints ``event``."""
+        print(json.dumps(event), flush=True)
+
+    def tick(self, supervisor: Supervisor) -> None:
+        """Nothing: the events say it all."""
+
+    def finished(self, supervisor: Supervisor, status: int) -> None:
+        """Nothing: ``stopped`` follows."""
+
+
 @dataclass
 class Running:
-    """A supervised worker: its spec, its state, and its process."""
+    """A supervised worker: its spec, its state, its process and where it runs."""
 
     spec: WorkerSpec
     state: Worker
-    process: subprocess.Popen[str] | None = None
-    announced: dict[str, Any] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+    placement: Placement | None = None
+    #: Stopped by an operator: neither restarted nor expected to beat until started again.
+    stopped_on_request: bool = False
 
 
 class Supervisor:
@@ -67,66 +105,106 @@ class Supervisor:
     def __init__(
         self,
         instance: Instance,
-        policy: Policy | None = None,
         notifier: Notifier | None = None,
-        out: TextIO = sys.stdout,
+        observer: Observer | None = None,
         seed: int = 0,
+        worker_log: IO[str] | None = None,
     ) -> None:
         self.instance = instance
-        self.policy = policy or Policy()
+        #: Where workers' stderr goes (``None``: the supervisor's own).
+        self.worker_log = worker_log
+        self.policy = instance.supervision.policy
+        self.heartbeat_timeout = instance.supervision.heartbeat_timeout
         self.notifier = notifier or Notifier(None, None)
-        self.out = out
+        self.observer: Observer = observer or JsonLines()
         self.rng = random.Random(seed)
         self.intensity = Intensity(self.policy)
         self.workers = [Running(spec, Worker(spec.name, self.policy)) for spec in plan(instance)]
         self.selector = selectors.DefaultSelector()
+        self.started_at = self.ended_at = time.monotonic()
 
-    def event(self, event: str, **fields: Any) -> None:
-        """One JSON line on stdout."""
-        self.out.write(json.dumps({"event": event, **fields}) + "\n")
-        self.out.flush()
+    def emit(self, event: str, **fields: Any) -> None:
+        """Tells the observer."""
+        self.observer.event({"event": event, **fields})
 
     def run(self, stop: StopFlag, duration: float | None = None) -> int:
         """Starts everything, supervises until ``stop`` (or ``duration``), drains; the exit
-        status: 0 after a requested stop, 1 after a halt."""
-        for worker in self.workers:
-            for segment in worker.spec.segments:
-                with contextlib.suppress(SegmentNotFound):
-                    remove_if_stale(segment)  # a leftover of a killed run
+        status: 0 after a requested stop, 1 after a halt or when it cannot start."""
+        try:
+            control = ControlServer(socket_path(self.instance.name), self.answer)
+        except ControlError as e:
+            self.emit("refused", reason=f"instance {self.instance.name!r}: {e}")
+            return 1
+        self.selector.register(control, selectors.EVENT_READ, control)
+        metrics = None
         status = 0
         try:
-            for worker in self.workers:
-                if not self.start(worker):
-                    status = self.halt(f"{worker.spec.name} did not start")
-                    return status
-            self.notifier.ready(self.summary())
-            started = time.monotonic()
-            last_watchdog = last_status = 0.0
-            while not stop.requested and (duration is None or time.monotonic() - started < duration):
-                stop.sleep(TICK_S)
-                self.drain_output()
-                if (reason := self.watch()) is not None:
-                    status = self.halt(reason)
-                    return status
-                now = time.monotonic()
-                interval = self.notifier.watchdog_interval
-                if interval and now - last_watchdog >= interval and self.all_fresh():
-                    self.notifier.watchdog()
-                    last_watchdog = now
-                if now - last_status >= STATUS_EVERY_S:
-                    self.notifier.status(self.summary())
-                    last_status = now
+            if self.instance.metrics_listen is not None:
+                metrics = MetricsServer(self.instance.metrics_listen, self)
+                self.emit("metrics", listen=metrics.address)
+            status = self.supervise(stop, duration)
+            return status
+        except (OSError, ShmError) as e:
+            status = self.halt(str(e))
             return status
         finally:
             self.drain(status)
+            if metrics is not None:
+                metrics.close()
+            control.close()
+
+    def supervise(self, stop: StopFlag, duration: float | None) -> int:
+        """Creates the segments, starts the workers, then watches them until told to stop."""
+        self.create_segments()
+        for worker in self.workers:
+            if not self.start(worker):
+                return self.halt(f"{worker.spec.name} did not start")
+        self.notifier.ready(self.summary())
+        self.started_at = time.monotonic()
+        last_watchdog = last_status = 0.0
+        while not stop.requested and (duration is None or time.monotonic() - self.started_at < duration):
+            for key, _ in self.selector.select(TICK_S):
+                if isinstance(key.data, ControlServer):
+                    key.data.serve_one()
+                else:
+                    self.drain_output(key.data)
+            if (reason := self.watch()) is not None:
+                return self.halt(reason)
+            now = time.monotonic()
+            interval = self.notifier.watchdog_interval
+            if interval and now - last_watchdog >= interval and self.all_fresh():
+                self.notifier.watchdog()
+                last_watchdog = now
+            if now - last_status >= STATUS_EVERY_S:
+                self.notifier.status(self.summary())
+                self.observer.tick(self)
+                last_status = now
+        return 0
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds the instance has run since every worker started (until it began to drain)."""
+        end = self.ended_at if self.ended_at > self.started_at else time.monotonic()
+        return end - self.started_at
+
+    def create_segments(self) -> None:
+        """Creates every worker's segments, first removing what a killed run left."""
+        for worker in self.workers:
+            for segment in worker.spec.segments:
+                with contextlib.suppress(SegmentNotFound):
+                    if remove_if_stale(segment):
+                        self.emit("cleaned", segment=segment)
+            try:
+                worker.spec.create_segments()
+            except SegmentExists as e:
+                raise ShmError(f"{worker.spec.name}: {e}") from None
 
     def start(self, worker: Running) -> bool:
-        """Starts ``worker`` and waits (bounded) for it to say it listens; pins it."""
+        """Starts ``worker`` and waits (bounded) for it to say it listens; places it."""
         process = subprocess.Popen(
             [sys.executable, "-m", *worker.spec.argv],
             stdout=subprocess.PIPE,
-            stderr=None,
-            text=True,
+            stderr=self.worker_log,
             preexec_fn=_die_with_parent,
         )
         worker.process = process
@@ -135,72 +213,97 @@ class Supervisor:
         if announced is None:
             process.kill()
             process.wait(STOP_GRACE_S)
+            process.stdout.close()
+            worker.process = None
             return False
-        worker.announced = announced
+        os.set_blocking(process.stdout.fileno(), False)
         self.selector.register(process.stdout, selectors.EVENT_READ, worker)
         worker.state.started(time.monotonic())
-        placement = place(process.pid, worker.spec.core, None, False)
-        self.event("started", worker=worker.spec.name, pid=process.pid)
-        self.event("placed", worker=worker.spec.name, placement=placement.describe())
+        worker.stopped_on_request = False
+        pinning = worker.spec.pinning
+        worker.placement = place(process.pid, pinning.core, pinning.priority, announced.get("lock_refused"))
+        self.emit("started", worker=worker.spec.name, pid=process.pid)
+        self.emit("placed", worker=worker.spec.name, placement=worker.placement.describe())
         return True
 
-    def drain_output(self) -> None:
-        """Reads what workers printed (so none blocks on a full pipe)."""
-        for key, _ in self.selector.select(0):
-            worker: Running = key.data
-            stdout = worker.process.stdout if worker.process is not None else None
-            if stdout is None or not stdout.readline():
-                self.selector.unregister(key.fileobj)
+    def drain_output(self, worker: Running) -> None:
+        """Reads what a worker printed (so none blocks on a full pipe)."""
+        stdout = worker.process.stdout if worker.process is not None else None
+        if stdout is None:
+            return
+        with contextlib.suppress(BlockingIOError):
+            if not os.read(stdout.fileno(), 65536):
+                self.selector.unregister(stdout)
 
     def watch(self) -> str | None:
         """Restarts the dead and the hung; a reason to halt, if restarts come too fast."""
         now = time.monotonic()
         for worker in self.workers:
             state = worker.state.state
-            if state is State.RUNNING and (reason := self.failure(worker)) is not None:
-                self.event("died", worker=worker.spec.name, reason=reason)
+            if state is State.RUNNING and (reason := self.failure(worker, now)) is not None:
+                self.emit("died", worker=worker.spec.name, reason=reason)
                 self.stop_process(worker, kill=True)
+                self.hold_followers(worker, now)
                 if worker.state.died(now, self.rng) is None:
-                    self.event("fatal", worker=worker.spec.name)
+                    self.emit("fatal", worker=worker.spec.name)
                     return f"{worker.spec.name} is fatal"
-            elif (
-                state is State.BACKOFF and worker.state.retry_at is not None and now >= worker.state.retry_at
-            ):
-                worker.state.restarting(now)
                 if self.intensity.restart(now):
-                    return "restart intensity exceeded"
+                    return (
+                        f"restart intensity exceeded: more than {self.policy.intensity} restarts "
+                        f"in {self.policy.period:g} s"
+                    )
+            elif state is State.BACKOFF and self.may_restart(worker, now):
+                worker.state.restarting(now)
                 if self.start(worker):
-                    self.event("restarted", worker=worker.spec.name, restarts=worker.state.restarts)
+                    self.emit("restarted", worker=worker.spec.name, restarts=worker.state.restarts)
                 elif worker.state.died(now, self.rng) is None:
                     return f"{worker.spec.name} is fatal"
         return None
 
-    def failure(self, worker: Running) -> str | None:
+    def may_restart(self, worker: Running, now: float) -> bool:
+        """Whether a worker in BACKOFF is due, and the worker it follows runs."""
+        retry_at = worker.state.retry_at
+        if retry_at is None or now < retry_at:
+            return False
+        leader = self.find(worker.spec.after) if worker.spec.after else None
+        return leader is None or leader.state.state is State.RUNNING
+
+    def hold_followers(self, worker: Running, now: float) -> None:
+        """Stops the running workers that follow ``worker``, to start again after it."""
+        for follower in self.workers:
+            if follower.spec.after == worker.spec.name and follower.state.state is State.RUNNING:
+                self.stop_process(follower)
+                follower.state.held(now)
+                self.emit("held", worker=follower.spec.name, until=worker.spec.name)
+
+    def failure(self, worker: Running, now: float) -> str | None:
         """Why a running worker is no longer healthy, if it is not."""
         assert worker.process is not None
         code = worker.process.poll()
         if code is not None:
             return f"exited with status {code}"
-        age = self.heartbeat_age(worker)
-        if age is not None and age > HEARTBEAT_TIMEOUT_S:
+        age = self.heartbeat_age(worker, now)
+        if age is not None and age > self.heartbeat_timeout:
             return f"heartbeat {age:.1f} s old"
         return None
 
-    @staticmethod
-    def heartbeat_age(worker: Running) -> float | None:
-        """The age of a feed's heartbeat in its metrics segment, in seconds."""
-        metrics = [s for s in worker.spec.segments if s.endswith(".metrics")]
-        if not metrics:
+    def heartbeat_age(self, worker: Running, now: float | None = None) -> float | None:
+        """Seconds since a running worker's last heartbeat (counted from its start at most, so
+        a restarted worker is not judged by its predecessor's); ``None`` if it is not running."""
+        if worker.state.state is not State.RUNNING:
             return None
+        now = time.monotonic() if now is None else now
         try:
-            return segment_stats(metrics[0])["heartbeat_age_ns"] / 1e9
+            age = segment_stats(worker.spec.heartbeat)["heartbeat_age_ns"] / 1e9
         except ShmError:
-            return None
+            age = float("inf")
+        return min(age, now - worker.state.started_at)
 
     def all_fresh(self) -> bool:
-        """Whether every worker runs with a fresh heartbeat."""
+        """Whether every worker that should run runs with a fresh heartbeat."""
         return all(
-            w.state.state is State.RUNNING and (self.heartbeat_age(w) or 0.0) <= HEARTBEAT_TIMEOUT_S
+            w.stopped_on_request
+            or (w.state.state is State.RUNNING and (self.heartbeat_age(w) or 0.0) <= self.heartbeat_timeout)
             for w in self.workers
         )
 
@@ -209,6 +312,68 @@ class Supervisor:
         running = sum(w.state.state is State.RUNNING for w in self.workers)
         restarts = sum(w.state.restarts for w in self.workers)
         return f"{running}/{len(self.workers)} workers running, {restarts} restarts"
+
+    def find(self, name: str) -> Running | None:
+        """The worker called ``name``."""
+        return next((w for w in self.workers if w.spec.name == name), None)
+
+    def status(self) -> dict[str, Any]:
+        """What ``tickrail status --json`` prints."""
+        workers = []
+        for w in self.workers:
+            # Read once: the metrics thread asks while the loop may be replacing them.
+            process, placement = w.process, w.placement
+            cores = placement.cores if placement is not None else frozenset()
+            age = self.heartbeat_age(w)
+            workers.append(
+                {
+                    "name": w.spec.name,
+                    "kind": w.spec.kind,
+                    "state": w.state.state.value,
+                    "pid": process.pid if process is not None else None,
+                    "core": next(iter(cores)) if len(cores) == 1 else None,
+                    "restarts": w.state.restarts,
+                    "heartbeat_age_ms": None if age is None else round(age * 1e3, 1),
+                }
+            )
+        return {"instance": self.instance.name, "workers": workers}
+
+    def answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Answers one request from the control socket."""
+        command = request.get("command")
+        if command == "status":
+            return self.status()
+        if command not in ("start", "stop", "restart"):
+            return {"error": f"unknown command {command!r} (status, start, stop, restart)"}
+        name = request.get("worker")
+        worker = self.find(name) if isinstance(name, str) else None
+        if worker is None:
+            names = ", ".join(w.spec.name for w in self.workers)
+            return {"error": f"no worker {name!r} in instance {self.instance.name!r} (workers: {names})"}
+        if command in ("stop", "restart"):
+            self.stop_on_request(worker)
+        if command in ("start", "restart"):
+            if worker.state.state not in (State.STOPPED, State.FATAL):
+                return {"error": f"{worker.spec.name} is {worker.state.state.value}, not STOPPED or FATAL"}
+            worker.state.start_again()
+            if not self.start(worker):
+                worker.state.died(time.monotonic(), self.rng)
+                return {"error": f"{worker.spec.name} did not start"}
+            self.emit("restarted", worker=worker.spec.name, restarts=worker.state.restarts, by="operator")
+        return {"worker": worker.spec.name, "state": worker.state.state.value}
+
+    def stop_on_request(self, worker: Running) -> None:
+        """Stops a worker for an operator: it stays STOPPED until started again, and the
+        workers following it wait for it."""
+        if worker.state.state in (State.STOPPED, State.FATAL):
+            return
+        if worker.state.state is State.RUNNING:
+            self.hold_followers(worker, time.monotonic())
+        worker.state.stopping()
+        self.stop_process(worker)
+        worker.state.stopped()
+        worker.stopped_on_request = True
+        self.emit("stopped-worker", worker=worker.spec.name, by="operator")
 
     def stop_process(self, worker: Running, kill: bool = False) -> None:
         """Stops ``worker``'s process: SIGTERM and a grace period (or SIGKILL at once)."""
@@ -233,11 +398,13 @@ class Supervisor:
 
     def halt(self, reason: str) -> int:
         """Gives up: the caller drains; exit status 1 so systemd takes over."""
-        self.event("halted", reason=reason)
+        self.emit("halted", reason=reason)
         return 1
 
     def drain(self, status: int) -> None:
-        """Stops every worker, feeds before venues, and unlinks what they left."""
+        """Stops every worker, feeds before the venues they follow, tells the observer, and
+        unlinks every segment."""
+        self.ended_at = time.monotonic()
         self.notifier.stopping("draining")
         for worker in reversed(self.workers):
             if worker.state.state in (State.RUNNING, State.STARTING, State.BACKOFF):
@@ -245,7 +412,9 @@ class Supervisor:
             self.stop_process(worker)
             if worker.state.state is State.STOPPING:
                 worker.state.stopped()
+        self.observer.finished(self, status)
+        for worker in self.workers:
             for segment in worker.spec.segments:
                 with contextlib.suppress(SegmentNotFound):
                     unlink(segment)
-        self.event("stopped", status=status)
+        self.emit("stopped", status=status)

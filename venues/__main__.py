@@ -14,6 +14,7 @@ from typing import Any
 
 from tickrail import _native
 from tickrail.market import flow, market
+from tickrail.placement import lock_memory
 from tickrail.process import StopFlag, announce, log
 
 PROTOCOLS = {"a": "itch", "b": "fix", "c": "json"}
@@ -43,6 +44,13 @@ def parser() -> argparse.ArgumentParser:
         "--linger-ms", type=int, default=1000, help="serve with the flow stopped this long after closing"
     )
     p.add_argument("--seconds", type=float, default=None, help="close after this long (default: on a signal)")
+    p.add_argument(
+        "--heartbeat",
+        default=None,
+        metavar="SEGMENT",
+        help="refresh the writer heartbeat of this slot segment",
+    )
+    p.add_argument("--lock-memory", action="store_true", help="lock the process's memory (mlockall)")
     a = p.add_argument_group("venue A")
     a.add_argument("--destination", default="127.0.0.1:31001", help="market data to this address or group")
     a.add_argument("--rerequest", default="127.0.0.1:0", help="re-request server address (port 0: any)")
@@ -136,17 +144,26 @@ def main(argv: list[str] | None = None) -> int:
     """Runs the venue; returns the exit status."""
     args = parser().parse_args(argv)
     stop = StopFlag()
+    lock_refused = lock_memory() if args.lock_memory else None
     try:
+        heartbeat = _native.SlotWriter.attach(args.heartbeat) if args.heartbeat else None
         server, addresses = build(args)
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, _native.ShmError) as e:
         log(f"venue {args.venue}: {e}")
         return 2
     server.start()
-    announce("listening", venue=args.venue, protocol=PROTOCOLS[args.venue], **addresses)
+    announce(
+        "listening", venue=args.venue, protocol=PROTOCOLS[args.venue], lock_refused=lock_refused, **addresses
+    )
     waited = 0.0
+    # The heartbeat says this loop runs and the venue's threads have not stopped.
     while not stop.requested and server.running and (args.seconds is None or waited < args.seconds):
+        if heartbeat is not None:
+            heartbeat.heartbeat()
         stop.sleep(0.1)
         waited += 0.1
+    if heartbeat is not None:
+        heartbeat.close()
     try:
         closed = server.close()
         announce("closed", venue=args.venue, **closed)
