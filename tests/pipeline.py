@@ -6,17 +6,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from shm_layout import FIXED_POINT_SCALE, FLAG_STALE, TOP_OF_BOOK, SlotReader
 from tickrail.process import Announcements
-
-#: Units of a venue's prices (1/10,000) in shared memory's fixed point.
-PRICE_TO_FIXED = FIXED_POINT_SCALE // 10_000
 
 
 @dataclass
@@ -71,44 +64,3 @@ def start(name: str, module: str, *args: str, env: dict[str, str] | None = None)
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     return Process(name, popen)
-
-
-def top_of_book(books: str, instrument_id: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]], int]:
-    """The bids, asks (``(price, quantity)`` in shared memory's fixed point) and flags of an
-    instrument's slot."""
-    reader = SlotReader.open(books)
-    raw = reader.read(instrument_id)
-    assert raw is not None, f"{books} has no book for instrument {instrument_id}"
-    top = np.frombuffer(raw, dtype=TOP_OF_BOOK)[0]
-    bids = [(int(p), int(q)) for p, q in top["bids"][: top["bid_levels"]]]
-    asks = [(int(p), int(q)) for p, q in top["asks"][: top["ask_levels"]]]
-    return bids, asks, int(top["flags"])
-
-
-def venue_levels(levels: list[tuple[int, int]], depth: int = 10) -> list[tuple[int, int]]:
-    """A venue's levels (price in 1/10,000, quantity in shares) in shared memory's units."""
-    return [(p * PRICE_TO_FIXED, q * FIXED_POINT_SCALE) for p, q in levels[:depth]]
-
-
-def book_mismatches(books: str, closing: list[list[Any]], ids: dict[str, int]) -> list[str]:
-    """How the feed's books in ``books`` differ from a venue's closing books (``(name, bids,
-    asks)``), stale flags included; empty when they match."""
-    problems = []
-    for name, bids, asks in closing:
-        top_bids, top_asks, flags = top_of_book(books, ids[name])
-        if flags & FLAG_STALE:
-            problems.append(f"{name} is stale")
-        if top_bids != venue_levels(bids):
-            problems.append(f"{name} bids {top_bids} != venue {venue_levels(bids)}")
-        if top_asks != venue_levels(asks):
-            problems.append(f"{name} asks {top_asks} != venue {venue_levels(asks)}")
-    return problems
-
-
-def settle(books: str, closing: list[list[Any]], ids: dict[str, int], timeout: float = 5.0) -> list[str]:
-    """Waits (bounded) for the feed's books to match the venue's closing books; what still
-    differs at the deadline (empty: they match)."""
-    deadline = time.monotonic() + timeout
-    while (problems := book_mismatches(books, closing, ids)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return problems

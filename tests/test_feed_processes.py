@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from conftest import TEST_PREFIX
-from pipeline import Process, settle, start
+from pipeline import Process, start
 from tickrail import _native
+from tickrail.closing import settle
 from tickrail.market import SYMBOLS, listed
 
 IDS = {s.name: s.instrument_id for s in SYMBOLS}

@@ -75,12 +75,15 @@ def good_book(books: str, deadline_s: float = 20.0) -> np.void:
         time.sleep(0.1)
 
 
-def stop(supervisor: Process, name: str) -> None:
-    """SIGTERM: the supervisor drains, exits 0 and leaves no segment."""
+def stop(supervisor: Process, name: str, feeds: int = 0) -> list[dict[str, object]]:
+    """SIGTERM: the supervisor drains, exits 0 and leaves no segment; the first ``feeds``
+    checks of a feed's books against its venue's closing books."""
     supervisor.popen.send_signal(signal.SIGTERM)
+    checks = [supervisor.expect("closing-books", timeout=30) for _ in range(feeds)]
     assert supervisor.expect("stopped", timeout=60)["status"] == 0
     assert supervisor.wait(30) == 0
     assert list_segments(f"tickrail.{name}.") == [], "SIGTERM leaves no segment behind"
+    return checks
 
 
 @pytest.fixture
@@ -113,7 +116,9 @@ def test_sigkilled_workers_of_each_kind_are_restarted_their_rings_resume_and_the
     supervisor = supervise(config(tmp_path, name, "abc"), env={"NOTIFY_SOCKET": path})
     try:
         pids = started(supervisor, 6)
-        assert any(m.startswith("READY=1") for m in notifications(manager, 5))
+        told = notifications(manager, 2.5)
+        assert told[0].startswith("READY=1\nSTATUS=6/6 workers running, 0 restarts"), told
+        assert "STATUS=6/6 workers running, 0 restarts" in told[1:], "the status every second"
         events = f"tickrail.{name}.a.events"
         reader = BroadcastReader.attach(events, wait="yield")
         assert reader.wait(10) and reader.read() is not None
@@ -144,7 +149,13 @@ def test_sigkilled_workers_of_each_kind_are_restarted_their_rings_resume_and_the
             assert metrics["book_errors"] == 0, f"{follower} rebuilt its books from the new session"
         reader.close()
     finally:
-        stop(supervisor, name)
+        checks = stop(supervisor, name, feeds=3)
+    # The venues close first: every restarted feed's books are the venue's, level for level.
+    assert {(c["feed"], c["matches"]) for c in checks} == {
+        ("feed-a", True),
+        ("feed-b", True),
+        ("feed-c", True),
+    }
     assert any(m.startswith("STOPPING=1") for m in notifications(manager, 2))
 
 
@@ -311,7 +322,8 @@ def test_run_shows_the_live_view_and_ends_with_a_summary(tmp_path: Path) -> None
     assert "WORKER" in done.stdout and "feed-a" in done.stdout and "RUNNING" in done.stdout
     assert f"tickrail.{name}.a.events" in done.stdout, "the rings, as tickrail stat shows them"
     assert "AAPL" in done.stdout and " x " in done.stdout, "top of book per symbol"
-    *_, heading, feed, logs = done.stdout.strip().splitlines()
+    *_, heading, feed, books, logs = done.stdout.strip().splitlines()
+    assert books == "  feed-a's books and venue-a's closing books match"
     assert (
         heading.startswith(f"tickrail {name}: ran ")
         and "stopped on request; 2 workers, 0 restarts" in heading

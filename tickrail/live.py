@@ -133,7 +133,8 @@ class LiveView:
 
 
 def summary(supervisor: Supervisor, status: int) -> str:
-    """What the run did: per feed its messages, rate, gaps recovered and latency; restarts."""
+    """What the run did: per feed its messages, rate, gaps recovered and latency; restarts; and
+    whether each feed's books matched its venue's closing books."""
     elapsed = max(supervisor.elapsed, 1e-9)
     outcome = "stopped on request" if status == 0 else "halted"
     restarts = sum(w.state.restarts for w in supervisor.workers)
@@ -155,4 +156,7 @@ def summary(supervisor: Supervisor, status: int) -> str:
             f"{c['gaps']} gaps, {c['recoveries']} recovered, {c['decode_errors']} malformed; "
             f"receive->publish p50 {latency['p50'] / 1e3:.1f} us, p99 {latency['p99'] / 1e3:.1f} us"
         )
+    for check in supervisor.closing_checks:
+        verdict = "match" if check["matches"] else f"differ: {'; '.join(check['problems'])}"
+        lines.append(f"  {check['feed']}'s books and {check['venue']}'s closing books {verdict}")
     return "\n".join(lines)

@@ -71,3 +71,14 @@ class Announcements:
                 if not chunk:
                     return None
                 self._pending += chunk
+
+    def poll(self) -> bool:
+        """Takes what the child has written so far, without waiting, for ``next`` to read;
+        ``False`` once its end of the pipe is closed."""
+        with selectors.DefaultSelector() as sel:
+            sel.register(self._fd, selectors.EVENT_READ)
+            if not sel.select(0):
+                return True
+        chunk = os.read(self._fd, 65536)
+        self._pending += chunk
+        return bool(chunk)

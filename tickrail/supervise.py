@@ -6,7 +6,9 @@ and drains in order when told to stop.
 
 A feed follows its simulated venue: when the venue goes (dies, or is stopped), the feed is
 stopped too and started again once the venue runs again, since a new venue is a new session.
-The feed then attaches to the segments it had, so their readers resume.
+The feed then attaches to the segments it had, so their readers resume. When the instance
+stops, the simulated venues close first and every feed's books are checked against their
+closing books.
 
 Events (``started``, ``placed``, ``died``, ``held``, ``restarted``, ``fatal``, ``halted``,
 ``stopped``, ...) go to an observer: JSON lines on stdout by default; workers' own logs go to
@@ -18,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
-import os
 import random
 import selectors
 import signal
@@ -29,9 +30,11 @@ from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
 from shm_layout import SegmentExists, SegmentNotFound, ShmError, remove_if_stale, segment_stats, unlink
+from tickrail.closing import settle
 from tickrail.config import Instance
 from tickrail.control import ControlError, ControlServer, socket_path
 from tickrail.launch import WorkerSpec, plan
+from tickrail.market import instruments
 from tickrail.notify import Notifier
 from tickrail.placement import Placement, place
 from tickrail.process import Announcements, StopFlag
@@ -46,6 +49,10 @@ STOP_GRACE_S = 10.0
 TICK_S = 0.1
 #: How often systemd hears the one-line summary, and the observer ticks.
 STATUS_EVERY_S = 1.0
+#: How long a simulated venue told to close may take to announce its closing books.
+CLOSE_TIMEOUT_S = 10.0
+#: How long a feed gets to settle on its venue's closing books (a venue serves recovery for 1 s).
+SETTLE_TIMEOUT_S = 3.0
 
 
 _PR_SET_PDEATHSIG = 1
@@ -94,6 +101,7 @@ class Running:
     spec: WorkerSpec
     state: Worker
     process: subprocess.Popen[bytes] | None = None
+    announcements: Announcements | None = None
     placement: Placement | None = None
     #: Stopped by an operator: neither restarted nor expected to beat until started again.
     stopped_on_request: bool = False
@@ -122,6 +130,8 @@ class Supervisor:
         self.workers = [Running(spec, Worker(spec.name, self.policy)) for spec in plan(instance)]
         self.selector = selectors.DefaultSelector()
         self.started_at = self.ended_at = time.monotonic()
+        #: Each feed's books against its venue's closing books, once drained.
+        self.closing_checks: list[dict[str, Any]] = []
 
     def emit(self, event: str, **fields: Any) -> None:
         """Tells the observer."""
@@ -209,14 +219,14 @@ class Supervisor:
         )
         worker.process = process
         assert process.stdout is not None
-        announced = Announcements(process.stdout).next("listening", START_TIMEOUT_S)
+        worker.announcements = Announcements(process.stdout)
+        announced = worker.announcements.next("listening", START_TIMEOUT_S)
         if announced is None:
             process.kill()
             process.wait(STOP_GRACE_S)
             process.stdout.close()
-            worker.process = None
+            worker.process = worker.announcements = None
             return False
-        os.set_blocking(process.stdout.fileno(), False)
         self.selector.register(process.stdout, selectors.EVENT_READ, worker)
         worker.state.started(time.monotonic())
         worker.stopped_on_request = False
@@ -227,13 +237,10 @@ class Supervisor:
         return True
 
     def drain_output(self, worker: Running) -> None:
-        """Reads what a worker printed (so none blocks on a full pipe)."""
+        """Takes what a worker printed (so none blocks on a full pipe)."""
         stdout = worker.process.stdout if worker.process is not None else None
-        if stdout is None:
-            return
-        with contextlib.suppress(BlockingIOError):
-            if not os.read(stdout.fileno(), 65536):
-                self.selector.unregister(stdout)
+        if stdout is not None and worker.announcements is not None and not worker.announcements.poll():
+            self.selector.unregister(stdout)
 
     def watch(self) -> str | None:
         """Restarts the dead and the hung; a reason to halt, if restarts come too fast."""
@@ -394,7 +401,7 @@ class Supervisor:
                 process.wait(STOP_GRACE_S)
         if process.stdout is not None:
             process.stdout.close()
-        worker.process = None
+        worker.process = worker.announcements = None
 
     def halt(self, reason: str) -> int:
         """Gives up: the caller drains; exit status 1 so systemd takes over."""
@@ -402,10 +409,12 @@ class Supervisor:
         return 1
 
     def drain(self, status: int) -> None:
-        """Stops every worker, feeds before the venues they follow, tells the observer, and
-        unlinks every segment."""
+        """Closes the simulated market and checks every feed's books against it, stops every
+        worker (feeds before the venues they follow), tells the observer, and unlinks every
+        segment."""
         self.ended_at = time.monotonic()
         self.notifier.stopping("draining")
+        self.closing_checks = self.check_closing_books(self.close_market())
         for worker in reversed(self.workers):
             if worker.state.state in (State.RUNNING, State.STARTING, State.BACKOFF):
                 worker.state.stopping()
@@ -418,3 +427,37 @@ class Supervisor:
                 with contextlib.suppress(SegmentNotFound):
                     unlink(segment)
         self.emit("stopped", status=status)
+
+    def close_market(self) -> dict[str, dict[str, Any]]:
+        """Tells every running simulated venue to close (its flow stops; it serves recovery a
+        while longer); what each announced, with its closing books, by venue worker name."""
+        closing = [w for w in self.workers if w.spec.kind == "venue" and w.state.state is State.RUNNING]
+        for venue in closing:
+            if venue.process is not None:
+                venue.process.terminate()
+        closed = {}
+        for venue in closing:
+            announced = venue.announcements.next("closed", CLOSE_TIMEOUT_S) if venue.announcements else None
+            if announced is not None:
+                closed[venue.spec.name] = announced
+        return closed
+
+    def check_closing_books(self, closed: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        """Waits (bounded) for each running feed of a closed venue to settle on its closing
+        books; one ``closing-books`` event per feed, saying whether they match."""
+        ids = dict(instruments())
+        checks = []
+        for feed in self.workers:
+            venue = closed.get(feed.spec.after or "")
+            if feed.spec.kind != "feed" or venue is None or feed.state.state is not State.RUNNING:
+                continue
+            problems = settle(feed.spec.segments[1], venue["books"], ids, timeout=SETTLE_TIMEOUT_S)
+            check = {
+                "feed": feed.spec.name,
+                "venue": feed.spec.after,
+                "matches": not problems,
+                "problems": problems[:4],
+            }
+            self.emit("closing-books", **check)
+            checks.append(check)
+        return checks
