@@ -14,7 +14,7 @@ import sys
 from tickrail import _native
 from tickrail.market import instruments, listed
 from tickrail.placement import lock_memory
-from tickrail.process import StopFlag, announce, log
+from tickrail.process import StopFlag, announce, follow_supervisor, log
 
 VENUES = {"a": "ITCH 5.0 / MoldUDP64 over UDP", "b": "FIX 4.4 over TCP", "c": "JSON over WebSocket"}
 
@@ -121,6 +121,9 @@ def build(args: argparse.Namespace) -> _native.FeedWorker:
 def run_live(args: argparse.Namespace) -> int:
     """Runs a live feed until stopped."""
     stop = StopFlag()
+    if not follow_supervisor(stop):
+        log(f"feed {args.venue}: its supervisor is gone")
+        return 1
     lock_refused = lock_memory() if args.lock_memory else None
     try:
         worker = build(args)

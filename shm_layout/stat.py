@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
-from tickrail._native import LayoutMismatch, ShmError, feed_report, list_segments, segment_stats
+from tickrail._native import ShmError, feed_report, list_segments, segment_stats
 
 if TYPE_CHECKING:
     from tickrail._native import LatencyReport, SegmentStats
@@ -60,8 +60,9 @@ class Snapshot:
                 errors[name] = str(err)
                 continue
             if segments[name]["kind"] == "metrics":
-                # Metrics of another layout than a feed's have no latency histogram to show.
-                with contextlib.suppress(LayoutMismatch):
+                # Metrics of another layout than a feed's have no latency histogram to show,
+                # and a segment unlinked since it was listed has nothing left.
+                with contextlib.suppress(ShmError):
                     latencies[name] = feed_report(name)["latency_ns"]
         return Snapshot(time.monotonic_ns(), segments, errors, latencies)
 

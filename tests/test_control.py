@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tickrail.control import AlreadyRunning, ControlServer, NotRunning, ask, socket_path
+from tickrail.control import AlreadyRunning, ControlServer, InstanceLock, NotRunning, ask, socket_path
 
 
 def serve(server: ControlServer, requests: int) -> threading.Thread:
@@ -63,14 +63,38 @@ def test_a_request_is_answered_and_bad_ones_get_an_error(instance: str) -> None:
         ask(instance, {"command": "status"})
 
 
-def test_a_dead_supervisors_socket_is_replaced_and_a_live_ones_is_not(instance: str) -> None:
+def test_one_supervisor_holds_an_instance_and_a_killed_ones_socket_is_replaced(
+    instance: str, tmp_path: Path
+) -> None:
+    lock = InstanceLock(instance, tmp_path)
+    with pytest.raises(
+        AlreadyRunning, match=f"instance '{instance}' is already supervised \\(pid {os.getpid()}\\)"
+    ):
+        InstanceLock(instance, tmp_path)
     path = socket_path(instance)
     dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     dead.bind(str(path))
     dead.close()  # the file stays, nobody listens: a killed supervisor's
-    server = ControlServer(path, lambda request: {})
+    server = ControlServer(path, lambda request: {"ok": True})
+    thread = serve(server, 1)
     try:
-        with pytest.raises(AlreadyRunning, match=f"another supervisor answers on {path}"):
-            ControlServer(path, lambda request: {})
+        assert ask(instance, {"command": "status"}) == {"ok": True}
     finally:
+        thread.join(timeout=30)
+        server.close()
+        lock.release()
+    InstanceLock(instance, tmp_path).release()
+
+
+def test_a_client_that_never_finishes_its_line_is_cut_off_in_time(instance: str) -> None:
+    server = ControlServer(socket_path(instance), lambda request: {"ok": True})
+    thread = serve(server, 1)
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(10)
+            conn.connect(str(server.path))
+            conn.sendall(b'{"command"')  # and nothing more
+            assert b"no whole line within" in conn.recv(65536)
+    finally:
+        thread.join(timeout=30)
         server.close()

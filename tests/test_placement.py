@@ -6,11 +6,19 @@ import os
 import subprocess
 import sys
 
-from tickrail.placement import memory_locked, place
+from tickrail.placement import memory_locked, place, threads
 
 
 def sleeper() -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    """A process whose main thread and a second thread both sleep, like a worker whose hot loop
+    runs on a thread of its own."""
+    code = (
+        "import sys, threading, time; threading.Thread(target=time.sleep, args=(30,)).start(); "
+        "print(flush=True); time.sleep(30)"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    assert process.stdout is not None and process.stdout.readline() == b"\n", "its thread runs"
+    return process
 
 
 def test_a_worker_is_pinned_to_its_core_and_the_kernel_says_so() -> None:
@@ -18,7 +26,9 @@ def test_a_worker_is_pinned_to_its_core_and_the_kernel_says_so() -> None:
     worker = sleeper()
     try:
         placement = place(worker.pid, core, None)
-        assert placement.cores == {core} == os.sched_getaffinity(worker.pid)
+        assert len(threads(worker.pid)) == 2
+        assert placement.cores == {core}
+        assert all(os.sched_getaffinity(tid) == {core} for tid in threads(worker.pid)), "every thread"
         assert placement.fifo_priority is None and placement.refused == ()
         assert f"cores {core}, SCHED_OTHER" in placement.describe()
     finally:
@@ -30,9 +40,9 @@ def test_a_core_out_of_reach_and_real_time_scheduling_are_granted_or_reported_ne
     worker = sleeper()
     try:
         placement = place(worker.pid, 4096, 10, "mlockall: Operation not permitted")
-        assert any("pin to core 4096" in r for r in placement.refused)
+        assert sum("to core 4096" in r for r in placement.refused) == 2, "both threads refused"
         assert "mlockall: Operation not permitted" in placement.refused and not placement.memory_locked
-        fifo_refused = any("SCHED_FIFO 10" in r for r in placement.refused)
+        fifo_refused = any("SCHED_FIFO 10 for thread" in r for r in placement.refused)
         # Either the kernel granted SCHED_FIFO (and says so), or the refusal is reported.
         assert (placement.fifo_priority == 10) != fifo_refused
         assert "refused:" in placement.describe()

@@ -61,10 +61,12 @@ def test_a_feed_held_for_its_venue_backs_off_without_a_failure_and_an_operator_s
     worker.restarting(retry)
     worker.started(retry)
     assert worker.died(retry, rng) is None and worker.state is State.FATAL
+    with pytest.raises(ValueError, match="worker feed-a is FATAL, not STOPPED"):
+        worker.start_again()
+    worker.stopping()
+    worker.stopped()
     worker.start_again()
     assert (worker.state, worker.failures_in_a_row, worker.restarts) == (State.STARTING, 0, 3)
-    with pytest.raises(ValueError, match="worker feed-a is STARTING, not STOPPED or FATAL"):
-        worker.start_again()
 
 
 def test_more_restarts_than_the_intensity_within_the_period_halts() -> None:

@@ -75,6 +75,14 @@ def good_book(books: str, deadline_s: float = 20.0) -> np.void:
         time.sleep(0.1)
 
 
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, or a process reaped while looking, does not)."""
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
 def stop(supervisor: Process, name: str, feeds: int = 0) -> list[dict[str, object]]:
     """SIGTERM: the supervisor drains, exits 0 and leaves no segment; the first ``feeds``
     checks of a feed's books against its venue's closing books."""
@@ -125,17 +133,17 @@ def test_sigkilled_workers_of_each_kind_are_restarted_their_rings_resume_and_the
 
         os.kill(pids["feed-a"], signal.SIGKILL)
         assert supervisor.expect("died")["worker"] == "feed-a"
+        while reader.read() is not None:  # to the last event the killed feed wrote
+            pass
+        last = reader.last_seq
         assert supervisor.expect("restarted", timeout=30) == {
             "event": "restarted",
             "worker": "feed-a",
             "restarts": 1,
         }
+        assert reader.wait(10) and reader.read() is not None
+        assert (reader.last_seq, reader.lost) == (last + 1, 0), "the ring resumed: the next sequence, no gap"
         good_book(f"tickrail.{name}.a.books")
-        before = reader.last_seq
-        assert before is not None and reader.wait(10) and reader.read() is not None
-        assert reader.last_seq == before + 1 and reader.lost == 0, (
-            "the ring resumed: the same sequence, no gap"
-        )
 
         for venue in ("venue-a", "venue-b", "venue-c"):
             os.kill(pids[venue], signal.SIGKILL)
@@ -219,11 +227,16 @@ def test_operators_ask_for_status_and_stop_start_and_restart_workers_while_metri
         assert tickrail("stop", "feed-a", "--instance", name).stdout == "feed-a: STOPPED\n"
         done = tickrail("status", "--instance", name)
         assert done.returncode == 1 and "STOPPED" in done.stdout, "not every worker runs"
+        refused = tickrail("start", "venue-a", "--instance", name)
+        assert refused.returncode == 1 and "venue-a is RUNNING, not STOPPED" in refused.stderr
         assert tickrail("start", "feed-a", "--instance", name).stdout == "feed-a: RUNNING\n"
+        assert tickrail("stop", "venue-a", "--instance", name).stdout == "venue-a: STOPPED\n"
+        assert supervisor.expect("held")["worker"] == "feed-a", "a feed waits for its venue"
+        refused = tickrail("start", "feed-a", "--instance", name)
+        assert refused.returncode == 1 and "feed-a follows venue-a, which is STOPPED" in refused.stderr
         assert tickrail("restart", "venue-a", "--instance", name).stdout == "venue-a: RUNNING\n"
-        assert supervisor.expect("held")["worker"] == "feed-a"
         assert supervisor.expect("restarted", timeout=30)["worker"] == "venue-a"
-        assert supervisor.expect("restarted", timeout=30)["worker"] == "feed-a"
+        assert supervisor.expect("restarted", timeout=30)["worker"] == "feed-a", "and starts after it"
         refused = tickrail("restart", "feed-z", "--instance", name)
         assert refused.returncode == 1 and "no worker 'feed-z'" in refused.stderr
         assert "workers: venue-a, feed-a" in refused.stderr
@@ -256,7 +269,8 @@ def test_two_instances_run_side_by_side_and_one_name_runs_once(tmp_path: Path) -
         started(second, 2)
         again = supervise(path)
         assert again.wait(30) == 1
-        assert again.expect("refused")["reason"].startswith(f"instance '{name}': another supervisor answers")
+        refused = again.expect("refused")["reason"]
+        assert refused == f"instance '{name}' is already supervised (pid {first.popen.pid})"
         good_book(f"tickrail.{name}.a.books")
         good_book(f"tickrail.{name}b.a.books")
     finally:
@@ -275,7 +289,7 @@ def test_a_killed_supervisors_workers_stop_and_its_leftovers_are_cleaned_at_the_
     supervisor.wait()
     deadline = time.monotonic() + 20
     for pid in pids.values():
-        while Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text():
+        while alive(pid):
             assert time.monotonic() < deadline, f"worker {pid} outlived its supervisor"
             time.sleep(0.05)
     left = list_segments(f"tickrail.{name}.")

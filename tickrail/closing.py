@@ -19,6 +19,7 @@ from tickrail.market import PRICE_UNITS
 #: Units of a venue's prices (1/10,000) in shared memory's fixed point.
 PRICE_TO_FIXED = FIXED_POINT_SCALE // PRICE_UNITS
 
+#: A side's levels, best first: ``(price, quantity)``.
 Levels = list[tuple[int, int]]
 
 

@@ -2,25 +2,33 @@
 the instance, where ``tickrail status``, ``start``, ``stop`` and ``restart`` ask the running
 supervisor. A request is one JSON object on one line; so is the answer.
 
-The socket also keeps one instance to one supervisor: a second supervisor of the same instance
-finds the first one answering and refuses to start (before it touches any segment), while a
-socket file left by a killed supervisor is refused by the kernel and is replaced.
+One supervisor per instance is kept by :class:`InstanceLock`, an ``flock`` on a file beside the
+instance's segments in ``/dev/shm`` (so it holds whatever runtime directory a supervisor was
+given): a second supervisor of the instance refuses to start before it touches anything, and
+the kernel drops a killed supervisor's lock with it. A socket file a killed supervisor left is
+then simply replaced.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 #: Longest request or answer, in bytes.
-MAX_MESSAGE = 1 << 20
-#: How long the supervisor gives a client to send its request.
+MAX_MESSAGE = 1 << 16
+#: How long the supervisor gives a client to send its whole request.
 REQUEST_TIMEOUT_S = 1.0
+#: How long a client waits for an answer: a restart may stop and start two workers.
+ANSWER_TIMEOUT_S = 120.0
+#: Where the instance locks live: beside the segments, whatever the environment says.
+LOCK_DIR = Path("/dev/shm")
 
 
 class ControlError(Exception):
@@ -52,10 +60,40 @@ def socket_path(instance: str) -> Path:
     return runtime_dir() / f"{instance}.sock"
 
 
-def _read_line(conn: socket.socket) -> bytes:
+class InstanceLock:
+    """Holds the instance: an exclusive ``flock`` on ``/dev/shm/.tickrail.<instance>.lock``,
+    released by the kernel when this process ends, however it ends. The file itself stays (a
+    lock on a file that is unlinked and created again would let two holders in)."""
+
+    def __init__(self, instance: str, directory: Path = LOCK_DIR) -> None:
+        self.path = directory / f".tickrail.{instance}.lock"
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self.fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(self.fd)
+            raise AlreadyRunning(f"instance {instance!r} is already supervised (pid {holder})") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+
+    def release(self) -> None:
+        """Lets the instance go."""
+        os.close(self.fd)
+
+
+def _read_line(conn: socket.socket, timeout: float) -> bytes:
+    deadline = time.monotonic() + timeout
     data = bytearray()
     while b"\n" not in data:
-        chunk = conn.recv(65536)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ControlError(f"no whole line within {timeout} s")
+        conn.settimeout(left)
+        try:
+            chunk = conn.recv(65536)
+        except TimeoutError:
+            raise ControlError(f"no whole line within {timeout} s") from None
         if not chunk:
             break
         data += chunk
@@ -66,19 +104,14 @@ def _read_line(conn: socket.socket) -> bytes:
 
 class ControlServer:
     """The supervisor's end: a listening socket its event loop polls, answering each request
-    with ``handler``."""
+    with ``handler``. Its caller holds the :class:`InstanceLock`, so a socket file already at
+    ``path`` was left by a supervisor that was killed."""
 
     def __init__(self, path: Path, handler: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
         self.path = path
         self.handler = handler
-        if path.exists():
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-                try:
-                    probe.connect(str(path))
-                except OSError:
-                    path.unlink()  # left by a supervisor that was killed
-                else:
-                    raise AlreadyRunning(f"another supervisor answers on {path}")
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
         self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self.socket.bind(str(path))
@@ -101,9 +134,8 @@ class ControlServer:
         except BlockingIOError:
             return
         with conn:
-            conn.settimeout(REQUEST_TIMEOUT_S)
             try:
-                request = json.loads(_read_line(conn))
+                request = json.loads(_read_line(conn, REQUEST_TIMEOUT_S))
                 if not isinstance(request, dict):
                     raise ValueError("a request is a JSON object")
                 answer = self.handler(request)
@@ -119,7 +151,7 @@ class ControlServer:
             self.path.unlink()
 
 
-def ask(instance: str, request: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
+def ask(instance: str, request: dict[str, Any], timeout: float = ANSWER_TIMEOUT_S) -> dict[str, Any]:
     """Sends ``request`` to the supervisor of ``instance`` and returns its answer."""
     path = socket_path(instance)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
@@ -128,12 +160,17 @@ def ask(instance: str, request: dict[str, Any], timeout: float = 30.0) -> dict[s
             conn.connect(str(path))
         except (FileNotFoundError, ConnectionRefusedError):
             raise NotRunning(f"no supervisor of instance {instance!r} answers on {path}") from None
+        except OSError as e:
+            raise ControlError(f"cannot reach the supervisor on {path}: {e.strerror}") from None
         try:
             conn.sendall(json.dumps(request).encode() + b"\n")
-            line = _read_line(conn)
-        except TimeoutError:
+            line = _read_line(conn, timeout)
+        except (TimeoutError, ControlError):
             raise ControlError(f"the supervisor on {path} did not answer within {timeout} s") from None
-    if not line:
-        raise ControlError(f"the supervisor on {path} closed without answering")
-    answer: dict[str, Any] = json.loads(line)
+        except OSError as e:
+            raise ControlError(f"the supervisor on {path} failed to answer: {e.strerror}") from None
+    try:
+        answer: dict[str, Any] = json.loads(line)
+    except ValueError:
+        raise ControlError(f"the supervisor on {path} answered {line[:80]!r}, not JSON") from None
     return answer

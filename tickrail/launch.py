@@ -18,6 +18,8 @@ from tickrail.config import ADDRESSES, Feed, Instance, Pinning, Venue, worker_na
 SEGMENT_SUFFIXES = ("events", "books", "metrics")
 #: A venue's heartbeat: a one-key slot table whose writer's heartbeat its main loop refreshes.
 VENUE_HEARTBEAT_SUFFIX = "heartbeat"
+#: How long a closing simulated venue serves recovery, so its feeds settle on its closing books.
+VENUE_LINGER_MS = 3000
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class WorkerSpec:
     segments: tuple[str, ...]
     heartbeat: str
     ring_capacity: int | None = None
+    levels: int = 10
 
     def create_segments(self) -> None:
         """Creates the worker's segments, replacing any a dead run left behind."""
@@ -65,7 +68,7 @@ def _venue_argv(
     instance: Instance, venue: Venue, addresses: dict[str, str], heartbeat: str
 ) -> tuple[str, ...]:
     argv = ["venues", _letter(venue), "--seed", str(instance.seed), "--rate", str(venue.rate)]
-    argv += ["--heartbeat", heartbeat, *_lock_memory(venue.pinning)]
+    argv += ["--heartbeat", heartbeat, "--linger-ms", str(VENUE_LINGER_MS), *_lock_memory(venue.pinning)]
     if venue.protocol == "itch":
         argv += ["--destination", addresses["market_data"], "--rerequest", addresses["rerequest"]]
         argv += ["--order-entry", addresses["order_entry"]]
@@ -123,6 +126,7 @@ def plan(instance: Instance, port: Callable[[int], int] = free_port) -> list[Wor
                 segments=segments,
                 heartbeat=segments[-1],
                 ring_capacity=feed.ring_capacity,
+                levels=feed.levels,
             )
         )
     return specs

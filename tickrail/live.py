@@ -21,6 +21,7 @@ from tickrail.market import instruments
 if TYPE_CHECKING:
     from tickrail.supervise import Supervisor
 
+#: Moves the cursor home and clears a terminal.
 CLEAR = "\x1b[H\x1b[2J"
 #: Supervisor events kept on screen.
 RECENT_EVENTS = 6

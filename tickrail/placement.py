@@ -53,30 +53,47 @@ def memory_locked(pid: int) -> bool:
     return locked != "0"
 
 
+def threads(pid: int) -> list[int]:
+    """The ids of every thread of process ``pid`` (the hot loop is rarely its main thread)."""
+    try:
+        return sorted(int(tid) for tid in os.listdir(f"/proc/{pid}/task"))
+    except FileNotFoundError:
+        raise ProcessLookupError(f"process {pid} is gone") from None
+
+
 def place(
     pid: int, core: int | None, fifo_priority: int | None, lock_refused: str | None = None
 ) -> Placement:
-    """Pins ``pid`` to ``core`` and puts it in SCHED_FIFO at ``fifo_priority``, as far as asked
-    and allowed; returns what the kernel reports it has. ``lock_refused`` is the worker's own
-    word on a memory lock it asked for and did not get."""
+    """Pins every thread of ``pid`` to ``core`` and puts each in SCHED_FIFO at
+    ``fifo_priority``, as far as asked and allowed (threads it starts later inherit from the one
+    that starts them); returns what the kernel reports its threads have: the cores any of them
+    may run on, and a SCHED_FIFO priority only if all of them have it. ``lock_refused`` is the
+    worker's own word on a memory lock it asked for and did not get."""
     refused: list[str] = []
-    if core is not None:
-        try:
-            os.sched_setaffinity(pid, {core})
-        except OSError as e:
-            refused.append(f"pin to core {core}: {e.strerror}")
-    if fifo_priority is not None:
-        try:
-            os.sched_setscheduler(pid, os.SCHED_FIFO, os.sched_param(fifo_priority))
-        except OSError as e:
-            refused.append(f"SCHED_FIFO {fifo_priority}: {e.strerror}")
+    tids = threads(pid)
+    for tid in tids:
+        if core is not None:
+            try:
+                os.sched_setaffinity(tid, {core})
+            except OSError as e:
+                refused.append(f"pin thread {tid} to core {core}: {e.strerror}")
+        if fifo_priority is not None:
+            try:
+                os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(fifo_priority))
+            except OSError as e:
+                refused.append(f"SCHED_FIFO {fifo_priority} for thread {tid}: {e.strerror}")
     if lock_refused is not None:
         refused.append(lock_refused)
-    fifo = os.sched_getscheduler(pid) == os.SCHED_FIFO
+    cores = frozenset().union(*(os.sched_getaffinity(tid) for tid in tids))
+    priorities = {
+        os.sched_getparam(tid).sched_priority if os.sched_getscheduler(tid) == os.SCHED_FIFO else None
+        for tid in tids
+    }
+    fifo = priorities.pop() if len(priorities) == 1 else None
     return Placement(
         pid=pid,
-        cores=frozenset(os.sched_getaffinity(pid)),
-        fifo_priority=os.sched_getparam(pid).sched_priority if fifo else None,
+        cores=cores,
+        fifo_priority=fifo,
         memory_locked=memory_locked(pid),
         refused=tuple(refused),
     )

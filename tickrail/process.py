@@ -1,8 +1,10 @@
-"""What every tickrail process entry point shares: a stop flag set by SIGTERM or SIGINT, and
-one-line JSON announcements on stdout that supervisors and tests read."""
+"""What every tickrail process entry point shares: a stop flag set by SIGTERM or SIGINT, dying
+with the supervisor that started it, and one-line JSON announcements on stdout that supervisors
+and tests read."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import selectors
@@ -31,9 +33,32 @@ class StopFlag:
             time.sleep(min(left, 0.05))
 
 
+#: Set by a supervisor, in the environment of each worker it starts, to its own pid.
+SUPERVISOR_PID_ENV = "TICKRAIL_SUPERVISOR_PID"
+_PR_SET_PDEATHSIG = 1
+
+
+def follow_supervisor(stop: StopFlag) -> bool:
+    """In a worker a supervisor started: asks the kernel for SIGTERM (which sets ``stop``) when
+    the supervisor dies, however it dies, so a killed supervisor leaves no worker holding cores
+    and ports. Whether the supervisor is still there (it may have died before the request)."""
+    supervisor = os.environ.get(SUPERVISOR_PID_ENV)
+    if supervisor is None:
+        return True
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
+    return os.getppid() == int(supervisor) and not stop.requested
+
+
 def announce(event: str, **fields: Any) -> None:
-    """Prints ``{"event": event, **fields}`` as one JSON line on stdout and flushes it."""
-    print(json.dumps({"event": event, **fields}), flush=True)
+    """Prints ``{"event": event, **fields}`` as one JSON line on stdout and flushes it. If no one
+    reads stdout any more (a killed supervisor), the line and those after it go nowhere."""
+    try:
+        print(json.dumps({"event": event, **fields}), flush=True)
+    except BrokenPipeError:
+        # Python's own flush at exit would fail again on the same pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def log(message: str) -> None:

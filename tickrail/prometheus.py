@@ -19,7 +19,15 @@ if TYPE_CHECKING:
     from tickrail._native import LatencyReport
     from tickrail.supervise import Supervisor
 
+#: The text exposition format's media type.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _number(value: float) -> str:
+    """A sample value: integers in full (a counter of 12,345,678 is not ``1.23457e+07``)."""
+    if float(value).is_integer() and abs(value) < 2**63:
+        return str(int(value))
+    return repr(float(value))
 
 
 def _escape(value: str) -> str:
@@ -45,11 +53,8 @@ class Family:
         yield f"# TYPE {self.name} {self.kind}"
         for suffix, labels, value in self.samples:
             rendered = ",".join(f'{key}="{_escape(v)}"' for key, v in labels.items())
-            yield (
-                f"{self.name}{suffix}{{{rendered}}} {value:g}"
-                if rendered
-                else f"{self.name}{suffix} {value:g}"
-            )
+            labels_text = f"{{{rendered}}}" if rendered else ""
+            yield f"{self.name}{suffix}{labels_text} {_number(value)}"
 
 
 def _workers(status: dict[str, Any]) -> Iterable[Family]:
@@ -73,7 +78,7 @@ def _latency(family: Family, labels: dict[str, str], report: LatencyReport) -> N
     family.add(labels, report["count"], "_count")
 
 
-def _segments(snapshot: Snapshot) -> Iterable[Family]:
+def _segments(snapshot: Snapshot, feeds: dict[str, str]) -> Iterable[Family]:
     written = Family("tickrail_ring_messages_written_total", "counter", "Messages a ring's writer published")
     backpressure = Family(
         "tickrail_ring_backpressure_total", "counter", "Times a queue's writer found it full"
@@ -91,7 +96,8 @@ def _segments(snapshot: Snapshot) -> Iterable[Family]:
     latency = Family(
         "tickrail_feed_receive_to_publish_latency_seconds",
         "histogram",
-        "A feed's time from receiving a message to publishing its effect",
+        "A feed's time from receiving a message to publishing its effect (an HDR bucket straddling "
+        "a bound counts above it: within 1/64 of it)",
     )
     for path, stats in snapshot.segments.items():
         name = path.lstrip("/")
@@ -111,13 +117,16 @@ def _segments(snapshot: Snapshot) -> Iterable[Family]:
         elif stats["kind"] == "slots":
             retries.add(segment, stats["seqlock_retries"])
         if path in snapshot.latencies:
-            _latency(latency, {"feed": name}, snapshot.latencies[path])
+            _latency(latency, {"feed": feeds.get(name, name)}, snapshot.latencies[path])
     return written, backpressure, read, lag, lost, overruns, retries, heartbeat, latency
 
 
 def exposition(supervisor: Supervisor) -> str:
     """Every metric of the instance, as Prometheus scrapes it."""
-    families = [*_workers(supervisor.status()), *_segments(Snapshot.take(supervisor.instance.name))]
+    # A feed's latency is labelled with the feed worker's name, not its metrics segment's.
+    feeds = {w.spec.heartbeat: w.spec.name for w in supervisor.workers if w.spec.kind == "feed"}
+    snapshot = Snapshot.take(supervisor.instance.name)
+    families = [*_workers(supervisor.status()), *_segments(snapshot, feeds)]
     return "\n".join(line for family in families for line in family.lines()) + "\n"
 
 

@@ -89,8 +89,8 @@ class Worker:
         self.state, self.retry_at = State.BACKOFF, now
 
     def start_again(self) -> None:
-        """An operator starts it after it stopped or went FATAL: STARTING, its failures forgotten."""
-        self._expect(State.STOPPED, State.FATAL)
+        """An operator starts it after it was stopped: STARTING, its failures forgotten."""
+        self._expect(State.STOPPED)
         self.state, self.retry_at, self.failures_in_a_row = State.STARTING, None, 0
         self.restarts += 1
 

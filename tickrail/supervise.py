@@ -18,11 +18,10 @@ stderr.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
+import os
 import random
 import selectors
-import signal
 import subprocess
 import sys
 import time
@@ -32,12 +31,12 @@ from typing import IO, Any, Protocol
 from shm_layout import SegmentExists, SegmentNotFound, ShmError, remove_if_stale, segment_stats, unlink
 from tickrail.closing import settle
 from tickrail.config import Instance
-from tickrail.control import ControlError, ControlServer, socket_path
+from tickrail.control import ControlError, ControlServer, InstanceLock, socket_path
 from tickrail.launch import WorkerSpec, plan
 from tickrail.market import instruments
 from tickrail.notify import Notifier
 from tickrail.placement import Placement, place
-from tickrail.process import Announcements, StopFlag
+from tickrail.process import SUPERVISOR_PID_ENV, Announcements, StopFlag
 from tickrail.prometheus import MetricsServer
 from tickrail.restarts import Intensity, State, Worker
 
@@ -49,21 +48,11 @@ STOP_GRACE_S = 10.0
 TICK_S = 0.1
 #: How often systemd hears the one-line summary, and the observer ticks.
 STATUS_EVERY_S = 1.0
-#: How long a simulated venue told to close may take to announce its closing books.
+#: How long the simulated venues told to close may take, together, to announce their books.
 CLOSE_TIMEOUT_S = 10.0
-#: How long a feed gets to settle on its venue's closing books (a venue serves recovery for 1 s).
+#: How long the feeds get, together, to settle on their venues' closing books (the venues serve
+#: recovery for :data:`tickrail.launch.VENUE_LINGER_MS` after closing).
 SETTLE_TIMEOUT_S = 3.0
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """In a worker about to start: SIGTERM when the supervisor dies, however it dies (a
-    SIGKILLed supervisor would otherwise leave its workers running, holding cores and ports)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
 
 
 class Observer(Protocol):
@@ -103,7 +92,8 @@ class Running:
     process: subprocess.Popen[bytes] | None = None
     announcements: Announcements | None = None
     placement: Placement | None = None
-    #: Stopped by an operator: neither restarted nor expected to beat until started again.
+    #: Stopped by an operator, or held for a worker it follows that an operator stopped:
+    #: not expected to beat until started again.
     stopped_on_request: bool = False
 
 
@@ -132,6 +122,8 @@ class Supervisor:
         self.started_at = self.ended_at = time.monotonic()
         #: Each feed's books against its venue's closing books, once drained.
         self.closing_checks: list[dict[str, Any]] = []
+        #: The segments this run created, and so unlinks.
+        self.created: list[str] = []
 
     def emit(self, event: str, **fields: Any) -> None:
         """Tells the observer."""
@@ -141,27 +133,35 @@ class Supervisor:
         """Starts everything, supervises until ``stop`` (or ``duration``), drains; the exit
         status: 0 after a requested stop, 1 after a halt or when it cannot start."""
         try:
+            lock = InstanceLock(self.instance.name)
             control = ControlServer(socket_path(self.instance.name), self.answer)
         except ControlError as e:
+            self.emit("refused", reason=str(e))
+            return 1
+        except OSError as e:
+            lock.release()
             self.emit("refused", reason=f"instance {self.instance.name!r}: {e}")
             return 1
         self.selector.register(control, selectors.EVENT_READ, control)
         metrics = None
-        status = 0
+        status = 1  # unless the run ends as asked
         try:
             if self.instance.metrics_listen is not None:
                 metrics = MetricsServer(self.instance.metrics_listen, self)
                 self.emit("metrics", listen=metrics.address)
             status = self.supervise(stop, duration)
-            return status
         except (OSError, ShmError) as e:
             status = self.halt(str(e))
-            return status
         finally:
-            self.drain(status)
-            if metrics is not None:
-                metrics.close()
-            control.close()
+            try:
+                self.drain(status)
+            finally:
+                if metrics is not None:
+                    metrics.close()
+                control.close()
+                self.selector.close()
+                lock.release()
+        return status
 
     def supervise(self, stop: StopFlag, duration: float | None) -> int:
         """Creates the segments, starts the workers, then watches them until told to stop."""
@@ -198,7 +198,8 @@ class Supervisor:
         return end - self.started_at
 
     def create_segments(self) -> None:
-        """Creates every worker's segments, first removing what a killed run left."""
+        """Creates every worker's segments, first removing what a killed run left; only the
+        segments created here are unlinked when the instance stops."""
         for worker in self.workers:
             for segment in worker.spec.segments:
                 with contextlib.suppress(SegmentNotFound):
@@ -208,32 +209,40 @@ class Supervisor:
                 worker.spec.create_segments()
             except SegmentExists as e:
                 raise ShmError(f"{worker.spec.name}: {e}") from None
+            self.created.extend(worker.spec.segments)
 
     def start(self, worker: Running) -> bool:
-        """Starts ``worker`` and waits (bounded) for it to say it listens; places it."""
-        process = subprocess.Popen(
-            [sys.executable, "-m", *worker.spec.argv],
-            stdout=subprocess.PIPE,
-            stderr=self.worker_log,
-            preexec_fn=_die_with_parent,
-        )
+        """Starts ``worker``, waits (bounded) for it to say it listens, and places it; a worker
+        that cannot start, or dies before it is placed, is stopped and ``False`` returned."""
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", *worker.spec.argv],
+                stdout=subprocess.PIPE,
+                stderr=self.worker_log,
+                env={**os.environ, SUPERVISOR_PID_ENV: str(os.getpid())},
+            )
+        except OSError as e:
+            self.emit("not-started", worker=worker.spec.name, reason=str(e))
+            return False
         worker.process = process
         assert process.stdout is not None
         worker.announcements = Announcements(process.stdout)
-        announced = worker.announcements.next("listening", START_TIMEOUT_S)
-        if announced is None:
-            process.kill()
-            process.wait(STOP_GRACE_S)
-            process.stdout.close()
-            worker.process = worker.announcements = None
+        try:
+            announced = worker.announcements.next("listening", START_TIMEOUT_S)
+            if announced is None:
+                raise ProcessLookupError("it did not say it listens")
+            pinning = worker.spec.pinning
+            placement = place(process.pid, pinning.core, pinning.priority, announced.get("lock_refused"))
+        except (OSError, ValueError) as e:
+            self.emit("not-started", worker=worker.spec.name, reason=str(e))
+            self.stop_process(worker, kill=True)
             return False
+        worker.placement = placement
+        worker.stopped_on_request = False
         self.selector.register(process.stdout, selectors.EVENT_READ, worker)
         worker.state.started(time.monotonic())
-        worker.stopped_on_request = False
-        pinning = worker.spec.pinning
-        worker.placement = place(process.pid, pinning.core, pinning.priority, announced.get("lock_refused"))
         self.emit("started", worker=worker.spec.name, pid=process.pid)
-        self.emit("placed", worker=worker.spec.name, placement=worker.placement.describe())
+        self.emit("placed", worker=worker.spec.name, placement=placement.describe())
         return True
 
     def drain_output(self, worker: Running) -> None:
@@ -248,23 +257,30 @@ class Supervisor:
         for worker in self.workers:
             state = worker.state.state
             if state is State.RUNNING and (reason := self.failure(worker, now)) is not None:
-                self.emit("died", worker=worker.spec.name, reason=reason)
                 self.stop_process(worker, kill=True)
-                self.hold_followers(worker, now)
-                if worker.state.died(now, self.rng) is None:
-                    self.emit("fatal", worker=worker.spec.name)
-                    return f"{worker.spec.name} is fatal"
-                if self.intensity.restart(now):
-                    return (
-                        f"restart intensity exceeded: more than {self.policy.intensity} restarts "
-                        f"in {self.policy.period:g} s"
-                    )
+                if (halt := self.failed(worker, now, reason)) is not None:
+                    return halt
+                self.hold_followers(worker, now, on_request=False)
             elif state is State.BACKOFF and self.may_restart(worker, now):
                 worker.state.restarting(now)
                 if self.start(worker):
                     self.emit("restarted", worker=worker.spec.name, restarts=worker.state.restarts)
-                elif worker.state.died(now, self.rng) is None:
-                    return f"{worker.spec.name} is fatal"
+                elif (halt := self.failed(worker, now, "did not start")) is not None:
+                    return halt
+        return None
+
+    def failed(self, worker: Running, now: float, reason: str) -> str | None:
+        """Counts a worker's failure: BACKOFF, or FATAL after too many in a row; a reason to
+        halt if it is FATAL or restarts come faster than the intensity allows."""
+        self.emit("died", worker=worker.spec.name, reason=reason)
+        if worker.state.died(now, self.rng) is None:
+            self.emit("fatal", worker=worker.spec.name)
+            return f"{worker.spec.name} is fatal"
+        if self.intensity.restart(now):
+            return (
+                f"restart intensity exceeded: more than {self.policy.intensity} restarts "
+                f"in {self.policy.period:g} s"
+            )
         return None
 
     def may_restart(self, worker: Running, now: float) -> bool:
@@ -275,12 +291,14 @@ class Supervisor:
         leader = self.find(worker.spec.after) if worker.spec.after else None
         return leader is None or leader.state.state is State.RUNNING
 
-    def hold_followers(self, worker: Running, now: float) -> None:
-        """Stops the running workers that follow ``worker``, to start again after it."""
+    def hold_followers(self, worker: Running, now: float, on_request: bool) -> None:
+        """Stops the running workers that follow ``worker``, to start again after it (waited
+        for like ``worker`` itself when an operator stopped it)."""
         for follower in self.workers:
             if follower.spec.after == worker.spec.name and follower.state.state is State.RUNNING:
                 self.stop_process(follower)
                 follower.state.held(now)
+                follower.stopped_on_request = on_request
                 self.emit("held", worker=follower.spec.name, until=worker.spec.name)
 
     def failure(self, worker: Running, now: float) -> str | None:
@@ -357,15 +375,21 @@ class Supervisor:
         if worker is None:
             names = ", ".join(w.spec.name for w in self.workers)
             return {"error": f"no worker {name!r} in instance {self.instance.name!r} (workers: {names})"}
+        leader = self.find(worker.spec.after) if worker.spec.after else None
+        if command in ("start", "restart") and leader is not None and leader.state.state is not State.RUNNING:
+            return {
+                "error": f"{worker.spec.name} follows {leader.spec.name}, which is "
+                f"{leader.state.state.value}: start {leader.spec.name} first"
+            }
+        if command == "start" and worker.state.state is not State.STOPPED:
+            return {"error": f"{worker.spec.name} is {worker.state.state.value}, not STOPPED"}
         if command in ("stop", "restart"):
             self.stop_on_request(worker)
         if command in ("start", "restart"):
-            if worker.state.state not in (State.STOPPED, State.FATAL):
-                return {"error": f"{worker.spec.name} is {worker.state.state.value}, not STOPPED or FATAL"}
             worker.state.start_again()
             if not self.start(worker):
                 worker.state.died(time.monotonic(), self.rng)
-                return {"error": f"{worker.spec.name} did not start"}
+                return {"error": f"{worker.spec.name} did not start; it is restarted with back-off"}
             self.emit("restarted", worker=worker.spec.name, restarts=worker.state.restarts, by="operator")
         return {"worker": worker.spec.name, "state": worker.state.state.value}
 
@@ -375,7 +399,7 @@ class Supervisor:
         if worker.state.state in (State.STOPPED, State.FATAL):
             return
         if worker.state.state is State.RUNNING:
-            self.hold_followers(worker, time.monotonic())
+            self.hold_followers(worker, time.monotonic(), on_request=True)
         worker.state.stopping()
         self.stop_process(worker)
         worker.state.stopped()
@@ -383,7 +407,9 @@ class Supervisor:
         self.emit("stopped-worker", worker=worker.spec.name, by="operator")
 
     def stop_process(self, worker: Running, kill: bool = False) -> None:
-        """Stops ``worker``'s process: SIGTERM and a grace period (or SIGKILL at once)."""
+        """Stops ``worker``'s process: SIGTERM and a grace period (or SIGKILL at once), then
+        SIGKILL; a process that outlives even that (stuck in the kernel) is reported, not
+        waited for."""
         process = worker.process
         if process is None:
             return
@@ -398,10 +424,13 @@ class Supervisor:
                 process.wait(STOP_GRACE_S)
             except subprocess.TimeoutExpired:
                 process.kill()
-                process.wait(STOP_GRACE_S)
+                try:
+                    process.wait(STOP_GRACE_S)
+                except subprocess.TimeoutExpired:
+                    self.emit("unkillable", worker=worker.spec.name, pid=process.pid)
         if process.stdout is not None:
             process.stdout.close()
-        worker.process = worker.announcements = None
+        worker.process = worker.announcements = worker.placement = None
 
     def halt(self, reason: str) -> int:
         """Gives up: the caller drains; exit status 1 so systemd takes over."""
@@ -410,11 +439,14 @@ class Supervisor:
 
     def drain(self, status: int) -> None:
         """Closes the simulated market and checks every feed's books against it, stops every
-        worker (feeds before the venues they follow), tells the observer, and unlinks every
-        segment."""
+        worker (feeds before the venues they follow), tells the observer, and unlinks the
+        segments this run created."""
         self.ended_at = time.monotonic()
         self.notifier.stopping("draining")
-        self.closing_checks = self.check_closing_books(self.close_market())
+        try:
+            self.closing_checks = self.check_closing_books(self.close_market())
+        except (OSError, ShmError, KeyError, ValueError) as e:
+            self.emit("closing-books-unchecked", reason=str(e))
         for worker in reversed(self.workers):
             if worker.state.state in (State.RUNNING, State.STARTING, State.BACKOFF):
                 worker.state.stopping()
@@ -422,10 +454,9 @@ class Supervisor:
             if worker.state.state is State.STOPPING:
                 worker.state.stopped()
         self.observer.finished(self, status)
-        for worker in self.workers:
-            for segment in worker.spec.segments:
-                with contextlib.suppress(SegmentNotFound):
-                    unlink(segment)
+        for segment in self.created:
+            with contextlib.suppress(SegmentNotFound):
+                unlink(segment)
         self.emit("stopped", status=status)
 
     def close_market(self) -> dict[str, dict[str, Any]]:
@@ -435,23 +466,30 @@ class Supervisor:
         for venue in closing:
             if venue.process is not None:
                 venue.process.terminate()
+        deadline = time.monotonic() + CLOSE_TIMEOUT_S
         closed = {}
         for venue in closing:
-            announced = venue.announcements.next("closed", CLOSE_TIMEOUT_S) if venue.announcements else None
+            left = max(deadline - time.monotonic(), 0.0)
+            announced = venue.announcements.next("closed", left) if venue.announcements else None
             if announced is not None:
                 closed[venue.spec.name] = announced
         return closed
 
     def check_closing_books(self, closed: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-        """Waits (bounded) for each running feed of a closed venue to settle on its closing
-        books; one ``closing-books`` event per feed, saying whether they match."""
+        """Waits (bounded, for all feeds together) for each running feed of a closed venue to
+        settle on its closing books; one ``closing-books`` event per feed, saying whether they
+        match."""
         ids = dict(instruments())
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
         checks = []
         for feed in self.workers:
             venue = closed.get(feed.spec.after or "")
             if feed.spec.kind != "feed" or venue is None or feed.state.state is not State.RUNNING:
                 continue
-            problems = settle(feed.spec.segments[1], venue["books"], ids, timeout=SETTLE_TIMEOUT_S)
+            left = max(deadline - time.monotonic(), 0.0)
+            problems = settle(
+                feed.spec.segments[1], venue["books"], ids, timeout=left, depth=feed.spec.levels
+            )
             check = {
                 "feed": feed.spec.name,
                 "venue": feed.spec.after,

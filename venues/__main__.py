@@ -15,7 +15,7 @@ from typing import Any
 from tickrail import _native
 from tickrail.market import flow, market
 from tickrail.placement import lock_memory
-from tickrail.process import StopFlag, announce, log
+from tickrail.process import StopFlag, announce, follow_supervisor, log
 
 PROTOCOLS = {"a": "itch", "b": "fix", "c": "json"}
 
@@ -144,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     """Runs the venue; returns the exit status."""
     args = parser().parse_args(argv)
     stop = StopFlag()
+    if not follow_supervisor(stop):
+        log(f"venue {args.venue}: its supervisor is gone")
+        return 1
     lock_refused = lock_memory() if args.lock_memory else None
     try:
         heartbeat = _native.SlotWriter.attach(args.heartbeat) if args.heartbeat else None

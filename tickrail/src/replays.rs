@@ -53,7 +53,8 @@ fn feed_report<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>>
         counters.set_item(counter.name(), value)?;
     }
     let latency = PyDict::new(py);
-    latency.set_item("count", report.latency.count)?;
+    // Counted from the buckets, so the cumulative buckets never exceed it in one snapshot.
+    latency.set_item("count", report.latency.buckets.iter().sum::<u64>())?;
     latency.set_item("mean", report.latency.mean())?;
     for (key, q) in [("p50", 0.5), ("p99", 0.99), ("p999", 0.999)] {
         latency.set_item(key, report.latency.quantile(q))?;
