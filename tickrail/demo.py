@@ -1,9 +1,9 @@
 """The ring demo's worker processes: a market-data writer and its readers.
 
-``make run`` starts one writer and two readers under the supervisor until the real pipeline
-exists: the writer publishes :data:`shm_layout.MARKET_EVENT` records from a random walk at a
+``tickrail demo`` starts one writer and two readers under a small supervisor of its own: the
+writer publishes :data:`shm_layout.MARKET_EVENT` records from a random walk at a
 steady rate in batches; a fast reader keeps up, a throttled one is lapped and counts its losses,
-and the supervisor shows the segment's counters live.
+and the demo shows the segment's counters live.
 
 Run one by hand with ``python -m tickrail.demo writer|reader --segment NAME``.
 """
