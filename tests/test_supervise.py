@@ -29,12 +29,13 @@ AAPL = dict(instruments())["AAPL"]
 TICKRAIL = str(Path(sys.executable).with_name("tickrail"))
 
 
-def config(tmp_path: Path, name: str, venues: str = "a", extra: str = "") -> Path:
-    """An instance of the given venues (letters) and their feeds, at a gentle rate."""
+def config(tmp_path: Path, name: str, venues: str = "a", extra: str = "", feed_extra: str = "") -> Path:
+    """An instance of the given venues (letters) and their feeds (with ``feed_extra`` keys), at
+    a gentle rate."""
     protocols = {"a": "itch", "b": "fix", "c": "json"}
     text = f'[instance]\nname = "{name}"\n{extra}\n'
     for v in venues:
-        text += f'[venues.{v}]\nprotocol = "{protocols[v]}"\nrate = 5000\n[feeds.{v}]\nvenue = "{v}"\n'
+        text += f'[venues.{v}]\nprotocol = "{protocols[v]}"\nrate = 5000\n[feeds.{v}]\nvenue = "{v}"\n{feed_extra}'
     path = tmp_path / f"{name}.toml"
     path.write_text(text)
     return path
@@ -210,10 +211,21 @@ def test_operators_ask_for_status_and_stop_start_and_restart_workers_while_metri
     tmp_path: Path,
 ) -> None:
     name = f"ops{os.getpid()}"
-    supervisor = supervise(config(tmp_path, name, extra='[metrics]\nlisten = "127.0.0.1:0"\n'))
+    core = max(os.sched_getaffinity(0))
+    feed_extra = f"core = {core}\npriority = 10\nlock_memory = true\n"
+    supervisor = supervise(
+        config(tmp_path, name, extra='[metrics]\nlisten = "127.0.0.1:0"\n', feed_extra=feed_extra)
+    )
     try:
         listen = supervisor.expect("metrics")["listen"]
         pids = started(supervisor, 2)
+        placed = supervisor.expect("placed")
+        assert placed["worker"] == "feed-a"
+        placement = placed["placement"]
+        # Pinned; SCHED_FIFO and locked memory granted, or their refusals said (a container).
+        assert placement.startswith(f"pid {pids['feed-a']}: cores {core}, ")
+        assert "SCHED_FIFO 10," in placement or "SCHED_FIFO 10 for thread" in placement, placement
+        assert "memory locked" in placement or "mlockall: " in placement, placement
         done = tickrail("status", "--instance", name, "--json")
         assert done.returncode == 0, done.stderr
         status = json.loads(done.stdout)
@@ -222,7 +234,8 @@ def test_operators_ask_for_status_and_stop_start_and_restart_workers_while_metri
             ("venue-a", "venue", "RUNNING", pids["venue-a"], 0),
             ("feed-a", "feed", "RUNNING", pids["feed-a"], 0),
         ]
-        assert all(0 <= w["heartbeat_age_ms"] < 3000 and "core" in w for w in status["workers"])
+        assert all(0 <= w["heartbeat_age_ms"] < 3000 for w in status["workers"])
+        assert [w["core"] for w in status["workers"]] == [None, core], "the feed is pinned, the venue is not"
 
         assert tickrail("stop", "feed-a", "--instance", name).stdout == "feed-a: STOPPED\n"
         done = tickrail("status", "--instance", name)
