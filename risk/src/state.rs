@@ -1,0 +1,59 @@
+//! The trading state the gate enforces, as the risk worker and operators set it in shared
+//! memory.
+
+use crate::reject::Reject;
+
+/// What may trade, globally or for one symbol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum TradingState {
+    /// Any order the limits allow.
+    Active = 0,
+    /// Only orders that reduce the position.
+    ReduceOnly = 1,
+    /// Cancels only.
+    Halted = 2,
+    /// Cancels only, and execution cancels every open order: the kill switch.
+    Killed = 3,
+}
+
+impl TradingState {
+    /// The state stored as `code`; an unknown code fails closed.
+    pub fn from_code(code: u8) -> Result<Self, Reject> {
+        match code {
+            0 => Ok(TradingState::Active),
+            1 => Ok(TradingState::ReduceOnly),
+            2 => Ok(TradingState::Halted),
+            3 => Ok(TradingState::Killed),
+            _ => Err(Reject::UnknownTradingState),
+        }
+    }
+}
+
+/// What the gate reads of the trading state for one order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TradingView {
+    /// The global state's code.
+    pub global: u8,
+    /// The order's symbol's state's code.
+    pub symbol: u8,
+    /// Nanoseconds since the risk worker's last heartbeat.
+    pub risk_heartbeat_age_ns: u64,
+}
+
+impl TradingView {
+    /// Everything active, with a fresh heartbeat.
+    pub const ACTIVE: TradingView = TradingView {
+        global: TradingState::Active as u8,
+        symbol: TradingState::Active as u8,
+        risk_heartbeat_age_ns: 0,
+    };
+
+    /// The stricter of the global and the symbol's state, or why there is none to trust.
+    pub fn effective(&self, max_heartbeat_age_ns: u64) -> Result<TradingState, Reject> {
+        if self.risk_heartbeat_age_ns > max_heartbeat_age_ns {
+            return Err(Reject::RiskHeartbeatStale);
+        }
+        Ok(TradingState::from_code(self.global)?.max(TradingState::from_code(self.symbol)?))
+    }
+}
