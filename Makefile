@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # Rebuilt when any Rust or packaging input changes.
 NATIVE_STAMP := $(VENV)/.native-built
-RUST_SOURCES := $(shell find shm_layout protocols feeds venues risk tickrail -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock
+RUST_SOURCES := $(shell find shm_layout protocols feeds venues risk execution tickrail -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock
 LOOM_PREEMPTIONS ?= 4
 
 .PHONY: run test test-rust test-loom test-python stubtest lint bench bench-ring bench-feeds bench-quick clean

@@ -1,0 +1,14 @@
+//! Execution: the order management system (every order's life, driven by the venues'
+//! execution reports), positions with average prices and realized and unrealized P&L per
+//! symbol and venue; the gateway and the strategy build on them.
+//!
+//! Prices and quantities are the shared memory's fixed point (units of 1e-9); P&L is
+//! nano-currency in `i128`.
+
+pub mod oms;
+pub mod order_state;
+pub mod positions;
+
+pub use oms::{Oms, OmsError, Order};
+pub use order_state::{Event, IllegalTransition, OrderState};
+pub use positions::{Position, Positions};
