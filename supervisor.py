@@ -94,6 +94,25 @@ def control_worker(instance: str, command: str, worker: str) -> int:
     return 0
 
 
+def set_trading(instance: str, symbol: str | None, state: str) -> int:
+    """``tickrail kill|resume|state``: 0 when set, 1 when refused, 2 when no supervisor answers."""
+    try:
+        answer = ask(instance, {"command": "trading", "symbol": symbol, "state": state})
+    except NotRunning as err:
+        print(f"tickrail: {err}", file=sys.stderr)
+        return 2
+    except ControlError as err:
+        print(f"tickrail: {err}", file=sys.stderr)
+        return 1
+    if "error" in answer:
+        print(f"tickrail: {answer['error']}", file=sys.stderr)
+        return 1
+    trading = answer["trading"]
+    symbols = ", ".join(f"{name} {value}" for name, value in trading["symbols"].items())
+    print(f"trading: global {trading['global']}; {symbols}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line."""
     p = argparse.ArgumentParser(
@@ -121,6 +140,16 @@ def parser() -> argparse.ArgumentParser:
         verb_cmd = commands.add_parser(verb, help=f"{verb} one worker of a running instance")
         verb_cmd.add_argument("worker", help="e.g. feed-a or venue-b (see `tickrail status`)")
         verb_cmd.add_argument("--instance", default=DEFAULT_INSTANCE)
+    kill_cmd = commands.add_parser("kill", help="kill switch: no new orders, every open order cancelled")
+    kill_cmd.add_argument("--symbol", default=None, help="only this symbol (default: everything)")
+    kill_cmd.add_argument("--instance", default=DEFAULT_INSTANCE)
+    resume_cmd = commands.add_parser("resume", help="trade again (the global state, or one symbol's)")
+    resume_cmd.add_argument("--symbol", default=None, help="only this symbol (default: the global state)")
+    resume_cmd.add_argument("--instance", default=DEFAULT_INSTANCE)
+    state_cmd = commands.add_parser("state", help="set one symbol's trading state")
+    state_cmd.add_argument("symbol", help="e.g. AAPL")
+    state_cmd.add_argument("state", choices=["active", "reduce-only", "halted"])
+    state_cmd.add_argument("--instance", default=DEFAULT_INSTANCE)
     stat_cmd = commands.add_parser("stat", help="print the counters of every segment of an instance")
     stat_cmd.add_argument("--instance", default=DEFAULT_INSTANCE)
     stat_cmd.add_argument("--json", action="store_true", help="one JSON object per refresh")
@@ -152,6 +181,12 @@ def main(argv: list[str] | None = None) -> int:
         return print_status(args.instance, args.json)
     if args.command in ("start", "stop", "restart"):
         return control_worker(args.instance, args.command, args.worker)
+    if args.command == "kill":
+        return set_trading(args.instance, args.symbol, "killed")
+    if args.command == "resume":
+        return set_trading(args.instance, args.symbol, "active")
+    if args.command == "state":
+        return set_trading(args.instance, args.symbol, args.state)
     if args.command == "demo":
         return ring_demo.run(args.instance, args.duration, args.rate)
     return shm_stat.run(args.instance, args.json, args.watch, args.count, name_filter=args.filter)

@@ -15,7 +15,15 @@ bindings (:mod:`tickrail._native`) with numpy helpers and dtypes.
 """
 
 from shm_layout.arrays import pop_array, publish_array, push_array, read_array
-from shm_layout.records import DTYPES, FIXED_POINT_SCALE, FLAG_STALE, MARKET_EVENT, TOP_OF_BOOK, TYPE_IDS
+from shm_layout.records import (
+    DTYPES,
+    FIXED_POINT_SCALE,
+    FLAG_STALE,
+    MARKET_EVENT,
+    TOP_OF_BOOK,
+    TRADING_STATE,
+    TYPE_IDS,
+)
 from shm_layout.waits import WaitStrategy
 from tickrail._native import (
     LAYOUT_VERSION,
@@ -50,6 +58,7 @@ __all__ = [
     "LAYOUT_VERSION",
     "MARKET_EVENT",
     "TOP_OF_BOOK",
+    "TRADING_STATE",
     "TYPE_IDS",
     "BroadcastReader",
     "BroadcastWriter",

@@ -50,3 +50,6 @@ MARKET_EVENT: np.dtype[Any] = DTYPES["MarketEvent"]
 
 TOP_OF_BOOK: np.dtype[Any] = DTYPES["TopOfBook"]
 """The best levels of one instrument's book on one venue, a seqlock slot's record."""
+
+TRADING_STATE: np.dtype[Any] = DTYPES["TradingState"]
+"""The trading state of one instrument (instrument 0: of everything), a seqlock slot's record."""

@@ -24,6 +24,7 @@ from pipeline import Process, start
 from shm_layout import FLAG_STALE, TOP_OF_BOOK, BroadcastReader, SlotReader, list_segments
 from tickrail import _native
 from tickrail.market import instruments
+from tickrail.trading import read as read_trading
 
 AAPL = dict(instruments())["AAPL"]
 TICKRAIL = str(Path(sys.executable).with_name("tickrail"))
@@ -200,6 +201,10 @@ def test_restarts_faster_than_the_intensity_halt_and_exit_non_zero(tmp_path: Pat
     os.kill(pid, signal.SIGKILL)
     pid = supervisor.expect("started", timeout=30)["pid"]
     os.kill(pid, signal.SIGKILL)
+    killed = supervisor.expect("trading-state", timeout=30)
+    assert (killed["symbol"], killed["state"], killed["reason"]) == (None, "killed", "supervisor"), (
+        "trading first"
+    )
     halted = supervisor.expect("halted", timeout=30)
     assert halted["reason"] == "restart intensity exceeded: more than 1 restarts in 60 s"
     assert supervisor.expect("stopped", timeout=60)["status"] == 1
@@ -255,6 +260,21 @@ def test_operators_ask_for_status_and_stop_start_and_restart_workers_while_metri
         assert "workers: venue-a, feed-a" in refused.stderr
 
         good_book(f"tickrail.{name}.a.books")
+        trading = f"tickrail.{name}.trading"
+        assert read_trading(trading, 0) == ("active", "start", 0)
+        assert tickrail("state", "AAPL", "reduce-only", "--instance", name).returncode == 0
+        assert read_trading(trading, AAPL) == ("reduce-only", "operator", 1)
+        killed = tickrail("kill", "--instance", name)
+        assert killed.returncode == 0 and killed.stdout.startswith("trading: global killed; AAPL reduce-only")
+        assert read_trading(trading, 0) == ("killed", "operator", 1)
+        refused = tickrail("state", "TSLA", "halted", "--instance", name)
+        assert refused.returncode == 1 and "no symbol 'TSLA'" in refused.stderr
+        assert (
+            json.loads(tickrail("status", "--json", "--instance", name).stdout)["trading"]["global"]
+            == "killed"
+        )
+        assert tickrail("resume", "--instance", name).returncode == 0
+        assert read_trading(trading, 0) == ("active", "operator", 2)
         with urllib.request.urlopen(f"http://{listen}/metrics", timeout=10) as response:
             text = response.read().decode()
         families = {f.name: f for f in text_string_to_metric_families(text)}
@@ -266,6 +286,8 @@ def test_operators_ask_for_status_and_stop_start_and_restart_workers_while_metri
         buckets = [s for s in latency.samples if s.name.endswith("_bucket")]
         assert buckets[-1].labels["le"] == "+Inf" and buckets[-1].value > 0
         assert [s.value for s in buckets] == sorted(s.value for s in buckets), "cumulative buckets"
+        states = {s.labels["symbol"]: s.value for s in families["tickrail_trading_state"].samples}
+        assert (states["*"], states["AAPL"], states["MSFT"]) == (0, 1, 0)
     finally:
         stop(supervisor, name)
     missing = tickrail("status", "--instance", name)

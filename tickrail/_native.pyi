@@ -10,6 +10,8 @@ __all__ = [
     "FIXED_POINT_SCALE",
     "FLAG_STALE",
     "LAYOUT_VERSION",
+    "STATE_REASONS",
+    "TRADING_STATES",
     "BroadcastReader",
     "BroadcastWriter",
     "FeedWorker",
@@ -50,6 +52,8 @@ __all__ = [
 LAYOUT_VERSION: Final[int]
 FIXED_POINT_SCALE: Final[int]
 FLAG_STALE: Final[int]
+TRADING_STATES: Final[dict[str, int]]
+STATE_REASONS: Final[dict[str, int]]
 
 WaitName = Literal["spin", "yield", "backoff", "futex"] | str
 # numpy arrays export the buffer protocol; their stubs say so only from Python 3.12 on.

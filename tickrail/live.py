@@ -51,6 +51,15 @@ def workers_table(supervisor: Supervisor) -> list[str]:
     return _table(rows)
 
 
+def trading_line(supervisor: Supervisor) -> str:
+    """The trading state: global, and each symbol's."""
+    trading = supervisor.status()["trading"]
+    if trading is None:
+        return "trading: -"
+    symbols = ", ".join(f"{name} {state}" for name, state in trading["symbols"].items())
+    return f"trading: global {trading['global']}; {symbols}"
+
+
 def _quote(books: str, instrument_id: int) -> str:
     try:
         raw = SlotReader.open(books).read(instrument_id)
@@ -114,6 +123,8 @@ class LiveView:
             f"tickrail {name}: {supervisor.elapsed:.0f} s, {supervisor.summary()}",
             "",
             *workers_table(supervisor),
+            "",
+            trading_line(supervisor),
             "",
             shm_stat.render(name, snapshot, self.previous),
             "",

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from shm_layout.stat import Snapshot
+from tickrail._native import TRADING_STATES
 
 if TYPE_CHECKING:
     from tickrail._native import LatencyReport
@@ -55,6 +56,20 @@ class Family:
             rendered = ",".join(f'{key}="{_escape(v)}"' for key, v in labels.items())
             labels_text = f"{{{rendered}}}" if rendered else ""
             yield f"{self.name}{suffix}{labels_text} {_number(value)}"
+
+
+def _trading(status: dict[str, Any]) -> Iterable[Family]:
+    state = Family(
+        "tickrail_trading_state",
+        "gauge",
+        'Trading state code: 0 active, 1 reduce-only, 2 halted, 3 killed (symbol "*" is the global state)',
+    )
+    trading = status["trading"]
+    if trading is not None:
+        state.add({"symbol": "*"}, TRADING_STATES[trading["global"]])
+        for symbol, value in trading["symbols"].items():
+            state.add({"symbol": symbol}, TRADING_STATES[value])
+    return (state,)
 
 
 def _workers(status: dict[str, Any]) -> Iterable[Family]:
@@ -126,7 +141,8 @@ def exposition(supervisor: Supervisor) -> str:
     # A feed's latency is labelled with the feed worker's name, not its metrics segment's.
     feeds = {w.spec.heartbeat: w.spec.name for w in supervisor.workers if w.spec.kind == "feed"}
     snapshot = Snapshot.take(supervisor.instance.name)
-    families = [*_workers(supervisor.status()), *_segments(snapshot, feeds)]
+    status = supervisor.status()
+    families = [*_workers(status), *_trading(status), *_segments(snapshot, feeds)]
     return "\n".join(line for family in families for line in family.lines()) + "\n"
 
 

@@ -39,6 +39,8 @@ from tickrail.placement import Placement, place
 from tickrail.process import SUPERVISOR_PID_ENV, Announcements, StopFlag
 from tickrail.prometheus import MetricsServer
 from tickrail.restarts import Intensity, State, Worker
+from tickrail.trading import TradingStateError, TradingStates
+from tickrail.trading import segment_name as trading_segment
 
 #: How long a worker may take to say it is listening.
 START_TIMEOUT_S = 20.0
@@ -124,6 +126,8 @@ class Supervisor:
         self.closing_checks: list[dict[str, Any]] = []
         #: The segments this run created, and so unlinks.
         self.created: list[str] = []
+        #: The trading state the gate reads, written here until the risk worker exists.
+        self.trading: TradingStates | None = None
 
     def emit(self, event: str, **fields: Any) -> None:
         """Tells the observer."""
@@ -180,6 +184,8 @@ class Supervisor:
                     self.drain_output(key.data)
             if (reason := self.watch()) is not None:
                 return self.halt(reason)
+            if self.trading is not None:
+                self.trading.heartbeat()
             now = time.monotonic()
             interval = self.notifier.watchdog_interval
             if interval and now - last_watchdog >= interval and self.all_fresh():
@@ -210,6 +216,12 @@ class Supervisor:
             except SegmentExists as e:
                 raise ShmError(f"{worker.spec.name}: {e}") from None
             self.created.extend(worker.spec.segments)
+        name = trading_segment(self.instance.name)
+        with contextlib.suppress(SegmentNotFound):
+            if remove_if_stale(name):
+                self.emit("cleaned", segment=name)
+        self.trading = TradingStates(name, dict(instruments()))
+        self.created.append(name)
 
     def start(self, worker: Running) -> bool:
         """Starts ``worker``, waits (bounded) for it to say it listens, and places it; a worker
@@ -361,15 +373,18 @@ class Supervisor:
                     "heartbeat_age_ms": None if age is None else round(age * 1e3, 1),
                 }
             )
-        return {"instance": self.instance.name, "workers": workers}
+        trading = self.trading.snapshot() if self.trading is not None else None
+        return {"instance": self.instance.name, "workers": workers, "trading": trading}
 
     def answer(self, request: dict[str, Any]) -> dict[str, Any]:
         """Answers one request from the control socket."""
         command = request.get("command")
         if command == "status":
             return self.status()
+        if command == "trading":
+            return self.set_trading(request.get("symbol"), request.get("state"))
         if command not in ("start", "stop", "restart"):
-            return {"error": f"unknown command {command!r} (status, start, stop, restart)"}
+            return {"error": f"unknown command {command!r} (status, start, stop, restart, trading)"}
         name = request.get("worker")
         worker = self.find(name) if isinstance(name, str) else None
         if worker is None:
@@ -392,6 +407,19 @@ class Supervisor:
                 return {"error": f"{worker.spec.name} did not start; it is restarted with back-off"}
             self.emit("restarted", worker=worker.spec.name, restarts=worker.state.restarts, by="operator")
         return {"worker": worker.spec.name, "state": worker.state.state.value}
+
+    def set_trading(self, symbol: Any, state: Any) -> dict[str, Any]:
+        """An operator sets the trading state of ``symbol`` (everything, if ``None``)."""
+        if self.trading is None:
+            return {"error": "the trading state is not set up yet"}
+        if not isinstance(state, str) or not (symbol is None or isinstance(symbol, str)):
+            return {"error": "a trading request names a state and, optionally, a symbol"}
+        try:
+            states = self.trading.set(symbol, state, "operator")
+        except TradingStateError as e:
+            return {"error": str(e)}
+        self.emit("trading-state", symbol=symbol, state=state, reason="operator")
+        return {"trading": states}
 
     def stop_on_request(self, worker: Running) -> None:
         """Stops a worker for an operator: it stays STOPPED until started again, and the
@@ -433,16 +461,24 @@ class Supervisor:
         worker.process = worker.announcements = worker.placement = None
 
     def halt(self, reason: str) -> int:
-        """Gives up: the caller drains; exit status 1 so systemd takes over."""
+        """Gives up: trading is killed first (nothing new goes out, execution cancels what is
+        open), then the caller drains; exit status 1 so systemd takes over."""
+        if self.trading is not None:
+            self.trading.set(None, "killed", "supervisor")
+            self.emit("trading-state", symbol=None, state="killed", reason="supervisor")
         self.emit("halted", reason=reason)
         return 1
 
     def drain(self, status: int) -> None:
-        """Closes the simulated market and checks every feed's books against it, stops every
-        worker (feeds before the venues they follow), tells the observer, and unlinks the
-        segments this run created."""
+        """Halts trading, closes the simulated market and checks every feed's books against it,
+        stops every worker (feeds before the venues they follow), tells the observer, and
+        unlinks the segments this run created."""
         self.ended_at = time.monotonic()
         self.notifier.stopping("draining")
+        # Stop quoting first: cancels only from here on (a halt has killed trading already).
+        if self.trading is not None and self.trading.snapshot()["global"] != "killed":
+            self.trading.set(None, "halted", "supervisor")
+            self.emit("trading-state", symbol=None, state="halted", reason="supervisor")
         try:
             self.closing_checks = self.check_closing_books(self.close_market())
         except (OSError, ShmError, KeyError, ValueError) as e:
@@ -454,6 +490,8 @@ class Supervisor:
             if worker.state.state is State.STOPPING:
                 worker.state.stopped()
         self.observer.finished(self, status)
+        if self.trading is not None:
+            self.trading.close()
         for segment in self.created:
             with contextlib.suppress(SegmentNotFound):
                 unlink(segment)

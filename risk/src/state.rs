@@ -1,30 +1,33 @@
 //! The trading state the gate enforces, as the risk worker and operators set it in shared
 //! memory.
 
+use shm_layout::records::trading_state;
+
 use crate::reject::Reject;
 
-/// What may trade, globally or for one symbol.
+/// What may trade, globally or for one symbol (its codes are those of the trading state
+/// slots in shared memory, [`trading_state`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
 pub enum TradingState {
     /// Any order the limits allow.
-    Active = 0,
+    Active = trading_state::ACTIVE,
     /// Only orders that reduce the position.
-    ReduceOnly = 1,
+    ReduceOnly = trading_state::REDUCE_ONLY,
     /// Cancels only.
-    Halted = 2,
+    Halted = trading_state::HALTED,
     /// Cancels only, and execution cancels every open order: the kill switch.
-    Killed = 3,
+    Killed = trading_state::KILLED,
 }
 
 impl TradingState {
     /// The state stored as `code`; an unknown code fails closed.
     pub fn from_code(code: u8) -> Result<Self, Reject> {
         match code {
-            0 => Ok(TradingState::Active),
-            1 => Ok(TradingState::ReduceOnly),
-            2 => Ok(TradingState::Halted),
-            3 => Ok(TradingState::Killed),
+            trading_state::ACTIVE => Ok(TradingState::Active),
+            trading_state::REDUCE_ONLY => Ok(TradingState::ReduceOnly),
+            trading_state::HALTED => Ok(TradingState::Halted),
+            trading_state::KILLED => Ok(TradingState::Killed),
             _ => Err(Reject::UnknownTradingState),
         }
     }

@@ -107,6 +107,51 @@ pub struct TopOfBook {
     pub asks: [Level; BOOK_DEPTH],
 }
 
+/// The trading state of one instrument (or, under key and instrument 0, of everything): what
+/// the pre-trade gate allows. A seqlock slot's record, written by the risk worker (and by the
+/// supervisor on operators' orders until the risk worker exists); the header's `sequence`
+/// counts changes and `publish_ts_ns` says when the last one was made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct TradingStateRecord {
+    /// The common header.
+    pub header: RecordHeader,
+    /// The instrument's id, or 0 for the global state.
+    pub instrument_id: u32,
+    /// One of [`trading_state`]'s values.
+    pub state: u8,
+    /// Why it was last changed: one of [`state_reason`]'s values.
+    pub reason: u8,
+    /// Reserved, zero.
+    pub reserved: u16,
+}
+
+/// Values of [`TradingStateRecord::state`].
+pub mod trading_state {
+    /// Any order the limits allow.
+    pub const ACTIVE: u8 = 0;
+    /// Only orders that reduce the position.
+    pub const REDUCE_ONLY: u8 = 1;
+    /// Cancels only.
+    pub const HALTED: u8 = 2;
+    /// Cancels only, and every open order is cancelled: the kill switch.
+    pub const KILLED: u8 = 3;
+}
+
+/// Values of [`TradingStateRecord::reason`].
+pub mod state_reason {
+    /// The state every instance starts in.
+    pub const START: u8 = 0;
+    /// An operator set it.
+    pub const OPERATOR: u8 = 1;
+    /// A risk limit was breached.
+    pub const LIMIT: u8 = 2;
+    /// A heartbeat (a feed's, execution's) went stale.
+    pub const STALE_HEARTBEAT: u8 = 3;
+    /// The supervisor halted the instance (restarts came too fast).
+    pub const SUPERVISOR: u8 = 4;
+}
+
 /// One field of a layout, as numpy describes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FieldSpec {
@@ -200,6 +245,22 @@ const TOP_OF_BOOK_FIELDS: [FieldSpec; 12] = record_fields!(TopOfBook;
     },
 );
 
+const TRADING_STATE_FIELDS: [FieldSpec; 11] = record_fields!(TradingStateRecord;
+    field("instrument_id", "<u4", offset_of!(TradingStateRecord, instrument_id)),
+    field("state", "|u1", offset_of!(TradingStateRecord, state)),
+    field("reason", "|u1", offset_of!(TradingStateRecord, reason)),
+    field("reserved", "<u2", offset_of!(TradingStateRecord, reserved)),
+);
+
+impl Layout for TradingStateRecord {
+    const NAME: &'static str = "TradingState";
+    const FIELDS: &'static [FieldSpec] = &TRADING_STATE_FIELDS;
+}
+
+impl Record for TradingStateRecord {
+    const TYPE_ID: u16 = 3;
+}
+
 impl Layout for MarketEvent {
     const NAME: &'static str = "MarketEvent";
     const FIELDS: &'static [FieldSpec] = &MARKET_EVENT_FIELDS;
@@ -249,8 +310,12 @@ impl LayoutSpec {
 }
 
 /// Every layout, nested structs before the records that use them.
-pub const LAYOUTS: [LayoutSpec; 3] =
-    [LayoutSpec::of::<Level>(), LayoutSpec::of_record::<MarketEvent>(), LayoutSpec::of_record::<TopOfBook>()];
+pub const LAYOUTS: [LayoutSpec; 4] = [
+    LayoutSpec::of::<Level>(),
+    LayoutSpec::of_record::<MarketEvent>(),
+    LayoutSpec::of_record::<TopOfBook>(),
+    LayoutSpec::of_record::<TradingStateRecord>(),
+];
 
 #[cfg(test)]
 mod tests {
@@ -286,6 +351,12 @@ mod tests {
         assert_eq!(size_of::<TopOfBook>(), 40 + 8 + 2 * BOOK_DEPTH * 16);
         assert_tiles(&LayoutSpec::of_record::<TopOfBook>(), 0);
         assert_tiles(&LayoutSpec::of::<Level>(), 0);
+    }
+
+    #[test]
+    fn trading_state_fields_cover_the_record() {
+        assert_eq!(size_of::<TradingStateRecord>(), 48);
+        assert_tiles(&LayoutSpec::of_record::<TradingStateRecord>(), 0);
     }
 
     #[test]

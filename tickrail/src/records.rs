@@ -2,7 +2,7 @@
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use shm_layout::records::{FIXED_POINT_SCALE, FLAG_STALE, LAYOUTS};
+use shm_layout::records::{state_reason, trading_state, FIXED_POINT_SCALE, FLAG_STALE, LAYOUTS};
 
 /// Every layout: `[{"name", "type_id", "size", "fields": [{"name", "format", "offset",
 /// "count"}]}]`, nested structs first; a field whose format names a layout is that struct.
@@ -30,9 +30,34 @@ fn py_record_layouts(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
     Ok(layouts)
 }
 
+/// `{name: code}` as a Python dict.
+fn codes<'py>(py: Python<'py>, pairs: &[(&str, u8)]) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for &(name, code) in pairs {
+        d.set_item(name, code)?;
+    }
+    Ok(d)
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
     m.add("FIXED_POINT_SCALE", FIXED_POINT_SCALE)?;
     m.add("FLAG_STALE", FLAG_STALE)?;
+    let states = [
+        ("active", trading_state::ACTIVE),
+        ("reduce-only", trading_state::REDUCE_ONLY),
+        ("halted", trading_state::HALTED),
+        ("killed", trading_state::KILLED),
+    ];
+    m.add("TRADING_STATES", codes(py, &states)?)?;
+    let reasons = [
+        ("start", state_reason::START),
+        ("operator", state_reason::OPERATOR),
+        ("limit", state_reason::LIMIT),
+        ("stale-heartbeat", state_reason::STALE_HEARTBEAT),
+        ("supervisor", state_reason::SUPERVISOR),
+    ];
+    m.add("STATE_REASONS", codes(py, &reasons)?)?;
     m.add_function(wrap_pyfunction!(py_record_layouts, m)?)?;
     Ok(())
 }

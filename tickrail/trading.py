@@ -1,0 +1,98 @@
+"""The instance's trading state in shared memory: one seqlock slot per instrument (key 0: the
+global state) that the pre-trade gate reads on every order. The risk worker will write it; until
+it exists the supervisor does, on operators' orders (``tickrail kill``, ``resume``, ``state``)
+and when it halts, and refreshes the segment's heartbeat so the gate knows its writer lives.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from shm_layout import TRADING_STATE, TYPE_IDS, SlotReader, SlotWriter
+from tickrail._native import STATE_REASONS, TRADING_STATES
+
+#: Key of the global state.
+GLOBAL = 0
+#: Keys in the table: instrument ids must be below this (as in the book slots).
+KEYS = 1024
+_STATE_NAMES = {code: name for name, code in TRADING_STATES.items()}
+_REASON_NAMES = {code: name for name, code in STATE_REASONS.items()}
+
+
+class TradingStateError(ValueError):
+    """A state, a reason or a symbol that does not exist; the message names it."""
+
+
+def segment_name(instance: str) -> str:
+    """The trading state segment of ``instance``."""
+    return f"tickrail.{instance}.trading"
+
+
+class TradingStates:
+    """The writer of an instance's trading state: every instrument and the global state start
+    ``active``; each change is a new record with the next sequence and its reason."""
+
+    def __init__(self, name: str, instruments: dict[str, int]) -> None:
+        self.name = name
+        self.instruments = instruments
+        self.writer = SlotWriter.create(name, KEYS, TRADING_STATE.itemsize, replace_stale=True)
+        self.records: dict[int, np.void] = {}
+        for key in (GLOBAL, *instruments.values()):
+            self._write(key, "active", "start")
+
+    def _write(self, key: int, state: str, reason: str) -> None:
+        record = np.zeros(1, dtype=TRADING_STATE)
+        previous = self.records.get(key)
+        record["msg_type"] = TYPE_IDS["TradingState"]
+        record["length"] = TRADING_STATE.itemsize
+        record["sequence"] = 0 if previous is None else int(previous["sequence"]) + 1
+        record["publish_ts_ns"] = time.time_ns()
+        record["instrument_id"] = key
+        record["state"] = TRADING_STATES[state]
+        record["reason"] = STATE_REASONS[reason]
+        self.writer.write(key, record)
+        self.records[key] = record[0]
+
+    def set(self, symbol: str | None, state: str, reason: str) -> dict[str, Any]:
+        """Sets ``symbol``'s state (the global state if ``None``); the states as they are now."""
+        if state not in TRADING_STATES:
+            raise TradingStateError(f"no trading state {state!r} ({', '.join(TRADING_STATES)})")
+        if reason not in STATE_REASONS:
+            raise TradingStateError(f"no reason {reason!r} ({', '.join(STATE_REASONS)})")
+        if symbol is not None and symbol not in self.instruments:
+            raise TradingStateError(f"no symbol {symbol!r} ({', '.join(self.instruments)})")
+        self._write(GLOBAL if symbol is None else self.instruments[symbol], state, reason)
+        return self.snapshot()
+
+    def heartbeat(self) -> None:
+        """Says the writer lives (the gate fails closed on a stale heartbeat)."""
+        self.writer.heartbeat()
+
+    def snapshot(self) -> dict[str, Any]:
+        """``{"global": state, "symbols": {symbol: state}}``, as written."""
+        return {
+            "global": _STATE_NAMES[int(self.records[GLOBAL]["state"])],
+            "symbols": {s: _STATE_NAMES[int(self.records[i]["state"])] for s, i in self.instruments.items()},
+        }
+
+    def close(self) -> None:
+        """Gives up the writer's role (the supervisor unlinks the segment)."""
+        self.writer.close()
+
+
+def read(name: str, instrument_id: int) -> tuple[str, str, int]:
+    """The state, the reason of its last change and the change count of ``instrument_id`` (0:
+    global) in segment ``name``, as the gate reads them."""
+    raw = SlotReader.open(name).read(instrument_id)
+    if raw is None:
+        raise TradingStateError(f"{name}: no state for instrument {instrument_id}")
+    record = np.frombuffer(raw, dtype=TRADING_STATE)[0]
+    state, reason = int(record["state"]), int(record["reason"])
+    return (
+        _STATE_NAMES.get(state, f"unknown ({state})"),
+        _REASON_NAMES.get(reason, f"unknown ({reason})"),
+        int(record["sequence"]),
+    )
