@@ -5,6 +5,7 @@
 //! Prices and quantities are the shared memory's fixed point (units of 1e-9); P&L is
 //! nano-currency in `i128`.
 
+pub mod gateway;
 pub mod oms;
 pub mod order_state;
 pub mod positions;

@@ -116,6 +116,8 @@ pub enum OmsError {
 #[derive(Debug)]
 pub struct Oms {
     orders: HashMap<u64, Order>,
+    /// The original order of each pending replacement, by the replacement's id.
+    replacing: HashMap<u64, u64>,
     index: Vec<Option<usize>>,
     venues: usize,
     positions: Positions,
@@ -132,6 +134,7 @@ impl Oms {
         }
         Self {
             orders: HashMap::with_capacity(capacity),
+            replacing: HashMap::with_capacity(capacity / 8 + 1),
             index,
             venues,
             positions: Positions::new(instruments.len(), venues),
@@ -172,22 +175,55 @@ impl Oms {
 
     /// Records our replace request for order `id`: PendingReplace until the venue answers.
     pub fn replace_requested(&mut self, id: u64, replacement: Replacement) -> Result<&Order, OmsError> {
-        if self.orders.contains_key(&replacement.id) {
+        if self.orders.contains_key(&replacement.id) || self.replacing.contains_key(&replacement.id) {
             return Err(OmsError::DuplicateOrder(replacement.id));
         }
-        self.transition(id, Event::ReplaceRequested, |order| order.replacement = Some(replacement))
+        self.transition(id, Event::ReplaceRequested, |order| order.replacement = Some(replacement))?;
+        self.replacing.insert(replacement.id, id);
+        Ok(&self.orders[&id])
+    }
+
+    /// Takes on an order found working at the venue that this OMS did not send (recovered
+    /// after a restart, from the venue's replay): New, or PartiallyFilled if `filled`.
+    pub fn adopt(&mut self, order: &NewOrder, filled: i64) -> Result<&Order, OmsError> {
+        self.sent(order)?;
+        self.transition(order.id, Event::Accepted, |_| {})?;
+        if filled > 0 {
+            let record = self.orders.get_mut(&order.id).ok_or(OmsError::UnknownOrder(order.id))?;
+            record.filled = filled.min(record.quantity);
+            record.state = if record.filled == record.quantity {
+                OrderState::Filled
+            } else {
+                OrderState::PartiallyFilled
+            };
+        }
+        Ok(&self.orders[&order.id])
     }
 
     /// Applies a venue's report on order `id`; the order as it is now (for a replace, the
     /// replacement, under its new id).
     pub fn apply(&mut self, id: u64, report: Report) -> Result<&Order, OmsError> {
+        // A venue that names the replacement when it refuses a replace (OUCH) is answered
+        // about the original.
+        if let (Report::Rejected, Some(&original)) = (report, self.replacing.get(&id)) {
+            if !self.orders.contains_key(&id) {
+                return self.apply(original, Report::ReplaceRejected);
+            }
+        }
         match report {
             Report::Accepted => self.transition(id, Event::Accepted, |_| {}),
             Report::Rejected => self.transition(id, Event::Rejected, |_| {}),
             Report::Canceled => self.transition(id, Event::Canceled, |_| {}),
             Report::CancelRejected => self.transition(id, Event::CancelRejected, |_| {}),
             Report::Expired => self.transition(id, Event::Expired, |_| {}),
-            Report::ReplaceRejected => self.transition(id, Event::ReplaceRejected, |o| o.replacement = None),
+            Report::ReplaceRejected => {
+                let pending = self.orders.get(&id).and_then(|o| o.replacement);
+                self.transition(id, Event::ReplaceRejected, |o| o.replacement = None)?;
+                if let Some(replacement) = pending {
+                    self.replacing.remove(&replacement.id);
+                }
+                Ok(&self.orders[&id])
+            }
             Report::Fill { quantity, price } => self.fill(id, quantity, price),
             Report::Replaced => self.replaced(id),
         }
@@ -217,6 +253,7 @@ impl Oms {
             return Err(OmsError::Illegal { id, transition });
         };
         self.transition(id, Event::Replaced, |_| {})?;
+        self.replacing.remove(&replacement.id);
         let state = if order.filled >= replacement.quantity {
             OrderState::Filled
         } else if order.filled > 0 {

@@ -148,6 +148,20 @@ fn a_replace_carries_the_filled_quantity_to_the_new_id_and_a_refused_one_leaves_
         oms.replace_requested(2, Replacement { id: 1, price: ONE, quantity: ONE }).unwrap_err(),
         OmsError::DuplicateOrder(1)
     );
+    // A venue that refuses the replacement by its own id is answered about the original.
+    oms.replace_requested(2, Replacement { id: 4, price: 102 * ONE, quantity: 12 * ONE }).unwrap();
+    let back = *oms.apply(4, Report::Rejected).unwrap();
+    assert_eq!((back.id, back.state), (2, OrderState::PartiallyFilled));
+    assert_eq!(oms.apply(4, Report::Rejected).unwrap_err(), OmsError::UnknownOrder(4), "once only");
+}
+
+#[test]
+fn an_order_found_working_at_the_venue_after_a_restart_is_adopted_with_its_fills() {
+    let mut oms = oms();
+    assert_eq!(oms.adopt(&buy(7, 10 * ONE), 4 * ONE).unwrap().state, OrderState::PartiallyFilled);
+    assert_eq!(oms.adopt(&buy(8, 10 * ONE), 0).unwrap().state, OrderState::New);
+    assert_eq!(oms.adopt(&buy(7, ONE), 0).unwrap_err(), OmsError::DuplicateOrder(7));
+    assert_eq!(oms.open_orders().count(), 2);
 }
 
 #[test]

@@ -6,6 +6,9 @@
 //! After a disconnect, connect again with the old client's
 //! [`next_sequence`](OuchClient::next_sequence): the server replays exactly the messages
 //! missed.
+//!
+//! A hot loop uses [`try_recv`](OuchClient::try_recv) instead of `recv`: it never waits, and
+//! writes that the socket cannot take at once stay queued for the next call.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -65,6 +68,7 @@ pub struct OuchClient {
     buffer: StreamBuffer,
     out: Vec<u8>,
     joined: Session,
+    nonblocking: bool,
 }
 
 impl OuchClient {
@@ -87,8 +91,9 @@ impl OuchClient {
             stream,
             session,
             buffer: StreamBuffer::new(),
-            out: Vec::with_capacity(256),
+            out: Vec::with_capacity(64 * 1024),
             joined: [b' '; 10],
+            nonblocking: false,
         };
         client.session.login(now, &mut client.out);
         client.flush()?;
@@ -126,6 +131,7 @@ impl OuchClient {
     /// The next sequenced message and its sequence number, waiting at most `wait` (`None`
     /// if none came).
     pub fn recv(&mut self, wait: Duration) -> Result<Option<(u64, Outbound)>, ClientError> {
+        self.set_nonblocking(false)?;
         let deadline = Instant::now() + wait;
         while let Some(event) = self.next_event(deadline)? {
             if let Some(message) = event {
@@ -135,18 +141,85 @@ impl OuchClient {
         Ok(None)
     }
 
+    /// The next sequenced message already received, reading what the socket holds without
+    /// waiting; sends a heartbeat when one is due and whatever earlier sends left queued.
+    pub fn try_recv(&mut self) -> Result<Option<(u64, Outbound)>, ClientError> {
+        self.set_nonblocking(true)?;
+        let now = Instant::now();
+        loop {
+            if let Some(event) = self.take_packet(now)? {
+                match event {
+                    Some(message) => return Ok(Some(message)),
+                    None => continue,
+                }
+            }
+            self.session.poll(now, &mut self.out)?;
+            self.flush()?;
+            let mut chunk = [0u8; 4096];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return Err(ClientError::Closed),
+                Ok(n) => self.buffer.extend(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Bytes sent but not yet taken by the socket.
+    pub fn queued(&self) -> usize {
+        self.out.len()
+    }
+
+    fn set_nonblocking(&mut self, nonblocking: bool) -> io::Result<()> {
+        if self.nonblocking != nonblocking {
+            self.stream.set_nonblocking(nonblocking)?;
+            self.nonblocking = nonblocking;
+        }
+        Ok(())
+    }
+
     /// Logs out and closes the connection.
     pub fn logout(mut self) -> Result<(), ClientError> {
         self.session.logout(Instant::now(), &mut self.out);
         self.flush()
     }
 
+    /// Writes what is queued; on a non-blocking socket, what it cannot take stays queued.
     fn flush(&mut self) -> Result<(), ClientError> {
-        if !self.out.is_empty() {
-            self.stream.write_all(&self.out)?;
-            self.out.clear();
+        let mut written = 0;
+        while written < self.out.len() {
+            match self.stream.write(&self.out[written..]) {
+                Ok(0) => return Err(ClientError::Closed),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
         }
+        self.out.drain(..written);
         Ok(())
+    }
+
+    /// Handles the next whole packet received, if there is one: `Some(None)` for a packet
+    /// without a message, `Some(Some(..))` for a sequenced message.
+    fn take_packet(&mut self, now: Instant) -> Result<Option<Option<(u64, Outbound)>>, ClientError> {
+        let Some(packet) = self.buffer.next_packet().map_err(SessionError::from)? else {
+            return Ok(None);
+        };
+        match self.session.on_packet(packet, now)? {
+            ClientEvent::Message { sequence, payload } => {
+                let message =
+                    Outbound::decode(payload).map_err(|error| ClientError::Decode { sequence, error })?;
+                Ok(Some(Some((sequence, message))))
+            }
+            ClientEvent::LoggedIn { session, .. } => {
+                self.joined = session;
+                Ok(Some(None))
+            }
+            ClientEvent::EndOfSession => Err(ClientError::EndOfSession),
+            ClientEvent::None => Ok(Some(None)),
+        }
     }
 
     /// Handles the next packet, reading and heartbeating as needed until `deadline`: `None`
@@ -155,20 +228,8 @@ impl OuchClient {
     fn next_event(&mut self, deadline: Instant) -> Result<Option<Option<(u64, Outbound)>>, ClientError> {
         loop {
             let now = Instant::now();
-            if let Some(packet) = self.buffer.next_packet().map_err(SessionError::from)? {
-                return match self.session.on_packet(packet, now)? {
-                    ClientEvent::Message { sequence, payload } => {
-                        let message = Outbound::decode(payload)
-                            .map_err(|error| ClientError::Decode { sequence, error })?;
-                        Ok(Some(Some((sequence, message))))
-                    }
-                    ClientEvent::LoggedIn { session, .. } => {
-                        self.joined = session;
-                        Ok(Some(None))
-                    }
-                    ClientEvent::EndOfSession => Err(ClientError::EndOfSession),
-                    ClientEvent::None => Ok(Some(None)),
-                };
+            if let Some(event) = self.take_packet(now)? {
+                return Ok(Some(event));
             }
             self.session.poll(now, &mut self.out)?;
             self.flush()?;
