@@ -6,6 +6,7 @@
 //! nano-currency in `i128`.
 
 pub mod gateway;
+pub mod journal;
 pub mod oms;
 pub mod order_state;
 pub mod positions;

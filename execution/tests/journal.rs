@@ -1,0 +1,102 @@
+//! The audit journal: what is appended is read back in order and rebuilds the OMS; a last entry
+//! cut short by a crash is left out and appending goes on after the last whole one; a corrupt
+//! entry or a file that is not a journal is refused by name.
+
+use std::fs::OpenOptions;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use execution::gateway::VenueReport;
+use execution::journal::{self, Entry, JournalError, Writer};
+use execution::oms::{Replacement, Report};
+use execution::{Oms, OrderState};
+use risk::{NewOrder, Side};
+
+const ONE: i64 = 1_000_000_000;
+
+fn path(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tickrail-journal-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("execution.journal");
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+fn day() -> Vec<Entry> {
+    let buy =
+        NewOrder { id: 1, venue: 1, instrument: 1, side: Side::Buy, price: 100 * ONE, quantity: 10 * ONE };
+    let sell = NewOrder { id: 2, side: Side::Sell, price: 101 * ONE, ..buy };
+    let report = |id, report| Entry::Report(VenueReport { id, report, order: None });
+    vec![
+        Entry::Sent(buy),
+        Entry::Sent(sell),
+        report(1, Report::Accepted),
+        Entry::Report(VenueReport { id: 2, report: Report::Accepted, order: Some(sell) }),
+        report(1, Report::Fill { quantity: 4 * ONE, price: 100 * ONE }),
+        Entry::ReplaceRequested(1, Replacement { id: 3, price: 99 * ONE, quantity: 10 * ONE }),
+        report(1, Report::Replaced),
+        Entry::CancelRequested(2),
+        report(2, Report::Canceled),
+        report(3, Report::Fill { quantity: 6 * ONE, price: 99 * ONE }),
+    ]
+}
+
+fn write(path: &Path, entries: &[Entry]) {
+    let (mut writer, contents) = Writer::open(path, 256).unwrap();
+    assert!(contents.entries.is_empty());
+    for entry in entries {
+        writer.append(entry).unwrap();
+    }
+    writer.sync().unwrap();
+}
+
+#[test]
+fn every_entry_is_read_back_in_order_and_rebuilds_the_orders_and_positions() {
+    let path = path("round");
+    write(&path, &day());
+    let contents = journal::read(&path).unwrap();
+    assert_eq!((contents.entries.as_slice(), contents.torn), (day().as_slice(), 0));
+    let mut oms = Oms::new(&[1], 3, 16);
+    journal::rebuild(&mut oms, &contents.entries).unwrap();
+    assert_eq!(oms.order(3).unwrap().state, OrderState::Filled);
+    assert_eq!(oms.order(2).unwrap().state, OrderState::Canceled);
+    let position = oms.positions().venue(0, 1);
+    assert_eq!((position.quantity, position.average_price), (10 * ONE, 99_400_000_000));
+}
+
+#[test]
+fn a_last_entry_cut_short_by_a_crash_is_left_out_and_appending_goes_on_after_the_last_whole_one() {
+    let path = path("torn");
+    write(&path, &day());
+    let length = std::fs::metadata(&path).unwrap().len();
+    OpenOptions::new().write(true).open(&path).unwrap().set_len(length - 3).unwrap();
+    let contents = journal::read(&path).unwrap();
+    assert_eq!(contents.entries.len(), day().len() - 1);
+    assert!(contents.torn > 0);
+
+    let (mut writer, held) = Writer::open(&path, 256).unwrap();
+    assert_eq!(held.entries.len(), day().len() - 1, "reopening keeps every whole entry");
+    writer.append(&day()[9]).unwrap();
+    writer.sync().unwrap();
+    let again = journal::read(&path).unwrap();
+    assert_eq!((again.entries, again.torn), (day(), 0));
+}
+
+#[test]
+fn a_corrupt_entry_and_a_file_that_is_not_a_journal_are_refused_by_name() {
+    let path = path("corrupt");
+    write(&path, &day());
+    let mut file = OpenOptions::new().write(true).open(&path).unwrap();
+    file.seek(SeekFrom::Start(8 + 8 + 3)).unwrap(); // inside the first entry's payload
+    file.write_all(&[0xFF]).unwrap();
+    let err = journal::read(&path).unwrap_err();
+    assert!(
+        matches!(err, JournalError::Corrupt { offset: 8, what: "its checksum does not match", .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("execution.journal"), "{err}");
+
+    std::fs::write(&path, b"not a journal").unwrap();
+    assert!(matches!(journal::read(&path), Err(JournalError::NotAJournal(_))));
+    assert!(matches!(Writer::open(&path, 256), Err(JournalError::NotAJournal(_))), "never appended to");
+}
