@@ -134,8 +134,8 @@ fn an_orders_life_reaches_the_oms_fills_make_the_position_and_a_replace_carries_
     assert_eq!(oms.positions().venue(0, VENUE).quantity, 40 * ONE);
 
     let replacement = Replacement { id: 2, price: 18_999 * ONE / 100, quantity: 100 * ONE };
-    oms.replace_requested(1, replacement).unwrap();
-    alice.send_replace(1, &replacement, 40 * ONE).unwrap();
+    let original = *oms.replace_requested(1, replacement).unwrap();
+    alice.send_replace(&original, &replacement).unwrap();
     apply(&mut oms, &next_report(&mut alice)).unwrap();
     let replaced = *oms.order(2).unwrap();
     assert_eq!(
@@ -143,8 +143,8 @@ fn an_orders_life_reaches_the_oms_fills_make_the_position_and_a_replace_carries_
         (OrderState::PartiallyFilled, 40 * ONE, 60 * ONE)
     );
 
-    oms.cancel_requested(2).unwrap();
-    alice.send_cancel(2).unwrap();
+    let cancelling = *oms.cancel_requested(2).unwrap();
+    alice.send_cancel(&cancelling).unwrap();
     apply(&mut oms, &next_report(&mut alice)).unwrap();
     assert_eq!(oms.order(2).unwrap().state, OrderState::Canceled);
     assert_eq!(oms.open_orders().count(), 0);
@@ -218,10 +218,10 @@ fn an_oms_restarted_from_nothing_replays_the_day_to_the_venues_open_orders_and_o
     send(&mut bob, &mut theirs, &order(2, Side::Buy, 19_050, 10));
     drain(&mut alice, &mut oms, Duration::from_millis(100));
     let replacement = Replacement { id: 4, price: 18_980 * ONE / 100, quantity: 40 * ONE };
-    oms.replace_requested(2, replacement).unwrap();
-    alice.send_replace(2, &replacement, 0).unwrap();
-    oms.cancel_requested(1).unwrap();
-    alice.send_cancel(1).unwrap();
+    let original = *oms.replace_requested(2, replacement).unwrap();
+    alice.send_replace(&original, &replacement).unwrap();
+    let cancelling = *oms.cancel_requested(1).unwrap();
+    alice.send_cancel(&cancelling).unwrap();
     drain(&mut alice, &mut oms, Duration::from_millis(100));
     drop(alice);
 

@@ -2,11 +2,12 @@
 //! and turns the venue's messages into [`VenueReport`]s for the OMS, and [`apply`], which
 //! feeds them to the OMS, adopting what a restarted OMS finds working at the venue.
 
+pub mod fix;
 pub mod ouch;
 
 use risk::NewOrder;
 
-use crate::oms::{Oms, OmsError, Replacement, Report};
+use crate::oms::{Oms, OmsError, Order, Replacement, Report};
 use crate::order_state::OrderState;
 
 /// What a gateway sends; each venue's protocol implements it.
@@ -17,16 +18,11 @@ pub trait OrderEntry {
     /// Sends a new order.
     fn send_new(&mut self, order: &NewOrder) -> Result<(), Self::Error>;
 
-    /// Sends a cancel of order `id`.
-    fn send_cancel(&mut self, id: u64) -> Result<(), Self::Error>;
+    /// Sends a cancel of `order` (all that is open).
+    fn send_cancel(&mut self, order: &Order) -> Result<(), Self::Error>;
 
-    /// Sends a replace of order `original` (with `filled` filled) by `replacement`.
-    fn send_replace(
-        &mut self,
-        original: u64,
-        replacement: &Replacement,
-        filled: i64,
-    ) -> Result<(), Self::Error>;
+    /// Sends a replace of `order` by `replacement` (whose quantity counts what has filled).
+    fn send_replace(&mut self, order: &Order, replacement: &Replacement) -> Result<(), Self::Error>;
 }
 
 /// Sends again, after a reconnect, every request of ours on `venue` the venue has not
@@ -47,10 +43,8 @@ pub fn resend_pending<G: OrderEntry>(gateway: &mut G, oms: &Oms, venue: usize) -
                 };
                 gateway.send_new(&new)?;
             }
-            (OrderState::PendingCancel, _) => gateway.send_cancel(order.id)?,
-            (OrderState::PendingReplace, Some(replacement)) => {
-                gateway.send_replace(order.id, &replacement, order.filled)?
-            }
+            (OrderState::PendingCancel, _) => gateway.send_cancel(order)?,
+            (OrderState::PendingReplace, Some(replacement)) => gateway.send_replace(order, &replacement)?,
             _ => continue,
         }
         sent += 1;
@@ -69,6 +63,19 @@ pub struct VenueReport {
     /// The order as the venue now holds it, with its open quantity (for a replace, the
     /// replacement).
     pub order: Option<NewOrder>,
+}
+
+/// The venue cancelled every order of ours when our session dropped (cancel-on-disconnect):
+/// `oms` says so. An order still pending new is taken as rejected (the venue either never had
+/// it or cancelled it); how many orders that ended.
+pub fn cancelled_on_disconnect(oms: &mut Oms, venue: usize) -> Result<usize, OmsError> {
+    let ended: Vec<(u64, OrderState)> =
+        oms.open_orders().filter(|o| o.venue == venue).map(|o| (o.id, o.state)).collect();
+    for &(id, state) in &ended {
+        let report = if state == OrderState::PendingNew { Report::Rejected } else { Report::Canceled };
+        oms.apply(id, report)?;
+    }
+    Ok(ended.len())
 }
 
 /// Applies `report` to `oms`. An order the OMS does not know (it restarted, and the venue is

@@ -17,7 +17,7 @@ use protocols::soupbintcp_session::SessionError;
 use risk::{NewOrder, Side};
 
 use crate::gateway::{OrderEntry, VenueReport};
-use crate::oms::{Replacement, Report};
+use crate::oms::{Order, Replacement, Report};
 
 /// Fixed-point units (1e-9) in one OUCH price unit (1e-4).
 const PRICE_UNIT: i64 = 100_000;
@@ -258,23 +258,16 @@ impl OrderEntry for OuchGateway {
         Ok(self.client.send(&Inbound::EnterOrder(enter))?)
     }
 
-    /// Sends a cancel of order `id` (all that is open).
-    fn send_cancel(&mut self, id: u64) -> Result<(), Self::Error> {
-        Ok(self.client.send(&Inbound::CancelOrder(CancelOrder { token: token(id)?, shares: 0 }))?)
+    fn send_cancel(&mut self, order: &Order) -> Result<(), Self::Error> {
+        Ok(self.client.send(&Inbound::CancelOrder(CancelOrder { token: token(order.id)?, shares: 0 }))?)
     }
 
-    /// Sends a replace of order `original`, of which `filled` has filled, by `replacement`
-    /// (whose quantity counts the filled part, as the OMS's does; OUCH takes the open part).
-    fn send_replace(
-        &mut self,
-        original: u64,
-        replacement: &Replacement,
-        filled: i64,
-    ) -> Result<(), Self::Error> {
+    /// OUCH takes the replacement's open shares: its quantity less what has filled.
+    fn send_replace(&mut self, order: &Order, replacement: &Replacement) -> Result<(), Self::Error> {
         let replace = ReplaceOrder {
-            existing_token: token(original)?,
+            existing_token: token(order.id)?,
             replacement_token: token(replacement.id)?,
-            shares: shares_of(replacement.id, replacement.quantity - filled)?,
+            shares: shares_of(replacement.id, replacement.quantity - order.filled)?,
             price: price_of(replacement.id, replacement.price)?,
             time_in_force: ouch42::TIF_MARKET_HOURS,
             display: b'Y',

@@ -1,0 +1,418 @@
+//! Venue B's order entry: FIX 4.4 over TCP (NewOrderSingle, OrderCancelRequest,
+//! OrderCancelReplaceRequest; ExecutionReport and OrderCancelReject back). Client order ids
+//! travel as their decimal digits, a cancel request's as the order's followed by `C`; prices
+//! and quantities in FIX's decimal text are our fixed point exactly.
+//!
+//! Venue B starts every session afresh (ResetSeqNumFlag) and cancels a session's orders when
+//! it ends, so after a dropped connection our open orders there are cancelled
+//! ([`crate::gateway::cancelled_on_disconnect`]) and the gateway logs on again.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use protocols::fix::frame;
+use protocols::fix44::{
+    Body, CxlRejResponseTo, ExecType, ExecutionReport, Message, NewOrderSingle, OrdType,
+    OrderCancelReplaceRequest, OrderCancelRequest, Side as FixSide,
+};
+use protocols::fix_session::{Incoming, Session, SessionConfig, SessionError, State};
+use protocols::DecodeError;
+use risk::{NewOrder, Side};
+use shm_layout::realtime_ns;
+
+use crate::gateway::{OrderEntry, VenueReport};
+use crate::oms::{Order, Replacement, Report};
+
+/// The read buffer's size: far more than one message.
+const READ_BUFFER: usize = 64 << 10;
+/// Sent messages kept for the venue's resend requests.
+const RETENTION: usize = 4096;
+
+/// Why the gateway could not send, or could not read the venue.
+#[derive(Debug, thiserror::Error)]
+pub enum FixError {
+    /// The socket failed or the venue closed it.
+    #[error("FIX gateway: {0}")]
+    Io(#[from] io::Error),
+    /// The session failed (logon refused, a timeout, a peer that lost count).
+    #[error("FIX gateway: {0}")]
+    Session(#[from] SessionError),
+    /// The venue sent bytes that are not FIX 4.4.
+    #[error("FIX gateway: {0}")]
+    Decode(#[from] DecodeError),
+    /// The venue did not answer our Logon in time.
+    #[error("FIX gateway: no Logon from the venue within {0:?}")]
+    LogonTimeout(Duration),
+    /// The instrument is not one this venue lists.
+    #[error("order {id}: instrument {instrument} is not listed on this venue")]
+    UnknownInstrument {
+        /// The order.
+        id: u64,
+        /// Its instrument.
+        instrument: u32,
+    },
+    /// The venue named an order by an id that is not one of ours.
+    #[error("the venue named ClOrdID {0:?}, which is not one of ours")]
+    ForeignId(String),
+    /// The venue named a symbol we do not trade.
+    #[error("the venue named symbol {0:?}, which is not in our symbol table")]
+    ForeignSymbol(String),
+    /// The session is over (the venue logged us out).
+    #[error("FIX gateway: the session ended")]
+    Ended,
+}
+
+/// A client order id as text, without allocating: its decimal digits and an optional suffix.
+struct IdText {
+    bytes: [u8; 21],
+    len: usize,
+}
+
+impl IdText {
+    fn new(id: u64, suffix: Option<u8>) -> Self {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut rest = id;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        let mut bytes = [0u8; 21];
+        let len = digits.len() - at;
+        bytes[..len].copy_from_slice(&digits[at..]);
+        let len = match suffix {
+            Some(byte) => {
+                bytes[len] = byte;
+                len + 1
+            }
+            None => len,
+        };
+        Self { bytes, len }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).expect("ASCII digits")
+    }
+}
+
+/// The order id in a ClOrdID: its digits, with a cancel request's `C` dropped.
+fn id_of(text: &str) -> Result<u64, FixError> {
+    let digits = text.strip_suffix('C').unwrap_or(text);
+    if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(FixError::ForeignId(text.to_owned()));
+    }
+    digits.parse().map_err(|_| FixError::ForeignId(text.to_owned()))
+}
+
+fn fix_side(side: Side) -> FixSide {
+    match side {
+        Side::Buy => FixSide::Buy,
+        Side::Sell => FixSide::Sell,
+    }
+}
+
+/// A logged-on FIX order-entry session with venue B.
+#[derive(Debug)]
+pub struct FixGateway {
+    stream: TcpStream,
+    session: Session,
+    config: SessionConfig,
+    addr: SocketAddr,
+    timeout: Duration,
+    read_buf: Vec<u8>,
+    filled: usize,
+    out: Vec<u8>,
+    venue: usize,
+    /// Each instrument id's symbol.
+    symbols: Vec<Option<String>>,
+}
+
+impl FixGateway {
+    /// Connects to `addr` and logs on as `sender` to `target`, waiting at most `timeout` for
+    /// the venue's Logon; `symbols` are the symbols this venue lists with their instrument ids.
+    pub fn connect(
+        addr: SocketAddr,
+        sender: &str,
+        target: &str,
+        venue: usize,
+        symbols: &[(&str, u32)],
+        timeout: Duration,
+    ) -> Result<Self, FixError> {
+        let config = SessionConfig {
+            sender_comp_id: sender.to_owned(),
+            target_comp_id: target.to_owned(),
+            heartbeat_interval_s: 1,
+            retention: RETENTION,
+        };
+        let top = symbols.iter().map(|&(_, id)| id as usize + 1).max().unwrap_or(0);
+        let mut table = vec![None; top];
+        for &(name, id) in symbols {
+            table[id as usize] = Some(name.to_owned());
+        }
+        let stream = TcpStream::connect_timeout(&addr, timeout)?;
+        let session = Session::initiate(config.clone(), realtime_ns());
+        let mut gateway = Self {
+            stream,
+            session,
+            config,
+            addr,
+            timeout,
+            read_buf: vec![0; READ_BUFFER],
+            filled: 0,
+            out: Vec::with_capacity(READ_BUFFER),
+            venue,
+            symbols: table,
+        };
+        gateway.log_on()?;
+        Ok(gateway)
+    }
+
+    /// Connects and logs on again after the connection dropped (a new session: the venue
+    /// cancelled what we had there).
+    pub fn reconnect(&mut self) -> Result<(), FixError> {
+        self.stream = TcpStream::connect_timeout(&self.addr, self.timeout)?;
+        self.session = Session::initiate(self.config.clone(), realtime_ns());
+        self.filled = 0;
+        self.out.clear();
+        self.log_on()
+    }
+
+    fn log_on(&mut self) -> Result<(), FixError> {
+        self.stream.set_nodelay(true)?;
+        self.stream.set_nonblocking(true)?;
+        let deadline = Instant::now() + self.timeout;
+        while self.session.state() != State::Active {
+            if Instant::now() >= deadline {
+                return Err(FixError::LogonTimeout(self.timeout));
+            }
+            if self.poll()?.is_none() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `f` with the symbol of `instrument`; the table is moved out meanwhile (no copy),
+    /// so `f` may send.
+    fn with_symbol(
+        &mut self,
+        id: u64,
+        instrument: u32,
+        f: impl FnOnce(&mut Self, &str) -> Result<(), FixError>,
+    ) -> Result<(), FixError> {
+        let symbols = std::mem::take(&mut self.symbols);
+        let outcome = match symbols.get(instrument as usize).and_then(|s| s.as_deref()) {
+            Some(symbol) => f(self, symbol),
+            None => Err(FixError::UnknownInstrument { id, instrument }),
+        };
+        self.symbols = symbols;
+        outcome
+    }
+
+    fn instrument(&self, symbol: &str) -> Result<u32, FixError> {
+        self.symbols
+            .iter()
+            .position(|s| s.as_deref() == Some(symbol))
+            .map(|at| at as u32)
+            .ok_or_else(|| FixError::ForeignSymbol(symbol.to_owned()))
+    }
+
+    /// Numbers and sends `body` after whatever the session must send first.
+    fn send(&mut self, body: &Body<'_>) -> Result<(), FixError> {
+        let now = realtime_ns();
+        self.session.drain_output(&mut self.out);
+        let bytes = self.session.send(body, now);
+        self.out.extend_from_slice(bytes);
+        self.flush()
+    }
+
+    /// Writes what is queued; what the socket cannot take now stays queued.
+    fn flush(&mut self) -> Result<(), FixError> {
+        self.session.drain_output(&mut self.out);
+        let mut written = 0;
+        while written < self.out.len() {
+            match self.stream.write(&self.out[written..]) {
+                Ok(0) => {
+                    return Err(io::Error::new(ErrorKind::WriteZero, "the venue closed the connection").into())
+                }
+                Ok(n) => written += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.out.drain(..written);
+        Ok(())
+    }
+
+    /// The next report the venue has sent, without waiting (`None`: nothing yet); runs the
+    /// session's timers and sends what they call for.
+    pub fn poll(&mut self) -> Result<Option<VenueReport>, FixError> {
+        let mut used = 0;
+        let outcome = self.next_report(&mut used);
+        self.read_buf.copy_within(used..self.filled, 0);
+        self.filled -= used;
+        outcome
+    }
+
+    fn next_report(&mut self, used: &mut usize) -> Result<Option<VenueReport>, FixError> {
+        loop {
+            while let Some((frame, len)) = frame(&self.read_buf[*used..self.filled])? {
+                *used += len;
+                match self.session.on_frame(&frame, realtime_ns())? {
+                    Incoming::App(message) => {
+                        if let Some(report) = self.report(&message)? {
+                            self.flush()?;
+                            return Ok(Some(report));
+                        }
+                    }
+                    Incoming::LoggedOut => return Err(FixError::Ended),
+                    _ => {}
+                }
+            }
+            self.session.on_timer(realtime_ns())?;
+            self.flush()?;
+            if self.session.state() == State::Closed {
+                return Err(FixError::Ended);
+            }
+            if *used > 0 {
+                // Room for what comes next, before reading again.
+                self.read_buf.copy_within(*used..self.filled, 0);
+                self.filled -= *used;
+                *used = 0;
+            }
+            if self.filled == self.read_buf.len() {
+                self.read_buf.resize(self.read_buf.len() * 2, 0);
+            }
+            match self.stream.read(&mut self.read_buf[self.filled..]) {
+                Ok(0) => {
+                    return Err(
+                        io::Error::new(ErrorKind::UnexpectedEof, "the venue closed the connection").into()
+                    )
+                }
+                Ok(n) => self.filled += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(None),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    fn order_of(&self, r: &ExecutionReport<'_>, id: u64) -> Result<NewOrder, FixError> {
+        Ok(NewOrder {
+            id,
+            venue: self.venue,
+            instrument: self.instrument(r.symbol)?,
+            side: if r.side == FixSide::Buy { Side::Buy } else { Side::Sell },
+            price: r.price.unwrap_or(0),
+            quantity: r.leaves_qty,
+        })
+    }
+
+    fn report(&self, message: &Message<'_>) -> Result<Option<VenueReport>, FixError> {
+        let plain = |id, report| Some(VenueReport { id, report, order: None });
+        Ok(match &message.body {
+            Body::ExecutionReport(r) => {
+                let id = id_of(r.cl_ord_id)?;
+                let original = r.orig_cl_ord_id.map(id_of).transpose()?;
+                match r.exec_type {
+                    ExecType::New => {
+                        Some(VenueReport { id, report: Report::Accepted, order: Some(self.order_of(r, id)?) })
+                    }
+                    ExecType::Trade => plain(
+                        id,
+                        Report::Fill { quantity: r.last_qty.unwrap_or(0), price: r.last_px.unwrap_or(0) },
+                    ),
+                    ExecType::Canceled => plain(original.unwrap_or(id), Report::Canceled),
+                    ExecType::Replaced => Some(VenueReport {
+                        id: original.unwrap_or(id),
+                        report: Report::Replaced,
+                        order: Some(self.order_of(r, id)?),
+                    }),
+                    ExecType::Rejected => plain(id, Report::Rejected),
+                }
+            }
+            Body::OrderCancelReject(r) => {
+                let report = match r.response_to {
+                    CxlRejResponseTo::OrderCancelRequest => Report::CancelRejected,
+                    CxlRejResponseTo::OrderCancelReplaceRequest => Report::ReplaceRejected,
+                };
+                plain(id_of(r.orig_cl_ord_id)?, report)
+            }
+            _ => None,
+        })
+    }
+}
+
+impl OrderEntry for FixGateway {
+    type Error = FixError;
+
+    /// A day limit order.
+    fn send_new(&mut self, order: &NewOrder) -> Result<(), Self::Error> {
+        let id = IdText::new(order.id, None);
+        self.with_symbol(order.id, order.instrument, |gateway, symbol| {
+            gateway.send(&Body::NewOrderSingle(NewOrderSingle {
+                cl_ord_id: id.as_str(),
+                symbol,
+                side: fix_side(order.side),
+                transact_time_ns: realtime_ns(),
+                order_qty: order.quantity,
+                ord_type: OrdType::Limit,
+                price: Some(order.price),
+                time_in_force: None,
+            }))
+        })
+    }
+
+    fn send_cancel(&mut self, order: &Order) -> Result<(), Self::Error> {
+        let original = IdText::new(order.id, None);
+        let request = IdText::new(order.id, Some(b'C'));
+        self.with_symbol(order.id, order.instrument, |gateway, symbol| {
+            gateway.send(&Body::OrderCancelRequest(OrderCancelRequest {
+                orig_cl_ord_id: original.as_str(),
+                cl_ord_id: request.as_str(),
+                symbol,
+                side: fix_side(order.side),
+                transact_time_ns: realtime_ns(),
+            }))
+        })
+    }
+
+    /// FIX's OrderQty is the replacement's total quantity, filled part included, as the OMS's.
+    fn send_replace(&mut self, order: &Order, replacement: &Replacement) -> Result<(), Self::Error> {
+        let original = IdText::new(order.id, None);
+        let new = IdText::new(replacement.id, None);
+        self.with_symbol(order.id, order.instrument, |gateway, symbol| {
+            gateway.send(&Body::OrderCancelReplaceRequest(OrderCancelReplaceRequest {
+                orig_cl_ord_id: original.as_str(),
+                cl_ord_id: new.as_str(),
+                symbol,
+                side: fix_side(order.side),
+                transact_time_ns: realtime_ns(),
+                order_qty: replacement.quantity,
+                ord_type: OrdType::Limit,
+                price: Some(replacement.price),
+            }))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_travel_as_digits_and_a_cancel_request_adds_a_c() {
+        assert_eq!(IdText::new(0, None).as_str(), "0");
+        assert_eq!(IdText::new(u64::MAX, Some(b'C')).as_str(), "18446744073709551615C");
+        assert_eq!(id_of("42C").unwrap(), 42);
+        assert_eq!(id_of("42").unwrap(), 42);
+        assert!(matches!(id_of("b1"), Err(FixError::ForeignId(t)) if t == "b1"));
+        assert!(matches!(id_of(""), Err(FixError::ForeignId(_))));
+    }
+}
