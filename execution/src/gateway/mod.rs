@@ -3,6 +3,7 @@
 //! feeds them to the OMS, adopting what a restarted OMS finds working at the venue.
 
 pub mod fix;
+pub mod json;
 pub mod ouch;
 
 use risk::NewOrder;
