@@ -10,6 +10,7 @@ pub mod journal;
 pub mod oms;
 pub mod order_state;
 pub mod positions;
+pub mod strategy;
 
 pub use oms::{Oms, OmsError, Order};
 pub use order_state::{Event, IllegalTransition, OrderState};
