@@ -109,9 +109,11 @@ fn drain(gateway: &mut OuchGateway, oms: &mut Oms, quiet: Duration) {
     }
 }
 
+/// Sends `order` at once (the gateway queues what it sends until a flush or a poll).
 fn send(gateway: &mut OuchGateway, oms: &mut Oms, order: &NewOrder) {
     oms.sent(order).unwrap();
     gateway.send_new(order).unwrap();
+    gateway.flush().unwrap();
 }
 
 #[test]

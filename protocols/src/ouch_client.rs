@@ -122,10 +122,16 @@ impl OuchClient {
 
     /// Sends `message`.
     pub fn send(&mut self, message: &Inbound) -> Result<(), ClientError> {
+        self.queue(message)?;
+        self.flush()
+    }
+
+    /// Queues `message` without writing it: it goes out with the next [`flush`](Self::flush)
+    /// (or `send`, `try_recv`), so a burst costs one write.
+    pub fn queue(&mut self, message: &Inbound) -> Result<(), ClientError> {
         let mut bytes = [0u8; MAX_INBOUND_LEN];
         let len = message.encode(&mut bytes);
-        self.session.send(&bytes[..len], Instant::now(), &mut self.out)?;
-        self.flush()
+        Ok(self.session.send(&bytes[..len], Instant::now(), &mut self.out)?)
     }
 
     /// The next sequenced message and its sequence number, waiting at most `wait` (`None`
@@ -186,7 +192,7 @@ impl OuchClient {
     }
 
     /// Writes what is queued; on a non-blocking socket, what it cannot take stays queued.
-    fn flush(&mut self) -> Result<(), ClientError> {
+    pub fn flush(&mut self) -> Result<(), ClientError> {
         let mut written = 0;
         while written < self.out.len() {
             match self.stream.write(&self.out[written..]) {

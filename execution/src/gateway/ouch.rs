@@ -1,4 +1,6 @@
-//! Venue A's order entry: OUCH 4.2 over SoupBinTCP. Client order ids travel as 14-digit
+//! Venue A's order entry: OUCH 4.2 over SoupBinTCP. Requests are queued and written together
+//! at the next [`OuchGateway::flush`] or [`OuchGateway::poll`], so a burst costs one write.
+//! Client order ids travel as 14-digit
 //! tokens; prices as four implied decimals and quantities as whole shares, exactly (an order
 //! that cannot be said exactly is refused before anything is sent). Recovery is the session's:
 //! logging in again from [`OuchGateway::next_sequence`] replays what was missed, and from 1
@@ -186,6 +188,16 @@ impl OuchGateway {
             .ok_or_else(|| OuchError::ForeignStock(String::from_utf8_lossy(stock).trim_end().to_owned()))
     }
 
+    /// Bytes sent but not yet taken by the socket.
+    pub fn queued(&self) -> usize {
+        self.client.queued()
+    }
+
+    /// Writes what earlier sends left queued (as much as the socket takes now).
+    pub fn flush(&mut self) -> Result<(), OuchError> {
+        Ok(self.client.flush()?)
+    }
+
     /// The next report the venue has sent, without waiting (`None`: nothing yet).
     pub fn poll(&mut self) -> Result<Option<VenueReport>, OuchError> {
         while let Some((_, message)) = self.client.try_recv()? {
@@ -255,11 +267,11 @@ impl OrderEntry for OuchGateway {
             price_of(order.id, order.price)?,
             self.firm,
         );
-        Ok(self.client.send(&Inbound::EnterOrder(enter))?)
+        Ok(self.client.queue(&Inbound::EnterOrder(enter))?)
     }
 
     fn send_cancel(&mut self, order: &Order) -> Result<(), Self::Error> {
-        Ok(self.client.send(&Inbound::CancelOrder(CancelOrder { token: token(order.id)?, shares: 0 }))?)
+        Ok(self.client.queue(&Inbound::CancelOrder(CancelOrder { token: token(order.id)?, shares: 0 }))?)
     }
 
     /// OUCH takes the replacement's open shares: its quantity less what has filled.
@@ -274,7 +286,7 @@ impl OrderEntry for OuchGateway {
             sweep: Sweep::NotEligible,
             minimum_quantity: 0,
         };
-        Ok(self.client.send(&Inbound::ReplaceOrder(replace))?)
+        Ok(self.client.queue(&Inbound::ReplaceOrder(replace))?)
     }
 }
 
