@@ -90,11 +90,13 @@ pub enum Action {
     },
 }
 
-/// A working quote: its id and price.
+/// A working quote: its id and price, and whether the venue has accepted it (a quote not yet
+/// accepted is neither moved nor pulled: there is nothing at the venue to act on yet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Quote {
     id: u64,
     price: i64,
+    live: bool,
 }
 
 /// The market maker for one symbol.
@@ -201,6 +203,7 @@ impl MarketMaker {
         };
         let placed = match (slot, target) {
             (None, None) => return,
+            (Some(quote), _) if !quote.live => return,
             (Some(quote), None) => {
                 actions.push(Action::Cancel { id: quote.id, venue });
                 None
@@ -214,12 +217,13 @@ impl MarketMaker {
                 } else {
                     actions.push(Action::Replace { original: quote.id, order: order(*next_id, price) });
                 }
-                Some(Quote { id: *next_id, price })
+                // Live again once the venue has done the replace (or accepted the new order).
+                Some(Quote { id: *next_id, price, live: false })
             }
             (None, Some(price)) => {
                 *next_id += 1;
                 actions.push(Action::New(order(*next_id, price)));
-                Some(Quote { id: *next_id, price })
+                Some(Quote { id: *next_id, price, live: false })
             }
         };
         self.quotes[venue][side_index(side)][level] = placed;
@@ -258,6 +262,16 @@ impl MarketMaker {
                 price,
                 quantity,
             }));
+        }
+    }
+
+    /// The venue accepted order `id` (or replaced a quote by it): its quote may now be moved
+    /// or pulled.
+    pub fn order_live(&mut self, id: u64) {
+        for quote in self.quotes.iter_mut().flatten().flatten().flatten() {
+            if quote.id == id {
+                quote.live = true;
+            }
         }
     }
 

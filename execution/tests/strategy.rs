@@ -36,9 +36,16 @@ fn top(bid_cents: i64, ask_cents: i64) -> Top {
     }
 }
 
+/// One book change; every new order and replacement is then accepted by its venue.
 fn run(mm: &mut MarketMaker, tops: &[Top], position: i64, next_id: &mut u64) -> Vec<Action> {
     let mut actions = Vec::with_capacity(64);
     mm.on_book(tops, position, next_id, &mut actions);
+    for action in &actions {
+        match action {
+            Action::New(order) | Action::Replace { order, .. } => mm.order_live(order.id),
+            Action::Cancel { .. } => {}
+        }
+    }
     actions
 }
 
@@ -111,6 +118,22 @@ fn quotes_are_pulled_when_no_book_can_be_trusted_and_a_done_quote_is_placed_agai
     mm.order_done(again[0].id);
     assert_eq!(news(&run(&mut mm, &[top(10_000, 10_002)], 0, &mut next_id)).len(), 1, "the filled side only");
     assert_ne!(placed[0].id, again[0].id);
+}
+
+#[test]
+fn a_quote_the_venue_has_not_accepted_is_neither_moved_nor_pulled() {
+    let mut mm = MarketMaker::new(1, 1, MarketMakerConfig { levels: 1, ..config() });
+    let (mut next_id, mut actions) = (0, Vec::new());
+    mm.on_book(&[top(10_000, 10_002)], 0, &mut next_id, &mut actions);
+    assert_eq!(actions.len(), 2);
+    actions.clear();
+    mm.on_book(&[top(10_010, 10_012)], 0, &mut next_id, &mut actions);
+    assert!(actions.is_empty(), "not accepted yet: nothing to replace");
+    mm.on_book(&[Top { usable: false, ..top(10_010, 10_012) }], 0, &mut next_id, &mut actions);
+    assert!(actions.is_empty(), "nor to cancel");
+    mm.order_live(1);
+    mm.on_book(&[top(10_010, 10_012)], 0, &mut next_id, &mut actions);
+    assert_eq!(actions.len(), 1, "the accepted quote moves; the other still waits");
 }
 
 #[test]

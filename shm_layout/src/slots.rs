@@ -153,6 +153,12 @@ impl Reader {
         self.mapping.geometry().max_message_size as usize
     }
 
+    /// When the writer last gave a sign of life ([`Writer::heartbeat`]), `CLOCK_MONOTONIC`
+    /// nanoseconds (0 if never): a reader that must fail closed on a dead writer checks it.
+    pub fn writer_heartbeat_ns(&self) -> u64 {
+        self.mapping.writer_block().heartbeat_ns.load(Ordering::Relaxed)
+    }
+
     /// Sets the bound on retries per read.
     pub fn set_max_retries(&mut self, max_retries: u32) {
         self.max_retries = max_retries;

@@ -149,6 +149,11 @@ fn slots_hold_the_latest_record_per_key() {
     assert_eq!(&out, b"second!!");
     assert!(matches!(writer.write(2, b"12345678"), Err(ShmError::KeyOutOfRange { key: 2, capacity: 2, .. })));
     assert!(matches!(reader.read(0, &mut [0u8; 4]), Err(ShmError::GeometryMismatch { .. })));
+    let attached = reader.writer_heartbeat_ns();
+    assert!(attached > 0, "attaching is the writer's first sign of life");
+    std::thread::sleep(std::time::Duration::from_millis(1));
+    writer.heartbeat();
+    assert!(reader.writer_heartbeat_ns() > attached, "a reader sees the writer's heartbeat");
 }
 
 #[test]
