@@ -5,8 +5,10 @@
 //! Prices and quantities are the shared memory's fixed point (units of 1e-9); P&L is
 //! nano-currency in `i128`.
 
+pub mod engine;
 pub mod gateway;
 pub mod journal;
+pub mod metrics;
 pub mod oms;
 pub mod order_state;
 pub mod positions;

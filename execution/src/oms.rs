@@ -287,6 +287,12 @@ impl Oms {
         Ok(order)
     }
 
+    /// The original order a pending replacement `id` will replace, if `id` is one (and not
+    /// an order of its own).
+    pub fn original_of(&self, id: u64) -> Option<u64> {
+        self.replacing.get(&id).copied().filter(|_| !self.orders.contains_key(&id))
+    }
+
     /// Order `id`.
     pub fn order(&self, id: u64) -> Option<&Order> {
         self.orders.get(&id)

@@ -107,6 +107,8 @@ pub struct MarketMaker {
     venues: usize,
     /// `[venue][side][level]`: the quote working there, if any.
     quotes: [[[Option<Quote>; MAX_LEVELS]; 2]; MAX_VENUES],
+    /// The fair value last quoted around.
+    last_fair: Option<i64>,
 }
 
 fn side_index(side: Side) -> usize {
@@ -122,7 +124,7 @@ impl MarketMaker {
     pub fn new(instrument: u32, venues: usize, config: MarketMakerConfig) -> Self {
         assert!(venues <= MAX_VENUES && config.levels <= MAX_LEVELS, "a market maker's tables are fixed");
         assert!(config.tick > 0 && config.lot > 0, "tick and lot are positive");
-        Self { config, instrument, venues, quotes: [[[None; MAX_LEVELS]; 2]; MAX_VENUES] }
+        Self { config, instrument, venues, quotes: [[[None; MAX_LEVELS]; 2]; MAX_VENUES], last_fair: None }
     }
 
     /// The fair value: the mean of the usable venues' mids.
@@ -165,8 +167,13 @@ impl MarketMaker {
     pub fn on_book(&mut self, tops: &[Top], position: i64, next_id: &mut u64, actions: &mut Vec<Action>) {
         self.take_arbitrage(tops, next_id, actions);
         let fair = self.fair_value(tops);
+        // The side moving away from the other moves first, so a quote never meets our own
+        // quote on the other side that has not moved yet.
+        let rising = matches!((fair, self.last_fair), (Some(now), Some(before)) if now > before);
+        let sides = if rising { [Side::Sell, Side::Buy] } else { [Side::Buy, Side::Sell] };
+        self.last_fair = fair.or(self.last_fair);
         for (venue, top) in tops.iter().enumerate().take(self.venues) {
-            for side in [Side::Buy, Side::Sell] {
+            for side in sides {
                 for level in 0..MAX_LEVELS {
                     let slot = self.quotes[venue][side_index(side)][level];
                     let target = match fair {

@@ -166,7 +166,7 @@ fn a_dropped_session_cancels_our_orders_at_the_venue_and_a_restart_from_the_jour
     let contents = journal::read(&path).unwrap();
     journal::rebuild(&mut restarted, &contents.entries).unwrap();
     assert_eq!(restarted.open_orders().count(), 3, "the journal holds the orders as they were");
-    assert_eq!(cancelled_on_disconnect(&mut restarted, VENUE).unwrap(), 3);
+    assert_eq!(cancelled_on_disconnect(&mut restarted, VENUE).unwrap().len(), 3);
     assert_eq!(restarted.open_orders().count(), 0);
     assert_eq!(restarted.positions().venue(1, VENUE).quantity, 60 * ONE, "the fill survives in the journal");
 

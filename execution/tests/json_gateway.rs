@@ -126,7 +126,7 @@ fn a_dropped_session_cancels_our_orders_at_the_venue_and_the_oms_says_so() {
         apply(&mut oms, &next_report(&mut desk)).unwrap();
     }
     drop(desk);
-    assert_eq!(cancelled_on_disconnect(&mut oms, VENUE).unwrap(), 2);
+    assert_eq!(cancelled_on_disconnect(&mut oms, VENUE).unwrap().len(), 2);
     assert!(oms.open_orders().next().is_none());
 
     let _desk = connect(&venue, "desk-1", b"secret one").unwrap();

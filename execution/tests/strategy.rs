@@ -137,6 +137,18 @@ fn a_quote_the_venue_has_not_accepted_is_neither_moved_nor_pulled() {
 }
 
 #[test]
+fn when_the_fair_value_rises_the_asks_move_before_the_bids_and_when_it_falls_the_bids_first() {
+    let mut mm = MarketMaker::new(1, 1, MarketMakerConfig { levels: 1, ..config() });
+    let mut next_id = 0;
+    run(&mut mm, &[top(10_000, 10_002)], 0, &mut next_id);
+    let side = |a: &Action| if let Action::Replace { order, .. } = a { Some(order.side) } else { None };
+    let up = run(&mut mm, &[top(10_010, 10_012)], 0, &mut next_id);
+    assert_eq!(up.iter().filter_map(side).collect::<Vec<_>>(), [Side::Sell, Side::Buy]);
+    let down = run(&mut mm, &[top(9_990, 9_992)], 0, &mut next_id);
+    assert_eq!(down.iter().filter_map(side).collect::<Vec<_>>(), [Side::Buy, Side::Sell]);
+}
+
+#[test]
 fn arbitrage_is_taken_only_past_fees_and_the_margin_and_for_what_both_books_show() {
     let mut mm = MarketMaker::new(1, 3, MarketMakerConfig { levels: 0, ..config() });
     let mut next_id = 0;

@@ -70,9 +70,29 @@ pub enum JsonError {
 #[derive(Debug)]
 pub struct JsonGateway {
     ws: WsStream<TcpStream>,
+    login: Login,
     venue: usize,
     symbols: Vec<Option<String>>,
     text: Vec<u8>,
+}
+
+/// What logging on takes, kept to log on again.
+#[derive(Clone)]
+struct Login {
+    addr: SocketAddr,
+    api_key: String,
+    secret: Vec<u8>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret stays out of logs.
+        f.debug_struct("Login")
+            .field("addr", &self.addr)
+            .field("api_key", &self.api_key)
+            .finish_non_exhaustive()
+    }
 }
 
 fn unix_ms() -> u64 {
@@ -90,25 +110,47 @@ impl JsonGateway {
         symbols: &[(&str, u32)],
         timeout: Duration,
     ) -> Result<Self, JsonError> {
-        let stream = TcpStream::connect_timeout(&addr, timeout)?;
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(timeout))?;
-        let mut ws = WsStream::connect(stream, &addr.to_string(), "/ws", WsLimits::default(), timeout)?;
-        let logon = Request { id: LOGON_ID, call: Call::Logon(Logon::signed(api_key, secret, unix_ms())) };
-        ws.send_text(&logon.encode())?;
-        ws.get_ref().set_nonblocking(true)?;
+        let login = Login { addr, api_key: api_key.to_owned(), secret: secret.to_vec(), timeout };
         let top = symbols.iter().map(|&(_, id)| id as usize + 1).max().unwrap_or(0);
         let mut table = vec![None; top];
         for &(name, id) in symbols {
             table[id as usize] = Some(name.to_owned());
         }
-        let mut gateway = Self { ws, venue, symbols: table, text: Vec::with_capacity(512) };
+        let ws = Self::open(&login)?;
+        let mut gateway = Self { ws, login, venue, symbols: table, text: Vec::with_capacity(512) };
+        gateway.log_on()?;
+        Ok(gateway)
+    }
+
+    /// Connects and logs on again after the connection dropped (the venue cancelled what we
+    /// had there).
+    pub fn reconnect(&mut self) -> Result<(), JsonError> {
+        self.ws = Self::open(&self.login)?;
+        self.log_on()
+    }
+
+    /// Connects, upgrades to WebSocket and sends the signed logon.
+    fn open(login: &Login) -> Result<WsStream<TcpStream>, JsonError> {
+        let stream = TcpStream::connect_timeout(&login.addr, login.timeout)?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(login.timeout))?;
+        let limits = WsLimits::default();
+        let mut ws = WsStream::connect(stream, &login.addr.to_string(), "/ws", limits, login.timeout)?;
+        let signed = Logon::signed(&login.api_key, &login.secret, unix_ms());
+        ws.send_text(&Request { id: LOGON_ID, call: Call::Logon(signed) }.encode())?;
+        ws.get_ref().set_nonblocking(true)?;
+        Ok(ws)
+    }
+
+    /// Waits (at most the timeout) for the answer to the logon.
+    fn log_on(&mut self) -> Result<(), JsonError> {
+        let timeout = self.login.timeout;
         let deadline = Instant::now() + timeout;
         loop {
-            match gateway.next_message()? {
+            match self.next_message()? {
                 Some(OrderChannelMessage::Response(r)) if r.id == LOGON_ID => {
                     if r.status == 200 {
-                        return Ok(gateway);
+                        return Ok(());
                     }
                     let why = r.error.map_or_else(|| format!("status {}", r.status), |e| e.msg);
                     return Err(JsonError::LogonRefused(why));

@@ -8,8 +8,105 @@ pub mod ouch;
 
 use risk::NewOrder;
 
+use crate::gateway::fix::{FixError, FixGateway};
+use crate::gateway::json::{JsonError, JsonGateway};
+use crate::gateway::ouch::{OuchError, OuchGateway};
 use crate::oms::{Oms, OmsError, Order, Replacement, Report};
 use crate::order_state::OrderState;
+
+/// Why a venue's gateway failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// Venue A's.
+    #[error(transparent)]
+    Ouch(#[from] OuchError),
+    /// Venue B's.
+    #[error(transparent)]
+    Fix(#[from] FixError),
+    /// Venue C's.
+    #[error(transparent)]
+    Json(#[from] JsonError),
+}
+
+/// The gateway of one venue, whichever its protocol. There are three, each built once, so
+/// their sizes differing does not matter.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant, reason = "one per venue, never moved on the hot path")]
+pub enum Gateway {
+    /// OUCH 4.2 over SoupBinTCP.
+    Ouch(OuchGateway),
+    /// FIX 4.4.
+    Fix(FixGateway),
+    /// JSON over WebSocket.
+    Json(JsonGateway),
+}
+
+impl Gateway {
+    /// The next report the venue has sent, without waiting.
+    pub fn poll(&mut self) -> Result<Option<VenueReport>, GatewayError> {
+        Ok(match self {
+            Gateway::Ouch(g) => g.poll()?,
+            Gateway::Fix(g) => g.poll()?,
+            Gateway::Json(g) => g.poll()?,
+        })
+    }
+
+    /// Writes what is queued.
+    pub fn flush(&mut self) -> Result<(), GatewayError> {
+        match self {
+            Gateway::Ouch(g) => g.flush()?,
+            // FIX and JSON requests go out as they are sent.
+            Gateway::Fix(_) | Gateway::Json(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Whether the venue cancels our orders when our session drops (so nothing is resent).
+    pub fn cancels_on_disconnect(&self) -> bool {
+        !matches!(self, Gateway::Ouch(_))
+    }
+
+    /// Logs on again after the connection dropped.
+    pub fn reconnect(&mut self) -> Result<(), GatewayError> {
+        match self {
+            Gateway::Ouch(g) => g.reconnect()?,
+            Gateway::Fix(g) => g.reconnect()?,
+            Gateway::Json(g) => g.reconnect()?,
+        }
+        Ok(())
+    }
+}
+
+impl OrderEntry for Gateway {
+    type Error = GatewayError;
+
+    fn send_new(&mut self, order: &NewOrder) -> Result<(), Self::Error> {
+        match self {
+            Gateway::Ouch(g) => g.send_new(order)?,
+            Gateway::Fix(g) => g.send_new(order)?,
+            Gateway::Json(g) => g.send_new(order)?,
+        }
+        Ok(())
+    }
+
+    fn send_cancel(&mut self, order: &Order) -> Result<(), Self::Error> {
+        match self {
+            Gateway::Ouch(g) => g.send_cancel(order)?,
+            Gateway::Fix(g) => g.send_cancel(order)?,
+            Gateway::Json(g) => g.send_cancel(order)?,
+        }
+        Ok(())
+    }
+
+    fn send_replace(&mut self, order: &Order, replacement: &Replacement) -> Result<(), Self::Error> {
+        match self {
+            Gateway::Ouch(g) => g.send_replace(order, replacement)?,
+            Gateway::Fix(g) => g.send_replace(order, replacement)?,
+            Gateway::Json(g) => g.send_replace(order, replacement)?,
+        }
+        Ok(())
+    }
+}
 
 /// What a gateway sends; each venue's protocol implements it.
 pub trait OrderEntry {
@@ -68,15 +165,15 @@ pub struct VenueReport {
 
 /// The venue cancelled every order of ours when our session dropped (cancel-on-disconnect):
 /// `oms` says so. An order still pending new is taken as rejected (the venue either never had
-/// it or cancelled it); how many orders that ended.
-pub fn cancelled_on_disconnect(oms: &mut Oms, venue: usize) -> Result<usize, OmsError> {
-    let ended: Vec<(u64, OrderState)> =
-        oms.open_orders().filter(|o| o.venue == venue).map(|o| (o.id, o.state)).collect();
-    for &(id, state) in &ended {
+/// it or cancelled it). The orders that ended, with the instrument of each.
+pub fn cancelled_on_disconnect(oms: &mut Oms, venue: usize) -> Result<Vec<(u64, u32)>, OmsError> {
+    let ended: Vec<(u64, u32, OrderState)> =
+        oms.open_orders().filter(|o| o.venue == venue).map(|o| (o.id, o.instrument, o.state)).collect();
+    for &(id, _, state) in &ended {
         let report = if state == OrderState::PendingNew { Report::Rejected } else { Report::Canceled };
         oms.apply(id, report)?;
     }
-    Ok(ended.len())
+    Ok(ended.into_iter().map(|(id, instrument, _)| (id, instrument)).collect())
 }
 
 /// Applies `report` to `oms`. An order the OMS does not know (it restarted, and the venue is

@@ -1,0 +1,456 @@
+//! The execution loop: each turn it takes the venues' reports (into the OMS, the journal, the
+//! gate and the strategy), reads the trading state and the books from shared memory without
+//! locks, lets the strategy act on books that changed, sends every new order and replace
+//! through the pre-trade gate and out through its venue's gateway, and writes the turn's
+//! requests together. When trading is killed it cancels every open order, once.
+//!
+//! A turn allocates nothing once its buffers have grown, takes no lock, and makes no system
+//! call but the gateways' reads and writes and the journal's buffered writes.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use risk::{Gate, MarketView, NewOrder, Replace, TradingView};
+use shm_layout::records::{trading_state, Layout, TopOfBook, TradingStateRecord, FLAG_STALE};
+use shm_layout::{monotonic_ns, realtime_ns, slots, ShmResult};
+
+use crate::gateway::{self, cancelled_on_disconnect, resend_pending, Gateway, OrderEntry, VenueReport};
+use crate::journal::{Entry, JournalError, Writer};
+use crate::metrics::{Counter, EngineMetrics};
+use crate::oms::{Oms, Replacement, Report};
+use crate::strategy::{Action, MarketMaker, Top, MAX_VENUES};
+
+/// Turns between reconnection attempts of a venue whose gateway failed.
+const RECONNECT_EVERY: u64 = 1 << 16;
+
+/// One symbol the engine trades: its instrument id, the venues that list it, its market maker.
+#[derive(Debug)]
+pub struct SymbolBook {
+    /// The instrument's id.
+    pub instrument: u32,
+    /// Which venues list it.
+    pub listed: [bool; MAX_VENUES],
+    /// The strategy for it.
+    pub maker: MarketMaker,
+}
+
+/// Where the engine reads and writes.
+#[derive(Debug)]
+pub struct Wiring {
+    /// Each venue's gateway (`None`: the engine does not trade there).
+    pub gateways: Vec<Option<Gateway>>,
+    /// Each venue's book slots (`None`: no feed).
+    pub books: Vec<Option<slots::Reader>>,
+    /// The trading state slots (key 0 global, then per instrument).
+    pub trading: slots::Reader,
+    /// The symbols traded.
+    pub symbols: Vec<SymbolBook>,
+    /// A book older than this (since its feed published it) is not used, nanoseconds.
+    pub max_book_age_ns: u64,
+}
+
+/// The execution loop's state.
+#[derive(Debug)]
+pub struct Engine {
+    wiring: Wiring,
+    gate: Gate,
+    oms: Oms,
+    journal: Writer,
+    metrics: EngineMetrics,
+    next_id: u64,
+    actions: Vec<Action>,
+    /// Per symbol and venue, the version of the book last acted on.
+    seen: Vec<u64>,
+    tops: Vec<Top>,
+    /// When each venue's book in `tops` was published, realtime nanoseconds.
+    published: Vec<u64>,
+    record: [u8; std::mem::size_of::<TopOfBook>()],
+    /// Receive times of the ticks behind this turn's orders, to time them once written.
+    ticks: Vec<u64>,
+    killed: bool,
+    turns: u64,
+    /// Venues whose gateway failed, waiting to reconnect.
+    down: [bool; MAX_VENUES],
+}
+
+/// Why the loop stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The journal could not be written: trading without an audit trail is refused.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// Shared memory could not be read.
+    #[error(transparent)]
+    Shm(#[from] shm_layout::ShmError),
+}
+
+impl Engine {
+    /// An engine over `wiring`, judging orders with `gate`, keeping `oms` (rebuilt from the
+    /// journal), writing `journal` and `metrics`; client order ids start after `last_id`.
+    pub fn new(
+        wiring: Wiring,
+        gate: Gate,
+        oms: Oms,
+        journal: Writer,
+        metrics: EngineMetrics,
+        last_id: u64,
+    ) -> Self {
+        let venues = wiring.gateways.len();
+        let slots = wiring.symbols.len() * venues;
+        Self {
+            seen: vec![0; slots],
+            tops: vec![Top::default(); venues],
+            published: vec![0; venues],
+            wiring,
+            gate,
+            oms,
+            journal,
+            metrics,
+            next_id: last_id,
+            actions: Vec::with_capacity(256),
+            record: [0; std::mem::size_of::<TopOfBook>()],
+            ticks: Vec::with_capacity(256),
+            killed: false,
+            turns: 0,
+            down: [false; MAX_VENUES],
+        }
+    }
+
+    /// The OMS (orders, positions).
+    pub fn oms(&self) -> &Oms {
+        &self.oms
+    }
+
+    /// The gate (its counts).
+    pub fn gate(&self) -> &Gate {
+        &self.gate
+    }
+
+    /// Turns until `stop` is set; an idle turn yields the core unless `spin`.
+    pub fn run(&mut self, stop: &AtomicBool, spin: bool) -> Result<(), EngineError> {
+        while !stop.load(Ordering::Acquire) {
+            if !self.turn()? && !spin {
+                std::thread::yield_now();
+            }
+        }
+        Ok(())
+    }
+
+    /// One turn; whether anything happened.
+    pub fn turn(&mut self) -> Result<bool, EngineError> {
+        self.turns += 1;
+        let mut busy = self.take_reports()?;
+        let trading = self.trading_view(0)?;
+        if trading.global == trading_state::KILLED {
+            if !self.killed {
+                self.killed = true;
+                self.cancel_everything()?;
+                busy = true;
+            }
+        } else {
+            self.killed = false;
+            busy |= self.act_on_books()?;
+        }
+        self.write_out();
+        self.journal.flush()?;
+        self.metrics.heartbeat();
+        Ok(busy)
+    }
+
+    /// Applies every report the venues have sent.
+    fn take_reports(&mut self) -> Result<bool, EngineError> {
+        let mut busy = false;
+        for venue in 0..self.wiring.gateways.len() {
+            if self.down[venue] {
+                if self.turns % RECONNECT_EVERY == 0 {
+                    self.reconnect(venue)?;
+                }
+                continue;
+            }
+            while let Some(gateway) = self.wiring.gateways[venue].as_mut() {
+                match gateway.poll() {
+                    Ok(Some(report)) => {
+                        busy = true;
+                        self.on_report(venue, &report)?;
+                    }
+                    Ok(None) => break,
+                    Err(_) => {
+                        self.lost(venue)?;
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(busy)
+    }
+
+    fn on_report(&mut self, venue: usize, report: &VenueReport) -> Result<(), EngineError> {
+        self.metrics.add(Counter::Reports, 1);
+        // The order the report is about (OUCH refuses a replace by naming the replacement).
+        let id = self.oms.original_of(report.id).unwrap_or(report.id);
+        let before = self.oms.order(id).copied();
+        if gateway::apply(&mut self.oms, report).is_err() {
+            self.metrics.add(Counter::ReportsRefused, 1);
+            return Ok(());
+        }
+        self.journal.append(&Entry::Report(*report))?;
+        let Some(order) = self.oms.order(id).copied() else { return Ok(()) };
+        let symbol = self.symbol_of(order.instrument);
+        match report.report {
+            Report::Fill { quantity, .. } => {
+                self.metrics.add(Counter::Fills, 1);
+                self.gate.filled(venue, order.instrument, id, quantity);
+            }
+            Report::Accepted => {
+                if let Some(s) = symbol {
+                    self.wiring.symbols[s].maker.order_live(id);
+                }
+            }
+            Report::Replaced => {
+                if let (Some(s), Some(new)) = (symbol, before.and_then(|o| o.replacement)) {
+                    self.wiring.symbols[s].maker.order_live(new.id);
+                }
+            }
+            Report::ReplaceRejected | Report::Rejected if before.is_some_and(|o| o.replacement.is_some()) => {
+                // The venue refused a replace the gate passed: the original works on as it was.
+                if let Some(new) = before.and_then(|o| o.replacement) {
+                    let order_now = NewOrder {
+                        id: new.id,
+                        venue,
+                        instrument: order.instrument,
+                        side: order.side,
+                        price: new.price,
+                        quantity: new.quantity,
+                    };
+                    self.gate.replace_refused(
+                        &Replace { original: id, order: order_now },
+                        order.price,
+                        order.open(),
+                    );
+                    if let Some(s) = symbol {
+                        self.wiring.symbols[s].maker.order_done(new.id);
+                    }
+                }
+            }
+            _ => {}
+        }
+        // A replaced order lives on in the gate under its new id.
+        if order.state.is_final() && report.report != Report::Replaced {
+            self.gate.done(venue, order.instrument, id);
+            if let Some(s) = symbol {
+                self.wiring.symbols[s].maker.order_done(id);
+            }
+        }
+        Ok(())
+    }
+
+    fn symbol_of(&self, instrument: u32) -> Option<usize> {
+        self.wiring.symbols.iter().position(|s| s.instrument == instrument)
+    }
+
+    /// The trading state the gate sees for `instrument` (0: only the global state).
+    fn trading_view(&mut self, instrument: u32) -> ShmResult<TradingView> {
+        let mut record = [0u8; std::mem::size_of::<TradingStateRecord>()];
+        let reader = &self.wiring.trading;
+        let state = |reader: &slots::Reader, key: u64, record: &mut [u8]| -> ShmResult<u8> {
+            // A state never written is unknown: the gate fails closed on it.
+            Ok(match reader.read(key, record)? {
+                Some(_) => TradingStateRecord::from_bytes(record).state,
+                None => u8::MAX,
+            })
+        };
+        let global = state(reader, 0, &mut record)?;
+        let symbol = if instrument == 0 {
+            trading_state::ACTIVE
+        } else {
+            state(reader, u64::from(instrument), &mut record)?
+        };
+        let heartbeat = reader.writer_heartbeat_ns();
+        let age = if heartbeat == 0 { u64::MAX } else { monotonic_ns().saturating_sub(heartbeat) };
+        Ok(TradingView { global, symbol, risk_heartbeat_age_ns: age })
+    }
+
+    /// Reads each symbol's books; where one changed, the strategy acts.
+    fn act_on_books(&mut self) -> Result<bool, EngineError> {
+        let venues = self.wiring.gateways.len();
+        let now = realtime_ns();
+        let mut busy = false;
+        for s in 0..self.wiring.symbols.len() {
+            let mut changed = false;
+            let mut newest_tick = 0;
+            for venue in 0..venues {
+                let top = &mut self.tops[venue];
+                *top = Top::default();
+                let listed = self.wiring.symbols[s].listed[venue] && !self.down[venue];
+                let Some(reader) = self.wiring.books[venue].as_ref().filter(|_| listed) else { continue };
+                let Some(version) =
+                    reader.read(u64::from(self.wiring.symbols[s].instrument), &mut self.record)?
+                else {
+                    continue;
+                };
+                let book = TopOfBook::from_bytes(&self.record);
+                self.published[venue] = book.header.publish_ts_ns;
+                let fresh = now.saturating_sub(book.header.publish_ts_ns) <= self.wiring.max_book_age_ns;
+                *top = Top {
+                    bid: if book.bid_levels > 0 { book.bids[0].price } else { 0 },
+                    bid_quantity: if book.bid_levels > 0 { book.bids[0].quantity } else { 0 },
+                    ask: if book.ask_levels > 0 { book.asks[0].price } else { 0 },
+                    ask_quantity: if book.ask_levels > 0 { book.asks[0].quantity } else { 0 },
+                    usable: fresh
+                        && book.header.flags & FLAG_STALE == 0
+                        && self.wiring.gateways[venue].is_some(),
+                };
+                if self.seen[s * venues + venue] != version {
+                    self.seen[s * venues + venue] = version;
+                    changed = true;
+                    newest_tick = newest_tick.max(book.header.receive_ts_ns);
+                }
+            }
+            if !changed {
+                continue;
+            }
+            busy = true;
+            let position = self.oms.positions().symbol(s).quantity;
+            self.actions.clear();
+            let symbol = &mut self.wiring.symbols[s];
+            symbol.maker.on_book(&self.tops, position, &mut self.next_id, &mut self.actions);
+            for at in 0..self.actions.len() {
+                let action = self.actions[at];
+                self.execute(s, action, newest_tick)?;
+            }
+        }
+        Ok(busy)
+    }
+
+    /// The gate's view of `venue`'s book for an order.
+    fn market(&self, venue: usize) -> MarketView {
+        let top = self.tops[venue];
+        let reference = if top.bid > 0 && top.ask > top.bid { (top.bid + top.ask) / 2 } else { 0 };
+        MarketView { reference_price: reference, published_ns: self.published[venue], stale: !top.usable }
+    }
+
+    fn execute(&mut self, symbol: usize, action: Action, tick_ns: u64) -> Result<(), EngineError> {
+        match action {
+            Action::New(order) => {
+                let trading = self.trading_view(order.instrument)?;
+                match self.gate.check_new(&order, &self.market(order.venue), &trading, realtime_ns()) {
+                    Ok(()) => {
+                        // The gate has refused any id used before, so the OMS takes it.
+                        let _ = self.oms.sent(&order);
+                        self.journal.append(&Entry::Sent(order))?;
+                        self.send(order.venue, |g| g.send_new(&order));
+                        self.metrics.add(Counter::Orders, 1);
+                        self.ticks.push(tick_ns);
+                    }
+                    Err(_) => {
+                        self.metrics.add(Counter::GateRejections, 1);
+                        self.wiring.symbols[symbol].maker.order_done(order.id);
+                    }
+                }
+            }
+            Action::Replace { original, order } => {
+                let trading = self.trading_view(order.instrument)?;
+                let replace = Replace { original, order };
+                let passed =
+                    self.gate.check_replace(&replace, &self.market(order.venue), &trading, realtime_ns());
+                let replacement = Replacement { id: order.id, price: order.price, quantity: order.quantity };
+                let requested = passed.is_ok() && self.oms.replace_requested(original, replacement).is_ok();
+                if requested {
+                    self.journal.append(&Entry::ReplaceRequested(original, replacement))?;
+                    let working = self.oms.order(original).copied();
+                    if let Some(working) = working {
+                        self.send(order.venue, |g| g.send_replace(&working, &replacement));
+                    }
+                    self.metrics.add(Counter::Replaces, 1);
+                    self.ticks.push(tick_ns);
+                } else {
+                    // Refused: pull the quote instead (a cancel always passes).
+                    self.metrics.add(Counter::GateRejections, u64::from(passed.is_err()));
+                    self.wiring.symbols[symbol].maker.order_done(order.id);
+                    self.cancel(original)?;
+                }
+            }
+            Action::Cancel { id, .. } => self.cancel(id)?,
+        }
+        Ok(())
+    }
+
+    fn cancel(&mut self, id: u64) -> Result<(), EngineError> {
+        let Ok(order) = self.oms.cancel_requested(id).copied() else { return Ok(()) };
+        self.journal.append(&Entry::CancelRequested(id))?;
+        self.gate.cancel_sent(order.venue, order.instrument, realtime_ns());
+        self.send(order.venue, |g| g.send_cancel(&order));
+        self.metrics.add(Counter::Cancels, 1);
+        Ok(())
+    }
+
+    /// The kill switch: every order that can be cancelled is.
+    fn cancel_everything(&mut self) -> Result<(), EngineError> {
+        self.metrics.add(Counter::Kills, 1);
+        let open: Vec<u64> = self.oms.open_orders().map(|o| o.id).collect();
+        for id in open {
+            self.cancel(id)?;
+        }
+        Ok(())
+    }
+
+    /// Sends through `venue`'s gateway; a failure takes the venue down until it reconnects.
+    fn send(&mut self, venue: usize, send: impl FnOnce(&mut Gateway) -> Result<(), gateway::GatewayError>) {
+        let failed = match self.wiring.gateways[venue].as_mut() {
+            Some(gateway) => send(gateway).is_err(),
+            None => true,
+        };
+        if failed {
+            self.metrics.add(Counter::SendFailures, 1);
+        }
+    }
+
+    /// Writes every gateway's queued requests and times the turn's orders from their ticks.
+    fn write_out(&mut self) {
+        for venue in 0..self.wiring.gateways.len() {
+            if let Some(gateway) = self.wiring.gateways[venue].as_mut() {
+                if gateway.flush().is_err() {
+                    self.metrics.add(Counter::SendFailures, 1);
+                }
+            }
+        }
+        let written = realtime_ns();
+        for &tick in &self.ticks {
+            if tick > 0 {
+                self.metrics.tick_to_trade(written.saturating_sub(tick));
+            }
+        }
+        self.ticks.clear();
+    }
+
+    /// `venue`'s connection dropped: where the venue cancels on disconnect, our orders there
+    /// are over; the engine reconnects now, or later.
+    fn lost(&mut self, venue: usize) -> Result<(), EngineError> {
+        self.metrics.add(Counter::Disconnects, 1);
+        let cancels = self.wiring.gateways[venue].as_ref().is_some_and(Gateway::cancels_on_disconnect);
+        if cancels {
+            let ended = cancelled_on_disconnect(&mut self.oms, venue).unwrap_or_default();
+            for (id, instrument) in ended {
+                self.journal.append(&Entry::Report(VenueReport {
+                    id,
+                    report: Report::Canceled,
+                    order: None,
+                }))?;
+                self.gate.done(venue, instrument, id);
+                if let Some(s) = self.symbol_of(instrument) {
+                    self.wiring.symbols[s].maker.order_done(id);
+                }
+            }
+        }
+        self.reconnect(venue)
+    }
+
+    fn reconnect(&mut self, venue: usize) -> Result<(), EngineError> {
+        let Some(gateway) = self.wiring.gateways[venue].as_mut() else { return Ok(()) };
+        self.down[venue] = gateway.reconnect().is_err();
+        if !self.down[venue] && !gateway.cancels_on_disconnect() {
+            // OUCH replays what we missed; what the venue may not have seen goes again.
+            let _ = resend_pending(gateway, &self.oms, venue);
+        }
+        Ok(())
+    }
+}

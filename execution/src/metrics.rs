@@ -1,0 +1,138 @@
+//! The execution worker's counters and its tick-to-trade histogram, in a metrics segment the
+//! supervisor, `tickrail stat` and the benchmark read live.
+//!
+//! The layout is [`Counter::ALL`] cells in that order, then one HDR histogram
+//! ([`histogram::CELLS`]) of nanoseconds from the receive timestamp of the tick an order acts
+//! on to the moment its bytes were handed to the socket.
+
+use std::sync::atomic::Ordering;
+
+use shm_layout::histogram::{self, Recorder, Snapshot};
+use shm_layout::{metrics, Expected, SegmentOptions, ShmResult};
+
+/// One of the execution worker's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    /// New orders sent.
+    Orders,
+    /// Replaces sent.
+    Replaces,
+    /// Cancels sent.
+    Cancels,
+    /// Orders and replaces the gate refused.
+    GateRejections,
+    /// Reports received from the venues.
+    Reports,
+    /// Reports the OMS refused (illegal for the order's state, unknown orders).
+    ReportsRefused,
+    /// Fills.
+    Fills,
+    /// Requests a gateway could not send.
+    SendFailures,
+    /// Connections to a venue lost.
+    Disconnects,
+    /// Times the kill switch cancelled everything.
+    Kills,
+}
+
+impl Counter {
+    /// Every counter, in cell order.
+    pub const ALL: [Counter; 10] = [
+        Counter::Orders,
+        Counter::Replaces,
+        Counter::Cancels,
+        Counter::GateRejections,
+        Counter::Reports,
+        Counter::ReportsRefused,
+        Counter::Fills,
+        Counter::SendFailures,
+        Counter::Disconnects,
+        Counter::Kills,
+    ];
+
+    /// The counter's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Counter::Orders => "orders",
+            Counter::Replaces => "replaces",
+            Counter::Cancels => "cancels",
+            Counter::GateRejections => "gate_rejections",
+            Counter::Reports => "reports",
+            Counter::ReportsRefused => "reports_refused",
+            Counter::Fills => "fills",
+            Counter::SendFailures => "send_failures",
+            Counter::Disconnects => "disconnects",
+            Counter::Kills => "kills",
+        }
+    }
+}
+
+const HISTOGRAM_AT: usize = Counter::ALL.len();
+/// Cells in an execution metrics segment.
+pub const CELLS: usize = HISTOGRAM_AT + histogram::CELLS;
+
+fn expected() -> Expected {
+    Expected { capacity: Some(CELLS as u64), max_message_size: None }
+}
+
+/// The writer of the execution worker's metrics.
+#[derive(Debug)]
+pub struct EngineMetrics {
+    segment: metrics::Writer,
+}
+
+impl EngineMetrics {
+    /// Creates the segment `name`.
+    pub fn create(name: &str, options: &SegmentOptions) -> ShmResult<Self> {
+        Ok(Self { segment: metrics::Writer::create(name, CELLS as u64, options)? })
+    }
+
+    /// Attaches to the segment a supervisor created (or a dead worker left), carrying on.
+    pub fn attach(name: &str) -> ShmResult<Self> {
+        Ok(Self { segment: metrics::Writer::attach(name)?.expect(&expected())? })
+    }
+
+    /// Adds `by` to `counter`.
+    #[inline]
+    pub fn add(&self, counter: Counter, by: u64) {
+        let cell = &self.segment.cells()[counter as usize];
+        cell.store(cell.load(Ordering::Relaxed) + by, Ordering::Relaxed);
+    }
+
+    /// Records one order's tick-to-trade time, nanoseconds.
+    #[inline]
+    pub fn tick_to_trade(&self, ns: u64) {
+        Recorder::new(&self.segment.cells()[HISTOGRAM_AT..]).record(ns);
+    }
+
+    /// Records a sign of life.
+    pub fn heartbeat(&self) {
+        self.segment.heartbeat();
+    }
+}
+
+/// A snapshot of the execution worker's metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineReport {
+    /// Every counter with its value, in [`Counter::ALL`] order.
+    pub counters: Vec<(Counter, u64)>,
+    /// Tick-to-trade, nanoseconds.
+    pub tick_to_trade: Snapshot,
+}
+
+impl EngineReport {
+    /// Reads the segment `name` without disturbing its writer.
+    pub fn read(name: &str) -> ShmResult<Self> {
+        let reader = metrics::Reader::open(name)?.expect(&expected())?;
+        let cells = reader.cells();
+        Ok(Self {
+            counters: Counter::ALL.iter().map(|&c| (c, cells[c as usize].load(Ordering::Relaxed))).collect(),
+            tick_to_trade: Snapshot::read(&cells[HISTOGRAM_AT..]),
+        })
+    }
+
+    /// The value of `counter`.
+    pub fn get(&self, counter: Counter) -> u64 {
+        self.counters[counter as usize].1
+    }
+}

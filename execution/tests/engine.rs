@@ -1,0 +1,258 @@
+//! The execution loop end to end against venue A over loopback, with books and the trading
+//! state written into shared memory by the test: the market maker's quotes reach the venue
+//! through the gate; a moved book replaces them; a halt pulls them; a kill cancels everything;
+//! every step is journalled and timed.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use execution::engine::{Engine, SymbolBook, Wiring};
+use execution::gateway::ouch::OuchGateway;
+use execution::gateway::Gateway;
+use execution::journal::{self, Writer};
+use execution::metrics::{Counter, EngineMetrics, EngineReport};
+use execution::strategy::{MarketMaker, MarketMakerConfig};
+use execution::{Oms, OrderState};
+use protocols::moldudp64::session;
+use protocols::ouch_client::ClientConfig;
+use protocols::soupbintcp_session::Timing;
+use risk::{Gate, Limits, PortfolioLimits, Side, SymbolLimits};
+use shm_layout::records::{trading_state, Layout, Level, TopOfBook, TradingStateRecord};
+use shm_layout::{realtime_ns, slots, SegmentOptions};
+use venues::flow::{MarketSpec, VenueSpec};
+use venues::ouch_server::{OuchServer, OuchServerConfig};
+use venues::venue_a::ItchVenue;
+
+const ONE: i64 = 1_000_000_000;
+const CENT: i64 = ONE / 100;
+const AAPL: u32 = 1;
+
+struct Venue {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl Venue {
+    fn start() -> Self {
+        let mut config = OuchServerConfig::loopback("TICKRAIL01", &[("ALICE", "pw-a")]);
+        config.timing =
+            Timing { heartbeat_interval: Duration::from_millis(50), timeout: Duration::from_secs(2) };
+        let mut server = OuchServer::bind(config).unwrap();
+        let addr = server.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let market = MarketSpec::equities(7, &[("AAPL", 1_900_000)]);
+            let mut venue = ItchVenue::new(market, VenueSpec::new(1, 0.001), session("TICKRAIL01"));
+            venue.open();
+            server.run(&mut venue, &flag, |_| {}).unwrap();
+        });
+        Self { addr, stop, thread }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap();
+    }
+}
+
+/// The segments the test writes: venue A's books and the trading state.
+struct Market {
+    books: slots::Writer,
+    trading: slots::Writer,
+    names: [String; 3],
+}
+
+impl Market {
+    fn new(tag: &str) -> Self {
+        let prefix = format!("/execution-engine-{tag}-{}", std::process::id());
+        let names = [format!("{prefix}.books"), format!("{prefix}.trading"), format!("{prefix}.metrics")];
+        let options = SegmentOptions { replace_stale: true, ..SegmentOptions::default() };
+        let books =
+            slots::Writer::create(&names[0], 16, std::mem::size_of::<TopOfBook>() as u32, &options).unwrap();
+        let size = std::mem::size_of::<TradingStateRecord>() as u32;
+        let trading = slots::Writer::create(&names[1], 16, size, &options).unwrap();
+        let mut market = Self { books, trading, names };
+        market.state(trading_state::ACTIVE);
+        market
+    }
+
+    fn book(&mut self, bid_cents: i64, ask_cents: i64) {
+        let mut top = TopOfBook { instrument_id: AAPL, bid_levels: 1, ask_levels: 1, ..TopOfBook::default() };
+        top.bids[0] = Level { price: bid_cents * CENT, quantity: 500 * ONE };
+        top.asks[0] = Level { price: ask_cents * CENT, quantity: 500 * ONE };
+        top.header.receive_ts_ns = realtime_ns();
+        top.header.publish_ts_ns = realtime_ns();
+        self.books.write(u64::from(AAPL), top.as_bytes()).unwrap();
+    }
+
+    fn state(&mut self, state: u8) {
+        for key in [0, u64::from(AAPL)] {
+            let record = TradingStateRecord {
+                instrument_id: key as u32,
+                state: if key == 0 { state } else { trading_state::ACTIVE },
+                ..TradingStateRecord::default()
+            };
+            self.trading.write(key, record.as_bytes()).unwrap();
+        }
+        self.trading.heartbeat();
+    }
+}
+
+impl Drop for Market {
+    fn drop(&mut self) {
+        for name in &self.names {
+            let _ = shm_layout::unlink(name);
+        }
+    }
+}
+
+fn limits() -> Limits {
+    Limits {
+        symbols: vec![SymbolLimits {
+            instrument: AAPL,
+            tick: CENT,
+            lot: 100 * ONE,
+            min_quantity: 100 * ONE,
+            max_quantity: 1_000 * ONE,
+            max_notional: 1_000_000 * i128::from(ONE),
+            price_band_bps: 100,
+            max_position: 1_000 * ONE,
+            max_venue_position: 1_000 * ONE,
+            max_working_orders: 8,
+            order_rate_per_s: 1_000,
+            order_burst: 100,
+            cancel_rate_per_s: 1_000,
+            cancel_burst: 100,
+            max_book_age_ns: 5_000_000_000,
+        }],
+        portfolio: PortfolioLimits {
+            max_gross_notional: 10_000_000 * i128::from(ONE),
+            max_net_notional: 10_000_000 * i128::from(ONE),
+            max_working_orders: 16,
+            max_risk_heartbeat_age_ns: 5_000_000_000,
+        },
+        venues: 1,
+        max_working_per_venue_symbol: 4,
+    }
+}
+
+fn maker() -> MarketMaker {
+    let config = MarketMakerConfig {
+        tick: CENT,
+        lot: 100 * ONE,
+        half_spread_ticks: 2,
+        level_spacing_ticks: 2,
+        levels: 1,
+        size: 100 * ONE,
+        skew_ticks_per_lot: 0,
+        tolerance_ticks: 2,
+        fee_bps: 1,
+        arbitrage_margin_ticks: 1,
+        arbitrage_size: 100 * ONE,
+        no_replace: [false; 3],
+    };
+    MarketMaker::new(AAPL, 1, config)
+}
+
+/// Turns the engine until `done` holds (at most 5 s).
+fn turn_until(engine: &mut Engine, what: &str, done: impl Fn(&Engine) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !done(engine) {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: open {:?}, gate rejections {:?}",
+            open_quotes(engine),
+            engine.gate().rejections().iter().enumerate().filter(|(_, n)| **n > 0).collect::<Vec<_>>()
+        );
+        if !engine.turn().unwrap() {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+}
+
+fn open_quotes(engine: &Engine) -> Vec<(Side, i64, OrderState)> {
+    let mut quotes: Vec<_> = engine.oms().open_orders().map(|o| (o.side, o.price / CENT, o.state)).collect();
+    quotes.sort_by_key(|q| q.1);
+    quotes
+}
+
+#[test]
+fn quotes_reach_the_venue_follow_the_book_are_pulled_on_a_halt_and_cancelled_on_a_kill() {
+    let venue = Venue::start();
+    let mut market = Market::new("life");
+    market.book(18_999, 19_001);
+    let journal_path = std::env::temp_dir().join(format!("tickrail-engine-{}.journal", std::process::id()));
+    let _ = std::fs::remove_file(&journal_path);
+    let config = ClientConfig {
+        username: "ALICE".into(),
+        password: "pw-a".into(),
+        session: String::new(),
+        timing: Timing { heartbeat_interval: Duration::from_millis(50), timeout: Duration::from_secs(2) },
+    };
+    let gateway = OuchGateway::connect(venue.addr, &config, 1, 0, &[("AAPL", AAPL)], "TRKR").unwrap();
+    let wiring = Wiring {
+        gateways: vec![Some(Gateway::Ouch(gateway))],
+        books: vec![Some(slots::Reader::open(&market.names[0]).unwrap())],
+        trading: slots::Reader::open(&market.names[1]).unwrap(),
+        symbols: vec![SymbolBook { instrument: AAPL, listed: [true, false, false], maker: maker() }],
+        max_book_age_ns: 5_000_000_000,
+    };
+    let options = SegmentOptions { replace_stale: true, ..SegmentOptions::default() };
+    let metrics = EngineMetrics::create(&market.names[2], &options).unwrap();
+    let (journal, _) = Writer::open(&journal_path, 1 << 16).unwrap();
+    let mut engine = Engine::new(
+        wiring,
+        Gate::new(limits(), realtime_ns()).unwrap(),
+        Oms::new(&[AAPL], 1, 256),
+        journal,
+        metrics,
+        0,
+    );
+
+    turn_until(&mut engine, "both quotes are accepted", |e| {
+        e.oms().open_orders().filter(|o| o.state == OrderState::New).count() == 2
+    });
+    assert_eq!(
+        open_quotes(&engine),
+        [(Side::Buy, 18_998, OrderState::New), (Side::Sell, 19_002, OrderState::New)]
+    );
+
+    market.book(19_009, 19_011); // ten cents up: past the tolerance
+    turn_until(&mut engine, "both quotes are replaced", |e| {
+        open_quotes(e).iter().map(|q| q.1).collect::<Vec<_>>() == [19_008, 19_012]
+            && e.oms().open_orders().all(|o| o.state == OrderState::New)
+    });
+
+    market.state(trading_state::HALTED);
+    market.book(19_029, 19_031);
+    turn_until(&mut engine, "a halt pulls the quotes", |e| e.oms().open_orders().next().is_none());
+    assert!(engine.gate().rejections().iter().sum::<u64>() >= 2, "the gate refused the moved quotes");
+
+    market.state(trading_state::ACTIVE);
+    market.book(19_030, 19_032);
+    turn_until(&mut engine, "quoting again", |e| {
+        e.oms().open_orders().filter(|o| o.state == OrderState::New).count() == 2
+    });
+
+    market.state(trading_state::KILLED);
+    turn_until(&mut engine, "the kill switch cancels everything", |e| e.oms().open_orders().next().is_none());
+    market.book(19_050, 19_052);
+    for _ in 0..1_000 {
+        engine.turn().unwrap();
+    }
+    assert!(engine.oms().open_orders().next().is_none(), "nothing new while killed");
+
+    let report = EngineReport::read(&market.names[2]).unwrap();
+    assert!(report.get(Counter::Orders) >= 4 && report.get(Counter::Kills) == 1, "{report:?}");
+    assert!(report.tick_to_trade.count >= 4, "every order is timed from its tick");
+    drop(engine);
+    let mut rebuilt = Oms::new(&[AAPL], 1, 256);
+    journal::rebuild(&mut rebuilt, &journal::read(&journal_path).unwrap().entries).unwrap();
+    assert!(rebuilt.open_orders().next().is_none(), "the journal tells the same story");
+    venue.stop();
+}
