@@ -11,6 +11,7 @@ import pytest
 from shm_layout import (
     MARKET_EVENT,
     TOP_OF_BOOK,
+    TRADING_STATE,
     TYPE_IDS,
     BroadcastReader,
     BroadcastWriter,
@@ -221,7 +222,9 @@ def test_dtypes_mirror_the_rust_records() -> None:
     ]
     assert TOP_OF_BOOK.itemsize == 48 + 2 * 10 * 16
     assert TOP_OF_BOOK["bids"].shape == (10,)
-    assert TYPE_IDS == {"MarketEvent": 1, "TopOfBook": 2}
+    assert TYPE_IDS == {"MarketEvent": 1, "TopOfBook": 2, "TradingState": 3}
+    assert TRADING_STATE.itemsize == 48 and TRADING_STATE.fields is not None
+    assert [TRADING_STATE.fields[f][1] for f in ("instrument_id", "state", "reason")] == [40, 44, 45]
 
 
 def test_a_queue_message_can_be_viewed_in_place_until_it_is_committed(name: str) -> None:

@@ -328,7 +328,9 @@ def test_a_killed_supervisors_workers_stop_and_its_leftovers_are_cleaned_at_the_
             assert time.monotonic() < deadline, f"worker {pid} outlived its supervisor"
             time.sleep(0.05)
     left = list_segments(f"tickrail.{name}.")
-    assert len(left) == 4, "a SIGKILLed supervisor unlinks nothing"
+    assert len(left) == 5, (
+        "a SIGKILLed supervisor unlinks nothing (books, events, metrics, heartbeat, trading)"
+    )
 
     again = supervise(path)
     cleaned = {again.expect("cleaned")["segment"] for _ in left}
