@@ -14,6 +14,7 @@ __all__ = [
     "TRADING_STATES",
     "BroadcastReader",
     "BroadcastWriter",
+    "ExecutionWorker",
     "FeedWorker",
     "FixVenueServer",
     "Flow",
@@ -36,7 +37,9 @@ __all__ = [
     "ShmError",
     "SlotReader",
     "SlotWriter",
+    "create_execution_metrics",
     "create_feed_segments",
+    "execution_report",
     "feed_report",
     "fix_decode",
     "fix_encode",
@@ -492,6 +495,81 @@ class FeedReport(TypedDict):
     latency_ns: LatencyReport
 
 def feed_report(name: str) -> FeedReport: ...
+
+class ExecutionVenue(TypedDict):
+    protocol: Literal["ouch", "fix", "json"]
+    address: str
+    books: str
+    symbols: list[tuple[str, int]]
+    login: str
+    credential: str
+
+class ExecutionSymbol(TypedDict):
+    instrument: int
+    tick: int
+    lot: int
+    min_quantity: int
+    max_quantity: int
+    max_notional: int
+    price_band_bps: int
+    max_position: int
+    max_venue_position: int
+    max_working_orders: int
+    order_rate_per_s: int
+    order_burst: int
+    cancel_rate_per_s: int
+    cancel_burst: int
+    half_spread_ticks: int
+    level_spacing_ticks: int
+    levels: int
+    size: int
+    skew_ticks_per_lot: int
+    tolerance_ticks: int
+    fee_bps: int
+    arbitrage_margin_ticks: int
+    arbitrage_size: int
+
+class ExecutionPortfolio(TypedDict):
+    max_gross_notional: int
+    max_net_notional: int
+    max_working_orders: int
+    max_risk_heartbeat_age_ms: int
+    max_book_age_ms: int
+
+@final
+class ExecutionWorker:
+    def __new__(
+        cls,
+        venues: list[ExecutionVenue] | list[dict[str, Any]],
+        symbols: list[ExecutionSymbol] | list[dict[str, Any]],
+        portfolio: ExecutionPortfolio | dict[str, Any],
+        *,
+        trading: str,
+        metrics: str,
+        journal: str,
+        spin: bool = False,
+    ) -> ExecutionWorker: ...
+    def start(self) -> None: ...
+    @property
+    def running(self) -> bool: ...
+    def stop(self) -> None: ...
+    @property
+    def metrics(self) -> str: ...
+
+class TickToTrade(TypedDict):
+    count: int
+    p50: int
+    p99: int
+    p999: int
+    max: int
+
+class ExecutionReport(TypedDict):
+    counters: dict[str, int]
+    rejections: dict[str, int]
+    tick_to_trade_ns: TickToTrade
+
+def execution_report(name: str) -> ExecutionReport: ...
+def create_execution_metrics(name: str, *, replace_stale: bool = False) -> None: ...
 def create_feed_segments(
     prefix: str, *, ring_capacity: int = 65536, replace_stale: bool = False
 ) -> tuple[str, str, str]: ...

@@ -89,6 +89,54 @@ class Feed:
 
 
 @dataclass(frozen=True)
+class Quoting:
+    """The built-in market maker's parameters (prices in ticks, sizes in lots of each symbol)."""
+
+    half_spread_ticks: int = 2
+    level_spacing_ticks: int = 2
+    levels: int = 1
+    size_lots: int = 1
+    skew_ticks_per_lot: int = 1
+    tolerance_ticks: int = 2
+    fee_bps: int = 1
+    arbitrage_margin_ticks: int = 1
+    arbitrage_lots: int = 1
+
+
+@dataclass(frozen=True)
+class RiskLimits:
+    """The pre-trade gate's limits (per symbol in lots and currency, and for the portfolio)."""
+
+    max_order_lots: int = 10
+    max_order_notional: float = 250_000.0
+    price_band_bps: int = 200
+    max_position_lots: int = 20
+    max_venue_position_lots: int = 10
+    max_working_orders: int = 16
+    order_rate_per_s: int = 500
+    order_burst: int = 100
+    cancel_rate_per_s: int = 500
+    cancel_burst: int = 100
+    max_gross_notional: float = 5_000_000.0
+    max_net_notional: float = 2_500_000.0
+    max_portfolio_working_orders: int = 96
+    max_book_age_ms: int = 2_000
+    max_risk_heartbeat_ms: int = 3_000
+
+
+@dataclass(frozen=True)
+class Execution:
+    """The execution worker: which venues it trades on, how it quotes, its limits, its journal."""
+
+    venues: tuple[str, ...]
+    quoting: Quoting
+    limits: RiskLimits
+    pinning: Pinning
+    #: The audit journal's path (default: the instance's, in the runtime directory).
+    journal: str | None = None
+
+
+@dataclass(frozen=True)
 class Instance:
     """A whole instance, checked."""
 
@@ -97,15 +145,20 @@ class Instance:
     venues: dict[str, Venue]
     feeds: dict[str, Feed]
     supervision: Supervision = field(default_factory=Supervision)
+    #: The execution worker, if the instance trades.
+    execution: Execution | None = None
     #: Where the supervisor serves Prometheus metrics (``host:port``), if anywhere.
     metrics_listen: str | None = None
     warnings: list[str] = field(default_factory=list)
 
     def workers(self) -> list[tuple[str, Pinning]]:
         """Every worker as ``("venue-a", pinning)``, in the order they start."""
-        return [(worker_name("venue", v.name), v.pinning) for v in self.venues.values() if v.simulated] + [
+        workers = [(worker_name("venue", v.name), v.pinning) for v in self.venues.values() if v.simulated] + [
             (worker_name("feed", f.name), f.pinning) for f in self.feeds.values()
         ]
+        if self.execution is not None:
+            workers.append(("execution", self.execution.pinning))
+        return workers
 
 
 @dataclass(frozen=True)
@@ -221,6 +274,38 @@ def _supervision(t: _Table) -> Supervision:
     return Supervision(policy, timeout)
 
 
+def _fields(t: _Table, defaults: Any) -> dict[str, Any]:
+    """Every field of the dataclass instance `defaults`, read from `t` (positive numbers)."""
+    values = {}
+    for name, default in vars(defaults).items():
+        kind = float if isinstance(default, float) else int
+        values[name] = t.get(name, kind, default, check=_positive if kind is float else _not_negative)
+    t.done()
+    return values
+
+
+def _not_negative(v: Any) -> str | None:
+    return None if v >= 0 else "must not be negative"
+
+
+def _execution(t: _Table, venues: dict[str, Venue], feeds: dict[str, Feed]) -> Execution:
+    fed = {f.venue for f in feeds.values()}
+    default = tuple(name for name in venues if name in fed)
+    traded = tuple(t.get("venues", list, list(default)))
+    for name in traded:
+        if not isinstance(name, str) or name not in venues:
+            raise ConfigError(f"execution: venue {name!r} is not configured")
+        if name not in fed:
+            raise ConfigError(f"execution: venue {name!r} has no feed to read its book from")
+    quoting = Quoting(**_fields(_Table("execution quoting", t.get("quoting", dict, {})), Quoting()))
+    limits = RiskLimits(**_fields(_Table("execution limits", t.get("limits", dict, {})), RiskLimits()))
+    if quoting.levels < 1 or quoting.size_lots < 1:
+        raise ConfigError("execution quoting: levels and size_lots must be at least 1")
+    execution = Execution(traded, quoting, limits, _pinning(t), t.get("journal", str, None))
+    t.done()
+    return execution
+
+
 def _address(v: Any) -> str | None:
     host, _, port = v.rpartition(":")
     return None if host and port.isdigit() and int(port) < 65536 else "is not host:port"
@@ -278,8 +363,14 @@ def parse(text: str, machine: Machine | None = None) -> Instance:
             pinning=_pinning(t),
         )
         t.done()
+    execution = None
+    if "execution" in root.table:
+        execution = _execution(_Table("execution", root.get("execution", dict)), venues, feeds)
     root.done()
-    return check(Instance(name, seed, venues, feeds, supervision, metrics_listen), machine or Machine.this())
+    whole = Instance(
+        name, seed, venues, feeds, supervision=supervision, metrics_listen=metrics_listen, execution=execution
+    )
+    return check(whole, machine or Machine.this())
 
 
 def load(path: Path, machine: Machine | None = None) -> Instance:

@@ -7,15 +7,19 @@ attaches to them and carries on, so their readers resume.
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from shm_layout import SlotWriter
-from tickrail._native import create_feed_segments
+from tickrail import execution_plan
+from tickrail._native import create_execution_metrics, create_feed_segments
 from tickrail.config import ADDRESSES, Feed, Instance, Pinning, Venue, worker_name
 
 SEGMENT_SUFFIXES = ("events", "books", "metrics")
+#: The address each protocol's venue takes orders on.
+ORDER_ENTRY = {"itch": "order_entry", "fix": "fix", "json": "orders"}
 #: A venue's heartbeat: a one-key slot table whose writer's heartbeat its main loop refreshes.
 VENUE_HEARTBEAT_SUFFIX = "heartbeat"
 #: How long a closing simulated venue serves recovery, so its feeds settle on its closing books.
@@ -42,6 +46,8 @@ class WorkerSpec:
         """Creates the worker's segments, replacing any a dead run left behind."""
         if self.kind == "feed":
             create_feed_segments(self.prefix, ring_capacity=self.ring_capacity or 1 << 16, replace_stale=True)
+        elif self.kind == "execution":
+            create_execution_metrics(self.heartbeat, replace_stale=True)
         else:
             SlotWriter.create(self.heartbeat, 1, 8, replace_stale=True).close()
 
@@ -69,13 +75,15 @@ def _venue_argv(
 ) -> tuple[str, ...]:
     argv = ["venues", _letter(venue), "--seed", str(instance.seed), "--rate", str(venue.rate)]
     argv += ["--heartbeat", heartbeat, "--linger-ms", str(VENUE_LINGER_MS), *_lock_memory(venue.pinning)]
+    login, credential = execution_plan.SIMULATED_LOGINS[execution_plan.PROTOCOLS[venue.protocol][1]]
     if venue.protocol == "itch":
         argv += ["--destination", addresses["market_data"], "--rerequest", addresses["rerequest"]]
-        argv += ["--order-entry", addresses["order_entry"]]
+        argv += ["--order-entry", addresses["order_entry"], "--user", f"{login}:{credential}"]
     elif venue.protocol == "fix":
         argv += ["--fix", addresses["fix"]]
     else:
         argv += ["--market-data", addresses["market_data"], "--orders", addresses["orders"]]
+        argv += ["--api-key", f"{login}:{credential}"]
     return tuple(argv)
 
 
@@ -127,6 +135,20 @@ def plan(instance: Instance, port: Callable[[int], int] = free_port) -> list[Wor
                 heartbeat=segments[-1],
                 ring_capacity=feed.ring_capacity,
                 levels=feed.levels,
+            )
+        )
+    if instance.execution is not None:
+        entry = {
+            name: addresses[name][ORDER_ENTRY[instance.venues[name].protocol]]
+            for name in instance.execution.venues
+        }
+        spec = execution_plan.describe(instance, entry)
+        metrics = spec["metrics"]
+        argv = ("execution", "--spec", json.dumps(spec), *_lock_memory(instance.execution.pinning))
+        prefix = f"tickrail.{instance.name}.execution"
+        specs.append(
+            WorkerSpec(
+                "execution", "execution", argv, instance.execution.pinning, None, prefix, (metrics,), metrics
             )
         )
     return specs

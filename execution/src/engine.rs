@@ -63,6 +63,8 @@ pub struct Engine {
     tops: Vec<Top>,
     /// When each venue's book in `tops` was published, realtime nanoseconds.
     published: Vec<u64>,
+    /// The symbol's position on each venue, for the strategy.
+    venue_positions: Vec<i64>,
     record: [u8; std::mem::size_of::<TopOfBook>()],
     /// Receive times of the ticks behind this turn's orders, to time them once written.
     ticks: Vec<u64>,
@@ -100,6 +102,7 @@ impl Engine {
             seen: vec![0; slots],
             tops: vec![Top::default(); venues],
             published: vec![0; venues],
+            venue_positions: vec![0; venues],
             wiring,
             gate,
             oms,
@@ -309,10 +312,20 @@ impl Engine {
                 continue;
             }
             busy = true;
-            let position = self.oms.positions().symbol(s).quantity;
+            let positions = self.oms.positions();
+            let position = positions.symbol(s).quantity;
+            for (venue, held) in self.venue_positions.iter_mut().enumerate() {
+                *held = positions.venue(s, venue).quantity;
+            }
             self.actions.clear();
             let symbol = &mut self.wiring.symbols[s];
-            symbol.maker.on_book(&self.tops, position, &mut self.next_id, &mut self.actions);
+            symbol.maker.on_book(
+                &self.tops,
+                position,
+                &self.venue_positions,
+                &mut self.next_id,
+                &mut self.actions,
+            );
             for at in 0..self.actions.len() {
                 let action = self.actions[at];
                 self.execute(s, action, newest_tick)?;
@@ -341,8 +354,9 @@ impl Engine {
                         self.metrics.add(Counter::Orders, 1);
                         self.ticks.push(tick_ns);
                     }
-                    Err(_) => {
+                    Err(reason) => {
                         self.metrics.add(Counter::GateRejections, 1);
+                        self.metrics.rejected(reason);
                         self.wiring.symbols[symbol].maker.order_done(order.id);
                     }
                 }
@@ -364,7 +378,10 @@ impl Engine {
                     self.ticks.push(tick_ns);
                 } else {
                     // Refused: pull the quote instead (a cancel always passes).
-                    self.metrics.add(Counter::GateRejections, u64::from(passed.is_err()));
+                    if let Err(reason) = passed {
+                        self.metrics.add(Counter::GateRejections, 1);
+                        self.metrics.rejected(reason);
+                    }
                     self.wiring.symbols[symbol].maker.order_done(order.id);
                     self.cancel(original)?;
                 }

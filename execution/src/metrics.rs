@@ -1,12 +1,14 @@
 //! The execution worker's counters and its tick-to-trade histogram, in a metrics segment the
 //! supervisor, `tickrail stat` and the benchmark read live.
 //!
-//! The layout is [`Counter::ALL`] cells in that order, then one HDR histogram
+//! The layout is [`Counter::ALL`] cells in that order, then one cell per gate rejection reason
+//! ([`Reject::ALL`], by code), then one HDR histogram
 //! ([`histogram::CELLS`]) of nanoseconds from the receive timestamp of the tick an order acts
 //! on to the moment its bytes were handed to the socket.
 
 use std::sync::atomic::Ordering;
 
+use risk::Reject;
 use shm_layout::histogram::{self, Recorder, Snapshot};
 use shm_layout::{metrics, Expected, SegmentOptions, ShmResult};
 
@@ -67,7 +69,8 @@ impl Counter {
     }
 }
 
-const HISTOGRAM_AT: usize = Counter::ALL.len();
+const REASONS_AT: usize = Counter::ALL.len();
+const HISTOGRAM_AT: usize = REASONS_AT + Reject::ALL.len();
 /// Cells in an execution metrics segment.
 pub const CELLS: usize = HISTOGRAM_AT + histogram::CELLS;
 
@@ -99,6 +102,13 @@ impl EngineMetrics {
         cell.store(cell.load(Ordering::Relaxed) + by, Ordering::Relaxed);
     }
 
+    /// Counts a gate rejection under its reason.
+    #[inline]
+    pub fn rejected(&self, reason: Reject) {
+        let cell = &self.segment.cells()[REASONS_AT + usize::from(reason.code())];
+        cell.store(cell.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
     /// Records one order's tick-to-trade time, nanoseconds.
     #[inline]
     pub fn tick_to_trade(&self, ns: u64) {
@@ -116,6 +126,8 @@ impl EngineMetrics {
 pub struct EngineReport {
     /// Every counter with its value, in [`Counter::ALL`] order.
     pub counters: Vec<(Counter, u64)>,
+    /// Gate rejections by reason, in [`Reject::ALL`] order.
+    pub rejections: Vec<(Reject, u64)>,
     /// Tick-to-trade, nanoseconds.
     pub tick_to_trade: Snapshot,
 }
@@ -127,6 +139,10 @@ impl EngineReport {
         let cells = reader.cells();
         Ok(Self {
             counters: Counter::ALL.iter().map(|&c| (c, cells[c as usize].load(Ordering::Relaxed))).collect(),
+            rejections: Reject::ALL
+                .iter()
+                .map(|&r| (r, cells[REASONS_AT + usize::from(r.code())].load(Ordering::Relaxed)))
+                .collect(),
             tick_to_trade: Snapshot::read(&cells[HISTOGRAM_AT..]),
         })
     }

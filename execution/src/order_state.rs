@@ -126,6 +126,9 @@ pub fn next(state: OrderState, event: Event, filled: bool) -> Result<OrderState,
         (S::PendingReplace, E::Replaced) => S::Replaced,
         (S::PendingReplace, E::ReplaceRejected) => resting,
         (S::New | S::PartiallyFilled | S::PendingCancel | S::PendingReplace, E::Expired) => S::Expired,
+        // A cancel or replace that crossed the order's end is refused by the venue: too late,
+        // and nothing changes.
+        (S::Filled | S::Canceled | S::Expired, E::CancelRejected | E::ReplaceRejected) => state,
         _ => return Err(IllegalTransition { state, event }),
     };
     Ok(next)

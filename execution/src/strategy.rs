@@ -62,6 +62,11 @@ pub struct MarketMakerConfig {
     pub arbitrage_size: i64,
     /// Which venues have no replace (a quote there is cancelled and placed anew).
     pub no_replace: [bool; MAX_VENUES],
+    /// The largest position the maker quotes towards, across venues (a side whose fill would
+    /// take the position past it is not quoted), units of 1e-9.
+    pub max_position: i64,
+    /// The same on each venue.
+    pub max_venue_position: i64,
 }
 
 /// The most venues a market maker quotes on.
@@ -109,6 +114,8 @@ pub struct MarketMaker {
     quotes: [[[Option<Quote>; MAX_LEVELS]; 2]; MAX_VENUES],
     /// The fair value last quoted around.
     last_fair: Option<i64>,
+    /// The legs of the arbitrage under way: no other is taken until both are done.
+    legs: [Option<u64>; 2],
 }
 
 fn side_index(side: Side) -> usize {
@@ -124,7 +131,14 @@ impl MarketMaker {
     pub fn new(instrument: u32, venues: usize, config: MarketMakerConfig) -> Self {
         assert!(venues <= MAX_VENUES && config.levels <= MAX_LEVELS, "a market maker's tables are fixed");
         assert!(config.tick > 0 && config.lot > 0, "tick and lot are positive");
-        Self { config, instrument, venues, quotes: [[[None; MAX_LEVELS]; 2]; MAX_VENUES], last_fair: None }
+        Self {
+            config,
+            instrument,
+            venues,
+            quotes: [[[None; MAX_LEVELS]; 2]; MAX_VENUES],
+            last_fair: None,
+            legs: [None; 2],
+        }
     }
 
     /// The fair value: the mean of the usable venues' mids.
@@ -162,10 +176,27 @@ impl MarketMaker {
         }
     }
 
+    /// Whether an order on `side` of `quantity` fits the position limits, with `position` held
+    /// in all and `venue_position` on its venue (the gate would refuse it otherwise).
+    fn fits(&self, side: Side, quantity: i64, position: i64, venue_position: i64) -> bool {
+        let c = &self.config;
+        let after = |held: i64| held + side.sign() * quantity;
+        after(position).abs() <= c.max_position && after(venue_position).abs() <= c.max_venue_position
+    }
+
     /// Reacts to a change of any venue's book: quotes placed, moved or pulled, and arbitrage
-    /// taken, written to `actions`; new ids come from `next_id`.
-    pub fn on_book(&mut self, tops: &[Top], position: i64, next_id: &mut u64, actions: &mut Vec<Action>) {
-        self.take_arbitrage(tops, next_id, actions);
+    /// taken, written to `actions`; new ids come from `next_id`. `position` is held in all,
+    /// `venue_positions` on each venue. A venue is quoted only while its book is two-sided,
+    /// and a side only while its fill would keep the positions within the limits.
+    pub fn on_book(
+        &mut self,
+        tops: &[Top],
+        position: i64,
+        venue_positions: &[i64],
+        next_id: &mut u64,
+        actions: &mut Vec<Action>,
+    ) {
+        self.take_arbitrage(tops, position, venue_positions, next_id, actions);
         let fair = self.fair_value(tops);
         // The side moving away from the other moves first, so a quote never meets our own
         // quote on the other side that has not moved yet.
@@ -176,8 +207,13 @@ impl MarketMaker {
             for side in sides {
                 for level in 0..MAX_LEVELS {
                     let slot = self.quotes[venue][side_index(side)][level];
+                    let venue_position = venue_positions.get(venue).copied().unwrap_or(0);
                     let target = match fair {
-                        Some(fair) if top.usable && level < self.config.levels => {
+                        Some(fair)
+                            if top.mid().is_some()
+                                && level < self.config.levels
+                                && self.fits(side, self.config.size, position, venue_position) =>
+                        {
                             Some(self.target(fair, position, side, level, top))
                         }
                         _ => None,
@@ -237,8 +273,19 @@ impl MarketMaker {
     }
 
     /// Buys where a venue's ask is below another's bid by more than fees and the margin, and
-    /// sells there; one arbitrage (the widest) per book change.
-    fn take_arbitrage(&mut self, tops: &[Top], next_id: &mut u64, actions: &mut Vec<Action>) {
+    /// sells there: the widest such arbitrage, one at a time, and only if both legs fit the
+    /// position limits.
+    fn take_arbitrage(
+        &mut self,
+        tops: &[Top],
+        position: i64,
+        venue_positions: &[i64],
+        next_id: &mut u64,
+        actions: &mut Vec<Action>,
+    ) {
+        if self.legs.iter().any(Option::is_some) {
+            return;
+        }
         let c = &self.config;
         let mut best: Option<(i64, usize, usize)> = None;
         for (buy_at, low) in tops.iter().enumerate().filter(|(_, t)| t.usable && t.ask > 0) {
@@ -254,13 +301,17 @@ impl MarketMaker {
         let Some((_, buy_at, sell_at)) = best else { return };
         let available = tops[buy_at].ask_quantity.min(tops[sell_at].bid_quantity).min(c.arbitrage_size);
         let quantity = available / c.lot * c.lot;
-        if quantity <= 0 {
+        let held = |venue: usize| venue_positions.get(venue).copied().unwrap_or(0);
+        if quantity <= 0
+            || !self.fits(Side::Buy, quantity, position, held(buy_at))
+            || !self.fits(Side::Sell, quantity, position, held(sell_at))
+        {
             return;
         }
-        for (venue, side, price) in
-            [(buy_at, Side::Buy, tops[buy_at].ask), (sell_at, Side::Sell, tops[sell_at].bid)]
-        {
+        let legs = [(buy_at, Side::Buy, tops[buy_at].ask), (sell_at, Side::Sell, tops[sell_at].bid)];
+        for (leg, (venue, side, price)) in legs.into_iter().enumerate() {
             *next_id += 1;
+            self.legs[leg] = Some(*next_id);
             actions.push(Action::New(NewOrder {
                 id: *next_id,
                 venue,
@@ -282,8 +333,14 @@ impl MarketMaker {
         }
     }
 
-    /// Order `id` is no longer working (filled, cancelled, rejected): its quote slot is free.
+    /// Order `id` is no longer working (filled, cancelled, rejected): its quote slot (or its
+    /// arbitrage leg) is free.
     pub fn order_done(&mut self, id: u64) {
+        for leg in &mut self.legs {
+            if *leg == Some(id) {
+                *leg = None;
+            }
+        }
         for slot in self.quotes.iter_mut().flatten().flatten() {
             if slot.is_some_and(|q| q.id == id) {
                 *slot = None;

@@ -155,6 +155,8 @@ fn maker() -> MarketMaker {
         arbitrage_margin_ticks: 1,
         arbitrage_size: 100 * ONE,
         no_replace: [false; 3],
+        max_position: 1_000 * ONE,
+        max_venue_position: 1_000 * ONE,
     };
     MarketMaker::new(AAPL, 1, config)
 }

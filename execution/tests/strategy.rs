@@ -23,6 +23,8 @@ fn config() -> MarketMakerConfig {
         arbitrage_margin_ticks: 1,
         arbitrage_size: 500 * ONE,
         no_replace: [false, false, true],
+        max_position: 1_000 * ONE,
+        max_venue_position: 500 * ONE,
     }
 }
 
@@ -39,7 +41,7 @@ fn top(bid_cents: i64, ask_cents: i64) -> Top {
 /// One book change; every new order and replacement is then accepted by its venue.
 fn run(mm: &mut MarketMaker, tops: &[Top], position: i64, next_id: &mut u64) -> Vec<Action> {
     let mut actions = Vec::with_capacity(64);
-    mm.on_book(tops, position, next_id, &mut actions);
+    mm.on_book(tops, position, &[position, 0, 0], next_id, &mut actions);
     for action in &actions {
         match action {
             Action::New(order) | Action::Replace { order, .. } => mm.order_live(order.id),
@@ -124,15 +126,15 @@ fn quotes_are_pulled_when_no_book_can_be_trusted_and_a_done_quote_is_placed_agai
 fn a_quote_the_venue_has_not_accepted_is_neither_moved_nor_pulled() {
     let mut mm = MarketMaker::new(1, 1, MarketMakerConfig { levels: 1, ..config() });
     let (mut next_id, mut actions) = (0, Vec::new());
-    mm.on_book(&[top(10_000, 10_002)], 0, &mut next_id, &mut actions);
+    mm.on_book(&[top(10_000, 10_002)], 0, &[0], &mut next_id, &mut actions);
     assert_eq!(actions.len(), 2);
     actions.clear();
-    mm.on_book(&[top(10_010, 10_012)], 0, &mut next_id, &mut actions);
+    mm.on_book(&[top(10_010, 10_012)], 0, &[0], &mut next_id, &mut actions);
     assert!(actions.is_empty(), "not accepted yet: nothing to replace");
-    mm.on_book(&[Top { usable: false, ..top(10_010, 10_012) }], 0, &mut next_id, &mut actions);
+    mm.on_book(&[Top { usable: false, ..top(10_010, 10_012) }], 0, &[0], &mut next_id, &mut actions);
     assert!(actions.is_empty(), "nor to cancel");
     mm.order_live(1);
-    mm.on_book(&[top(10_010, 10_012)], 0, &mut next_id, &mut actions);
+    mm.on_book(&[top(10_010, 10_012)], 0, &[0], &mut next_id, &mut actions);
     assert_eq!(actions.len(), 1, "the accepted quote moves; the other still waits");
 }
 
@@ -146,6 +148,28 @@ fn when_the_fair_value_rises_the_asks_move_before_the_bids_and_when_it_falls_the
     assert_eq!(up.iter().filter_map(side).collect::<Vec<_>>(), [Side::Sell, Side::Buy]);
     let down = run(&mut mm, &[top(9_990, 9_992)], 0, &mut next_id);
     assert_eq!(down.iter().filter_map(side).collect::<Vec<_>>(), [Side::Buy, Side::Sell]);
+}
+
+#[test]
+fn a_side_whose_fill_would_pass_a_position_limit_and_a_one_sided_book_are_not_quoted() {
+    let mut mm = MarketMaker::new(1, 2, MarketMakerConfig { levels: 1, ..config() });
+    let mut next_id = 0;
+    let mut actions = Vec::new();
+    // Long 500 on venue 0 (its limit): no more bids there; venue 1 still bids.
+    mm.on_book(
+        &[top(10_000, 10_002), top(10_000, 10_002)],
+        500 * ONE,
+        &[500 * ONE, 0],
+        &mut next_id,
+        &mut actions,
+    );
+    let sides: Vec<(usize, Side)> = news(&actions).iter().map(|o| (o.venue, o.side)).collect();
+    assert_eq!(sides, [(0, Side::Sell), (1, Side::Buy), (1, Side::Sell)]);
+    actions.clear();
+    let one_sided = Top { ask: 0, ..top(10_000, 10_002) };
+    let mut fresh = MarketMaker::new(1, 2, MarketMakerConfig { levels: 1, ..config() });
+    fresh.on_book(&[one_sided, top(10_000, 10_002)], 0, &[0, 0], &mut next_id, &mut actions);
+    assert!(news(&actions).iter().all(|o| o.venue == 1), "no quotes on a book without an ask");
 }
 
 #[test]
@@ -164,4 +188,11 @@ fn arbitrage_is_taken_only_past_fees_and_the_margin_and_for_what_both_books_show
     assert_eq!((legs[0].venue, legs[0].side, legs[0].price), (0, Side::Buy, 10_002 * CENT));
     assert_eq!((legs[1].venue, legs[1].side, legs[1].price), (1, Side::Sell, 10_006 * CENT));
     assert!(legs.iter().all(|o| o.quantity == 200 * ONE), "250 shown, in whole lots");
+    assert!(news(&run(&mut mm, &tops, 0, &mut next_id)).is_empty(), "one arbitrage at a time");
+    mm.order_done(legs[0].id);
+    mm.order_done(legs[1].id);
+    assert_eq!(news(&run(&mut mm, &tops, 0, &mut next_id)).len(), 2, "both legs done: the next one");
+    let mut full =
+        MarketMaker::new(1, 3, MarketMakerConfig { levels: 0, max_venue_position: 100 * ONE, ..config() });
+    assert!(news(&run(&mut full, &tops, 0, &mut next_id)).is_empty(), "200 would pass the venue's 100 limit");
 }

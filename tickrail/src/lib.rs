@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 mod buffers;
 mod codecs;
 mod errors;
+mod execution_worker;
 mod feed_workers;
 mod flow_config;
 mod records;
@@ -27,6 +28,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     codecs::register(m)?;
     errors::register(m)?;
     feed_workers::register(m)?;
+    execution_worker::register(m)?;
     flow_config::register(m)?;
     records::register(m)?;
     replays::register(m)?;

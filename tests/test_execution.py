@@ -1,0 +1,88 @@
+"""The execution worker under the supervisor, end to end: venues, feeds and execution run with
+the market maker quoting on all three venues through the gate; its orders reach the venues and
+fill; the kill switch cancels everything; every order is timed from its tick; SIGTERM drains."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from pipeline import start
+from shm_layout import list_segments
+from tickrail import _native
+
+TICKRAIL = str(Path(sys.executable).with_name("tickrail"))
+
+
+def config(tmp_path: Path, name: str) -> Path:
+    text = f'[instance]\nname = "{name}"\n'
+    for letter, protocol in (("a", "itch"), ("b", "fix"), ("c", "json")):
+        text += (
+            f'[venues.{letter}]\nprotocol = "{protocol}"\nrate = 5000\n[feeds.{letter}]\nvenue = "{letter}"\n'
+        )
+    text += f'[execution]\njournal = "{tmp_path / "execution.journal"}"\n[execution.quoting]\nhalf_spread_ticks = 1\n'
+    path = tmp_path / "instance.toml"
+    path.write_text(text)
+    return path
+
+
+def report(name: str) -> dict[str, Any]:
+    return dict(_native.execution_report(f"tickrail.{name}.execution.metrics"))
+
+
+def wait_for(what: str, check: Any, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def test_the_market_maker_quotes_on_every_venue_fills_and_the_kill_switch_cancels_everything(
+    tmp_path: Path,
+) -> None:
+    name = f"exec{os.getpid()}"
+    supervisor = start(
+        "supervisor", "supervisor", "run", "--config", str(config(tmp_path, name)), "--view", "events"
+    )
+    try:
+        started = {supervisor.expect("started", timeout=60)["worker"] for _ in range(7)}
+        assert "execution" in started
+        wait_for("orders reach the venues", lambda: report(name)["counters"]["orders"] >= 12)
+        wait_for("the flow trades with our quotes", lambda: report(name)["counters"]["fills"] > 0)
+        counters = report(name)["counters"]
+        assert counters["send_failures"] == 0 and counters["reports_refused"] == 0, counters
+        latency = report(name)["tick_to_trade_ns"]
+        assert latency["count"] > 0 and 0 < latency["p50"] <= latency["p99"], (
+            "orders are timed from their ticks"
+        )
+
+        status = json.loads(
+            subprocess.run(
+                [TICKRAIL, "status", "--json", "--instance", name], capture_output=True, text=True, timeout=60
+            ).stdout
+        )
+        execution = next(w for w in status["workers"] if w["name"] == "execution")
+        assert execution["state"] == "RUNNING" and execution["heartbeat_age_ms"] < 3000
+
+        killed = subprocess.run(
+            [TICKRAIL, "kill", "--instance", name], capture_output=True, text=True, timeout=60
+        )
+        assert killed.returncode == 0, killed.stderr
+        wait_for("the kill switch cancels every open order", lambda: report(name)["counters"]["kills"] == 1)
+        before = report(name)["counters"]["orders"]
+        time.sleep(1.0)
+        assert report(name)["counters"]["orders"] == before, "nothing new is sent while killed"
+    finally:
+        supervisor.popen.send_signal(signal.SIGTERM)
+    checks = [supervisor.expect("closing-books", timeout=60) for _ in range(3)]
+    assert all(c["matches"] for c in checks), checks
+    assert supervisor.expect("stopped", timeout=60)["status"] == 0
+    assert supervisor.wait(30) == 0
+    assert list_segments(f"tickrail.{name}.") == []
+    assert (tmp_path / "execution.journal").stat().st_size > 8, "every order and report is journalled"

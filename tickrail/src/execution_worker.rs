@@ -1,0 +1,343 @@
+//! The execution worker's Rust side for `python -m execution`: the engine (strategy, gate,
+//! gateways, OMS, journal) on a Rust thread, built from plain Python values: prices,
+//! quantities and notionals are already in fixed point (units of 1e-9).
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use execution::engine::{Engine, SymbolBook, Wiring};
+use execution::gateway::fix::FixGateway;
+use execution::gateway::json::JsonGateway;
+use execution::gateway::ouch::OuchGateway;
+use execution::gateway::Gateway;
+use execution::journal::{self, Writer};
+use execution::metrics::{Counter, EngineMetrics, EngineReport};
+use execution::strategy::{MarketMaker, MarketMakerConfig, MAX_VENUES};
+use execution::Oms;
+use protocols::ouch_client::ClientConfig;
+use protocols::soupbintcp_session::Timing;
+use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use risk::{Gate, Limits, PortfolioLimits, SymbolLimits};
+use shm_layout::{realtime_ns, slots, SegmentOptions};
+
+use crate::errors::IntoPyResult;
+use crate::servers::socket_addr;
+use crate::worker::Worker;
+
+/// How long connecting and logging on to a venue may take.
+const LOGON_TIMEOUT: Duration = Duration::from_secs(5);
+/// Orders the OMS has room for before its table grows.
+const OMS_CAPACITY: usize = 1 << 16;
+
+/// One venue, as Python describes it.
+#[derive(Debug, FromPyObject)]
+#[pyo3(from_item_all)]
+struct VenueArgs {
+    /// `ouch`, `fix` or `json`.
+    protocol: String,
+    /// Its order-entry address.
+    address: String,
+    /// Its feed's book segment.
+    books: String,
+    /// The symbols it lists, with their instrument ids.
+    symbols: Vec<(String, u32)>,
+    /// Who logs on: the OUCH user, our FIX SenderCompID, the JSON API key.
+    login: String,
+    /// What proves it (or names the other end): the OUCH password, the venue's FIX CompID,
+    /// the JSON API secret.
+    credential: String,
+}
+
+/// One symbol: its limits and its market maker.
+#[derive(Debug, FromPyObject)]
+#[pyo3(from_item_all)]
+struct SymbolArgs {
+    instrument: u32,
+    tick: i64,
+    lot: i64,
+    min_quantity: i64,
+    max_quantity: i64,
+    max_notional: i64,
+    price_band_bps: u32,
+    max_position: i64,
+    max_venue_position: i64,
+    max_working_orders: u32,
+    order_rate_per_s: u32,
+    order_burst: u32,
+    cancel_rate_per_s: u32,
+    cancel_burst: u32,
+    half_spread_ticks: i64,
+    level_spacing_ticks: i64,
+    levels: usize,
+    size: i64,
+    skew_ticks_per_lot: i64,
+    tolerance_ticks: i64,
+    fee_bps: i64,
+    arbitrage_margin_ticks: i64,
+    arbitrage_size: i64,
+}
+
+/// The portfolio's limits.
+#[derive(Debug, FromPyObject)]
+#[pyo3(from_item_all)]
+struct PortfolioArgs {
+    max_gross_notional: i64,
+    max_net_notional: i64,
+    max_working_orders: u32,
+    max_risk_heartbeat_age_ms: u64,
+    max_book_age_ms: u64,
+}
+
+fn gateway(index: usize, venue: &VenueArgs) -> PyResult<Gateway> {
+    let addr = socket_addr("order entry", &venue.address)?;
+    let symbols: Vec<(&str, u32)> = venue.symbols.iter().map(|(s, id)| (s.as_str(), *id)).collect();
+    let failed = |e: String| PyOSError::new_err(format!("venue {index} ({}): {e}", venue.protocol));
+    Ok(match venue.protocol.as_str() {
+        "ouch" => {
+            let config = ClientConfig {
+                username: venue.login.clone(),
+                password: venue.credential.clone(),
+                session: String::new(),
+                timing: Timing { heartbeat_interval: Duration::from_secs(1), timeout: LOGON_TIMEOUT },
+            };
+            // From sequence 1: the venue replays the day, which the OMS reconciles with.
+            let gateway = OuchGateway::connect(addr, &config, 1, index, &symbols, "TRKR")
+                .map_err(|e| failed(e.to_string()))?;
+            Gateway::Ouch(gateway)
+        }
+        "fix" => Gateway::Fix(
+            FixGateway::connect(addr, &venue.login, &venue.credential, index, &symbols, LOGON_TIMEOUT)
+                .map_err(|e| failed(e.to_string()))?,
+        ),
+        "json" => Gateway::Json(
+            JsonGateway::connect(
+                addr,
+                &venue.login,
+                venue.credential.as_bytes(),
+                index,
+                &symbols,
+                LOGON_TIMEOUT,
+            )
+            .map_err(|e| failed(e.to_string()))?,
+        ),
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "venue {index}: protocol {other:?} is not ouch, fix or json"
+            )))
+        }
+    })
+}
+
+fn limits(symbols: &[SymbolArgs], portfolio: &PortfolioArgs, venues: usize) -> Limits {
+    Limits {
+        symbols: symbols
+            .iter()
+            .map(|s| SymbolLimits {
+                instrument: s.instrument,
+                tick: s.tick,
+                lot: s.lot,
+                min_quantity: s.min_quantity,
+                max_quantity: s.max_quantity,
+                max_notional: i128::from(s.max_notional),
+                price_band_bps: s.price_band_bps,
+                max_position: s.max_position,
+                max_venue_position: s.max_venue_position,
+                max_working_orders: s.max_working_orders,
+                order_rate_per_s: s.order_rate_per_s,
+                order_burst: s.order_burst,
+                cancel_rate_per_s: s.cancel_rate_per_s,
+                cancel_burst: s.cancel_burst,
+                max_book_age_ns: portfolio.max_book_age_ms * 1_000_000,
+            })
+            .collect(),
+        portfolio: PortfolioLimits {
+            max_gross_notional: i128::from(portfolio.max_gross_notional),
+            max_net_notional: i128::from(portfolio.max_net_notional),
+            max_working_orders: portfolio.max_working_orders,
+            max_risk_heartbeat_age_ns: portfolio.max_risk_heartbeat_age_ms * 1_000_000,
+        },
+        venues,
+        max_working_per_venue_symbol: 16,
+    }
+}
+
+/// The execution worker: the engine on a Rust thread, trading on the venues given, reading
+/// their feeds' books and the trading state, journalling to `journal` and counting into
+/// `metrics` (attached to if it exists: the supervisor creates it).
+#[pyclass(module = "tickrail._native", name = "ExecutionWorker")]
+pub(crate) struct PyExecutionWorker {
+    metrics: String,
+    spin: bool,
+    worker: Worker<Engine, ()>,
+}
+
+#[pymethods]
+impl PyExecutionWorker {
+    #[new]
+    #[pyo3(signature = (venues, symbols, portfolio, *, trading, metrics, journal, spin=false))]
+    fn new(
+        venues: Vec<VenueArgs>,
+        symbols: Vec<SymbolArgs>,
+        portfolio: PortfolioArgs,
+        trading: &str,
+        metrics: &str,
+        journal: PathBuf,
+        spin: bool,
+    ) -> PyResult<Self> {
+        if venues.is_empty() || venues.len() > MAX_VENUES {
+            return Err(PyValueError::new_err(format!("1 to {MAX_VENUES} venues, not {}", venues.len())));
+        }
+        let gate = Gate::new(limits(&symbols, &portfolio, venues.len()), realtime_ns())
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let instruments: Vec<u32> = symbols.iter().map(|s| s.instrument).collect();
+        let mut oms = Oms::new(&instruments, venues.len(), OMS_CAPACITY);
+        let (journal, contents) =
+            Writer::open(&journal, 1 << 16).map_err(|e| PyOSError::new_err(e.to_string()))?;
+        journal::rebuild(&mut oms, &contents.entries)
+            .map_err(|e| PyValueError::new_err(format!("the journal: {e}")))?;
+        let last_id = contents
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                journal::Entry::Sent(o) => Some(o.id),
+                journal::Entry::ReplaceRequested(_, r) => Some(r.id),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        let books = venues
+            .iter()
+            .map(|v| slots::Reader::open(&v.books).map(Some))
+            .collect::<Result<Vec<_>, _>>()
+            .py()?;
+        let makers = symbols
+            .iter()
+            .map(|s| {
+                let mut listed = [false; MAX_VENUES];
+                for (at, venue) in venues.iter().enumerate() {
+                    listed[at] = venue.symbols.iter().any(|(_, id)| *id == s.instrument);
+                }
+                let mut no_replace = [false; MAX_VENUES];
+                for (at, venue) in venues.iter().enumerate() {
+                    no_replace[at] = venue.protocol == "json";
+                }
+                let config = MarketMakerConfig {
+                    tick: s.tick,
+                    lot: s.lot,
+                    half_spread_ticks: s.half_spread_ticks,
+                    level_spacing_ticks: s.level_spacing_ticks,
+                    levels: s.levels,
+                    size: s.size,
+                    skew_ticks_per_lot: s.skew_ticks_per_lot,
+                    tolerance_ticks: s.tolerance_ticks,
+                    fee_bps: s.fee_bps,
+                    arbitrage_margin_ticks: s.arbitrage_margin_ticks,
+                    arbitrage_size: s.arbitrage_size,
+                    no_replace,
+                    max_position: s.max_position,
+                    max_venue_position: s.max_venue_position,
+                };
+                SymbolBook {
+                    instrument: s.instrument,
+                    listed,
+                    maker: MarketMaker::new(s.instrument, venues.len(), config),
+                }
+            })
+            .collect();
+        let gateways = venues
+            .iter()
+            .enumerate()
+            .map(|(at, v)| gateway(at, v).map(Some))
+            .collect::<PyResult<Vec<_>>>()?;
+        let engine_metrics = match EngineMetrics::attach(metrics) {
+            Ok(m) => m,
+            Err(_) => EngineMetrics::create(
+                metrics,
+                &SegmentOptions { replace_stale: true, ..SegmentOptions::default() },
+            )
+            .py()?,
+        };
+        let wiring = Wiring {
+            gateways,
+            books,
+            trading: slots::Reader::open(trading).py()?,
+            symbols: makers,
+            max_book_age_ns: portfolio.max_book_age_ms * 1_000_000,
+        };
+        let engine = Engine::new(wiring, gate, oms, journal, engine_metrics, last_id);
+        Ok(Self { metrics: metrics.to_owned(), spin, worker: Worker::Ready(engine) })
+    }
+
+    /// Runs the engine on a Rust thread until `stop` (spinning between idle turns if built
+    /// with `spin`, else yielding the core).
+    fn start(&mut self) -> PyResult<()> {
+        let spin = self.spin;
+        self.worker.start("execution", move |mut engine: Engine, stop: &AtomicBool| {
+            engine.run(stop, spin).map_err(|e| e.to_string())
+        })
+    }
+
+    /// Whether the engine runs.
+    #[getter]
+    fn running(&self) -> bool {
+        self.worker.is_running()
+    }
+
+    /// Stops the engine; an engine that failed raises `RuntimeError` naming why.
+    fn stop(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.worker.stop(py)
+    }
+
+    /// The metrics segment's name.
+    #[getter]
+    fn metrics(&self) -> String {
+        self.metrics.clone()
+    }
+}
+
+/// The execution worker's metrics: `{"counters": {name: value}, "rejections": {reason: count}
+/// (reasons counted at least once), "tick_to_trade_ns": {"count", "p50", "p99", "p999", "max"}}`.
+#[pyfunction]
+#[pyo3(name = "execution_report")]
+fn py_execution_report<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
+    let report = py.detach(|| EngineReport::read(name)).py()?;
+    let counters = PyDict::new(py);
+    for counter in Counter::ALL {
+        counters.set_item(counter.name(), report.get(counter))?;
+    }
+    let latency = PyDict::new(py);
+    latency.set_item("count", report.tick_to_trade.buckets.iter().sum::<u64>())?;
+    for (key, q) in [("p50", 0.5), ("p99", 0.99), ("p999", 0.999)] {
+        latency.set_item(key, report.tick_to_trade.quantile(q))?;
+    }
+    latency.set_item("max", report.tick_to_trade.max)?;
+    let rejections = PyDict::new(py);
+    for (reason, count) in &report.rejections {
+        if *count > 0 {
+            rejections.set_item(format!("{reason:?}"), count)?;
+        }
+    }
+    let out = PyDict::new(py);
+    out.set_item("counters", counters)?;
+    out.set_item("rejections", rejections)?;
+    out.set_item("tick_to_trade_ns", latency)?;
+    Ok(out)
+}
+
+/// Creates the execution worker's metrics segment `name`, for a supervisor that owns it.
+#[pyfunction]
+#[pyo3(name = "create_execution_metrics", signature = (name, *, replace_stale=false))]
+fn py_create_execution_metrics(name: &str, replace_stale: bool) -> PyResult<()> {
+    drop(EngineMetrics::create(name, &SegmentOptions { replace_stale, ..SegmentOptions::default() }).py()?);
+    Ok(())
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyExecutionWorker>()?;
+    m.add_function(wrap_pyfunction!(py_create_execution_metrics, m)?)?;
+    m.add_function(wrap_pyfunction!(py_execution_report, m)?)?;
+    Ok(())
+}
