@@ -1,4 +1,5 @@
-"""Shared fixtures: unique segment names cleaned up after each test, and worker processes."""
+"""Shared fixtures: unique segment names cleaned up after each test, a runtime directory of the
+session's own (control sockets, logs, journals), and worker processes."""
 
 from __future__ import annotations
 
@@ -25,6 +26,20 @@ def name() -> Iterator[str]:
     yield segment
     with contextlib.suppress(SegmentNotFound):
         unlink(segment)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def runtime_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Supervisors started by the tests (and the commands that ask them) keep their sockets,
+    logs and journals in a directory of this session's, not the user's runtime directory."""
+    path = tmp_path_factory.mktemp("runtime")
+    before = os.environ.get("RUNTIME_DIRECTORY")
+    os.environ["RUNTIME_DIRECTORY"] = str(path)
+    yield path
+    if before is None:
+        del os.environ["RUNTIME_DIRECTORY"]
+    else:
+        os.environ["RUNTIME_DIRECTORY"] = before
 
 
 @pytest.fixture(scope="session", autouse=True)

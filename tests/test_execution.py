@@ -43,7 +43,7 @@ def wait_for(what: str, check: Any, seconds: float = 30.0) -> None:
         time.sleep(0.1)
 
 
-def test_the_market_maker_quotes_on_every_venue_fills_and_the_kill_switch_cancels_everything(
+def test_the_market_maker_quotes_fills_survives_a_sigkill_and_the_kill_switch_cancels_everything(
     tmp_path: Path,
 ) -> None:
     name = f"exec{os.getpid()}"
@@ -69,6 +69,14 @@ def test_the_market_maker_quotes_on_every_venue_fills_and_the_kill_switch_cancel
         )
         execution = next(w for w in status["workers"] if w["name"] == "execution")
         assert execution["state"] == "RUNNING" and execution["heartbeat_age_ms"] < 3000
+
+        # A SIGKILLed worker is restarted: its OMS and its gate come back from the journal, it
+        # logs on again (from where venue A's session had delivered) and trades on.
+        os.kill(execution["pid"], signal.SIGKILL)
+        assert supervisor.expect("restarted", timeout=60)["worker"] == "execution"
+        sent = report(name)["counters"]["orders"]
+        wait_for("the restarted worker trades on", lambda: report(name)["counters"]["orders"] > sent + 6)
+        assert report(name)["counters"]["reports_refused"] == 0, "nothing applied twice after the restart"
 
         killed = subprocess.run(
             [TICKRAIL, "kill", "--instance", name], capture_output=True, text=True, timeout=60

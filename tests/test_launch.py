@@ -3,6 +3,7 @@ venue and its feed, segments under the instance's prefix; and the plan actually 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from pipeline import start
@@ -21,7 +22,25 @@ def counting_ports() -> Callable[[int], int]:
 
 def test_venues_start_before_their_feeds_and_both_sides_agree_on_every_address() -> None:
     specs = plan(load(DEFAULT, TWO_CORES), counting_ports())
-    assert [s.name for s in specs] == ["venue-a", "venue-b", "venue-c", "feed-a", "feed-b", "feed-c"]
+    assert [s.name for s in specs] == [
+        "venue-a",
+        "venue-b",
+        "venue-c",
+        "feed-a",
+        "feed-b",
+        "feed-c",
+        "execution",
+    ]
+    execution = json.loads(specs[6].argv[specs[6].argv.index("--spec") + 1])
+    order_entry = specs[0].argv[specs[0].argv.index("--order-entry") + 1]
+    fix_orders = specs[1].argv[specs[1].argv.index("--fix") + 1]
+    json_orders = specs[2].argv[specs[2].argv.index("--orders") + 1]
+    assert [v["address"] for v in execution["venues"]] == [order_entry, fix_orders, json_orders]
+    assert [v["books"] for v in execution["venues"]] == [f"tickrail.default.{v}.books" for v in "abc"]
+    user = specs[0].argv[specs[0].argv.index("--user") + 1]
+    assert user == f"{execution['venues'][0]['login']}:{execution['venues'][0]['credential']}", (
+        "venue A knows us"
+    )
     venue_a, feed_a = specs[0], specs[3]
     destination = venue_a.argv[venue_a.argv.index("--destination") + 1]
     assert feed_a.argv[feed_a.argv.index("--listen") + 1] == destination

@@ -15,7 +15,7 @@ import numpy as np
 
 from shm_layout import FIXED_POINT_SCALE, FLAG_STALE, TOP_OF_BOOK, ShmError, SlotReader
 from shm_layout import stat as shm_stat
-from tickrail._native import feed_report
+from tickrail._native import execution_report, feed_report
 from tickrail.market import instruments
 
 if TYPE_CHECKING:
@@ -130,6 +130,8 @@ class LiveView:
             "",
             *books_table(supervisor),
             "",
+            *execution_lines(supervisor),
+            "",
             "recent events:",
             *(f"  {line}" for line in self.recent),
         ]
@@ -144,9 +146,28 @@ class LiveView:
         self.out.flush()
 
 
+def execution_lines(supervisor: Supervisor) -> list[str]:
+    """The execution worker's orders, fills, refusals by reason and tick-to-trade, if it runs."""
+    worker = next((w for w in supervisor.workers if w.spec.kind == "execution"), None)
+    if worker is None:
+        return []
+    try:
+        report = execution_report(worker.spec.heartbeat)
+    except ShmError as e:
+        return [f"execution: no metrics ({e})"]
+    c, t = report["counters"], report["tick_to_trade_ns"]
+    refused = ", ".join(f"{reason} {n:,}" for reason, n in report["rejections"].items()) or "none"
+    return [
+        f"execution: {c['orders']:,} orders, {c['replaces']:,} replaces, {c['cancels']:,} cancels, "
+        f"{c['fills']:,} fills; tick-to-trade p50 {t['p50'] / 1e3:.1f} us, p99 {t['p99'] / 1e3:.1f} us",
+        f"execution: refused by the gate: {refused}",
+    ]
+
+
 def summary(supervisor: Supervisor, status: int) -> str:
-    """What the run did: per feed its messages, rate, gaps recovered and latency; restarts; and
-    whether each feed's books matched its venue's closing books."""
+    """What the run did: per feed its messages, rate, gaps recovered and latency; restarts; the
+    execution worker's orders, fills and refusals; and whether each feed's books matched its
+    venue's closing books."""
     elapsed = max(supervisor.elapsed, 1e-9)
     outcome = "stopped on request" if status == 0 else "halted"
     restarts = sum(w.state.restarts for w in supervisor.workers)
@@ -168,6 +189,7 @@ def summary(supervisor: Supervisor, status: int) -> str:
             f"{c['gaps']} gaps, {c['recoveries']} recovered, {c['decode_errors']} malformed; "
             f"receive->publish p50 {latency['p50'] / 1e3:.1f} us, p99 {latency['p99'] / 1e3:.1f} us"
         )
+    lines.extend(f"  {line}" for line in execution_lines(supervisor))
     for check in supervisor.closing_checks:
         verdict = "match" if check["matches"] else f"differ: {'; '.join(check['problems'])}"
         lines.append(f"  {check['feed']}'s books and {check['venue']}'s closing books {verdict}")

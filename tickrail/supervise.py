@@ -32,6 +32,7 @@ from shm_layout import SegmentExists, SegmentNotFound, ShmError, remove_if_stale
 from tickrail.closing import settle
 from tickrail.config import Instance
 from tickrail.control import ControlError, ControlServer, InstanceLock, socket_path
+from tickrail.execution_plan import journal_path
 from tickrail.launch import WorkerSpec, plan
 from tickrail.market import instruments
 from tickrail.notify import Notifier
@@ -170,6 +171,7 @@ class Supervisor:
     def supervise(self, stop: StopFlag, duration: float | None) -> int:
         """Creates the segments, starts the workers, then watches them until told to stop."""
         self.create_segments()
+        self.rotate_journal()
         for worker in self.workers:
             if not self.start(worker):
                 return self.halt(f"{worker.spec.name} did not start")
@@ -222,6 +224,19 @@ class Supervisor:
                 self.emit("cleaned", segment=name)
         self.trading = TradingStates(name, dict(instruments()))
         self.created.append(name)
+
+    def rotate_journal(self) -> None:
+        """Sets an earlier run's journal aside when every venue traded is simulated: they start
+        a new session with this run, so its orders are not the earlier run's. (Trading on real
+        venues, a restarted instance carries on its day's journal.)"""
+        execution = self.instance.execution
+        if execution is None or not all(self.instance.venues[v].simulated for v in execution.venues):
+            return
+        path = journal_path(self.instance)
+        if path.exists() and path.stat().st_size > 0:
+            aside = path.with_name(f"{path.name}.{time.strftime('%Y%m%dT%H%M%S')}")
+            path.rename(aside)
+            self.emit("journal-rotated", journal=str(path), kept=str(aside))
 
     def start(self, worker: Running) -> bool:
         """Starts ``worker``, waits (bounded) for it to say it listens, and places it; a worker

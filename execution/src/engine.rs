@@ -169,10 +169,11 @@ impl Engine {
                 }
                 continue;
             }
+            let mut reported = false;
             while let Some(gateway) = self.wiring.gateways[venue].as_mut() {
                 match gateway.poll() {
                     Ok(Some(report)) => {
-                        busy = true;
+                        reported = true;
                         self.on_report(venue, &report)?;
                     }
                     Ok(None) => break,
@@ -182,6 +183,13 @@ impl Engine {
                     }
                 }
             }
+            // Where the session is, so a restarted worker logs on again from there.
+            if let Some(next) = self.wiring.gateways[venue].as_ref().and_then(Gateway::next_sequence) {
+                if reported {
+                    self.journal.append(&Entry::Delivered(venue, next))?;
+                }
+            }
+            busy |= reported;
         }
         Ok(busy)
     }

@@ -32,6 +32,9 @@ pub enum Entry {
     ReplaceRequested(u64, Replacement),
     /// A venue reported on an order.
     Report(VenueReport),
+    /// Venue `0`'s session has delivered everything before sequence `1` (OUCH): a restarted
+    /// worker logs on again from there, so nothing is applied twice or missed.
+    Delivered(usize, u64),
 }
 
 /// Why a journal cannot be read or written.
@@ -110,6 +113,11 @@ fn encode(entry: &Entry, out: &mut [u8; MAX_PAYLOAD]) -> usize {
             put(&r.price.to_le_bytes());
             put(&r.quantity.to_le_bytes());
         }
+        Entry::Delivered(venue, next) => {
+            put(b"D");
+            put(&(*venue as u8).to_le_bytes());
+            put(&next.to_le_bytes());
+        }
         Entry::Report(report) => {
             put(b"V");
             put(&report.id.to_le_bytes());
@@ -180,6 +188,7 @@ fn decode(payload: &[u8]) -> Option<Entry> {
     let entry = match f.u8()? {
         b'S' => Entry::Sent(f.order()?),
         b'C' => Entry::CancelRequested(f.u64()?),
+        b'D' => Entry::Delivered(usize::from(f.u8()?), f.u64()?),
         b'R' => Entry::ReplaceRequested(
             f.u64()?,
             Replacement { id: f.u64()?, price: f.i64()?, quantity: f.i64()? },
@@ -209,6 +218,18 @@ fn decode(payload: &[u8]) -> Option<Entry> {
         _ => return None,
     };
     f.0.is_empty().then_some(entry)
+}
+
+/// The sequence venue `venue`'s session had delivered up to, by the journal (1: nothing yet).
+pub fn delivered(entries: &[Entry], venue: usize) -> u64 {
+    entries
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Entry::Delivered(v, next) if *v == venue => Some(*next),
+            _ => None,
+        })
+        .unwrap_or(1)
 }
 
 /// Reads the journal at `path`: every whole entry, and whether a last one was cut short.
@@ -251,6 +272,7 @@ pub fn rebuild(oms: &mut Oms, entries: &[Entry]) -> Result<(), OmsError> {
                 oms.replace_requested(*id, *replacement)?;
             }
             Entry::Report(report) => gateway::apply(oms, report)?,
+            Entry::Delivered(..) => {}
         }
     }
     Ok(())

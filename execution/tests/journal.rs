@@ -38,6 +38,7 @@ fn day() -> Vec<Entry> {
         Entry::CancelRequested(2),
         report(2, Report::Canceled),
         report(3, Report::Fill { quantity: 6 * ONE, price: 99 * ONE }),
+        Entry::Delivered(0, 42),
     ]
 }
 
@@ -62,6 +63,7 @@ fn every_entry_is_read_back_in_order_and_rebuilds_the_orders_and_positions() {
     assert_eq!(oms.order(2).unwrap().state, OrderState::Canceled);
     let position = oms.positions().venue(0, 1);
     assert_eq!((position.quantity, position.average_price), (10 * ONE, 99_400_000_000));
+    assert_eq!((journal::delivered(&contents.entries, 0), journal::delivered(&contents.entries, 1)), (42, 1));
 }
 
 #[test]
@@ -76,7 +78,7 @@ fn a_last_entry_cut_short_by_a_crash_is_left_out_and_appending_goes_on_after_the
 
     let (mut writer, held) = Writer::open(&path, 256).unwrap();
     assert_eq!(held.entries.len(), day().len() - 1, "reopening keeps every whole entry");
-    writer.append(&day()[9]).unwrap();
+    writer.append(&day()[10]).unwrap();
     writer.sync().unwrap();
     let again = journal::read(&path).unwrap();
     assert_eq!((again.entries, again.torn), (day(), 0));

@@ -211,6 +211,38 @@ impl Gate {
         }
     }
 
+    /// Takes on a working order without judging it (a restarted worker restoring what its
+    /// journal holds): it counts from now on, like any order the gate passed.
+    pub fn restore_working(&mut self, order: &NewOrder) -> Result<(), Reject> {
+        let slot = self.slot(order.venue, order.instrument)?;
+        if !self.own[slot.table].has_room() {
+            return Err(Reject::TooManyWorkingOrders);
+        }
+        self.last_id = self.last_id.max(order.id);
+        let working = Working {
+            id: order.id,
+            previous: None,
+            side: order.side,
+            price: order.price,
+            open: order.quantity,
+        };
+        self.own[slot.table].add(working);
+        self.exposure.add_working(slot.symbol, order.venue, order.side, order.quantity);
+        self.working_per_symbol[slot.symbol] += 1;
+        self.working_total += 1;
+        Ok(())
+    }
+
+    /// Takes on a position held on `venue` in `instrument` (signed; a restarted worker
+    /// restoring what its journal holds).
+    pub fn restore_position(&mut self, venue: usize, instrument: u32, quantity: i64) -> Result<(), Reject> {
+        let slot = self.slot(venue, instrument)?;
+        let side = if quantity >= 0 { Side::Buy } else { Side::Sell };
+        self.exposure.add_working(slot.symbol, venue, side, quantity.abs());
+        self.exposure.fill(slot.symbol, venue, side, quantity.abs());
+        Ok(())
+    }
+
     /// How many checks failed for each reason, in [`Reject::ALL`] order.
     pub fn rejections(&self) -> &[u64; Reject::ALL.len()] {
         &self.rejections

@@ -354,6 +354,23 @@ fn every_rejection_is_counted_under_its_reason() {
 }
 
 #[test]
+fn a_restarted_gate_restores_working_orders_and_positions_and_judges_new_orders_against_them() {
+    let mut orders = gate();
+    orders.gate.restore_position(0, AAPL, 600 * ONE).unwrap();
+    let working = orders.order(0, Side::Buy, 99 * ONE, 300 * ONE);
+    orders.gate.restore_working(&working).unwrap();
+    assert_eq!(orders.gate.exposure().venue(0, 0).worst_long(), 900 * ONE);
+    assert_eq!(orders.send(0, Side::Buy, 99 * ONE, 101 * ONE), Err(Reject::VenuePositionLimit));
+    assert!(orders.send(0, Side::Buy, 98 * ONE, 100 * ONE).is_ok(), "exactly to the 1,000 limit");
+    let old = NewOrder { id: 1, ..orders.order(0, Side::Buy, 98 * ONE, ONE) };
+    assert_eq!(
+        orders.gate.check_new(&old, &market(), &TradingView::ACTIVE, NOW),
+        Err(Reject::DuplicateOrderId)
+    );
+    assert_eq!(orders.gate.restore_position(0, 77, ONE), Err(Reject::UnknownInstrument));
+}
+
+#[test]
 fn limits_that_cannot_work_are_refused_by_name() {
     let mut bad = limits();
     bad.symbols[1].tick = 0;

@@ -10,9 +10,10 @@ use execution::engine::{Engine, SymbolBook, Wiring};
 use execution::gateway::fix::FixGateway;
 use execution::gateway::json::JsonGateway;
 use execution::gateway::ouch::OuchGateway;
-use execution::gateway::Gateway;
+use execution::gateway::{self, Gateway};
 use execution::journal::{self, Writer};
 use execution::metrics::{Counter, EngineMetrics, EngineReport};
+use execution::oms::Report;
 use execution::strategy::{MarketMaker, MarketMakerConfig, MAX_VENUES};
 use execution::Oms;
 use protocols::ouch_client::ClientConfig;
@@ -91,7 +92,7 @@ struct PortfolioArgs {
     max_book_age_ms: u64,
 }
 
-fn gateway(index: usize, venue: &VenueArgs) -> PyResult<Gateway> {
+fn gateway(index: usize, venue: &VenueArgs, delivered: u64) -> PyResult<Gateway> {
     let addr = socket_addr("order entry", &venue.address)?;
     let symbols: Vec<(&str, u32)> = venue.symbols.iter().map(|(s, id)| (s.as_str(), *id)).collect();
     let failed = |e: String| PyOSError::new_err(format!("venue {index} ({}): {e}", venue.protocol));
@@ -103,8 +104,8 @@ fn gateway(index: usize, venue: &VenueArgs) -> PyResult<Gateway> {
                 session: String::new(),
                 timing: Timing { heartbeat_interval: Duration::from_secs(1), timeout: LOGON_TIMEOUT },
             };
-            // From sequence 1: the venue replays the day, which the OMS reconciles with.
-            let gateway = OuchGateway::connect(addr, &config, 1, index, &symbols, "TRKR")
+            // From where the journal says the session had delivered: nothing twice, nothing missed.
+            let gateway = OuchGateway::connect(addr, &config, delivered, index, &symbols, "TRKR")
                 .map_err(|e| failed(e.to_string()))?;
             Gateway::Ouch(gateway)
         }
@@ -164,6 +165,34 @@ fn limits(symbols: &[SymbolArgs], portfolio: &PortfolioArgs, venues: usize) -> L
     }
 }
 
+/// Gives a new gate what the journal says is working and held, so a restarted worker's limits
+/// count what it had.
+fn restore(gate: &mut Gate, oms: &Oms, instruments: &[u32], venues: usize) -> PyResult<()> {
+    let refused =
+        |what: String, reason: risk::Reject| PyValueError::new_err(format!("the journal's {what}: {reason}"));
+    for order in oms.open_orders() {
+        let working = risk::NewOrder {
+            id: order.id,
+            venue: order.venue,
+            instrument: order.instrument,
+            side: order.side,
+            price: order.price,
+            quantity: order.open(),
+        };
+        gate.restore_working(&working).map_err(|r| refused(format!("order {}", order.id), r))?;
+    }
+    for (symbol, &instrument) in instruments.iter().enumerate() {
+        for venue in 0..venues {
+            let held = oms.positions().venue(symbol, venue).quantity;
+            if held != 0 {
+                gate.restore_position(venue, instrument, held)
+                    .map_err(|r| refused(format!("position in {instrument} on venue {venue}"), r))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The execution worker: the engine on a Rust thread, trading on the venues given, reading
 /// their feeds' books and the trading state, journalling to `journal` and counting into
 /// `metrics` (attached to if it exists: the supervisor creates it).
@@ -190,7 +219,7 @@ impl PyExecutionWorker {
         if venues.is_empty() || venues.len() > MAX_VENUES {
             return Err(PyValueError::new_err(format!("1 to {MAX_VENUES} venues, not {}", venues.len())));
         }
-        let gate = Gate::new(limits(&symbols, &portfolio, venues.len()), realtime_ns())
+        let mut gate = Gate::new(limits(&symbols, &portfolio, venues.len()), realtime_ns())
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let instruments: Vec<u32> = symbols.iter().map(|s| s.instrument).collect();
         let mut oms = Oms::new(&instruments, venues.len(), OMS_CAPACITY);
@@ -198,6 +227,21 @@ impl PyExecutionWorker {
             Writer::open(&journal, 1 << 16).map_err(|e| PyOSError::new_err(e.to_string()))?;
         journal::rebuild(&mut oms, &contents.entries)
             .map_err(|e| PyValueError::new_err(format!("the journal: {e}")))?;
+        let mut journal = journal;
+        for (at, venue) in venues.iter().enumerate() {
+            // A venue that cancels on disconnect ended our orders there when the last worker went.
+            if venue.protocol != "ouch" {
+                let ended = gateway::cancelled_on_disconnect(&mut oms, at)
+                    .map_err(|e| PyValueError::new_err(format!("the journal: {e}")))?;
+                for (id, _) in ended {
+                    let report = gateway::VenueReport { id, report: Report::Canceled, order: None };
+                    journal
+                        .append(&journal::Entry::Report(report))
+                        .map_err(|e| PyOSError::new_err(e.to_string()))?;
+                }
+            }
+        }
+        restore(&mut gate, &oms, &instruments, venues.len())?;
         let last_id = contents
             .entries
             .iter()
@@ -250,7 +294,7 @@ impl PyExecutionWorker {
         let gateways = venues
             .iter()
             .enumerate()
-            .map(|(at, v)| gateway(at, v).map(Some))
+            .map(|(at, v)| gateway(at, v, journal::delivered(&contents.entries, at)).map(Some))
             .collect::<PyResult<Vec<_>>>()?;
         let engine_metrics = match EngineMetrics::attach(metrics) {
             Ok(m) => m,

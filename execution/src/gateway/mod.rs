@@ -61,6 +61,15 @@ impl Gateway {
         Ok(())
     }
 
+    /// The venue's next sequence number not yet received, where the session has one to log on
+    /// again from (OUCH).
+    pub fn next_sequence(&self) -> Option<u64> {
+        match self {
+            Gateway::Ouch(g) => Some(g.next_sequence()),
+            Gateway::Fix(_) | Gateway::Json(_) => None,
+        }
+    }
+
     /// Whether the venue cancels our orders when our session drops (so nothing is resent).
     pub fn cancels_on_disconnect(&self) -> bool {
         !matches!(self, Gateway::Ouch(_))
