@@ -9,7 +9,7 @@ NATIVE_STAMP := $(VENV)/.native-built
 RUST_SOURCES := $(shell find shm_layout protocols feeds venues risk execution tickrail -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock
 LOOM_PREEMPTIONS ?= 4
 
-.PHONY: run test test-rust test-loom test-python stubtest lint bench bench-ring bench-feeds bench-exec bench-quick clean
+.PHONY: run test test-rust test-loom test-python stubtest lint bench bench-ring bench-feeds bench-exec bench-tick bench-quick clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -51,7 +51,7 @@ lint: $(NATIVE_STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m mypy
 
-bench: bench-ring bench-feeds bench-exec
+bench: bench-ring bench-feeds bench-exec bench-tick
 
 bench-ring: $(NATIVE_STAMP)
 	cargo build --release --locked -p ring-bench
@@ -59,6 +59,10 @@ bench-ring: $(NATIVE_STAMP)
 
 bench-feeds: $(NATIVE_STAMP)
 	$(PY) -m bench.feeds $(ARGS)
+
+# Tick-to-trade under the supervisor (two scenarios), with the gate's and gateway's own costs.
+bench-tick: $(NATIVE_STAMP)
+	$(PY) -m bench.tick_to_trade $(ARGS)
 
 # The gate's cost per order and the OUCH gateway's throughput (one JSON object).
 bench-exec:

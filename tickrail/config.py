@@ -134,6 +134,8 @@ class Execution:
     pinning: Pinning
     #: The audit journal's path (default: the instance's, in the runtime directory).
     journal: str | None = None
+    #: Whether the loop spins between idle turns (on a core of its own) rather than yielding.
+    spin: bool = False
 
 
 @dataclass(frozen=True)
@@ -301,7 +303,9 @@ def _execution(t: _Table, venues: dict[str, Venue], feeds: dict[str, Feed]) -> E
     limits = RiskLimits(**_fields(_Table("execution limits", t.get("limits", dict, {})), RiskLimits()))
     if quoting.levels < 1 or quoting.size_lots < 1:
         raise ConfigError("execution quoting: levels and size_lots must be at least 1")
-    execution = Execution(traded, quoting, limits, _pinning(t), t.get("journal", str, None))
+    execution = Execution(
+        traded, quoting, limits, _pinning(t), t.get("journal", str, None), t.get("spin", bool, False)
+    )
     t.done()
     return execution
 

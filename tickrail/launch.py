@@ -144,7 +144,8 @@ def plan(instance: Instance, port: Callable[[int], int] = free_port) -> list[Wor
         }
         spec = execution_plan.describe(instance, entry)
         metrics = spec["metrics"]
-        argv = ("execution", "--spec", json.dumps(spec), *_lock_memory(instance.execution.pinning))
+        spin = ["--spin"] if instance.execution.spin else []
+        argv = ("execution", "--spec", json.dumps(spec), *spin, *_lock_memory(instance.execution.pinning))
         prefix = f"tickrail.{instance.name}.execution"
         specs.append(
             WorkerSpec(
