@@ -14,6 +14,7 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from feeds import __main__ as feeds_main
 from shm_layout import stat as shm_stat
@@ -76,11 +77,11 @@ def print_status(instance: str, as_json: bool) -> int:
     return 0 if all(w["state"] == "RUNNING" for w in status["workers"]) else 1
 
 
-def control_worker(instance: str, command: str, worker: str) -> int:
-    """``tickrail start|stop|restart WORKER``: 0 when done, 1 when refused, 2 when no supervisor
-    answers."""
+def request(instance: str, command: str, message: dict[str, Any]) -> dict[str, Any] | int:
+    """Asks the supervisor of ``instance``; its answer, or the exit status of a command that
+    failed (2: no supervisor answers; 1: it could not be asked, or refused), said on stderr."""
     try:
-        answer = ask(instance, {"command": command, "worker": worker})
+        answer = ask(instance, message)
     except NotRunning as err:
         print(f"tickrail {command}: {err}", file=sys.stderr)
         return 2
@@ -90,23 +91,24 @@ def control_worker(instance: str, command: str, worker: str) -> int:
     if "error" in answer:
         print(f"tickrail {command}: {answer['error']}", file=sys.stderr)
         return 1
+    return answer
+
+
+def control_worker(instance: str, command: str, worker: str) -> int:
+    """``tickrail start|stop|restart WORKER``: 0 when done, 1 when refused, 2 when no supervisor
+    answers."""
+    answer = request(instance, command, {"command": command, "worker": worker})
+    if isinstance(answer, int):
+        return answer
     print(f"{answer['worker']}: {answer['state']}")
     return 0
 
 
-def set_trading(instance: str, symbol: str | None, state: str) -> int:
+def set_trading(instance: str, command: str, symbol: str | None, state: str) -> int:
     """``tickrail kill|resume|state``: 0 when set, 1 when refused, 2 when no supervisor answers."""
-    try:
-        answer = ask(instance, {"command": "trading", "symbol": symbol, "state": state})
-    except NotRunning as err:
-        print(f"tickrail: {err}", file=sys.stderr)
-        return 2
-    except ControlError as err:
-        print(f"tickrail: {err}", file=sys.stderr)
-        return 1
-    if "error" in answer:
-        print(f"tickrail: {answer['error']}", file=sys.stderr)
-        return 1
+    answer = request(instance, command, {"command": "trading", "symbol": symbol, "state": state})
+    if isinstance(answer, int):
+        return answer
     trading = answer["trading"]
     symbols = ", ".join(f"{name} {value}" for name, value in trading["symbols"].items())
     print(f"trading: global {trading['global']}; {symbols}")
@@ -182,11 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("start", "stop", "restart"):
         return control_worker(args.instance, args.command, args.worker)
     if args.command == "kill":
-        return set_trading(args.instance, args.symbol, "killed")
+        return set_trading(args.instance, "kill", args.symbol, "killed")
     if args.command == "resume":
-        return set_trading(args.instance, args.symbol, "active")
+        return set_trading(args.instance, "resume", args.symbol, "active")
     if args.command == "state":
-        return set_trading(args.instance, args.symbol, args.state)
+        return set_trading(args.instance, "state", args.symbol, args.state)
     if args.command == "demo":
         return ring_demo.run(args.instance, args.duration, args.rate)
     return shm_stat.run(args.instance, args.json, args.watch, args.count, name_filter=args.filter)

@@ -219,17 +219,7 @@ impl Gate {
             return Err(Reject::TooManyWorkingOrders);
         }
         self.last_id = self.last_id.max(order.id);
-        let working = Working {
-            id: order.id,
-            previous: None,
-            side: order.side,
-            price: order.price,
-            open: order.quantity,
-        };
-        self.own[slot.table].add(working);
-        self.exposure.add_working(slot.symbol, order.venue, order.side, order.quantity);
-        self.working_per_symbol[slot.symbol] += 1;
-        self.working_total += 1;
+        self.add_working(slot, order);
         Ok(())
     }
 
@@ -281,6 +271,11 @@ impl Gate {
     fn accept(&mut self, slot: Slot, order: &NewOrder, now_ns: u64) {
         self.order_buckets[slot.table].take(now_ns);
         self.last_id = order.id;
+        self.add_working(slot, order);
+    }
+
+    /// `order` works from now on: in the own-order table, the exposure and the counts.
+    fn add_working(&mut self, slot: Slot, order: &NewOrder) {
         let working = Working {
             id: order.id,
             previous: None,

@@ -21,7 +21,7 @@ use protocols::DecodeError;
 use risk::{NewOrder, Side};
 use shm_layout::realtime_ns;
 
-use crate::gateway::{OrderEntry, VenueReport};
+use crate::gateway::{OrderEntry, Refused, SymbolTable, VenueReport};
 use crate::oms::{Order, Replacement, Report};
 
 /// The read buffer's size: far more than one message.
@@ -44,20 +44,9 @@ pub enum FixError {
     /// The venue did not answer our Logon in time.
     #[error("FIX gateway: no Logon from the venue within {0:?}")]
     LogonTimeout(Duration),
-    /// The instrument is not one this venue lists.
-    #[error("order {id}: instrument {instrument} is not listed on this venue")]
-    UnknownInstrument {
-        /// The order.
-        id: u64,
-        /// Its instrument.
-        instrument: u32,
-    },
-    /// The venue named an order by an id that is not one of ours.
-    #[error("the venue named ClOrdID {0:?}, which is not one of ours")]
-    ForeignId(String),
-    /// The venue named a symbol we do not trade.
-    #[error("the venue named symbol {0:?}, which is not in our symbol table")]
-    ForeignSymbol(String),
+    /// An order or a report that names what the gateway does not know.
+    #[error(transparent)]
+    Refused(#[from] Refused),
     /// The session is over (the venue logged us out).
     #[error("FIX gateway: the session ended")]
     Ended,
@@ -104,9 +93,9 @@ impl IdText {
 fn id_of(text: &str) -> Result<u64, FixError> {
     let digits = text.strip_suffix('C').unwrap_or(text);
     if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(FixError::ForeignId(text.to_owned()));
+        return Err(Refused::ForeignId(text.to_owned()).into());
     }
-    digits.parse().map_err(|_| FixError::ForeignId(text.to_owned()))
+    digits.parse().map_err(|_| Refused::ForeignId(text.to_owned()).into())
 }
 
 fn fix_side(side: Side) -> FixSide {
@@ -128,8 +117,7 @@ pub struct FixGateway {
     filled: usize,
     out: Vec<u8>,
     venue: usize,
-    /// Each instrument id's symbol.
-    symbols: Vec<Option<String>>,
+    symbols: SymbolTable<String>,
 }
 
 impl FixGateway {
@@ -149,11 +137,7 @@ impl FixGateway {
             heartbeat_interval_s: 1,
             retention: RETENTION,
         };
-        let top = symbols.iter().map(|&(_, id)| id as usize + 1).max().unwrap_or(0);
-        let mut table = vec![None; top];
-        for &(name, id) in symbols {
-            table[id as usize] = Some(name.to_owned());
-        }
+        let table = SymbolTable::new(symbols.iter().map(|&(name, id)| (name.to_owned(), id)));
         let stream = TcpStream::connect_timeout(&addr, timeout)?;
         let session = Session::initiate(config.clone(), realtime_ns());
         let mut gateway = Self {
@@ -206,20 +190,16 @@ impl FixGateway {
         f: impl FnOnce(&mut Self, &str) -> Result<(), FixError>,
     ) -> Result<(), FixError> {
         let symbols = std::mem::take(&mut self.symbols);
-        let outcome = match symbols.get(instrument as usize).and_then(|s| s.as_deref()) {
-            Some(symbol) => f(self, symbol),
-            None => Err(FixError::UnknownInstrument { id, instrument }),
+        let outcome = match symbols.name(id, instrument) {
+            Ok(symbol) => f(self, symbol),
+            Err(refused) => Err(refused.into()),
         };
         self.symbols = symbols;
         outcome
     }
 
     fn instrument(&self, symbol: &str) -> Result<u32, FixError> {
-        self.symbols
-            .iter()
-            .position(|s| s.as_deref() == Some(symbol))
-            .map(|at| at as u32)
-            .ok_or_else(|| FixError::ForeignSymbol(symbol.to_owned()))
+        Ok(self.symbols.instrument(symbol).ok_or_else(|| Refused::ForeignSymbol(symbol.to_owned()))?)
     }
 
     /// Numbers and sends `body` after whatever the session must send first.
@@ -412,7 +392,7 @@ mod tests {
         assert_eq!(IdText::new(u64::MAX, Some(b'C')).as_str(), "18446744073709551615C");
         assert_eq!(id_of("42C").unwrap(), 42);
         assert_eq!(id_of("42").unwrap(), 42);
-        assert!(matches!(id_of("b1"), Err(FixError::ForeignId(t)) if t == "b1"));
-        assert!(matches!(id_of(""), Err(FixError::ForeignId(_))));
+        assert!(matches!(id_of("b1"), Err(FixError::Refused(Refused::ForeignId(t))) if t == "b1"));
+        assert!(matches!(id_of(""), Err(FixError::Refused(Refused::ForeignId(_)))));
     }
 }

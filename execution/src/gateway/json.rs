@@ -16,7 +16,7 @@ use protocols::ws_stream::{WsError, WsLimits, WsMessage, WsStream};
 use protocols::DecodeError;
 use risk::{NewOrder, Side};
 
-use crate::gateway::{OrderEntry, VenueReport};
+use crate::gateway::{OrderEntry, Refused, SymbolTable, VenueReport};
 use crate::oms::{Order, Replacement, Report};
 
 /// Set in the request id of a cancel.
@@ -47,23 +47,12 @@ pub enum JsonError {
     /// Venue C has no replace.
     #[error("order {0}: venue C has no replace; cancel it and place a new one")]
     NoReplace(u64),
-    /// The instrument is not one this venue lists.
-    #[error("order {id}: instrument {instrument} is not listed on this venue")]
-    UnknownInstrument {
-        /// The order.
-        id: u64,
-        /// Its instrument.
-        instrument: u32,
-    },
     /// The id is one the request ids cannot tell from a cancel's, or the logon's.
     #[error("order {0}: client order ids must be between 1 and 2^63")]
     BadId(u64),
-    /// The venue named an order by an id that is not one of ours.
-    #[error("the venue named client order id {0:?}, which is not one of ours")]
-    ForeignId(String),
-    /// The venue named a symbol we do not trade.
-    #[error("the venue named symbol {0:?}, which is not in our symbol table")]
-    ForeignSymbol(String),
+    /// An order or a report that names what the gateway does not know.
+    #[error(transparent)]
+    Refused(#[from] Refused),
 }
 
 /// A logged-on order channel with venue C.
@@ -72,7 +61,7 @@ pub struct JsonGateway {
     ws: WsStream<TcpStream>,
     login: Login,
     venue: usize,
-    symbols: Vec<Option<String>>,
+    symbols: SymbolTable<String>,
     text: Vec<u8>,
 }
 
@@ -111,11 +100,7 @@ impl JsonGateway {
         timeout: Duration,
     ) -> Result<Self, JsonError> {
         let login = Login { addr, api_key: api_key.to_owned(), secret: secret.to_vec(), timeout };
-        let top = symbols.iter().map(|&(_, id)| id as usize + 1).max().unwrap_or(0);
-        let mut table = vec![None; top];
-        for &(name, id) in symbols {
-            table[id as usize] = Some(name.to_owned());
-        }
+        let table = SymbolTable::new(symbols.iter().map(|&(name, id)| (name.to_owned(), id)));
         let ws = Self::open(&login)?;
         let mut gateway = Self { ws, login, venue, symbols: table, text: Vec::with_capacity(512) };
         gateway.log_on()?;
@@ -176,11 +161,7 @@ impl JsonGateway {
     }
 
     fn instrument(&self, symbol: &str) -> Result<u32, JsonError> {
-        self.symbols
-            .iter()
-            .position(|s| s.as_deref() == Some(symbol))
-            .map(|at| at as u32)
-            .ok_or_else(|| JsonError::ForeignSymbol(symbol.to_owned()))
+        Ok(self.symbols.instrument(symbol).ok_or_else(|| Refused::ForeignSymbol(symbol.to_owned()))?)
     }
 
     /// The next report the venue has sent, without waiting (`None`: nothing yet).
@@ -191,7 +172,7 @@ impl JsonGateway {
                     let id = r
                         .client_order_id
                         .parse()
-                        .map_err(|_| JsonError::ForeignId(r.client_order_id.clone()))?;
+                        .map_err(|_| Refused::ForeignId(r.client_order_id.clone()))?;
                     let report = match r.execution {
                         ExecutionType::New => Report::Accepted,
                         ExecutionType::Trade => {
@@ -266,13 +247,13 @@ impl JsonGateway {
             return Err(JsonError::BadId(id));
         }
         let symbols = std::mem::take(&mut self.symbols);
-        let outcome = match symbols.get(instrument as usize).and_then(|s| s.as_deref()) {
-            Some(symbol) => {
+        let outcome = match symbols.name(id, instrument) {
+            Ok(symbol) => {
                 self.text.clear();
                 build(&mut self.text, symbol);
                 self.send_text()
             }
-            None => Err(JsonError::UnknownInstrument { id, instrument }),
+            Err(refused) => Err(refused.into()),
         };
         self.symbols = symbols;
         outcome

@@ -14,6 +14,70 @@ use crate::gateway::ouch::{OuchError, OuchGateway};
 use crate::oms::{Oms, OmsError, Order, Replacement, Report};
 use crate::order_state::OrderState;
 
+/// Each instrument id's name on a venue (a FIX or JSON symbol, an OUCH stock), both ways.
+#[derive(Debug, Clone)]
+pub struct SymbolTable<T> {
+    names: Vec<Option<T>>,
+}
+
+impl<T> Default for SymbolTable<T> {
+    fn default() -> Self {
+        Self { names: Vec::new() }
+    }
+}
+
+impl<T: PartialEq> SymbolTable<T> {
+    /// The table of `symbols`, each a name with its instrument id.
+    pub fn new(symbols: impl IntoIterator<Item = (T, u32)>) -> Self {
+        let mut names: Vec<Option<T>> = Vec::new();
+        for (name, id) in symbols {
+            let at = id as usize;
+            if names.len() <= at {
+                names.resize_with(at + 1, || None);
+            }
+            names[at] = Some(name);
+        }
+        Self { names }
+    }
+
+    /// The name of `instrument` for order `id`, or why there is none.
+    pub fn name(&self, id: u64, instrument: u32) -> Result<&T, Refused> {
+        self.names
+            .get(instrument as usize)
+            .and_then(Option::as_ref)
+            .ok_or(Refused::UnknownInstrument { id, instrument })
+    }
+
+    /// The instrument called `name`, if the table has it.
+    pub fn instrument<Q>(&self, name: &Q) -> Option<u32>
+    where
+        T: std::borrow::Borrow<Q>,
+        Q: PartialEq + ?Sized,
+    {
+        self.names.iter().position(|n| n.as_ref().is_some_and(|n| n.borrow() == name)).map(|at| at as u32)
+    }
+}
+
+/// What a gateway refuses, whatever its protocol: an order it cannot name, or a venue message
+/// naming what is not ours.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// The instrument is not one this venue lists.
+    #[error("order {id}: instrument {instrument} is not listed on this venue")]
+    UnknownInstrument {
+        /// The order.
+        id: u64,
+        /// Its instrument.
+        instrument: u32,
+    },
+    /// The venue named an order by an id that is not one of ours.
+    #[error("the venue named order {0:?}, which is not one of ours")]
+    ForeignId(String),
+    /// The venue named a symbol we do not trade.
+    #[error("the venue named symbol {0:?}, which is not in our symbol table")]
+    ForeignSymbol(String),
+}
+
 /// Why a venue's gateway failed.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -208,4 +272,18 @@ pub fn apply(oms: &mut Oms, report: &VenueReport) -> Result<(), OmsError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_symbol_table_names_listed_instruments_both_ways_and_refuses_the_rest_by_name() {
+        let table = SymbolTable::new([("AAPL".to_owned(), 1), ("SPY".to_owned(), 3)]);
+        assert_eq!(table.name(7, 3).map(String::as_str), Ok("SPY"));
+        assert_eq!(table.name(7, 2), Err(Refused::UnknownInstrument { id: 7, instrument: 2 }));
+        assert_eq!(table.name(7, 99), Err(Refused::UnknownInstrument { id: 7, instrument: 99 }));
+        assert_eq!((table.instrument("AAPL"), table.instrument("MSFT")), (Some(1), None));
+    }
 }

@@ -18,7 +18,7 @@ use protocols::soupbintcp::RejectReason;
 use protocols::soupbintcp_session::SessionError;
 use risk::{NewOrder, Side};
 
-use crate::gateway::{OrderEntry, VenueReport};
+use crate::gateway::{OrderEntry, Refused, SymbolTable, VenueReport};
 use crate::oms::{Order, Replacement, Report};
 
 /// Fixed-point units (1e-9) in one OUCH price unit (1e-4).
@@ -37,14 +37,6 @@ pub enum OuchError {
     /// The id does not fit a token.
     #[error("order {0}: the id does not fit a 14-digit OUCH token")]
     IdTooLarge(u64),
-    /// The instrument is not one this venue lists.
-    #[error("order {id}: instrument {instrument} is not listed on this venue")]
-    UnknownInstrument {
-        /// The order.
-        id: u64,
-        /// Its instrument.
-        instrument: u32,
-    },
     /// The price or quantity cannot be said exactly in OUCH (four decimals; whole shares).
     #[error("order {id}: {what} cannot be said exactly in OUCH 4.2")]
     Inexact {
@@ -53,12 +45,9 @@ pub enum OuchError {
         /// Which field.
         what: &'static str,
     },
-    /// The venue named an order by a token that is not one of ours.
-    #[error("the venue named token {0:?}, which is not a client order id")]
-    ForeignToken(String),
-    /// The venue named a stock we do not trade.
-    #[error("the venue named stock {0:?}, which is not in our symbol table")]
-    ForeignStock(String),
+    /// An order or a report that names what the gateway does not know.
+    #[error(transparent)]
+    Refused(#[from] Refused),
 }
 
 /// A logged-in OUCH connection for our orders on one venue.
@@ -68,8 +57,7 @@ pub struct OuchGateway {
     addr: SocketAddr,
     config: ClientConfig,
     venue: usize,
-    /// Each instrument id's stock.
-    stocks: Vec<Option<Stock>>,
+    stocks: SymbolTable<Stock>,
     firm: ouch42::Firm,
 }
 
@@ -104,7 +92,7 @@ fn token(id: u64) -> Result<Token, OuchError> {
 
 fn id_of(token: &Token) -> Result<u64, OuchError> {
     if !token.iter().all(u8::is_ascii_digit) {
-        return Err(OuchError::ForeignToken(String::from_utf8_lossy(token).into_owned()));
+        return Err(Refused::ForeignId(String::from_utf8_lossy(token).into_owned()).into());
     }
     Ok(token.iter().fold(0, |id, digit| id * 10 + u64::from(digit - b'0')))
 }
@@ -145,11 +133,7 @@ impl OuchGateway {
         firm: &str,
     ) -> Result<Self, OuchError> {
         let client = login(addr, config, next_sequence)?;
-        let top = symbols.iter().map(|&(_, id)| id as usize + 1).max().unwrap_or(0);
-        let mut stocks = vec![None; top];
-        for &(name, id) in symbols {
-            stocks[id as usize] = Some(stock(name));
-        }
+        let stocks = SymbolTable::new(symbols.iter().map(|&(name, id)| (stock(name), id)));
         let mut padded = [b' '; 4];
         for (slot, byte) in padded.iter_mut().zip(firm.bytes()) {
             *slot = byte;
@@ -173,19 +157,12 @@ impl OuchGateway {
     }
 
     fn stock(&self, order: &NewOrder) -> Result<Stock, OuchError> {
-        self.stocks
-            .get(order.instrument as usize)
-            .copied()
-            .flatten()
-            .ok_or(OuchError::UnknownInstrument { id: order.id, instrument: order.instrument })
+        Ok(*self.stocks.name(order.id, order.instrument)?)
     }
 
     fn instrument(&self, stock: &Stock) -> Result<u32, OuchError> {
-        self.stocks
-            .iter()
-            .position(|s| s.as_ref() == Some(stock))
-            .map(|at| at as u32)
-            .ok_or_else(|| OuchError::ForeignStock(String::from_utf8_lossy(stock).trim_end().to_owned()))
+        let foreign = || Refused::ForeignSymbol(String::from_utf8_lossy(stock).trim_end().to_owned());
+        Ok(self.stocks.instrument(stock).ok_or_else(foreign)?)
     }
 
     /// Bytes sent but not yet taken by the socket.
@@ -299,7 +276,8 @@ mod tests {
         assert_eq!(&token(42).unwrap(), b"00000000000042");
         assert_eq!(id_of(&token(MAX_ID).unwrap()).unwrap(), MAX_ID);
         assert!(matches!(token(MAX_ID + 1), Err(OuchError::IdTooLarge(_))));
-        assert!(matches!(id_of(b"ABC00000000001"), Err(OuchError::ForeignToken(t)) if t == "ABC00000000001"));
+        let foreign = id_of(b"ABC00000000001");
+        assert!(matches!(foreign, Err(OuchError::Refused(Refused::ForeignId(t))) if t == "ABC00000000001"));
     }
 
     #[test]
