@@ -74,6 +74,8 @@ def test_a_pinned_core_the_kernel_does_not_isolate_is_a_warning_and_waits_spin_w
         ),
         ("[supervisor]\nnap_s = 1\n", "supervisor: unknown key 'nap_s'"),
         ('[metrics]\nlisten = "9464"\n', "metrics: listen '9464' is not host:port"),
+        ("[execution.quoting]\nlevels = 9\n", "execution quoting: levels must be within 1..=8"),
+        ('[execution]\nvenues = ["z"]\n', "execution: venue 'z' is not configured"),
         ("[", "not TOML"),
     ],
 )

@@ -72,11 +72,19 @@ def test_the_market_maker_quotes_fills_survives_a_sigkill_and_the_kill_switch_ca
 
         # A SIGKILLed worker is restarted: its OMS and its gate come back from the journal, it
         # logs on again (from where venue A's session had delivered) and trades on.
-        os.kill(execution["pid"], signal.SIGKILL)
-        assert supervisor.expect("restarted", timeout=60)["worker"] == "execution"
-        sent = report(name)["counters"]["orders"]
-        wait_for("the restarted worker trades on", lambda: report(name)["counters"]["orders"] > sent + 6)
-        assert report(name)["counters"]["reports_refused"] == 0, "nothing applied twice after the restart"
+        # Twice: the second start reads what the first one journalled after the first crash.
+        pid = execution["pid"]
+        for _ in range(2):
+            os.kill(pid, signal.SIGKILL)
+            restarted = supervisor.expect("started", timeout=60)
+            assert restarted["worker"] == "execution"
+            pid = restarted["pid"]
+            sent = report(name)["counters"]["orders"]
+            wait_for(
+                "the restarted worker trades on",
+                lambda sent=sent: report(name)["counters"]["orders"] > sent + 6,
+            )
+        assert report(name)["counters"]["reports_refused"] == 0, "nothing applied twice after the restarts"
 
         killed = subprocess.run(
             [TICKRAIL, "kill", "--instance", name], capture_output=True, text=True, timeout=60

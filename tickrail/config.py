@@ -30,6 +30,8 @@ ADDRESSES = {
     "json": ("market_data", "orders"),
 }
 WAITS = {"spin", "yield", "backoff", "futex"}
+#: The most levels a side the market maker quotes (its tables are fixed).
+MAX_QUOTE_LEVELS = 8
 _SYSFS_CPU = Path("/sys/devices/system/cpu")
 
 
@@ -301,8 +303,10 @@ def _execution(t: _Table, venues: dict[str, Venue], feeds: dict[str, Feed]) -> E
             raise ConfigError(f"execution: venue {name!r} has no feed to read its book from")
     quoting = Quoting(**_fields(_Table("execution quoting", t.get("quoting", dict, {})), Quoting()))
     limits = RiskLimits(**_fields(_Table("execution limits", t.get("limits", dict, {})), RiskLimits()))
-    if quoting.levels < 1 or quoting.size_lots < 1:
-        raise ConfigError("execution quoting: levels and size_lots must be at least 1")
+    if not 1 <= quoting.levels <= MAX_QUOTE_LEVELS or quoting.size_lots < 1:
+        raise ConfigError(
+            f"execution quoting: levels must be within 1..={MAX_QUOTE_LEVELS} and size_lots at least 1"
+        )
     execution = Execution(
         traded, quoting, limits, _pinning(t), t.get("journal", str, None), t.get("spin", bool, False)
     )

@@ -17,6 +17,7 @@ use crate::gateway::{self, cancelled_on_disconnect, resend_pending, Gateway, Ord
 use crate::journal::{Entry, JournalError, Writer};
 use crate::metrics::{Counter, EngineMetrics};
 use crate::oms::{Oms, Replacement, Report};
+use crate::order_state::OrderState;
 use crate::strategy::{Action, MarketMaker, Top, MAX_VENUES};
 
 /// Turns between reconnection attempts of a venue whose gateway failed.
@@ -72,6 +73,8 @@ pub struct Engine {
     turns: u64,
     /// Venues whose gateway failed, waiting to reconnect.
     down: [bool; MAX_VENUES],
+    /// The orders a halt or kill is cancelling this turn (reused).
+    sweep: Vec<u64>,
 }
 
 /// Why the loop stopped.
@@ -115,6 +118,7 @@ impl Engine {
             killed: false,
             turns: 0,
             down: [false; MAX_VENUES],
+            sweep: Vec::with_capacity(256),
         }
     }
 
@@ -143,18 +147,25 @@ impl Engine {
         self.turns += 1;
         let mut busy = self.take_reports()?;
         let trading = self.trading_view(0)?;
-        if trading.global == trading_state::KILLED {
-            if !self.killed {
-                self.killed = true;
-                self.cancel_everything()?;
-                busy = true;
+        match trading.global {
+            trading_state::ACTIVE | trading_state::REDUCE_ONLY => {
+                self.killed = false;
+                busy |= self.act_on_books()?;
             }
-        } else {
-            self.killed = false;
-            busy |= self.act_on_books()?;
+            // Halted (cancels only), killed, or a state the engine does not know: nothing new
+            // goes out and every order that can be cancelled is, each turn, so an order
+            // accepted later or a cancel the venue refused is taken down too.
+            state => {
+                if state == trading_state::KILLED && !self.killed {
+                    self.killed = true;
+                    self.metrics.add(Counter::Kills, 1);
+                }
+                busy |= self.cancel_everything()?;
+            }
         }
-        self.write_out();
+        // What is sent is in the journal before its bytes leave.
         self.journal.flush()?;
+        self.write_out();
         self.metrics.heartbeat();
         Ok(busy)
     }
@@ -169,12 +180,13 @@ impl Engine {
                 }
                 continue;
             }
-            let mut reported = false;
             while let Some(gateway) = self.wiring.gateways[venue].as_mut() {
                 match gateway.poll() {
                     Ok(Some(report)) => {
-                        reported = true;
-                        self.on_report(venue, &report)?;
+                        busy = true;
+                        // Where the session is after it, kept with the report (OUCH).
+                        let next = gateway.next_sequence();
+                        self.on_report(venue, &report, next)?;
                     }
                     Ok(None) => break,
                     Err(_) => {
@@ -183,18 +195,16 @@ impl Engine {
                     }
                 }
             }
-            // Where the session is, so a restarted worker logs on again from there.
-            if let Some(next) = self.wiring.gateways[venue].as_ref().and_then(Gateway::next_sequence) {
-                if reported {
-                    self.journal.append(&Entry::Delivered(venue, next))?;
-                }
-            }
-            busy |= reported;
         }
         Ok(busy)
     }
 
-    fn on_report(&mut self, venue: usize, report: &VenueReport) -> Result<(), EngineError> {
+    fn on_report(
+        &mut self,
+        venue: usize,
+        report: &VenueReport,
+        next: Option<u64>,
+    ) -> Result<(), EngineError> {
         self.metrics.add(Counter::Reports, 1);
         // The order the report is about (OUCH refuses a replace by naming the replacement).
         let id = self.oms.original_of(report.id).unwrap_or(report.id);
@@ -203,7 +213,10 @@ impl Engine {
             self.metrics.add(Counter::ReportsRefused, 1);
             return Ok(());
         }
-        self.journal.append(&Entry::Report(*report))?;
+        self.journal.append(&match next {
+            Some(next) => Entry::Sequenced(*report, venue, next),
+            None => Entry::Report(*report),
+        })?;
         let Some(order) = self.oms.order(id).copied() else { return Ok(()) };
         let symbol = self.symbol_of(order.instrument);
         match report.report {
@@ -212,6 +225,20 @@ impl Engine {
                 self.gate.filled(venue, order.instrument, id, quantity);
             }
             Report::Accepted => {
+                if before.is_none() {
+                    // Adopted from a venue's replay: it counts against the limits from now on.
+                    let working = NewOrder {
+                        id,
+                        venue,
+                        instrument: order.instrument,
+                        side: order.side,
+                        price: order.price,
+                        quantity: order.open(),
+                    };
+                    if self.gate.restore_working(&working).is_err() {
+                        self.metrics.add(Counter::ReportsRefused, 1);
+                    }
+                }
                 if let Some(s) = symbol {
                     self.wiring.symbols[s].maker.order_live(id);
                 }
@@ -355,8 +382,14 @@ impl Engine {
                 let trading = self.trading_view(order.instrument)?;
                 match self.gate.check_new(&order, &self.market(order.venue), &trading, realtime_ns()) {
                     Ok(()) => {
-                        // The gate has refused any id used before, so the OMS takes it.
-                        let _ = self.oms.sent(&order);
+                        if self.oms.sent(&order).is_err() {
+                            // An id the OMS holds already (adopted from a venue's replay): the
+                            // order is not sent, so nothing goes out twice under one id.
+                            self.metrics.add(Counter::SendFailures, 1);
+                            self.gate.done(order.venue, order.instrument, order.id);
+                            self.wiring.symbols[symbol].maker.order_done(order.id);
+                            return Ok(());
+                        }
                         self.journal.append(&Entry::Sent(order))?;
                         self.send(order.venue, |g| g.send_new(&order));
                         self.metrics.add(Counter::Orders, 1);
@@ -408,14 +441,21 @@ impl Engine {
         Ok(())
     }
 
-    /// The kill switch: every order that can be cancelled is.
-    fn cancel_everything(&mut self) -> Result<(), EngineError> {
-        self.metrics.add(Counter::Kills, 1);
-        let open: Vec<u64> = self.oms.open_orders().map(|o| o.id).collect();
-        for id in open {
+    /// Cancels every open order that can be cancelled now (accepted, not already being
+    /// cancelled or replaced); whether there was one.
+    fn cancel_everything(&mut self) -> Result<bool, EngineError> {
+        self.sweep.clear();
+        self.sweep.extend(
+            self.oms
+                .open_orders()
+                .filter(|o| matches!(o.state, OrderState::New | OrderState::PartiallyFilled))
+                .map(|o| o.id),
+        );
+        for at in 0..self.sweep.len() {
+            let id = self.sweep[at];
             self.cancel(id)?;
         }
-        Ok(())
+        Ok(!self.sweep.is_empty())
     }
 
     /// Sends through `venue`'s gateway; a failure takes the venue down until it reconnects.
@@ -454,15 +494,11 @@ impl Engine {
         let cancels = self.wiring.gateways[venue].as_ref().is_some_and(Gateway::cancels_on_disconnect);
         if cancels {
             let ended = cancelled_on_disconnect(&mut self.oms, venue).unwrap_or_default();
-            for (id, instrument) in ended {
-                self.journal.append(&Entry::Report(VenueReport {
-                    id,
-                    report: Report::Canceled,
-                    order: None,
-                }))?;
-                self.gate.done(venue, instrument, id);
+            for (instrument, report) in ended {
+                self.journal.append(&Entry::Report(report))?;
+                self.gate.done(venue, instrument, report.id);
                 if let Some(s) = self.symbol_of(instrument) {
-                    self.wiring.symbols[s].maker.order_done(id);
+                    self.wiring.symbols[s].maker.order_done(report.id);
                 }
             }
         }

@@ -32,9 +32,10 @@ pub enum Entry {
     ReplaceRequested(u64, Replacement),
     /// A venue reported on an order.
     Report(VenueReport),
-    /// Venue `0`'s session has delivered everything before sequence `1` (OUCH): a restarted
-    /// worker logs on again from there, so nothing is applied twice or missed.
-    Delivered(usize, u64),
+    /// A report from venue `1`, whose session has delivered everything before sequence `2`
+    /// (OUCH) once it is applied: one entry, so a restarted worker logs on again from exactly
+    /// after the last report it applied: nothing twice, nothing missed.
+    Sequenced(VenueReport, usize, u64),
 }
 
 /// Why a journal cannot be read or written.
@@ -90,6 +91,30 @@ fn put_order(put: &mut dyn FnMut(&[u8]), o: &NewOrder) {
     put(&o.quantity.to_le_bytes());
 }
 
+fn put_report(put: &mut dyn FnMut(&[u8]), report: &VenueReport) {
+    put(&report.id.to_le_bytes());
+    let (kind, quantity, price) = match report.report {
+        Report::Accepted => (b'a', 0, 0),
+        Report::Rejected => (b'j', 0, 0),
+        Report::Fill { quantity, price } => (b'f', quantity, price),
+        Report::Canceled => (b'c', 0, 0),
+        Report::CancelRejected => (b'i', 0, 0),
+        Report::Replaced => (b'u', 0, 0),
+        Report::ReplaceRejected => (b'k', 0, 0),
+        Report::Expired => (b'e', 0, 0),
+    };
+    put(&[kind]);
+    put(&quantity.to_le_bytes());
+    put(&price.to_le_bytes());
+    match &report.order {
+        Some(o) => {
+            put(&[1]);
+            put_order(put, o);
+        }
+        None => put(&[0]),
+    }
+}
+
 /// An entry's payload, written into `out`; its length.
 fn encode(entry: &Entry, out: &mut [u8; MAX_PAYLOAD]) -> usize {
     let mut at = 0;
@@ -113,34 +138,15 @@ fn encode(entry: &Entry, out: &mut [u8; MAX_PAYLOAD]) -> usize {
             put(&r.price.to_le_bytes());
             put(&r.quantity.to_le_bytes());
         }
-        Entry::Delivered(venue, next) => {
-            put(b"D");
-            put(&(*venue as u8).to_le_bytes());
-            put(&next.to_le_bytes());
-        }
         Entry::Report(report) => {
             put(b"V");
-            put(&report.id.to_le_bytes());
-            let (kind, quantity, price) = match report.report {
-                Report::Accepted => (b'a', 0, 0),
-                Report::Rejected => (b'j', 0, 0),
-                Report::Fill { quantity, price } => (b'f', quantity, price),
-                Report::Canceled => (b'c', 0, 0),
-                Report::CancelRejected => (b'i', 0, 0),
-                Report::Replaced => (b'u', 0, 0),
-                Report::ReplaceRejected => (b'k', 0, 0),
-                Report::Expired => (b'e', 0, 0),
-            };
-            put(&[kind]);
-            put(&quantity.to_le_bytes());
-            put(&price.to_le_bytes());
-            match &report.order {
-                Some(o) => {
-                    put(&[1]);
-                    put_order(&mut put, o);
-                }
-                None => put(&[0]),
-            }
+            put_report(&mut put, report);
+        }
+        Entry::Sequenced(report, venue, next) => {
+            put(b"Q");
+            put_report(&mut put, report);
+            put(&(*venue as u8).to_le_bytes());
+            put(&next.to_le_bytes());
         }
     }
     at
@@ -181,6 +187,29 @@ impl Fields<'_> {
             quantity: self.i64()?,
         })
     }
+
+    fn report(&mut self) -> Option<VenueReport> {
+        let id = self.u64()?;
+        let kind = self.u8()?;
+        let (quantity, price) = (self.i64()?, self.i64()?);
+        let report = match kind {
+            b'a' => Report::Accepted,
+            b'j' => Report::Rejected,
+            b'f' => Report::Fill { quantity, price },
+            b'c' => Report::Canceled,
+            b'i' => Report::CancelRejected,
+            b'u' => Report::Replaced,
+            b'k' => Report::ReplaceRejected,
+            b'e' => Report::Expired,
+            _ => return None,
+        };
+        let order = match self.u8()? {
+            0 => None,
+            1 => Some(self.order()?),
+            _ => return None,
+        };
+        Some(VenueReport { id, report, order })
+    }
 }
 
 fn decode(payload: &[u8]) -> Option<Entry> {
@@ -188,33 +217,13 @@ fn decode(payload: &[u8]) -> Option<Entry> {
     let entry = match f.u8()? {
         b'S' => Entry::Sent(f.order()?),
         b'C' => Entry::CancelRequested(f.u64()?),
-        b'D' => Entry::Delivered(usize::from(f.u8()?), f.u64()?),
+
         b'R' => Entry::ReplaceRequested(
             f.u64()?,
             Replacement { id: f.u64()?, price: f.i64()?, quantity: f.i64()? },
         ),
-        b'V' => {
-            let id = f.u64()?;
-            let kind = f.u8()?;
-            let (quantity, price) = (f.i64()?, f.i64()?);
-            let report = match kind {
-                b'a' => Report::Accepted,
-                b'j' => Report::Rejected,
-                b'f' => Report::Fill { quantity, price },
-                b'c' => Report::Canceled,
-                b'i' => Report::CancelRejected,
-                b'u' => Report::Replaced,
-                b'k' => Report::ReplaceRejected,
-                b'e' => Report::Expired,
-                _ => return None,
-            };
-            let order = match f.u8()? {
-                0 => None,
-                1 => Some(f.order()?),
-                _ => return None,
-            };
-            Entry::Report(VenueReport { id, report, order })
-        }
+        b'V' => Entry::Report(f.report()?),
+        b'Q' => Entry::Sequenced(f.report()?, usize::from(f.u8()?), f.u64()?),
         _ => return None,
     };
     f.0.is_empty().then_some(entry)
@@ -226,7 +235,7 @@ pub fn delivered(entries: &[Entry], venue: usize) -> u64 {
         .iter()
         .rev()
         .find_map(|e| match e {
-            Entry::Delivered(v, next) if *v == venue => Some(*next),
+            Entry::Sequenced(_, v, next) if *v == venue => Some(*next),
             _ => None,
         })
         .unwrap_or(1)
@@ -271,8 +280,7 @@ pub fn rebuild(oms: &mut Oms, entries: &[Entry]) -> Result<(), OmsError> {
             Entry::ReplaceRequested(id, replacement) => {
                 oms.replace_requested(*id, *replacement)?;
             }
-            Entry::Report(report) => gateway::apply(oms, report)?,
-            Entry::Delivered(..) => {}
+            Entry::Report(report) | Entry::Sequenced(report, ..) => gateway::apply(oms, report)?,
         }
     }
     Ok(())

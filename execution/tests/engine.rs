@@ -134,7 +134,8 @@ fn limits() -> Limits {
             max_gross_notional: 10_000_000 * i128::from(ONE),
             max_net_notional: 10_000_000 * i128::from(ONE),
             max_working_orders: 16,
-            max_risk_heartbeat_age_ns: 5_000_000_000,
+            // The test writes the heartbeat only when it changes the state.
+            max_risk_heartbeat_age_ns: 600_000_000_000,
         },
         venues: 1,
         max_working_per_venue_symbol: 4,
@@ -231,9 +232,12 @@ fn quotes_reach_the_venue_follow_the_book_are_pulled_on_a_halt_and_cancelled_on_
     });
 
     market.state(trading_state::HALTED);
-    market.book(19_029, 19_031);
     turn_until(&mut engine, "a halt pulls the quotes", |e| e.oms().open_orders().next().is_none());
-    assert!(engine.gate().rejections().iter().sum::<u64>() >= 2, "the gate refused the moved quotes");
+    market.book(19_029, 19_031);
+    for _ in 0..1_000 {
+        engine.turn().unwrap();
+    }
+    assert!(engine.oms().open_orders().next().is_none(), "nothing new while halted");
 
     market.state(trading_state::ACTIVE);
     market.book(19_030, 19_032);

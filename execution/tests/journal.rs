@@ -38,7 +38,7 @@ fn day() -> Vec<Entry> {
         Entry::CancelRequested(2),
         report(2, Report::Canceled),
         report(3, Report::Fill { quantity: 6 * ONE, price: 99 * ONE }),
-        Entry::Delivered(0, 42),
+        Entry::Sequenced(VenueReport { id: 2, report: Report::CancelRejected, order: None }, 0, 42),
     ]
 }
 
@@ -60,7 +60,11 @@ fn every_entry_is_read_back_in_order_and_rebuilds_the_orders_and_positions() {
     let mut oms = Oms::new(&[1], 3, 16);
     journal::rebuild(&mut oms, &contents.entries).unwrap();
     assert_eq!(oms.order(3).unwrap().state, OrderState::Filled);
-    assert_eq!(oms.order(2).unwrap().state, OrderState::Canceled);
+    assert_eq!(
+        oms.order(2).unwrap().state,
+        OrderState::Canceled,
+        "a late expiry is refused: rebuild says so"
+    );
     let position = oms.positions().venue(0, 1);
     assert_eq!((position.quantity, position.average_price), (10 * ONE, 99_400_000_000));
     assert_eq!((journal::delivered(&contents.entries, 0), journal::delivered(&contents.entries, 1)), (42, 1));

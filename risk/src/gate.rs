@@ -3,7 +3,7 @@
 //! rejects, replaces acknowledged or refused) it tells the gate, so the worst-case positions
 //! and our own resting orders are known at the next check.
 
-use crate::exposure::Exposure;
+use crate::exposure::{Exposure, Holding};
 use crate::limits::{Limits, SymbolLimits};
 use crate::market::MarketView;
 use crate::order::{notional, NewOrder, Replace, Side};
@@ -332,11 +332,16 @@ impl Gate {
         {
             return Err(Reject::TooManyWorkingOrders);
         }
-        if symbol.worst_long() > limits.max_position || symbol.worst_short() < -limits.max_position {
+        // Only the order's own side can take a position further: an order that reduces one
+        // already past its limit passes.
+        let beyond = |held: &Holding, limit: i64| match order.side {
+            Side::Buy => held.worst_long() > limit,
+            Side::Sell => held.worst_short() < -limit,
+        };
+        if beyond(&symbol, limits.max_position) {
             return Err(Reject::SymbolPositionLimit);
         }
-        if venue.worst_long() > limits.max_venue_position || venue.worst_short() < -limits.max_venue_position
-        {
+        if beyond(&venue, limits.max_venue_position) {
             return Err(Reject::VenuePositionLimit);
         }
         let (gross, net) = self.exposure.gross_and_net_with(slot.symbol, order.side, added);

@@ -24,8 +24,9 @@ impl TokenBucket {
     }
 
     fn refill(&mut self, now_ns: u64) {
-        let elapsed = now_ns.saturating_sub(self.refilled_ns).min(u64::from(u32::MAX)) as i64;
-        self.level = (self.level + elapsed * self.rate_per_s).min(self.capacity);
+        let elapsed = i128::from(now_ns.saturating_sub(self.refilled_ns));
+        let room = i128::from(self.capacity - self.level);
+        self.level += (elapsed * i128::from(self.rate_per_s)).min(room) as i64;
         self.refilled_ns = self.refilled_ns.max(now_ns);
     }
 
@@ -65,6 +66,20 @@ mod tests {
         assert!(bucket.try_take(100_000_000), "one token per tenth of a second");
         assert!(bucket.has_token(10_000_000_000) && (0..3).all(|_| bucket.try_take(10_000_000_000)));
         assert!(!bucket.has_token(10_000_000_000), "never more than the burst");
+    }
+
+    #[test]
+    fn a_long_idle_refills_the_whole_burst_whatever_the_rate() {
+        let mut bucket = TokenBucket::new(1, 5, 0);
+        for _ in 0..5 {
+            bucket.take(0);
+        }
+        let minute = 60_000_000_000;
+        assert!((0..5).all(|_| bucket.try_take(minute)), "a minute at 1/s refills 5");
+        let mut fast = TokenBucket::new(u32::MAX, 2, 0);
+        fast.take(0);
+        fast.take(0);
+        assert!(fast.has_token(u64::MAX), "no overflow at the largest rate and time");
     }
 
     #[test]

@@ -150,7 +150,7 @@ fn fills_and_cancels_move_the_worst_case() {
     orders.gate.done(0, AAPL, id);
     assert_eq!(orders.gate.exposure().venue(0, 0).working_buy, 0);
     assert!(orders.gate.own_orders(0, AAPL).unwrap().is_empty());
-    // Long 200 of a 1,000 venue limit: 800 more fit, 801 do not.
+    // 801 at 100.00 is past the 50,000 notional per order before any position limit.
     assert_eq!(orders.send(0, Side::Buy, 100 * ONE, 801 * ONE), Err(Reject::AboveMaxNotional));
     let mut limits = limits();
     limits.symbols[0].max_notional = i128::MAX;
@@ -368,6 +368,14 @@ fn a_restarted_gate_restores_working_orders_and_positions_and_judges_new_orders_
         Err(Reject::DuplicateOrderId)
     );
     assert_eq!(orders.gate.restore_position(0, 77, ONE), Err(Reject::UnknownInstrument));
+}
+
+#[test]
+fn an_order_that_reduces_a_position_already_past_its_limit_passes() {
+    let mut orders = gate();
+    orders.gate.restore_position(0, AAPL, 1_200 * ONE).unwrap(); // past the 1,000 venue limit
+    assert_eq!(orders.send(0, Side::Buy, 100 * ONE, ONE), Err(Reject::VenuePositionLimit));
+    assert!(orders.send(0, Side::Sell, 100 * ONE, 10 * ONE).is_ok(), "a sell brings it back");
 }
 
 #[test]

@@ -13,7 +13,6 @@ use execution::gateway::ouch::OuchGateway;
 use execution::gateway::{self, Gateway};
 use execution::journal::{self, Writer};
 use execution::metrics::{Counter, EngineMetrics, EngineReport};
-use execution::oms::Report;
 use execution::strategy::{MarketMaker, MarketMakerConfig, MAX_VENUES};
 use execution::Oms;
 use protocols::ouch_client::ClientConfig;
@@ -233,8 +232,7 @@ impl PyExecutionWorker {
             if venue.protocol != "ouch" {
                 let ended = gateway::cancelled_on_disconnect(&mut oms, at)
                     .map_err(|e| PyValueError::new_err(format!("the journal: {e}")))?;
-                for (id, _) in ended {
-                    let report = gateway::VenueReport { id, report: Report::Canceled, order: None };
+                for (_, report) in ended {
                     journal
                         .append(&journal::Entry::Report(report))
                         .map_err(|e| PyOSError::new_err(e.to_string()))?;
@@ -245,10 +243,14 @@ impl PyExecutionWorker {
         let last_id = contents
             .entries
             .iter()
-            .filter_map(|e| match e {
-                journal::Entry::Sent(o) => Some(o.id),
-                journal::Entry::ReplaceRequested(_, r) => Some(r.id),
-                _ => None,
+            .map(|e| match e {
+                journal::Entry::Sent(o) => o.id,
+                journal::Entry::CancelRequested(id) => *id,
+                journal::Entry::ReplaceRequested(id, r) => (*id).max(r.id),
+                // An order adopted from a venue's replay has an id too: never reused.
+                journal::Entry::Report(r) | journal::Entry::Sequenced(r, ..) => {
+                    r.id.max(r.order.map_or(0, |o| o.id))
+                }
             })
             .max()
             .unwrap_or(0);

@@ -238,15 +238,21 @@ pub struct VenueReport {
 
 /// The venue cancelled every order of ours when our session dropped (cancel-on-disconnect):
 /// `oms` says so. An order still pending new is taken as rejected (the venue either never had
-/// it or cancelled it). The orders that ended, with the instrument of each.
-pub fn cancelled_on_disconnect(oms: &mut Oms, venue: usize) -> Result<Vec<(u64, u32)>, OmsError> {
-    let ended: Vec<(u64, u32, OrderState)> =
-        oms.open_orders().filter(|o| o.venue == venue).map(|o| (o.id, o.instrument, o.state)).collect();
-    for &(id, _, state) in &ended {
-        let report = if state == OrderState::PendingNew { Report::Rejected } else { Report::Canceled };
-        oms.apply(id, report)?;
+/// it or cancelled it). The orders that ended, each with its instrument and the report applied
+/// (for the journal).
+pub fn cancelled_on_disconnect(oms: &mut Oms, venue: usize) -> Result<Vec<(u32, VenueReport)>, OmsError> {
+    let ended: Vec<(u32, VenueReport)> = oms
+        .open_orders()
+        .filter(|o| o.venue == venue)
+        .map(|o| {
+            let report = if o.state == OrderState::PendingNew { Report::Rejected } else { Report::Canceled };
+            (o.instrument, VenueReport { id: o.id, report, order: None })
+        })
+        .collect();
+    for (_, ended) in &ended {
+        oms.apply(ended.id, ended.report)?;
     }
-    Ok(ended.into_iter().map(|(id, instrument, _)| (id, instrument)).collect())
+    Ok(ended)
 }
 
 /// Applies `report` to `oms`. An order the OMS does not know (it restarted, and the venue is
