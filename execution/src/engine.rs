@@ -189,6 +189,8 @@ impl Engine {
                         self.on_report(venue, &report, next)?;
                     }
                     Ok(None) => break,
+                    // A message naming what is not ours is skipped; the session goes on.
+                    Err(error) if error.is_refusal() => self.metrics.add(Counter::ReportsRefused, 1),
                     Err(_) => {
                         self.lost(venue)?;
                         break;

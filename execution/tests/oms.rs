@@ -158,6 +158,23 @@ fn a_replace_carries_the_filled_quantity_to_the_new_id_and_a_refused_one_leaves_
 }
 
 #[test]
+fn the_venues_late_refusal_of_a_replace_on_an_order_that_filled_meanwhile_changes_nothing() {
+    let mut oms = oms();
+    oms.sent(&buy(1, 10 * ONE)).unwrap();
+    oms.apply(1, Report::Accepted).unwrap();
+    oms.replace_requested(1, Replacement { id: 2, price: 99 * ONE, quantity: 10 * ONE }).unwrap();
+    assert_eq!(
+        oms.apply(1, Report::Fill { quantity: 10 * ONE, price: 100 * ONE }).unwrap().state,
+        OrderState::Filled
+    );
+    // OUCH refuses the replace by naming the replacement: answered about the original.
+    let refused = *oms.apply(2, Report::Rejected).unwrap();
+    assert_eq!((refused.id, refused.state, refused.replacement), (1, OrderState::Filled, None));
+    assert_eq!(oms.original_of(2), None, "answered once, the replacement id names nothing");
+    assert_eq!(oms.positions().symbol(0).quantity, 10 * ONE);
+}
+
+#[test]
 fn an_order_found_working_at_the_venue_after_a_restart_is_adopted_with_its_fills() {
     let mut oms = oms();
     assert_eq!(oms.adopt(&buy(7, 10 * ONE), 4 * ONE).unwrap().state, OrderState::PartiallyFilled);

@@ -185,6 +185,12 @@ impl OuchClient {
         Ok(())
     }
 
+    /// Closes the connection at once, so the server ends the session (a client that gives up
+    /// on a connection before logging in again).
+    pub fn close(&self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Both); // already closed is closed
+    }
+
     /// Logs out and closes the connection.
     pub fn logout(mut self) -> Result<(), ClientError> {
         self.session.logout(Instant::now(), &mut self.out);

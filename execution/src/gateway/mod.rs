@@ -92,6 +92,19 @@ pub enum GatewayError {
     Json(#[from] JsonError),
 }
 
+impl GatewayError {
+    /// Whether the venue sent a message that names what is not ours (counted and skipped)
+    /// rather than the connection failing.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            GatewayError::Ouch(OuchError::Refused(_))
+                | GatewayError::Fix(FixError::Refused(_))
+                | GatewayError::Json(JsonError::Refused(_))
+        )
+    }
+}
+
 /// The gateway of one venue, whichever its protocol. There are three, each built once, so
 /// their sizes differing does not matter.
 #[derive(Debug)]

@@ -146,6 +146,8 @@ impl OuchGateway {
     /// seen are the caller's to send again ([`crate::gateway::resend_pending`]); OUCH ignores
     /// a token it already has, so sending again is harmless.
     pub fn reconnect(&mut self) -> Result<(), OuchError> {
+        // The old session ends first: the venue holds one session per user.
+        self.client.close();
         self.client = login(self.addr, &self.config, self.client.next_sequence())?;
         Ok(())
     }
