@@ -3,12 +3,11 @@
 //! through the gate; a moved book replaces them; a halt pulls them; a kill cancels everything;
 //! every step is journalled and timed.
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::Venue;
 use execution::engine::{Engine, SymbolBook, Wiring};
 use execution::gateway::ouch::OuchGateway;
 use execution::gateway::Gateway;
@@ -16,49 +15,15 @@ use execution::journal::{self, Writer};
 use execution::metrics::{Counter, EngineMetrics, EngineReport};
 use execution::strategy::{MarketMaker, MarketMakerConfig};
 use execution::{Oms, OrderState};
-use protocols::moldudp64::session;
 use protocols::ouch_client::ClientConfig;
 use protocols::soupbintcp_session::Timing;
 use risk::{Gate, Limits, PortfolioLimits, Side, SymbolLimits};
 use shm_layout::records::{trading_state, Layout, Level, TopOfBook, TradingStateRecord};
 use shm_layout::{realtime_ns, slots, SegmentOptions};
-use venues::flow::{MarketSpec, VenueSpec};
-use venues::ouch_server::{OuchServer, OuchServerConfig};
-use venues::venue_a::ItchVenue;
 
 const ONE: i64 = 1_000_000_000;
 const CENT: i64 = ONE / 100;
 const AAPL: u32 = 1;
-
-struct Venue {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: JoinHandle<()>,
-}
-
-impl Venue {
-    fn start() -> Self {
-        let mut config = OuchServerConfig::loopback("TICKRAIL01", &[("ALICE", "pw-a")]);
-        config.timing =
-            Timing { heartbeat_interval: Duration::from_millis(50), timeout: Duration::from_secs(2) };
-        let mut server = OuchServer::bind(config).unwrap();
-        let addr = server.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            let market = MarketSpec::equities(7, &[("AAPL", 1_900_000)]);
-            let mut venue = ItchVenue::new(market, VenueSpec::new(1, 0.001), session("TICKRAIL01"));
-            venue.open();
-            server.run(&mut venue, &flag, |_| {}).unwrap();
-        });
-        Self { addr, stop, thread }
-    }
-
-    fn stop(self) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().unwrap();
-    }
-}
 
 /// The segments the test writes: venue A's books and the trading state.
 struct Market {
@@ -186,7 +151,11 @@ fn open_quotes(engine: &Engine) -> Vec<(Side, i64, OrderState)> {
 
 #[test]
 fn quotes_reach_the_venue_follow_the_book_are_pulled_on_a_halt_and_cancelled_on_a_kill() {
-    let venue = Venue::start();
+    let venue = Venue::ouch(
+        &[("ALICE", "pw-a")],
+        Timing { heartbeat_interval: Duration::from_millis(50), timeout: Duration::from_secs(2) },
+        None,
+    );
     let mut market = Market::new("life");
     market.book(18_999, 19_001);
     let journal_path = std::env::temp_dir().join(format!("tickrail-engine-{}.journal", std::process::id()));

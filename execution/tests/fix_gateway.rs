@@ -3,12 +3,11 @@
 //! worker restarted from its journal holds the venue's open orders (none, after the cancel)
 //! and our positions.
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::Venue;
 use execution::gateway::fix::FixGateway;
 use execution::gateway::{apply, cancelled_on_disconnect, OrderEntry, VenueReport};
 use execution::journal::{self, Entry, Writer};
@@ -24,33 +23,14 @@ const VENUE: usize = 1;
 const WAIT: Duration = Duration::from_secs(5);
 const SYMBOLS: [(&str, u32); 3] = [("AAPL", 1), ("MSFT", MSFT), ("SPY", 3)];
 
-struct Venue {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: JoinHandle<()>,
-}
-
-impl Venue {
-    /// Venue B with its flow stopped, so only the test's orders trade.
-    fn start() -> Self {
-        let market =
-            MarketSpec::equities(34, &[("AAPL", 1_900_000), ("MSFT", 4_200_000), ("SPY", 5_600_000)]);
-        let mut config = FixVenueConfig::new(market, VenueSpec::new(2, 5_000.0));
-        config.flow_for_ns = Some(0);
-        let mut server = FixVenueServer::bind(config).unwrap();
-        let addr = server.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            server.run(&flag).unwrap();
-        });
-        Self { addr, stop, thread }
-    }
-
-    fn stop(self) {
-        self.stop.store(true, Ordering::Release);
-        self.thread.join().unwrap();
-    }
+/// Venue B with its flow stopped, so only the test's orders trade.
+fn start_venue() -> Venue {
+    let market = MarketSpec::equities(34, &[("AAPL", 1_900_000), ("MSFT", 4_200_000), ("SPY", 5_600_000)]);
+    let mut config = FixVenueConfig::new(market, VenueSpec::new(2, 5_000.0));
+    config.flow_for_ns = Some(0);
+    let mut server = FixVenueServer::bind(config).unwrap();
+    let addr = server.local_addr().unwrap();
+    Venue::run(addr, move |stop| server.run(stop).map(drop).unwrap())
 }
 
 fn connect(venue: &Venue, sender: &str) -> FixGateway {
@@ -106,7 +86,7 @@ fn journal_path(tag: &str) -> std::path::PathBuf {
 
 #[test]
 fn an_orders_life_reaches_the_oms_with_fills_a_replace_and_a_cancel() {
-    let venue = Venue::start();
+    let venue = start_venue();
     let mut trader = connect(&venue, "TRADER");
     let mut other = connect(&venue, "OTHER");
     let mut oms = Oms::new(&[1, MSFT, 3], 3, 64);
@@ -144,7 +124,7 @@ fn an_orders_life_reaches_the_oms_with_fills_a_replace_and_a_cancel() {
 
 #[test]
 fn a_dropped_session_cancels_our_orders_at_the_venue_and_a_restart_from_the_journal_agrees() {
-    let venue = Venue::start();
+    let venue = start_venue();
     let path = journal_path("restart");
     let mut trader = connect(&venue, "TRADER");
     let mut other = connect(&venue, "OTHER");

@@ -2,12 +2,11 @@
 //! life (accepted, filled, cancelled; a refused place and a refused cancel named by order);
 //! and the venue cancelling our orders when our session drops, which the OMS then says.
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::Venue;
 use execution::gateway::json::{JsonError, JsonGateway};
 use execution::gateway::{apply, cancelled_on_disconnect, OrderEntry, VenueReport};
 use execution::oms::{Replacement, Report};
@@ -22,40 +21,21 @@ const VENUE: usize = 2;
 const WAIT: Duration = Duration::from_secs(5);
 const SYMBOLS: [(&str, u32); 3] = [("AAPL", AAPL), ("SPY", 3), ("NVDA", 4)];
 
-struct Venue {
-    orders: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: JoinHandle<()>,
-}
-
-impl Venue {
-    /// Venue C with almost no flow, and two desks' keys.
-    fn start() -> Self {
-        let market =
-            MarketSpec::equities(11, &[("AAPL", 1_900_000), ("SPY", 5_600_000), ("NVDA", 1_300_000)]);
-        let keys = vec![
-            ApiKey { key: "desk-1".into(), secret: b"secret one".to_vec() },
-            ApiKey { key: "desk-2".into(), secret: b"secret two".to_vec() },
-        ];
-        let mut server =
-            JsonVenueServer::bind(JsonVenueConfig::new(market, VenueSpec::new(3, 0.001), keys)).unwrap();
-        let orders = server.order_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            server.run(&flag).unwrap();
-        });
-        Self { orders, stop, thread }
-    }
-
-    fn stop(self) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().unwrap();
-    }
+/// Venue C with almost no flow, and two desks' keys.
+fn start_venue() -> Venue {
+    let market = MarketSpec::equities(11, &[("AAPL", 1_900_000), ("SPY", 5_600_000), ("NVDA", 1_300_000)]);
+    let keys = vec![
+        ApiKey { key: "desk-1".into(), secret: b"secret one".to_vec() },
+        ApiKey { key: "desk-2".into(), secret: b"secret two".to_vec() },
+    ];
+    let mut server =
+        JsonVenueServer::bind(JsonVenueConfig::new(market, VenueSpec::new(3, 0.001), keys)).unwrap();
+    let addr = server.order_addr().unwrap();
+    Venue::run(addr, move |stop| server.run(stop).map(drop).unwrap())
 }
 
 fn connect(venue: &Venue, key: &str, secret: &[u8]) -> Result<JsonGateway, JsonError> {
-    JsonGateway::connect(venue.orders, key, secret, VENUE, &SYMBOLS, WAIT)
+    JsonGateway::connect(venue.addr, key, secret, VENUE, &SYMBOLS, WAIT)
 }
 
 fn order(id: u64, side: Side, cents: i64, shares: i64) -> NewOrder {
@@ -75,7 +55,7 @@ fn next_report(gateway: &mut JsonGateway) -> VenueReport {
 
 #[test]
 fn a_logon_signed_with_the_wrong_secret_is_refused_by_the_venue() {
-    let venue = Venue::start();
+    let venue = start_venue();
     let err = connect(&venue, "desk-1", b"guessed").unwrap_err();
     assert!(matches!(err, JsonError::LogonRefused(_)), "{err}");
     venue.stop();
@@ -83,7 +63,7 @@ fn a_logon_signed_with_the_wrong_secret_is_refused_by_the_venue() {
 
 #[test]
 fn an_orders_life_reaches_the_oms_and_refusals_name_the_order() {
-    let venue = Venue::start();
+    let venue = start_venue();
     let mut desk = connect(&venue, "desk-1", b"secret one").unwrap();
     let mut other = connect(&venue, "desk-2", b"secret two").unwrap();
     let mut oms = Oms::new(&[AAPL, 3, 4], 3, 64);
@@ -116,7 +96,7 @@ fn an_orders_life_reaches_the_oms_and_refusals_name_the_order() {
 
 #[test]
 fn a_dropped_session_cancels_our_orders_at_the_venue_and_the_oms_says_so() {
-    let venue = Venue::start();
+    let venue = start_venue();
     let mut desk = connect(&venue, "desk-1", b"secret one").unwrap();
     let mut oms = Oms::new(&[AAPL, 3, 4], 3, 64);
     for (id, cents) in [(1, 10_000), (2, 9_900)] {

@@ -3,60 +3,23 @@
 //! OMS restarted from nothing, replaying the day, holds the venue's open orders and our
 //! positions.
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::Venue;
 use execution::gateway::ouch::{OuchError, OuchGateway};
 use execution::gateway::{apply, resend_pending, OrderEntry, VenueReport};
 use execution::oms::{Replacement, Report};
 use execution::{Oms, OrderState};
-use protocols::moldudp64::session;
 use protocols::ouch_client::{ClientConfig, ClientError};
 use protocols::soupbintcp_session::Timing;
 use risk::{NewOrder, Side};
-use venues::flow::{MarketSpec, VenueSpec};
-use venues::ouch_server::{OuchServer, OuchServerConfig};
-use venues::venue_a::ItchVenue;
 
 const ONE: i64 = 1_000_000_000;
 const AAPL: u32 = 1;
 const VENUE: usize = 0;
 const WAIT: Duration = Duration::from_secs(5);
-
-struct Venue {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: JoinHandle<()>,
-}
-
-impl Venue {
-    /// Venue A with a flow quiet for a minute, so only the test's orders trade.
-    fn start(disconnect_after: Option<u64>) -> Self {
-        let mut config = OuchServerConfig::loopback("TICKRAIL01", &[("ALICE", "pw-a"), ("BOB", "pw-b")]);
-        config.timing = timing();
-        config.disconnect_after = disconnect_after;
-        let mut server = OuchServer::bind(config).unwrap();
-        let addr = server.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            let market = MarketSpec::equities(7, &[("AAPL", 1_900_000)]);
-            let mut venue = ItchVenue::new(market, VenueSpec::new(1, 0.001), session("TICKRAIL01"));
-            assert!(venue.step_until(60_000_000_000).is_empty());
-            venue.open();
-            server.run(&mut venue, &flag, |_| {}).unwrap();
-        });
-        Self { addr, stop, thread }
-    }
-
-    fn stop(self) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().unwrap();
-    }
-}
 
 fn timing() -> Timing {
     Timing { heartbeat_interval: Duration::from_millis(50), timeout: Duration::from_millis(500) }
@@ -118,7 +81,7 @@ fn send(gateway: &mut OuchGateway, oms: &mut Oms, order: &NewOrder) {
 
 #[test]
 fn an_orders_life_reaches_the_oms_fills_make_the_position_and_a_replace_carries_the_fill() {
-    let venue = Venue::start(None);
+    let venue = Venue::ouch(&[("ALICE", "pw-a"), ("BOB", "pw-b")], timing(), None);
     let mut alice = connect(&venue, "ALICE", 1);
     let mut bob = connect(&venue, "BOB", 1);
     let mut oms = Oms::new(&[AAPL], 3, 64);
@@ -173,7 +136,7 @@ fn dropped(error: &OuchError) -> bool {
 
 #[test]
 fn a_connection_dropped_in_the_middle_of_a_burst_recovers_every_report_once() {
-    let venue = Venue::start(Some(4)); // the venue cuts us off after every 4 messages
+    let venue = Venue::ouch(&[("ALICE", "pw-a"), ("BOB", "pw-b")], timing(), Some(4)); // the venue cuts us off after every 4 messages
     let mut alice = connect(&venue, "ALICE", 1);
     let mut oms = Oms::new(&[AAPL], 3, 64);
     for id in 1..=12 {
@@ -207,7 +170,7 @@ fn a_connection_dropped_in_the_middle_of_a_burst_recovers_every_report_once() {
 
 #[test]
 fn an_oms_restarted_from_nothing_replays_the_day_to_the_venues_open_orders_and_our_positions() {
-    let venue = Venue::start(None);
+    let venue = Venue::ouch(&[("ALICE", "pw-a"), ("BOB", "pw-b")], timing(), None);
     let mut alice = connect(&venue, "ALICE", 1);
     let mut bob = connect(&venue, "BOB", 1);
     let mut oms = Oms::new(&[AAPL], 3, 64);

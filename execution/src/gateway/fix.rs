@@ -21,7 +21,7 @@ use protocols::DecodeError;
 use risk::{NewOrder, Side};
 use shm_layout::realtime_ns;
 
-use crate::gateway::{OrderEntry, Refused, SymbolTable, VenueReport};
+use crate::gateway::{IdText, OrderEntry, Refused, SymbolTable, VenueReport};
 use crate::oms::{Order, Replacement, Report};
 
 /// The read buffer's size: far more than one message.
@@ -50,43 +50,6 @@ pub enum FixError {
     /// The session is over (the venue logged us out).
     #[error("FIX gateway: the session ended")]
     Ended,
-}
-
-/// A client order id as text, without allocating: its decimal digits and an optional suffix.
-struct IdText {
-    bytes: [u8; 21],
-    len: usize,
-}
-
-impl IdText {
-    fn new(id: u64, suffix: Option<u8>) -> Self {
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        let mut rest = id;
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
-        let mut bytes = [0u8; 21];
-        let len = digits.len() - at;
-        bytes[..len].copy_from_slice(&digits[at..]);
-        let len = match suffix {
-            Some(byte) => {
-                bytes[len] = byte;
-                len + 1
-            }
-            None => len,
-        };
-        Self { bytes, len }
-    }
-
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.bytes[..self.len]).expect("ASCII digits")
-    }
 }
 
 /// The order id in a ClOrdID: its digits, with a cancel request's `C` dropped.

@@ -16,7 +16,7 @@ use protocols::ws_stream::{WsError, WsLimits, WsMessage, WsStream};
 use protocols::DecodeError;
 use risk::{NewOrder, Side};
 
-use crate::gateway::{OrderEntry, Refused, SymbolTable, VenueReport};
+use crate::gateway::{IdText, OrderEntry, Refused, SymbolTable, VenueReport};
 use crate::oms::{Order, Replacement, Report};
 
 /// Set in the request id of a cancel.
@@ -219,18 +219,7 @@ impl JsonGateway {
 
 /// Appends `value`'s decimal digits.
 fn push_id(out: &mut Vec<u8>, value: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = value;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
+    out.extend_from_slice(IdText::new(value, None).as_bytes());
 }
 
 impl JsonGateway {

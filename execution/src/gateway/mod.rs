@@ -58,6 +58,50 @@ impl<T: PartialEq> SymbolTable<T> {
     }
 }
 
+/// A client order id as text, without allocating: its decimal digits and an optional suffix.
+pub(crate) struct IdText {
+    bytes: [u8; 21],
+    len: usize,
+}
+
+impl IdText {
+    /// `id`'s digits, then `suffix` if any.
+    pub(crate) fn new(id: u64, suffix: Option<u8>) -> Self {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut rest = id;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        let mut bytes = [0u8; 21];
+        let len = digits.len() - at;
+        bytes[..len].copy_from_slice(&digits[at..]);
+        let len = match suffix {
+            Some(byte) => {
+                bytes[len] = byte;
+                len + 1
+            }
+            None => len,
+        };
+        Self { bytes, len }
+    }
+
+    /// The text.
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).expect("ASCII digits")
+    }
+
+    /// The text's bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
 /// What a gateway refuses, whatever its protocol: an order it cannot name, or a venue message
 /// naming what is not ours.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
