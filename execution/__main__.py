@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             trading=spec["trading"],
             metrics=spec["metrics"],
             journal=spec["journal"],
+            reports=spec.get("reports"),
             spin=args.spin,
         )
     except (KeyError, TypeError, ValueError, OSError, _native.ShmError) as e:

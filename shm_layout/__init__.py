@@ -17,6 +17,7 @@ bindings (:mod:`tickrail._native`) with numpy helpers and dtypes.
 from shm_layout.arrays import pop_array, publish_array, push_array, read_array
 from shm_layout.records import (
     DTYPES,
+    EXECUTION_REPORT,
     FIXED_POINT_SCALE,
     FLAG_STALE,
     MARKET_EVENT,
@@ -53,6 +54,7 @@ from tickrail._native import (
 
 __all__ = [
     "DTYPES",
+    "EXECUTION_REPORT",
     "FIXED_POINT_SCALE",
     "FLAG_STALE",
     "LAYOUT_VERSION",

@@ -53,3 +53,7 @@ TOP_OF_BOOK: np.dtype[Any] = DTYPES["TopOfBook"]
 
 TRADING_STATE: np.dtype[Any] = DTYPES["TradingState"]
 """The trading state of one instrument (instrument 0: of everything), a seqlock slot's record."""
+
+EXECUTION_REPORT: np.dtype[Any] = DTYPES["ExecutionReport"]
+"""One execution report as the execution worker applied it, with the order's and the position's
+state after it: a record of the execution worker's reports queue."""

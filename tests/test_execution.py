@@ -1,6 +1,7 @@
 """The execution worker under the supervisor, end to end: venues, feeds and execution run with
 the market maker quoting on all three venues through the gate; its orders reach the venues and
-fill; the kill switch cancels everything; every order is timed from its tick; SIGTERM drains."""
+fill; the kill switch cancels everything; every order is timed from its tick; SIGTERM drains, and
+every fill the venues record for us is in our positions, with no order over a limit."""
 
 from __future__ import annotations
 
@@ -98,6 +99,11 @@ def test_the_market_maker_quotes_fills_survives_a_sigkill_and_the_kill_switch_ca
         supervisor.popen.send_signal(signal.SIGTERM)
     checks = [supervisor.expect("closing-books", timeout=60) for _ in range(3)]
     assert all(c["matches"] for c in checks), checks
+    # Every fill each venue records for us is in our positions (as the reports queue carried
+    # them), and no order the venues took from us broke a limit.
+    positions = [supervisor.expect("positions", timeout=60) for _ in range(3)]
+    assert all(p["matches"] for p in positions), [p["problems"] for p in positions]
+    assert sum(p["fills"] for p in positions) > 0, positions
     assert supervisor.expect("stopped", timeout=60)["status"] == 0
     assert supervisor.wait(30) == 0
     assert list_segments(f"tickrail.{name}.") == []

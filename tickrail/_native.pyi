@@ -10,6 +10,7 @@ __all__ = [
     "FIXED_POINT_SCALE",
     "FLAG_STALE",
     "LAYOUT_VERSION",
+    "REPORT_KINDS",
     "STATE_REASONS",
     "TRADING_STATES",
     "BroadcastReader",
@@ -38,6 +39,7 @@ __all__ = [
     "SlotReader",
     "SlotWriter",
     "create_execution_metrics",
+    "create_execution_reports",
     "create_feed_segments",
     "execution_report",
     "feed_report",
@@ -57,6 +59,7 @@ FIXED_POINT_SCALE: Final[int]
 FLAG_STALE: Final[int]
 TRADING_STATES: Final[dict[str, int]]
 STATE_REASONS: Final[dict[str, int]]
+REPORT_KINDS: Final[dict[str, int]]
 
 WaitName = Literal["spin", "yield", "backoff", "futex"] | str
 # numpy arrays export the buffer protocol; their stubs say so only from Python 3.12 on.
@@ -547,6 +550,7 @@ class ExecutionWorker:
         trading: str,
         metrics: str,
         journal: str,
+        reports: str | None = None,
         spin: bool = False,
     ) -> ExecutionWorker: ...
     def start(self) -> None: ...
@@ -570,6 +574,7 @@ class ExecutionReport(TypedDict):
 
 def execution_report(name: str) -> ExecutionReport: ...
 def create_execution_metrics(name: str, *, replace_stale: bool = False) -> None: ...
+def create_execution_reports(name: str, capacity: int, *, replace_stale: bool = False) -> None: ...
 def create_feed_segments(
     prefix: str, *, ring_capacity: int = 65536, replace_stale: bool = False
 ) -> tuple[str, str, str]: ...

@@ -26,9 +26,23 @@ SIMULATED_LOGINS = {
 }
 
 
+#: Reports the reports queue holds before the execution worker keeps them back.
+REPORTS_CAPACITY = 1 << 16
+
+
+def prefix(instance: str) -> str:
+    """The prefix of the execution worker's segments."""
+    return f"tickrail.{instance}.execution"
+
+
 def metrics_segment(instance: str) -> str:
     """The execution worker's metrics segment."""
-    return f"tickrail.{instance}.execution.metrics"
+    return f"{prefix(instance)}.metrics"
+
+
+def reports_segment(segments_prefix: str) -> str:
+    """The execution worker's reports queue, for the risk worker, under ``segments_prefix``."""
+    return f"{segments_prefix}.reports"
 
 
 def journal_path(instance: Instance) -> Path:
@@ -127,5 +141,6 @@ def describe(instance: Instance, addresses: dict[str, str]) -> dict[str, Any]:
         "portfolio": portfolio(instance.execution),
         "trading": trading_segment(instance.name),
         "metrics": metrics_segment(instance.name),
+        "reports": reports_segment(prefix(instance.name)),
         "journal": str(journal_path(instance)),
     }

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from shm_layout import SlotWriter
 from tickrail import execution_plan
-from tickrail._native import create_execution_metrics, create_feed_segments
+from tickrail._native import create_execution_metrics, create_execution_reports, create_feed_segments
 from tickrail.config import ADDRESSES, Feed, Instance, Pinning, Venue, worker_name
 
 SEGMENT_SUFFIXES = ("events", "books", "metrics")
@@ -48,6 +48,8 @@ class WorkerSpec:
             create_feed_segments(self.prefix, ring_capacity=self.ring_capacity or 1 << 16, replace_stale=True)
         elif self.kind == "execution":
             create_execution_metrics(self.heartbeat, replace_stale=True)
+            reports = execution_plan.reports_segment(self.prefix)
+            create_execution_reports(reports, execution_plan.REPORTS_CAPACITY, replace_stale=True)
         else:
             SlotWriter.create(self.heartbeat, 1, 8, replace_stale=True).close()
 
@@ -143,13 +145,20 @@ def plan(instance: Instance, port: Callable[[int], int] = free_port) -> list[Wor
             for name in instance.execution.venues
         }
         spec = execution_plan.describe(instance, entry)
-        metrics = spec["metrics"]
+        metrics, reports = spec["metrics"], spec["reports"]
         spin = ["--spin"] if instance.execution.spin else []
         argv = ("execution", "--spec", json.dumps(spec), *spin, *_lock_memory(instance.execution.pinning))
-        prefix = f"tickrail.{instance.name}.execution"
+        prefix = execution_plan.prefix(instance.name)
         specs.append(
             WorkerSpec(
-                "execution", "execution", argv, instance.execution.pinning, None, prefix, (metrics,), metrics
+                "execution",
+                "execution",
+                argv,
+                instance.execution.pinning,
+                None,
+                prefix,
+                (metrics, reports),
+                metrics,
             )
         )
     return specs

@@ -161,7 +161,24 @@ def execution_lines(supervisor: Supervisor) -> list[str]:
         f"execution: {c['orders']:,} orders, {c['replaces']:,} replaces, {c['cancels']:,} cancels, "
         f"{c['fills']:,} fills; tick-to-trade p50 {t['p50'] / 1e3:.1f} us, p99 {t['p99'] / 1e3:.1f} us",
         f"execution: refused by the gate: {refused}",
+        positions_line(supervisor),
     ]
+
+
+def positions_line(supervisor: Supervisor) -> str:
+    """Each symbol's position and realized P&L per venue traded, from the execution reports."""
+    reports, execution = supervisor.reports, supervisor.instance.execution
+    if reports is None or execution is None:
+        return "positions: -"
+    names = {i: name for name, i in instruments()}
+    held = [
+        f"{names.get(i, i)}@{execution.venues[v]} {h.position / FIXED_POINT_SCALE:+,.0f} "
+        f"(realized {h.realized / FIXED_POINT_SCALE:+,.2f})"
+        for (i, v), h in sorted(reports.holdings.items())
+        if h.fills and v < len(execution.venues)
+    ]
+    realized = sum(h.realized for h in reports.holdings.values()) / FIXED_POINT_SCALE
+    return f"positions: {'; '.join(held) or 'flat'}; realized P&L {realized:+,.2f} from {reports.reports:,} reports"
 
 
 def summary(supervisor: Supervisor, status: int) -> str:
@@ -193,4 +210,9 @@ def summary(supervisor: Supervisor, status: int) -> str:
     for check in supervisor.closing_checks:
         verdict = "match" if check["matches"] else f"differ: {'; '.join(check['problems'])}"
         lines.append(f"  {check['feed']}'s books and {check['venue']}'s closing books {verdict}")
+    for check in supervisor.position_checks:
+        verdict = "match" if check["matches"] else f"differ: {'; '.join(check['problems'])}"
+        lines.append(
+            f"  our {check['fills']} fills on venue {check['venue']} and the venue's record of our orders {verdict}"
+        )
     return "\n".join(lines)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
 from shm_layout import SegmentExists, SegmentNotFound, ShmError, remove_if_stale, segment_stats, unlink
+from tickrail import execution_plan
 from tickrail.closing import settle
 from tickrail.config import Instance
 from tickrail.control import ControlError, ControlServer, InstanceLock, socket_path
@@ -37,6 +38,7 @@ from tickrail.launch import WorkerSpec, plan
 from tickrail.market import instruments
 from tickrail.notify import Notifier
 from tickrail.placement import Placement, place
+from tickrail.positions import ReportsReader, venue_mismatches
 from tickrail.process import SUPERVISOR_PID_ENV, Announcements, StopFlag
 from tickrail.prometheus import MetricsServer
 from tickrail.restarts import Intensity, State, Worker
@@ -129,6 +131,10 @@ class Supervisor:
         self.created: list[str] = []
         #: The trading state the gate reads, written here until the risk worker exists.
         self.trading: TradingStates | None = None
+        #: The execution worker's reports, read here until the risk worker exists.
+        self.reports: ReportsReader | None = None
+        #: Our fills and orders on each venue against the venue's own record, once drained.
+        self.position_checks: list[dict[str, Any]] = []
 
     def emit(self, event: str, **fields: Any) -> None:
         """Tells the observer."""
@@ -188,6 +194,8 @@ class Supervisor:
                 return self.halt(reason)
             if self.trading is not None:
                 self.trading.heartbeat()
+            if self.reports is not None:
+                self.reports.poll()
             now = time.monotonic()
             interval = self.notifier.watchdog_interval
             if interval and now - last_watchdog >= interval and self.all_fresh():
@@ -224,6 +232,10 @@ class Supervisor:
                 self.emit("cleaned", segment=name)
         self.trading = TradingStates(name, dict(instruments()))
         self.created.append(name)
+        if self.instance.execution is not None:
+            self.reports = ReportsReader(
+                execution_plan.reports_segment(execution_plan.prefix(self.instance.name))
+            )
 
     def rotate_journal(self) -> None:
         """Sets an earlier run's journal aside when every venue traded is simulated: they start
@@ -495,7 +507,9 @@ class Supervisor:
             self.trading.set(None, "halted", "supervisor")
             self.emit("trading-state", symbol=None, state="halted", reason="supervisor")
         try:
-            self.closing_checks = self.check_closing_books(self.close_market())
+            closed = self.close_market()
+            self.closing_checks = self.check_closing_books(closed)
+            self.position_checks = self.check_positions(closed)
         except (OSError, ShmError, KeyError, ValueError) as e:
             self.emit("closing-books-unchecked", reason=str(e))
         for worker in reversed(self.workers):
@@ -507,6 +521,8 @@ class Supervisor:
         self.observer.finished(self, status)
         if self.trading is not None:
             self.trading.close()
+        if self.reports is not None:
+            self.reports.close()
         for segment in self.created:
             with contextlib.suppress(SegmentNotFound):
                 unlink(segment)
@@ -527,6 +543,41 @@ class Supervisor:
             if announced is not None:
                 closed[venue.spec.name] = announced
         return closed
+
+    def check_positions(self, closed: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        """Waits (bounded, for all venues together) for our fills on each closed venue, as the
+        execution worker reported them, to equal the venue's own record of them, and checks
+        that no order the venue took from us broke a limit; one ``positions`` event per venue.
+        A venue restarted during the run is a new session with a record of its own: unchecked."""
+        execution = self.instance.execution
+        if self.reports is None or execution is None:
+            return []
+        ids = dict(instruments())
+        limits = {s["instrument"]: s for s in execution_plan.symbols(self.instance)}
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        checks = []
+        for index, venue in enumerate(execution.venues):
+            worker = next(
+                w for w in self.workers if w.spec.kind == "venue" and w.spec.name.endswith(f"-{venue}")
+            )
+            announced = closed.get(worker.spec.name)
+            if announced is None or worker.state.restarts > 0:
+                self.emit(
+                    "positions-unchecked", venue=venue, reason="restarted" if announced else "not closed"
+                )
+                continue
+            while True:
+                self.reports.poll()
+                ours = {i: h for (i, v), h in self.reports.holdings.items() if v == index}
+                problems = venue_mismatches(ours, announced["outside"], ids, limits)
+                if not problems or time.monotonic() >= deadline:
+                    break
+                time.sleep(0.05)
+            fills = sum(h.fills for h in ours.values())
+            check = {"venue": venue, "fills": fills, "matches": not problems, "problems": problems[:4]}
+            self.emit("positions", **check)
+            checks.append(check)
+        return checks
 
     def check_closing_books(self, closed: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         """Waits (bounded, for all feeds together) for each running feed of a closed venue to

@@ -2,7 +2,8 @@
 //! gate and the strategy), reads the trading state and the books from shared memory without
 //! locks, lets the strategy act on books that changed, sends every new order and replace
 //! through the pre-trade gate and out through its venue's gateway, and writes the turn's
-//! requests together. When trading is killed it cancels every open order, once.
+//! requests together. While trading is halted or killed it cancels every open order. Every
+//! report applied also goes, as a record, into the reports queue the risk worker reads.
 //!
 //! A turn allocates nothing once its buffers have grown, takes no lock, and makes no system
 //! call but the gateways' reads and writes and the journal's buffered writes.
@@ -11,13 +12,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use risk::{Gate, MarketView, NewOrder, Replace, TradingView};
 use shm_layout::records::{trading_state, Layout, TopOfBook, TradingStateRecord, FLAG_STALE};
-use shm_layout::{monotonic_ns, realtime_ns, slots, ShmResult};
+use shm_layout::{monotonic_ns, queue, realtime_ns, slots, ShmResult};
 
 use crate::gateway::{self, cancelled_on_disconnect, resend_pending, Gateway, OrderEntry, VenueReport};
 use crate::journal::{Entry, JournalError, Writer};
 use crate::metrics::{Counter, EngineMetrics};
 use crate::oms::{Oms, Replacement, Report};
 use crate::order_state::OrderState;
+use crate::reports_out::{report_record, ReportsOut};
 use crate::strategy::{Action, MarketMaker, Top, MAX_VENUES};
 
 /// Turns between reconnection attempts of a venue whose gateway failed.
@@ -43,6 +45,8 @@ pub struct Wiring {
     pub books: Vec<Option<slots::Reader>>,
     /// The trading state slots (key 0 global, then per instrument).
     pub trading: slots::Reader,
+    /// The queue every applied report goes into, for the risk worker (`None`: none).
+    pub reports: Option<queue::Writer>,
     /// The symbols traded.
     pub symbols: Vec<SymbolBook>,
     /// A book older than this (since its feed published it) is not used, nanoseconds.
@@ -56,6 +60,7 @@ pub struct Engine {
     gate: Gate,
     oms: Oms,
     journal: Writer,
+    reports: ReportsOut,
     metrics: EngineMetrics,
     next_id: u64,
     actions: Vec<Action>,
@@ -92,7 +97,7 @@ impl Engine {
     /// An engine over `wiring`, judging orders with `gate`, keeping `oms` (rebuilt from the
     /// journal), writing `journal` and `metrics`; client order ids start after `last_id`.
     pub fn new(
-        wiring: Wiring,
+        mut wiring: Wiring,
         gate: Gate,
         oms: Oms,
         journal: Writer,
@@ -102,6 +107,7 @@ impl Engine {
         let venues = wiring.gateways.len();
         let slots = wiring.symbols.len() * venues;
         Self {
+            reports: ReportsOut::new(wiring.reports.take()),
             seen: vec![0; slots],
             tops: vec![Top::default(); venues],
             published: vec![0; venues],
@@ -165,6 +171,9 @@ impl Engine {
         }
         // What is sent is in the journal before its bytes leave.
         self.journal.flush()?;
+        if self.reports.flush()? > 0 {
+            self.metrics.add(Counter::ReportsHeldBack, 1);
+        }
         self.write_out();
         self.metrics.heartbeat();
         Ok(busy)
@@ -220,6 +229,13 @@ impl Engine {
             None => Entry::Report(*report),
         })?;
         let Some(order) = self.oms.order(id).copied() else { return Ok(()) };
+        let successor = match report.report {
+            Report::Replaced => {
+                before.and_then(|o| o.replacement).and_then(|r| self.oms.order(r.id).copied())
+            }
+            _ => None,
+        };
+        self.report_out(venue, report.report, &order, successor.as_ref());
         let symbol = self.symbol_of(order.instrument);
         match report.report {
             Report::Fill { quantity, .. } => {
@@ -281,6 +297,18 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// Sends the record of `report`, applied to `order`, to the risk worker's queue.
+    fn report_out(
+        &mut self,
+        venue: usize,
+        report: Report,
+        order: &crate::Order,
+        successor: Option<&crate::Order>,
+    ) {
+        let position = self.oms.position_of(order);
+        self.reports.push(report_record(venue, report, order, successor, position, realtime_ns()));
     }
 
     fn symbol_of(&self, instrument: u32) -> Option<usize> {
@@ -493,18 +521,37 @@ impl Engine {
     /// are over; the engine reconnects now, or later.
     fn lost(&mut self, venue: usize) -> Result<(), EngineError> {
         self.metrics.add(Counter::Disconnects, 1);
-        let cancels = self.wiring.gateways[venue].as_ref().is_some_and(Gateway::cancels_on_disconnect);
-        if cancels {
-            let ended = cancelled_on_disconnect(&mut self.oms, venue).unwrap_or_default();
-            for (instrument, report) in ended {
-                self.journal.append(&Entry::Report(report))?;
-                self.gate.done(venue, instrument, report.id);
-                if let Some(s) = self.symbol_of(instrument) {
-                    self.wiring.symbols[s].maker.order_done(report.id);
-                }
+        self.session_ended(venue)?;
+        self.reconnect(venue)
+    }
+
+    /// Takes the orders a previous worker left on venues that cancel on disconnect as
+    /// cancelled: its sessions ended with it.
+    pub fn take_over(&mut self) -> Result<(), EngineError> {
+        for venue in 0..self.wiring.gateways.len() {
+            self.session_ended(venue)?;
+        }
+        Ok(())
+    }
+
+    /// `venue`'s session ended: where the venue cancels on disconnect, our orders there are
+    /// over (journalled, out of the gate and the strategy, reported to risk).
+    fn session_ended(&mut self, venue: usize) -> Result<(), EngineError> {
+        if !self.wiring.gateways[venue].as_ref().is_some_and(Gateway::cancels_on_disconnect) {
+            return Ok(());
+        }
+        let ended = cancelled_on_disconnect(&mut self.oms, venue).unwrap_or_default();
+        for (instrument, report) in ended {
+            self.journal.append(&Entry::Report(report))?;
+            if let Some(order) = self.oms.order(report.id).copied() {
+                self.report_out(venue, report.report, &order, None);
+            }
+            self.gate.done(venue, instrument, report.id);
+            if let Some(s) = self.symbol_of(instrument) {
+                self.wiring.symbols[s].maker.order_done(report.id);
             }
         }
-        self.reconnect(venue)
+        Ok(())
     }
 
     fn reconnect(&mut self, venue: usize) -> Result<(), EngineError> {

@@ -35,11 +35,13 @@ pub enum Counter {
     Disconnects,
     /// Times the kill switch cancelled everything.
     Kills,
+    /// Turns that ended with reports waiting for room in the risk worker's queue.
+    ReportsHeldBack,
 }
 
 impl Counter {
     /// Every counter, in cell order.
-    pub const ALL: [Counter; 10] = [
+    pub const ALL: [Counter; 11] = [
         Counter::Orders,
         Counter::Replaces,
         Counter::Cancels,
@@ -50,6 +52,7 @@ impl Counter {
         Counter::SendFailures,
         Counter::Disconnects,
         Counter::Kills,
+        Counter::ReportsHeldBack,
     ];
 
     /// The counter's name in reports.
@@ -65,6 +68,7 @@ impl Counter {
             Counter::SendFailures => "send_failures",
             Counter::Disconnects => "disconnects",
             Counter::Kills => "kills",
+            Counter::ReportsHeldBack => "reports_held_back",
         }
     }
 }

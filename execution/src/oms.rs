@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use risk::{NewOrder, Side};
 
 use crate::order_state::{next, Event, IllegalTransition, OrderState};
-use crate::positions::Positions;
+use crate::positions::{Position, Positions};
 
 /// One order and where it is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,6 +301,11 @@ impl Oms {
     /// The orders that may still rest on a venue (not in a final state).
     pub fn open_orders(&self) -> impl Iterator<Item = &Order> {
         self.orders.values().filter(|o| o.state.is_working())
+    }
+
+    /// The position `order` is part of: its symbol's on its venue.
+    pub fn position_of(&self, order: &Order) -> Position {
+        self.symbol(order).map_or_else(Position::default, |s| self.positions.venue(s, order.venue))
     }
 
     /// The positions the fills made.

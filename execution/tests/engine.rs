@@ -18,12 +18,26 @@ use execution::{Oms, OrderState};
 use protocols::ouch_client::ClientConfig;
 use protocols::soupbintcp_session::Timing;
 use risk::{Gate, Limits, PortfolioLimits, Side, SymbolLimits};
-use shm_layout::records::{trading_state, Layout, Level, TopOfBook, TradingStateRecord};
-use shm_layout::{realtime_ns, slots, SegmentOptions};
+use shm_layout::records::{
+    report_kind, trading_state, ExecutionReportRecord, Layout, Level, TopOfBook, TradingStateRecord,
+};
+use shm_layout::{queue, realtime_ns, slots, Received, SegmentOptions};
 
 const ONE: i64 = 1_000_000_000;
 const CENT: i64 = ONE / 100;
 const AAPL: u32 = 1;
+const REPORT_SIZE: u32 = std::mem::size_of::<ExecutionReportRecord>() as u32;
+
+/// Every record in the reports queue `name`, in order.
+fn reports_in(name: &str) -> Vec<ExecutionReportRecord> {
+    let mut reader = queue::Reader::attach(name).unwrap();
+    let mut bytes = [0u8; REPORT_SIZE as usize];
+    let mut records = Vec::new();
+    while let Received::Message { .. } = reader.try_pop(&mut bytes).unwrap() {
+        records.push(ExecutionReportRecord::from_bytes(&bytes));
+    }
+    records
+}
 
 /// The segments the test writes: venue A's books and the trading state.
 struct Market {
@@ -167,14 +181,16 @@ fn quotes_reach_the_venue_follow_the_book_are_pulled_on_a_halt_and_cancelled_on_
         timing: Timing { heartbeat_interval: Duration::from_millis(50), timeout: Duration::from_secs(2) },
     };
     let gateway = OuchGateway::connect(venue.addr, &config, 1, 0, &[("AAPL", AAPL)], "TRKR").unwrap();
+    let reports_name = format!("{}.reports", market.names[2]);
+    let options = SegmentOptions { replace_stale: true, ..SegmentOptions::default() };
     let wiring = Wiring {
         gateways: vec![Some(Gateway::Ouch(gateway))],
         books: vec![Some(slots::Reader::open(&market.names[0]).unwrap())],
         trading: slots::Reader::open(&market.names[1]).unwrap(),
+        reports: Some(queue::Writer::create(&reports_name, 1 << 10, REPORT_SIZE, &options).unwrap()),
         symbols: vec![SymbolBook { instrument: AAPL, listed: [true, false, false], maker: maker() }],
         max_book_age_ns: 5_000_000_000,
     };
-    let options = SegmentOptions { replace_stale: true, ..SegmentOptions::default() };
     let metrics = EngineMetrics::create(&market.names[2], &options).unwrap();
     let (journal, _) = Writer::open(&journal_path, 1 << 16).unwrap();
     let mut engine = Engine::new(
@@ -225,6 +241,18 @@ fn quotes_reach_the_venue_follow_the_book_are_pulled_on_a_halt_and_cancelled_on_
     let report = EngineReport::read(&market.names[2]).unwrap();
     assert!(report.get(Counter::Orders) >= 4 && report.get(Counter::Kills) == 1, "{report:?}");
     assert!(report.tick_to_trade.count >= 4, "every order is timed from its tick");
+    let records = reports_in(&reports_name);
+    let applied = report.get(Counter::Reports) - report.get(Counter::ReportsRefused);
+    assert_eq!(records.len() as u64, applied, "every report applied went to the risk queue");
+    assert!(records.iter().enumerate().all(|(at, r)| r.header.sequence == at as u64));
+    let count = |kind: u8| records.iter().filter(|r| r.kind == kind).count();
+    let replaced = count(report_kind::REPLACED);
+    // A replaced quote carries on under its new id, so each quote accepted ends in one cancel.
+    assert_eq!(count(report_kind::CANCELED), count(report_kind::ACCEPTED), "every quote ended");
+    assert!(
+        replaced >= 2 && records.iter().all(|r| (r.kind == report_kind::REPLACED) == (r.replacement_id > 0))
+    );
+    shm_layout::unlink(&reports_name).unwrap();
     drop(engine);
     let mut rebuilt = Oms::new(&[AAPL], 1, 256);
     journal::rebuild(&mut rebuilt, &journal::read(&journal_path).unwrap().entries).unwrap();

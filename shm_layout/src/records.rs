@@ -152,6 +152,89 @@ pub mod state_reason {
     pub const SUPERVISOR: u8 = 4;
 }
 
+/// One execution report, as the execution worker applied it to its order state: what happened
+/// to which order, and the order's and the position's state after it. The execution worker
+/// writes one per report into its reports queue for the risk worker; the header's `sequence`
+/// counts the worker's reports, `receive_ts_ns` says when the report came in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct ExecutionReportRecord {
+    /// The common header.
+    pub header: RecordHeader,
+    /// The instrument's id.
+    pub instrument_id: u32,
+    /// The venue's index in the execution worker's venues.
+    pub venue: u8,
+    /// [`side::BID`] for a buy order, [`side::ASK`] for a sell order.
+    pub side: u8,
+    /// What happened: one of [`report_kind`]'s values.
+    pub kind: u8,
+    /// The order's state after it: one of [`order_state`]'s values.
+    pub state: u8,
+    /// The client order id the report is about.
+    pub order_id: u64,
+    /// For a replace done, the replacement's client order id (the order carries on under it); 0
+    /// otherwise.
+    pub replacement_id: u64,
+    /// For a fill, its price; otherwise the order's limit price (after a replace, the
+    /// replacement's); units of 1e-9.
+    pub price: i64,
+    /// For a fill, its quantity; otherwise the order's total quantity; units of 1e-9.
+    pub quantity: i64,
+    /// The order's open quantity after it, units of 1e-9.
+    pub leaves: i64,
+    /// The symbol's position on the venue after it (long above zero), units of 1e-9.
+    pub position: i64,
+    /// The average price of that position, units of 1e-9 (0 when flat).
+    pub average_price: i64,
+    /// P&L realized on the symbol and venue so far, units of 1e-9 of currency (saturated).
+    pub realized_pnl: i64,
+}
+
+/// Values of [`ExecutionReportRecord::kind`].
+pub mod report_kind {
+    /// The venue accepted the order.
+    pub const ACCEPTED: u8 = 1;
+    /// The venue refused the order.
+    pub const REJECTED: u8 = 2;
+    /// Part or all of the order traded.
+    pub const FILL: u8 = 3;
+    /// The order was cancelled (asked for, or by the venue, or on a lost session).
+    pub const CANCELED: u8 = 4;
+    /// Our cancel was refused.
+    pub const CANCEL_REJECTED: u8 = 5;
+    /// Our replace was done: the order carries on under the replacement's id.
+    pub const REPLACED: u8 = 6;
+    /// Our replace was refused.
+    pub const REPLACE_REJECTED: u8 = 7;
+    /// The order expired.
+    pub const EXPIRED: u8 = 8;
+}
+
+/// Values of [`ExecutionReportRecord::state`]: an order's life.
+pub mod order_state {
+    /// Sent, not yet accepted.
+    pub const PENDING_NEW: u8 = 1;
+    /// Accepted, nothing filled.
+    pub const NEW: u8 = 2;
+    /// Partly filled, the rest open.
+    pub const PARTIALLY_FILLED: u8 = 3;
+    /// Entirely filled.
+    pub const FILLED: u8 = 4;
+    /// A cancel was asked for.
+    pub const PENDING_CANCEL: u8 = 5;
+    /// Cancelled.
+    pub const CANCELED: u8 = 6;
+    /// A replace was asked for.
+    pub const PENDING_REPLACE: u8 = 7;
+    /// Replaced by another order.
+    pub const REPLACED: u8 = 8;
+    /// Refused by the venue.
+    pub const REJECTED: u8 = 9;
+    /// Expired.
+    pub const EXPIRED: u8 = 10;
+}
+
 /// One field of a layout, as numpy describes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FieldSpec {
@@ -261,6 +344,31 @@ impl Record for TradingStateRecord {
     const TYPE_ID: u16 = 3;
 }
 
+const EXECUTION_REPORT_FIELDS: [FieldSpec; 20] = record_fields!(ExecutionReportRecord;
+    field("instrument_id", "<u4", offset_of!(ExecutionReportRecord, instrument_id)),
+    field("venue", "|u1", offset_of!(ExecutionReportRecord, venue)),
+    field("side", "|u1", offset_of!(ExecutionReportRecord, side)),
+    field("kind", "|u1", offset_of!(ExecutionReportRecord, kind)),
+    field("state", "|u1", offset_of!(ExecutionReportRecord, state)),
+    field("order_id", "<u8", offset_of!(ExecutionReportRecord, order_id)),
+    field("replacement_id", "<u8", offset_of!(ExecutionReportRecord, replacement_id)),
+    field("price", "<i8", offset_of!(ExecutionReportRecord, price)),
+    field("quantity", "<i8", offset_of!(ExecutionReportRecord, quantity)),
+    field("leaves", "<i8", offset_of!(ExecutionReportRecord, leaves)),
+    field("position", "<i8", offset_of!(ExecutionReportRecord, position)),
+    field("average_price", "<i8", offset_of!(ExecutionReportRecord, average_price)),
+    field("realized_pnl", "<i8", offset_of!(ExecutionReportRecord, realized_pnl)),
+);
+
+impl Layout for ExecutionReportRecord {
+    const NAME: &'static str = "ExecutionReport";
+    const FIELDS: &'static [FieldSpec] = &EXECUTION_REPORT_FIELDS;
+}
+
+impl Record for ExecutionReportRecord {
+    const TYPE_ID: u16 = 4;
+}
+
 impl Layout for MarketEvent {
     const NAME: &'static str = "MarketEvent";
     const FIELDS: &'static [FieldSpec] = &MARKET_EVENT_FIELDS;
@@ -310,11 +418,12 @@ impl LayoutSpec {
 }
 
 /// Every layout, nested structs before the records that use them.
-pub const LAYOUTS: [LayoutSpec; 4] = [
+pub const LAYOUTS: [LayoutSpec; 5] = [
     LayoutSpec::of::<Level>(),
     LayoutSpec::of_record::<MarketEvent>(),
     LayoutSpec::of_record::<TopOfBook>(),
     LayoutSpec::of_record::<TradingStateRecord>(),
+    LayoutSpec::of_record::<ExecutionReportRecord>(),
 ];
 
 #[cfg(test)]
@@ -357,6 +466,12 @@ mod tests {
     fn trading_state_fields_cover_the_record() {
         assert_eq!(size_of::<TradingStateRecord>(), 48);
         assert_tiles(&LayoutSpec::of_record::<TradingStateRecord>(), 0);
+    }
+
+    #[test]
+    fn execution_report_fields_cover_the_record() {
+        assert_eq!(size_of::<ExecutionReportRecord>(), 40 + 8 + 8 * 8);
+        assert_tiles(&LayoutSpec::of_record::<ExecutionReportRecord>(), 0);
     }
 
     #[test]

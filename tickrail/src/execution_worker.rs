@@ -10,7 +10,7 @@ use execution::engine::{Engine, SymbolBook, Wiring};
 use execution::gateway::fix::FixGateway;
 use execution::gateway::json::JsonGateway;
 use execution::gateway::ouch::OuchGateway;
-use execution::gateway::{self, Gateway};
+use execution::gateway::Gateway;
 use execution::journal::{self, Writer};
 use execution::metrics::{Counter, EngineMetrics, EngineReport};
 use execution::strategy::{MarketMaker, MarketMakerConfig, MAX_VENUES};
@@ -21,7 +21,8 @@ use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use risk::{Gate, Limits, PortfolioLimits, SymbolLimits};
-use shm_layout::{realtime_ns, slots, SegmentOptions};
+use shm_layout::records::ExecutionReportRecord;
+use shm_layout::{queue, realtime_ns, slots, Expected, SegmentOptions};
 
 use crate::errors::IntoPyResult;
 use crate::servers::socket_addr;
@@ -29,6 +30,8 @@ use crate::worker::Worker;
 
 /// How long connecting and logging on to a venue may take.
 const LOGON_TIMEOUT: Duration = Duration::from_secs(5);
+/// An execution report record's size: the reports queue's largest message.
+const REPORT_SIZE: u32 = std::mem::size_of::<ExecutionReportRecord>() as u32;
 /// Orders the OMS has room for before its table grows.
 const OMS_CAPACITY: usize = 1 << 16;
 
@@ -164,6 +167,12 @@ fn limits(symbols: &[SymbolArgs], portfolio: &PortfolioArgs, venues: usize) -> L
     }
 }
 
+/// The reports queue `name`, as its writer; it must carry execution report records.
+fn attach_reports(name: &str) -> PyResult<queue::Writer> {
+    let expected = Expected { max_message_size: Some(REPORT_SIZE), ..Expected::default() };
+    queue::Writer::attach(name).and_then(|q| q.expect(&expected)).py()
+}
+
 /// Gives a new gate what the journal says is working and held, so a restarted worker's limits
 /// count what it had.
 fn restore(gate: &mut Gate, oms: &Oms, instruments: &[u32], venues: usize) -> PyResult<()> {
@@ -205,7 +214,8 @@ pub(crate) struct PyExecutionWorker {
 #[pymethods]
 impl PyExecutionWorker {
     #[new]
-    #[pyo3(signature = (venues, symbols, portfolio, *, trading, metrics, journal, spin=false))]
+    #[pyo3(signature = (venues, symbols, portfolio, *, trading, metrics, journal, reports=None, spin=false))]
+    #[allow(clippy::too_many_arguments)] // Python's keyword arguments
     fn new(
         venues: Vec<VenueArgs>,
         symbols: Vec<SymbolArgs>,
@@ -213,6 +223,7 @@ impl PyExecutionWorker {
         trading: &str,
         metrics: &str,
         journal: PathBuf,
+        reports: Option<&str>,
         spin: bool,
     ) -> PyResult<Self> {
         if venues.is_empty() || venues.len() > MAX_VENUES {
@@ -226,19 +237,6 @@ impl PyExecutionWorker {
             Writer::open(&journal, 1 << 16).map_err(|e| PyOSError::new_err(e.to_string()))?;
         journal::rebuild(&mut oms, &contents.entries)
             .map_err(|e| PyValueError::new_err(format!("the journal: {e}")))?;
-        let mut journal = journal;
-        for (at, venue) in venues.iter().enumerate() {
-            // A venue that cancels on disconnect ended our orders there when the last worker went.
-            if venue.protocol != "ouch" {
-                let ended = gateway::cancelled_on_disconnect(&mut oms, at)
-                    .map_err(|e| PyValueError::new_err(format!("the journal: {e}")))?;
-                for (_, report) in ended {
-                    journal
-                        .append(&journal::Entry::Report(report))
-                        .map_err(|e| PyOSError::new_err(e.to_string()))?;
-                }
-            }
-        }
         restore(&mut gate, &oms, &instruments, venues.len())?;
         let last_id = contents
             .entries
@@ -310,10 +308,13 @@ impl PyExecutionWorker {
             gateways,
             books,
             trading: slots::Reader::open(trading).py()?,
+            reports: reports.map(attach_reports).transpose()?,
             symbols: makers,
             max_book_age_ns: portfolio.max_book_age_ms * 1_000_000,
         };
-        let engine = Engine::new(wiring, gate, oms, journal, engine_metrics, last_id);
+        let mut engine = Engine::new(wiring, gate, oms, journal, engine_metrics, last_id);
+        // A venue that cancels on disconnect ended our orders there when the last worker went.
+        engine.take_over().map_err(|e| PyOSError::new_err(e.to_string()))?;
         Ok(Self { metrics: metrics.to_owned(), spin, worker: Worker::Ready(engine) })
     }
 
@@ -373,6 +374,16 @@ fn py_execution_report<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, 
     Ok(out)
 }
 
+/// Creates the execution worker's reports queue `name` with room for `capacity` reports, for
+/// a supervisor that owns it.
+#[pyfunction]
+#[pyo3(name = "create_execution_reports", signature = (name, capacity, *, replace_stale=false))]
+fn py_create_execution_reports(name: &str, capacity: u64, replace_stale: bool) -> PyResult<()> {
+    let options = SegmentOptions { replace_stale, ..SegmentOptions::default() };
+    drop(queue::Writer::create(name, capacity, REPORT_SIZE, &options).py()?);
+    Ok(())
+}
+
 /// Creates the execution worker's metrics segment `name`, for a supervisor that owns it.
 #[pyfunction]
 #[pyo3(name = "create_execution_metrics", signature = (name, *, replace_stale=false))]
@@ -384,6 +395,7 @@ fn py_create_execution_metrics(name: &str, replace_stale: bool) -> PyResult<()> 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyExecutionWorker>()?;
     m.add_function(wrap_pyfunction!(py_create_execution_metrics, m)?)?;
+    m.add_function(wrap_pyfunction!(py_create_execution_reports, m)?)?;
     m.add_function(wrap_pyfunction!(py_execution_report, m)?)?;
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use shm_layout::records::{state_reason, trading_state, FIXED_POINT_SCALE, FLAG_STALE, LAYOUTS};
+use shm_layout::records::{report_kind, state_reason, trading_state, FIXED_POINT_SCALE, FLAG_STALE, LAYOUTS};
 
 /// Every layout: `[{"name", "type_id", "size", "fields": [{"name", "format", "offset",
 /// "count"}]}]`, nested structs first; a field whose format names a layout is that struct.
@@ -58,6 +58,17 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ("supervisor", state_reason::SUPERVISOR),
     ];
     m.add("STATE_REASONS", codes(py, &reasons)?)?;
+    let kinds = [
+        ("accepted", report_kind::ACCEPTED),
+        ("rejected", report_kind::REJECTED),
+        ("fill", report_kind::FILL),
+        ("canceled", report_kind::CANCELED),
+        ("cancel-rejected", report_kind::CANCEL_REJECTED),
+        ("replaced", report_kind::REPLACED),
+        ("replace-rejected", report_kind::REPLACE_REJECTED),
+        ("expired", report_kind::EXPIRED),
+    ];
+    m.add("REPORT_KINDS", codes(py, &kinds)?)?;
     m.add_function(wrap_pyfunction!(py_record_layouts, m)?)?;
     Ok(())
 }

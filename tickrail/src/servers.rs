@@ -18,7 +18,7 @@ use venues::faults::FaultPlan;
 use venues::fix_server::{self, FixVenueConfig, FixVenueServer};
 use venues::flow::SymbolSpec;
 use venues::itch_server::{ItchServer, ItchServerConfig, ServerError};
-use venues::matching::{Engine, Side};
+use venues::matching::{Engine, OutsideLedger, Side};
 use venues::ouch_server::OuchServerConfig;
 use venues::venue_c_server::{self, ApiKey, JsonVenueConfig, JsonVenueServer};
 
@@ -60,15 +60,43 @@ fn json_venue_error(err: venue_c_server::ServerError) -> PyErr {
     }
 }
 
-/// A symbol's levels: `(name, bids, asks)`, best first, `(price in 1/10,000, quantity)`.
-type ClosingBook = (String, Vec<(i64, u64)>, Vec<(i64, u64)>);
+/// A symbol at the close: its levels, best first, `(price in 1/10,000, quantity)`, and what
+/// outside clients' orders did in it.
+struct ClosingBook {
+    name: String,
+    bids: Vec<(i64, u64)>,
+    asks: Vec<(i64, u64)>,
+    outside: OutsideLedger,
+}
 
 fn closing_books<'a>(symbols: &[SymbolSpec], engines: impl Iterator<Item = &'a Engine>) -> Vec<ClosingBook> {
     symbols
         .iter()
         .zip(engines)
-        .map(|(symbol, engine)| (symbol.name.clone(), engine.levels(Side::Buy), engine.levels(Side::Sell)))
+        .map(|(symbol, engine)| ClosingBook {
+            name: symbol.name.clone(),
+            bids: engine.levels(Side::Buy),
+            asks: engine.levels(Side::Sell),
+            outside: engine.outside(),
+        })
         .collect()
+}
+
+/// An outside ledger as a Python dict, by field name.
+fn outside_dict<'py>(py: Python<'py>, ledger: &OutsideLedger) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("orders", ledger.orders)?;
+    d.set_item("largest_quantity", ledger.largest_quantity)?;
+    d.set_item("largest_notional", ledger.largest_notional)?;
+    d.set_item("bought", ledger.bought)?;
+    d.set_item("sold", ledger.sold)?;
+    d.set_item("bought_value", ledger.bought_value)?;
+    d.set_item("sold_value", ledger.sold_value)?;
+    d.set_item("open_buys", ledger.open_buys)?;
+    d.set_item("open_sells", ledger.open_sells)?;
+    d.set_item("worst_long", ledger.worst_long)?;
+    d.set_item("worst_short", ledger.worst_short)?;
+    Ok(d)
 }
 
 /// What a venue server does in each phase of its life.
@@ -218,7 +246,13 @@ impl<V: Venue> Runner<V> {
         for (name, value) in stats {
             dict.set_item(name, value)?;
         }
-        dict.set_item("books", books)?;
+        let outside = PyDict::new(py);
+        for book in &books {
+            outside.set_item(&book.name, outside_dict(py, &book.outside)?)?;
+        }
+        let levels: Vec<_> = books.into_iter().map(|b| (b.name, b.bids, b.asks)).collect();
+        dict.set_item("books", levels)?;
+        dict.set_item("outside", outside)?;
         Ok(dict)
     }
 

@@ -164,6 +164,80 @@ struct Location {
     price: i64,
 }
 
+/// What outside clients' orders did on one symbol (orders with [`EXTERNAL_ID_BIT`]): the
+/// venue's own record, against which a client checks its positions and its limits. Prices in
+/// ticks, quantities in shares.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct OutsideLedger {
+    /// Orders accepted (a replace that is not done in place counts as a new order).
+    pub orders: u64,
+    /// The largest quantity of one order.
+    pub largest_quantity: u64,
+    /// The largest price times quantity of one order.
+    pub largest_notional: u128,
+    /// Shares bought.
+    pub bought: u64,
+    /// Shares sold.
+    pub sold: u64,
+    /// The sum of price times quantity over the shares bought.
+    pub bought_value: u128,
+    /// The sum of price times quantity over the shares sold.
+    pub sold_value: u128,
+    /// Quantity of buy orders open (resting, or being matched).
+    pub open_buys: u64,
+    /// Quantity of sell orders open.
+    pub open_sells: u64,
+    /// The most the position could have reached long had every open buy filled, at any moment.
+    pub worst_long: i64,
+    /// The most it could have reached short had every open sell filled (positive).
+    pub worst_short: i64,
+}
+
+impl OutsideLedger {
+    /// Shares held: bought less sold.
+    pub fn position(&self) -> i64 {
+        self.bought as i64 - self.sold as i64
+    }
+
+    fn accepted(&mut self, side: Side, price: Option<i64>, quantity: u64) {
+        self.orders += 1;
+        self.largest_quantity = self.largest_quantity.max(quantity);
+        if let Some(price) = price {
+            self.largest_notional =
+                self.largest_notional.max(price.unsigned_abs() as u128 * quantity as u128);
+        }
+        match side {
+            Side::Buy => self.open_buys += quantity,
+            Side::Sell => self.open_sells += quantity,
+        }
+        self.worst_long = self.worst_long.max(self.position() + self.open_buys as i64);
+        self.worst_short = self.worst_short.max(self.open_sells as i64 - self.position());
+    }
+
+    fn traded(&mut self, side: Side, price: i64, quantity: u64) {
+        let value = price.unsigned_abs() as u128 * quantity as u128;
+        match side {
+            Side::Buy => {
+                self.open_buys -= quantity;
+                self.bought += quantity;
+                self.bought_value += value;
+            }
+            Side::Sell => {
+                self.open_sells -= quantity;
+                self.sold += quantity;
+                self.sold_value += value;
+            }
+        }
+    }
+
+    fn closed(&mut self, side: Side, quantity: u64) {
+        match side {
+            Side::Buy => self.open_buys -= quantity,
+            Side::Sell => self.open_sells -= quantity,
+        }
+    }
+}
+
 /// The order book of one symbol.
 #[derive(Debug, Default, Clone)]
 pub struct Engine {
@@ -171,6 +245,7 @@ pub struct Engine {
     asks: BTreeMap<i64, VecDeque<Resting>>,
     locations: HashMap<OrderId, Location>,
     next_match: u64,
+    outside: OutsideLedger,
 }
 
 impl Engine {
@@ -214,6 +289,11 @@ impl Engine {
         self.locations.get(&id).map(|l| (l.side, l.price))
     }
 
+    /// What outside clients' orders did here.
+    pub fn outside(&self) -> OutsideLedger {
+        self.outside
+    }
+
     /// The total quantity resting at `price` on `side` (0 if none).
     pub fn quantity_at(&self, side: Side, price: i64) -> u64 {
         let levels = match side {
@@ -244,6 +324,9 @@ impl Engine {
             OrderType::Limit { price } | OrderType::Ioc { price } => Some(price),
             OrderType::Market => None,
         };
+        if is_external(order.id) {
+            self.outside.accepted(order.side, limit, order.quantity);
+        }
         let left = self.match_against_book(order.id, order.side, limit, order.quantity, events);
         if left == 0 {
             return;
@@ -251,6 +334,9 @@ impl Engine {
         match order.order_type {
             OrderType::Limit { price } => self.rest(order.id, order.side, price, left, events),
             OrderType::Ioc { .. } | OrderType::Market => {
+                if is_external(order.id) {
+                    self.outside.closed(order.side, left);
+                }
                 events.push(Event::Cancelled { id: order.id, quantity: left, was_resting: false });
             }
         }
@@ -297,6 +383,12 @@ impl Engine {
                 self.locations.remove(&maker_id);
             }
             self.next_match += 1;
+            if is_external(taker) {
+                self.outside.traded(side, price, traded);
+            }
+            if is_external(maker_id) {
+                self.outside.traded(maker_side, price, traded);
+            }
             events.push(Event::Trade {
                 taker,
                 maker: maker_id,
@@ -319,6 +411,9 @@ impl Engine {
         let quantity = queue.remove(at).expect("position is in range").quantity;
         if queue.is_empty() {
             levels.remove(&location.price);
+        }
+        if is_external(id) {
+            self.outside.closed(location.side, quantity);
         }
         Some((location, quantity))
     }
@@ -364,6 +459,9 @@ impl Engine {
         if price == location.price && quantity <= resting.quantity && new_id == id {
             let cancelled = resting.quantity - quantity;
             resting.quantity = quantity;
+            if is_external(id) {
+                self.outside.closed(location.side, cancelled);
+            }
             events.push(Event::Reduced { id, quantity, cancelled });
             return;
         }
@@ -468,6 +566,26 @@ mod tests {
         e.replace(2, 5, 101, 4, &mut events);
         assert_eq!(trades(&events), [(1, 101, 4)]);
         assert!(!e.is_resting(2) && !e.is_resting(5));
+    }
+
+    #[test]
+    fn the_outside_ledger_keeps_outside_clients_fills_and_their_worst_case_position() {
+        let mut e = Engine::new();
+        let ours = |n: OrderId| n | EXTERNAL_ID_BIT;
+        run(&mut e, limit(1, Side::Sell, 101, 5)); // the flow's
+        run(&mut e, limit(ours(1), Side::Buy, 100, 10));
+        assert_eq!((e.outside().open_buys, e.outside().worst_long), (10, 10));
+        run(&mut e, limit(ours(2), Side::Buy, 101, 3)); // takes 3 of the flow's 5 at 101
+        run(&mut e, limit(2, Side::Sell, 100, 4)); // the flow hits our bid at 100
+        let mut events = Vec::new();
+        e.replace(ours(1), ours(3), 99, 2, &mut events); // 6 left at 100: re-placed as 2 at 99
+        e.cancel(ours(3), &mut events);
+        let ledger = e.outside();
+        assert_eq!((ledger.orders, ledger.largest_quantity, ledger.largest_notional), (3, 10, 1_000));
+        assert_eq!((ledger.bought, ledger.sold, ledger.position()), (7, 0, 7));
+        assert_eq!(ledger.bought_value, 3 * 101 + 4 * 100);
+        assert_eq!((ledger.open_buys, ledger.open_sells), (0, 0), "nothing of ours is left open");
+        assert_eq!((ledger.worst_long, ledger.worst_short), (13, 0), "10 open, then 3 more");
     }
 
     #[test]
