@@ -5,7 +5,11 @@ its bytes were handed to the socket (the execution worker's HDR histogram), in t
 * ``intrinsic``: venue A alone at about 10k ITCH messages/s, its feed pinned to one core and the
   execution worker (spinning) to the other;
 * ``load``: the three venues at 100k actions/s each, their feeds and the execution worker on
-  whatever cores the kernel gives them.
+  whatever cores the kernel gives them;
+* ``python``: as ``intrinsic``, but SPY is left to the example Python strategy
+  (:class:`execution.examples.Joiner`, on the worker's main thread) and the loop yields rather
+  than spins, so the Python thread shares its core: the Python path's tick-to-trade
+  (``python``) beside the Rust market maker's in the same run, for the Python path's extra cost.
 
 It also runs ``exec-bench`` (``bench/exec_rs``) for the gate's own cost per order and the OUCH
 gateway's throughput. ``--json`` prints::
@@ -13,6 +17,8 @@ gateway's throughput. ``--json`` prints::
     {"scenarios": {"intrinsic": {"orders": N, "tick_to_trade_us": {"p50", "p99", "p999", "max"}},
                    "load": {...}},
      "gate_ns": {"p50", "p99"}, "gateway_orders_per_s": X, "machine": ...}
+
+(the ``python`` scenario adds ``"python": {"orders", "tick_to_trade_us"}``).
 """
 
 from __future__ import annotations
@@ -37,13 +43,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _config(scenario: str, name: str, journal: Path) -> str:
     cores = sorted(os.sched_getaffinity(0))
-    if scenario == "intrinsic":
+    if scenario in ("intrinsic", "python"):
         feed_core, execution_core = cores[0], cores[-1]
-        return (
+        spin = "true" if scenario == "intrinsic" else "false"
+        text = (
             f'[instance]\nname = "{name}"\n[venues.a]\nprotocol = "itch"\nrate = 9000\n'
             f'[feeds.a]\nvenue = "a"\ncore = {feed_core}\nwait = "spin"\n'
-            f'[execution]\ncore = {execution_core}\nspin = true\njournal = "{journal}"\n'
+            f'[execution]\ncore = {execution_core}\nspin = {spin}\njournal = "{journal}"\n'
         )
+        if scenario == "python":
+            text += '[execution.python]\nstrategy = "execution.examples:Joiner"\nsymbols = ["SPY"]\n'
+        return text
     text = f'[instance]\nname = "{name}"\n'
     for letter, protocol in (("a", "itch"), ("b", "fix"), ("c", "json")):
         text += f'[venues.{letter}]\nprotocol = "{protocol}"\nrate = 100000\n[feeds.{letter}]\nvenue = "{letter}"\n'
@@ -68,7 +78,7 @@ def scenario(name: str, seconds: float) -> dict[str, Any]:
         assert supervisor.stdout is not None
         events = Announcements(supervisor.stdout)
         try:
-            workers = 3 if name == "intrinsic" else 7
+            workers = 7 if name == "load" else 3
             for _ in range(workers):
                 if events.next("started", 60) is None:
                     raise RuntimeError(f"{name}: the instance did not start")
@@ -77,12 +87,21 @@ def scenario(name: str, seconds: float) -> dict[str, Any]:
         finally:
             supervisor.send_signal(signal.SIGTERM)
             supervisor.wait(120)
-    latency = report["tick_to_trade_ns"]
-    return {
-        "orders": latency["count"],
-        "tick_to_trade_us": {k: latency[k] / 1e3 for k in ("p50", "p99", "p999", "max")},
+    result = {
+        **_latency(report["tick_to_trade_ns"]),
         "counters": report["counters"],
         "rejections": report["rejections"],
+    }
+    if name == "python":
+        result["python"] = _latency(report["linked_tick_to_trade_ns"])
+    return result
+
+
+def _latency(histogram: Any) -> dict[str, Any]:
+    """Orders and their tick-to-trade percentiles in microseconds."""
+    return {
+        "orders": histogram["count"],
+        "tick_to_trade_us": {k: histogram[k] / 1e3 for k in ("p50", "p99", "p999", "max")},
     }
 
 
@@ -104,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=5.0, help="seconds of trading per scenario")
     p.add_argument("--json", action="store_true", help="one JSON object")
     args = p.parse_args(argv)
-    scenarios = {name: scenario(name, args.seconds) for name in ("intrinsic", "load")}
+    scenarios = {name: scenario(name, args.seconds) for name in ("intrinsic", "load", "python")}
     micro = exec_bench()
     batched = max(micro["gateway"], key=lambda g: g["per_write"])
     result = {
@@ -120,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, s in scenarios.items():
         t = s["tick_to_trade_us"]
         print(f"{name}: {s['orders']} orders, tick-to-trade p50 {t['p50']:.1f} us, p99 {t['p99']:.1f} us")
+        if "python" in s:
+            py = s["python"]["tick_to_trade_us"]
+            print(
+                f"  the Python strategy's {s['python']['orders']} orders: p50 {py['p50']:.1f} us, p99 {py['p99']:.1f} us"
+            )
     print(f"gate p50 {result['gate_ns']['p50']} ns, p99 {result['gate_ns']['p99']} ns")
     print(f"gateway {result['gateway_orders_per_s']:,.0f} orders/s")
     return 0

@@ -10,9 +10,11 @@ one when it stops, with its counters and tick-to-trade percentiles.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 
+from execution.api import StrategyRunner, load
 from tickrail import _native
 from tickrail.placement import lock_memory
 from tickrail.process import StopFlag, announce, follow_supervisor, log
@@ -33,12 +35,15 @@ def parser() -> argparse.ArgumentParser:
 def health(metrics: str) -> str:
     """One line of the worker's counters and tick-to-trade."""
     report = _native.execution_report(metrics)
-    c, t = report["counters"], report["tick_to_trade_ns"]
-    return (
+    c, t, py = report["counters"], report["tick_to_trade_ns"], report["linked_tick_to_trade_ns"]
+    line = (
         f"{metrics}: {c['orders']} orders, {c['replaces']} replaces, {c['cancels']} cancels, "
         f"{c['fills']} fills, {c['gate_rejections']} refused by the gate; "
         f"tick-to-trade p50 {t['p50'] / 1e3:.1f} us p99 {t['p99'] / 1e3:.1f} us"
     )
+    if py["count"]:
+        line += f"; the Python strategy's p50 {py['p50'] / 1e3:.1f} us p99 {py['p99'] / 1e3:.1f} us"
+    return line
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,15 +66,31 @@ def main(argv: list[str] | None = None) -> int:
             metrics=spec["metrics"],
             journal=spec["journal"],
             reports=spec.get("reports"),
+            linked=spec.get("linked", []),
             spin=args.spin,
         )
     except (KeyError, TypeError, ValueError, OSError, _native.ShmError) as e:
         log(f"execution: {e!r}" if isinstance(e, KeyError) else f"execution: {e}")
         return 2
+    runner = None
+    if "python" in spec:
+        python = spec["python"]
+        try:
+            strategy = load(python["strategy"], python["params"])
+        except Exception as e:  # whatever the user's module raises on import or construction
+            log(f"execution: the strategy {python['strategy']}: {e!r}")
+            return 2
+        symbols = {int(i): name for i, name in python["symbols"].items()}
+        runner = StrategyRunner(worker, strategy, python["venues"], symbols)
     worker.start()
     announce("listening", metrics=worker.metrics, lock_refused=lock_refused)
     while not stop.requested and worker.running:
-        stop.sleep(args.report_every)
+        if runner is None:
+            stop.sleep(args.report_every)
+        else:
+            # The strategy runs here, on the main thread, between health lines.
+            with contextlib.suppress(RuntimeError):  # the engine stopped: the loop ends
+                runner.run_for(args.report_every, lambda: stop.requested)
         log(health(worker.metrics))
     failed = not worker.running
     try:

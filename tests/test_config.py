@@ -7,6 +7,8 @@ import re
 import pytest
 
 from tickrail.config import DEFAULT, ConfigError, Machine, Pinning, load, parse
+from tickrail.execution_plan import describe
+from tickrail.market import instruments
 
 FOUR_CORES = Machine(frozenset({0, 1, 2, 3}), frozenset({2, 3}), lambda core: frozenset({core ^ 2}))
 TWO_CORES = Machine(frozenset({0, 1}), frozenset(), lambda core: frozenset())
@@ -76,6 +78,22 @@ def test_a_pinned_core_the_kernel_does_not_isolate_is_a_warning_and_waits_spin_w
         ('[metrics]\nlisten = "9464"\n', "metrics: listen '9464' is not host:port"),
         ("[execution.quoting]\nlevels = 9\n", "execution quoting: levels must be within 1..=8"),
         ('[execution]\nvenues = ["z"]\n', "execution: venue 'z' is not configured"),
+        (
+            '[execution.python]\nstrategy = "execution.examples"\nsymbols = ["SPY"]\n',
+            "execution python: strategy must be 'module:Class', not 'execution.examples'",
+        ),
+        (
+            '[execution.python]\nstrategy = "no_such_module:Thing"\nsymbols = ["SPY"]\n',
+            "execution python: no module 'no_such_module' to import the strategy from",
+        ),
+        (
+            '[execution.python]\nstrategy = "execution.examples:Joiner"\nsymbols = ["ZZZ"]\n',
+            "execution python: symbol 'ZZZ' is not listed on a venue traded",
+        ),
+        (
+            '[execution.python]\nstrategy = "execution.examples:Joiner"\n',
+            "execution python: symbols must name at least one symbol",
+        ),
         ("[", "not TOML"),
     ],
 )
@@ -112,3 +130,20 @@ def test_a_real_venue_is_known_by_its_addresses_and_a_simulated_one_may_be_given
     assert instance.venues["b"].addresses == {"fix": "10.0.0.5:9878"} and not instance.venues["b"].simulated
     assert instance.venues["a"].addresses == {"market_data": "239.192.0.1:31001"}
     assert [w for w, _ in instance.workers()] == ["venue-a", "venue-c", "feed-a"], "a real venue is no worker"
+
+
+def test_a_python_strategy_takes_its_symbols_from_the_market_maker() -> None:
+    instance = parse(
+        BASE + '[execution.python]\nstrategy = "execution.examples:Joiner"\nsymbols = ["SPY"]\n'
+        "[execution.python.params]\nlots = 2\n",
+        FOUR_CORES,
+    )
+    spec = describe(instance, {"a": "127.0.0.1:1"})
+    spy = dict(instruments())["SPY"]
+    assert spec["linked"] == [spy]
+    assert spec["python"] == {
+        "strategy": "execution.examples:Joiner",
+        "params": {"lots": 2},
+        "venues": ["a"],
+        "symbols": {str(spy): "SPY"},
+    }

@@ -28,6 +28,9 @@ def config(tmp_path: Path, name: str) -> Path:
             f'[venues.{letter}]\nprotocol = "{protocol}"\nrate = 5000\n[feeds.{letter}]\nvenue = "{letter}"\n'
         )
     text += f'[execution]\njournal = "{tmp_path / "execution.journal"}"\n[execution.quoting]\nhalf_spread_ticks = 1\n'
+    # SPY is left to the example Python strategy, on the slower path beside the market maker.
+    text += '[execution.python]\nstrategy = "execution.examples:Joiner"\nsymbols = ["SPY"]\n'
+    text += "[execution.python.params]\nbehind_ticks = 1\n"
     path = tmp_path / "instance.toml"
     path.write_text(text)
     return path
@@ -56,6 +59,10 @@ def test_the_market_maker_quotes_fills_survives_a_sigkill_and_the_kill_switch_ca
         assert "execution" in started
         wait_for("orders reach the venues", lambda: report(name)["counters"]["orders"] >= 12)
         wait_for("the flow trades with our quotes", lambda: report(name)["counters"]["fills"] > 0)
+        wait_for(
+            "the Python strategy's orders go out, timed apart",
+            lambda: report(name)["linked_tick_to_trade_ns"]["count"] > 0,
+        )
         counters = report(name)["counters"]
         assert counters["send_failures"] == 0 and counters["reports_refused"] == 0, counters
         latency = report(name)["tick_to_trade_ns"]

@@ -9,6 +9,7 @@ a warning on the loaded :class:`Instance`.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from tickrail.market import LETTERS, listed
 from tickrail.restarts import Policy
 
 #: The configuration the project ships: the whole pipeline against the simulated venues.
@@ -127,6 +129,17 @@ class RiskLimits:
 
 
 @dataclass(frozen=True)
+class PythonStrategy:
+    """A strategy in Python (``module:Class``) run in the execution worker on a slower path, with
+    the symbols it trades instead of the built-in market maker and its constructor's keyword
+    arguments."""
+
+    strategy: str
+    symbols: tuple[str, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Execution:
     """The execution worker: which venues it trades on, how it quotes, its limits, its journal."""
 
@@ -138,6 +151,8 @@ class Execution:
     journal: str | None = None
     #: Whether the loop spins between idle turns (on a core of its own) rather than yielding.
     spin: bool = False
+    #: The Python strategy, if some symbols are left to one.
+    python: PythonStrategy | None = None
 
 
 @dataclass(frozen=True)
@@ -307,11 +322,43 @@ def _execution(t: _Table, venues: dict[str, Venue], feeds: dict[str, Feed]) -> E
         raise ConfigError(
             f"execution quoting: levels must be within 1..={MAX_QUOTE_LEVELS} and size_lots at least 1"
         )
+    python = t.get("python", dict, None)
     execution = Execution(
-        traded, quoting, limits, _pinning(t), t.get("journal", str, None), t.get("spin", bool, False)
+        traded,
+        quoting,
+        limits,
+        _pinning(t),
+        t.get("journal", str, None),
+        t.get("spin", bool, False),
+        None if python is None else _python_strategy(_Table("execution python", python), traded, venues),
     )
     t.done()
     return execution
+
+
+def _python_strategy(t: _Table, traded: tuple[str, ...], venues: dict[str, Venue]) -> PythonStrategy:
+    """The ``[execution.python]`` table: the strategy must be importable as ``module:Class`` and
+    its symbols listed on a venue traded."""
+    strategy = t.get("strategy", str, None)
+    module, _, name = (strategy or "").partition(":")
+    if not module or not name.isidentifier():
+        raise ConfigError(f"execution python: strategy must be 'module:Class', not {strategy!r}")
+    try:
+        found = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        found = None
+    if found is None:
+        raise ConfigError(f"execution python: no module {module!r} to import the strategy from")
+    listed_there = {s.name for v in traded for s in listed(LETTERS[venues[v].protocol])}
+    symbols = t.get("symbols", list, [])
+    if not symbols:
+        raise ConfigError("execution python: symbols must name at least one symbol")
+    for symbol in symbols:
+        if symbol not in listed_there:
+            raise ConfigError(f"execution python: symbol {symbol!r} is not listed on a venue traded")
+    params = t.get("params", dict, {})
+    t.done()
+    return PythonStrategy(strategy or "", tuple(symbols), dict(params))
 
 
 def _address(v: Any) -> str | None:

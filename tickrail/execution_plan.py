@@ -11,13 +11,16 @@ from typing import Any
 
 from tickrail.config import ConfigError, Execution, Instance
 from tickrail.control import runtime_dir
-from tickrail.market import listed
+from tickrail.market import LETTERS, instruments, listed
 from tickrail.trading import segment_name as trading_segment
 
 #: Fixed point: units of 1e-9.
 SCALE = 1_000_000_000
 #: Each protocol's venue letter (its listings) and order-entry protocol.
-PROTOCOLS = {"itch": ("a", "ouch"), "fix": ("b", "fix"), "json": ("c", "json")}
+PROTOCOLS = {
+    protocol: (LETTERS[protocol], entry)
+    for protocol, entry in (("itch", "ouch"), ("fix", "fix"), ("json", "json"))
+}
 #: How the execution worker logs on to a simulated venue: (login, credential).
 SIMULATED_LOGINS = {
     "ouch": ("TRKR", "tickrail"),
@@ -143,4 +146,23 @@ def describe(instance: Instance, addresses: dict[str, str]) -> dict[str, Any]:
         "metrics": metrics_segment(instance.name),
         "reports": reports_segment(prefix(instance.name)),
         "journal": str(journal_path(instance)),
+        **python_strategy(instance.execution),
+    }
+
+
+def python_strategy(execution: Execution) -> dict[str, Any]:
+    """The Python strategy, if any: ``linked`` (the instrument ids it trades instead of the
+    built-in market maker) and ``python`` (``strategy``, ``params``, and the names of the
+    ``venues`` by index and ``symbols`` by instrument id that it sees)."""
+    if execution.python is None:
+        return {}
+    ids = dict(instruments())
+    return {
+        "linked": [ids[name] for name in execution.python.symbols],
+        "python": {
+            "strategy": execution.python.strategy,
+            "params": execution.python.params,
+            "venues": list(execution.venues),
+            "symbols": {str(ids[name]): name for name in execution.python.symbols},
+        },
     }

@@ -71,6 +71,9 @@ def instruments() -> list[tuple[str, int]]:
     return [(s.name, s.instrument_id) for s in SYMBOLS]
 
 
+#: The simulated venue each market-data protocol belongs to (its listings).
+LETTERS: dict[str, str] = {"itch": "a", "fix": "b", "json": "c"}
+
 #: Each venue's number, which gives its flow its own random draws.
 VENUE_NUMBERS: dict[str, int] = {"a": 1, "b": 2, "c": 3}
 

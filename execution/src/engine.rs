@@ -21,6 +21,7 @@ use crate::oms::{Oms, Replacement, Report};
 use crate::order_state::OrderState;
 use crate::reports_out::{report_record, ReportsOut};
 use crate::strategy::{Action, MarketMaker, Top, MAX_VENUES};
+use crate::strategy_link::{BookUpdate, LoopEnd, StrategyEvent, StrategyRequest};
 
 /// Turns between reconnection attempts of a venue whose gateway failed.
 const RECONNECT_EVERY: u64 = 1 << 16;
@@ -32,8 +33,8 @@ pub struct SymbolBook {
     pub instrument: u32,
     /// Which venues list it.
     pub listed: [bool; MAX_VENUES],
-    /// The strategy for it.
-    pub maker: MarketMaker,
+    /// The built-in market maker for it; `None`: the linked strategy trades it.
+    pub maker: Option<MarketMaker>,
 }
 
 /// Where the engine reads and writes.
@@ -47,6 +48,8 @@ pub struct Wiring {
     pub trading: slots::Reader,
     /// The queue every applied report goes into, for the risk worker (`None`: none).
     pub reports: Option<queue::Writer>,
+    /// The strategy on the slower path (Python) that trades the symbols without a market maker.
+    pub strategy: Option<LoopEnd>,
     /// The symbols traded.
     pub symbols: Vec<SymbolBook>,
     /// A book older than this (since its feed published it) is not used, nanoseconds.
@@ -72,8 +75,9 @@ pub struct Engine {
     /// The symbol's position on each venue, for the strategy.
     venue_positions: Vec<i64>,
     record: [u8; std::mem::size_of::<TopOfBook>()],
-    /// Receive times of the ticks behind this turn's orders, to time them once written.
-    ticks: Vec<u64>,
+    /// Receive times of the ticks behind this turn's orders, to time them once written, and
+    /// whether the order came from the linked strategy.
+    ticks: Vec<(u64, bool)>,
     killed: bool,
     turns: u64,
     /// Venues whose gateway failed, waiting to reconnect.
@@ -152,6 +156,7 @@ impl Engine {
     pub fn turn(&mut self) -> Result<bool, EngineError> {
         self.turns += 1;
         let mut busy = self.take_reports()?;
+        busy |= self.take_strategy_requests()?;
         let trading = self.trading_view(0)?;
         match trading.global {
             trading_state::ACTIVE | trading_state::REDUCE_ONLY => {
@@ -173,6 +178,9 @@ impl Engine {
         self.journal.flush()?;
         if self.reports.flush()? > 0 {
             self.metrics.add(Counter::ReportsHeldBack, 1);
+        }
+        if let Some(link) = self.wiring.strategy.as_mut() {
+            link.flush();
         }
         self.write_out();
         self.metrics.heartbeat();
@@ -257,13 +265,11 @@ impl Engine {
                         self.metrics.add(Counter::ReportsRefused, 1);
                     }
                 }
-                if let Some(s) = symbol {
-                    self.wiring.symbols[s].maker.order_live(id);
-                }
+                self.order_live(symbol, id);
             }
             Report::Replaced => {
-                if let (Some(s), Some(new)) = (symbol, before.and_then(|o| o.replacement)) {
-                    self.wiring.symbols[s].maker.order_live(new.id);
+                if let Some(new) = before.and_then(|o| o.replacement) {
+                    self.order_live(symbol, new.id);
                 }
             }
             Report::ReplaceRejected | Report::Rejected if before.is_some_and(|o| o.replacement.is_some()) => {
@@ -282,21 +288,95 @@ impl Engine {
                         order.price,
                         order.open(),
                     );
-                    if let Some(s) = symbol {
-                        self.wiring.symbols[s].maker.order_done(new.id);
-                    }
+                    self.order_done(symbol, new.id);
                 }
             }
             _ => {}
         }
         // A replaced order lives on in the gate under its new id.
+        self.tell_strategy(venue, &order, report.report);
         if order.state.is_final() && report.report != Report::Replaced {
             self.gate.done(venue, order.instrument, id);
-            if let Some(s) = symbol {
-                self.wiring.symbols[s].maker.order_done(id);
-            }
+            self.order_done(symbol, id);
         }
         Ok(())
+    }
+
+    /// Tells the linked strategy of a report on one of its orders.
+    fn tell_strategy(&mut self, venue: usize, order: &crate::Order, report: Report) {
+        let Some(link) = self.wiring.strategy.as_mut() else { return };
+        let Some(tag) = link.tag_of(order.id) else { return };
+        let position = self.oms.position_of_symbol(order.instrument);
+        link.tell(StrategyEvent::Report {
+            tag,
+            id: order.id,
+            venue,
+            instrument: order.instrument,
+            side: order.side,
+            report,
+            leaves: if order.state.is_final() { 0 } else { order.open() },
+            position,
+            receive_ns: realtime_ns(),
+        });
+    }
+
+    /// Order `id` of `symbol` works at its venue: its market maker counts it live.
+    fn order_live(&mut self, symbol: Option<usize>, id: u64) {
+        if let Some(maker) = symbol.and_then(|s| self.wiring.symbols[s].maker.as_mut()) {
+            maker.order_live(id);
+        }
+    }
+
+    /// Order `id` of `symbol` is over (or never went out): whoever placed it forgets it.
+    fn order_done(&mut self, symbol: Option<usize>, id: u64) {
+        if let Some(maker) = symbol.and_then(|s| self.wiring.symbols[s].maker.as_mut()) {
+            maker.order_done(id);
+        } else if let Some(link) = self.wiring.strategy.as_mut() {
+            link.done(id);
+        }
+    }
+
+    /// Carries out what the linked strategy asked for; whether it asked anything.
+    fn take_strategy_requests(&mut self) -> Result<bool, EngineError> {
+        let mut busy = false;
+        while let Some(request) = self.wiring.strategy.as_mut().and_then(LoopEnd::next_request) {
+            busy = true;
+            match request {
+                StrategyRequest::Cancel { id } => {
+                    if self.wiring.strategy.as_ref().and_then(|l| l.tag_of(id)).is_some() {
+                        self.cancel(id)?;
+                    }
+                }
+                StrategyRequest::New { tag, venue, instrument, side, price, quantity, tick_ns } => {
+                    let symbol =
+                        self.symbol_of(instrument).filter(|&s| self.wiring.symbols[s].maker.is_none());
+                    let refused = match symbol {
+                        Some(s) if venue < self.wiring.gateways.len() => {
+                            self.read_books(s)?;
+                            self.next_id += 1;
+                            let order =
+                                NewOrder { id: self.next_id, venue, instrument, side, price, quantity };
+                            // Owned first, so a refusal's clean-up finds it.
+                            if let Some(link) = self.wiring.strategy.as_mut() {
+                                link.own(order.id, tag);
+                            }
+                            self.execute(s, Action::New(order), tick_ns, true)?
+                                .map(|reason| (reason, order.id))
+                        }
+                        _ => Some((risk::Reject::UnknownInstrument, 0)),
+                    };
+                    let Some(link) = self.wiring.strategy.as_mut() else { continue };
+                    match refused {
+                        None => link.tell(StrategyEvent::Sent { tag, id: self.next_id }),
+                        Some((reason, id)) => {
+                            link.done(id);
+                            link.tell(StrategyEvent::Refused { tag, reason });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(busy)
     }
 
     /// Sends the record of `report`, applied to `order`, to the risk worker's queue.
@@ -339,12 +419,45 @@ impl Engine {
 
     /// Reads each symbol's books; where one changed, the strategy acts.
     fn act_on_books(&mut self) -> Result<bool, EngineError> {
-        let venues = self.wiring.gateways.len();
-        let now = realtime_ns();
         let mut busy = false;
         for s in 0..self.wiring.symbols.len() {
-            let mut changed = false;
-            let mut newest_tick = 0;
+            let Some(newest_tick) = self.read_books(s)? else { continue };
+            busy = true;
+            let positions = self.oms.positions();
+            let position = positions.symbol(s).quantity;
+            for (venue, held) in self.venue_positions.iter_mut().enumerate() {
+                *held = positions.venue(s, venue).quantity;
+            }
+            let instrument = self.wiring.symbols[s].instrument;
+            let Some(maker) = self.wiring.symbols[s].maker.as_mut() else {
+                if let Some(link) = self.wiring.strategy.as_mut() {
+                    let mut tops = [Top::default(); MAX_VENUES];
+                    tops[..self.tops.len()].copy_from_slice(&self.tops);
+                    let update = BookUpdate { instrument, tops, position, receive_ns: newest_tick };
+                    if !link.book(update) {
+                        self.metrics.add(Counter::StrategyBooksMissed, 1);
+                    }
+                }
+                continue;
+            };
+            self.actions.clear();
+            maker.on_book(&self.tops, position, &self.venue_positions, &mut self.next_id, &mut self.actions);
+            for at in 0..self.actions.len() {
+                let action = self.actions[at];
+                self.execute(s, action, newest_tick, false)?;
+            }
+        }
+        Ok(busy)
+    }
+
+    /// Reads symbol `s`'s book on every venue into `tops`; if one changed since the last
+    /// read, the receive time of the newest tick behind them.
+    fn read_books(&mut self, s: usize) -> Result<Option<u64>, EngineError> {
+        let venues = self.wiring.gateways.len();
+        let now = realtime_ns();
+        let mut changed = false;
+        let mut newest_tick = 0;
+        {
             for venue in 0..venues {
                 let top = &mut self.tops[venue];
                 *top = Top::default();
@@ -373,30 +486,8 @@ impl Engine {
                     newest_tick = newest_tick.max(book.header.receive_ts_ns);
                 }
             }
-            if !changed {
-                continue;
-            }
-            busy = true;
-            let positions = self.oms.positions();
-            let position = positions.symbol(s).quantity;
-            for (venue, held) in self.venue_positions.iter_mut().enumerate() {
-                *held = positions.venue(s, venue).quantity;
-            }
-            self.actions.clear();
-            let symbol = &mut self.wiring.symbols[s];
-            symbol.maker.on_book(
-                &self.tops,
-                position,
-                &self.venue_positions,
-                &mut self.next_id,
-                &mut self.actions,
-            );
-            for at in 0..self.actions.len() {
-                let action = self.actions[at];
-                self.execute(s, action, newest_tick)?;
-            }
         }
-        Ok(busy)
+        Ok(changed.then_some(newest_tick))
     }
 
     /// The gate's view of `venue`'s book for an order.
@@ -406,7 +497,15 @@ impl Engine {
         MarketView { reference_price: reference, published_ns: self.published[venue], stale: !top.usable }
     }
 
-    fn execute(&mut self, symbol: usize, action: Action, tick_ns: u64) -> Result<(), EngineError> {
+    /// Carries out one action for `symbol` (placed by the linked strategy if `linked`);
+    /// the reason a new order was refused, if it was.
+    fn execute(
+        &mut self,
+        symbol: usize,
+        action: Action,
+        tick_ns: u64,
+        linked: bool,
+    ) -> Result<Option<risk::Reject>, EngineError> {
         match action {
             Action::New(order) => {
                 let trading = self.trading_view(order.instrument)?;
@@ -417,18 +516,19 @@ impl Engine {
                             // order is not sent, so nothing goes out twice under one id.
                             self.metrics.add(Counter::SendFailures, 1);
                             self.gate.done(order.venue, order.instrument, order.id);
-                            self.wiring.symbols[symbol].maker.order_done(order.id);
-                            return Ok(());
+                            self.order_done(Some(symbol), order.id);
+                            return Ok(Some(risk::Reject::DuplicateOrderId));
                         }
                         self.journal.append(&Entry::Sent(order))?;
                         self.send(order.venue, |g| g.send_new(&order));
                         self.metrics.add(Counter::Orders, 1);
-                        self.ticks.push(tick_ns);
+                        self.ticks.push((tick_ns, linked));
                     }
                     Err(reason) => {
                         self.metrics.add(Counter::GateRejections, 1);
                         self.metrics.rejected(reason);
-                        self.wiring.symbols[symbol].maker.order_done(order.id);
+                        self.order_done(Some(symbol), order.id);
+                        return Ok(Some(reason));
                     }
                 }
             }
@@ -446,20 +546,20 @@ impl Engine {
                         self.send(order.venue, |g| g.send_replace(&working, &replacement));
                     }
                     self.metrics.add(Counter::Replaces, 1);
-                    self.ticks.push(tick_ns);
+                    self.ticks.push((tick_ns, linked));
                 } else {
                     // Refused: pull the quote instead (a cancel always passes).
                     if let Err(reason) = passed {
                         self.metrics.add(Counter::GateRejections, 1);
                         self.metrics.rejected(reason);
                     }
-                    self.wiring.symbols[symbol].maker.order_done(order.id);
+                    self.order_done(Some(symbol), order.id);
                     self.cancel(original)?;
                 }
             }
             Action::Cancel { id, .. } => self.cancel(id)?,
         }
-        Ok(())
+        Ok(None)
     }
 
     fn cancel(&mut self, id: u64) -> Result<(), EngineError> {
@@ -509,9 +609,9 @@ impl Engine {
             }
         }
         let written = realtime_ns();
-        for &tick in &self.ticks {
+        for &(tick, linked) in &self.ticks {
             if tick > 0 {
-                self.metrics.tick_to_trade(written.saturating_sub(tick));
+                self.metrics.tick_to_trade(written.saturating_sub(tick), linked);
             }
         }
         self.ticks.clear();
@@ -546,10 +646,12 @@ impl Engine {
             if let Some(order) = self.oms.order(report.id).copied() {
                 self.report_out(venue, report.report, &order, None);
             }
-            self.gate.done(venue, instrument, report.id);
-            if let Some(s) = self.symbol_of(instrument) {
-                self.wiring.symbols[s].maker.order_done(report.id);
+            if let Some(order) = self.oms.order(report.id).copied() {
+                self.tell_strategy(venue, &order, report.report);
             }
+            self.gate.done(venue, instrument, report.id);
+            let symbol = self.symbol_of(instrument);
+            self.order_done(symbol, report.id);
         }
         Ok(())
     }

@@ -14,6 +14,7 @@ pub mod order_state;
 pub mod positions;
 pub mod reports_out;
 pub mod strategy;
+pub mod strategy_link;
 
 pub use oms::{Oms, OmsError, Order};
 pub use order_state::{Event, IllegalTransition, OrderState};

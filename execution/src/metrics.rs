@@ -37,11 +37,13 @@ pub enum Counter {
     Kills,
     /// Turns that ended with reports waiting for room in the risk worker's queue.
     ReportsHeldBack,
+    /// Books the linked (Python) strategy was too slow to take.
+    StrategyBooksMissed,
 }
 
 impl Counter {
     /// Every counter, in cell order.
-    pub const ALL: [Counter; 11] = [
+    pub const ALL: [Counter; 12] = [
         Counter::Orders,
         Counter::Replaces,
         Counter::Cancels,
@@ -53,6 +55,7 @@ impl Counter {
         Counter::Disconnects,
         Counter::Kills,
         Counter::ReportsHeldBack,
+        Counter::StrategyBooksMissed,
     ];
 
     /// The counter's name in reports.
@@ -69,14 +72,16 @@ impl Counter {
             Counter::Disconnects => "disconnects",
             Counter::Kills => "kills",
             Counter::ReportsHeldBack => "reports_held_back",
+            Counter::StrategyBooksMissed => "strategy_books_missed",
         }
     }
 }
 
 const REASONS_AT: usize = Counter::ALL.len();
 const HISTOGRAM_AT: usize = REASONS_AT + Reject::ALL.len();
+const LINKED_HISTOGRAM_AT: usize = HISTOGRAM_AT + histogram::CELLS;
 /// Cells in an execution metrics segment.
-pub const CELLS: usize = HISTOGRAM_AT + histogram::CELLS;
+pub const CELLS: usize = LINKED_HISTOGRAM_AT + histogram::CELLS;
 
 fn expected() -> Expected {
     Expected { capacity: Some(CELLS as u64), max_message_size: None }
@@ -113,10 +118,12 @@ impl EngineMetrics {
         cell.store(cell.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     }
 
-    /// Records one order's tick-to-trade time, nanoseconds.
+    /// Records one order's tick-to-trade time, nanoseconds, apart for an order of the linked
+    /// (Python) strategy's.
     #[inline]
-    pub fn tick_to_trade(&self, ns: u64) {
-        Recorder::new(&self.segment.cells()[HISTOGRAM_AT..]).record(ns);
+    pub fn tick_to_trade(&self, ns: u64, linked: bool) {
+        let at = if linked { LINKED_HISTOGRAM_AT } else { HISTOGRAM_AT };
+        Recorder::new(&self.segment.cells()[at..at + histogram::CELLS]).record(ns);
     }
 
     /// Records a sign of life.
@@ -132,8 +139,10 @@ pub struct EngineReport {
     pub counters: Vec<(Counter, u64)>,
     /// Gate rejections by reason, in [`Reject::ALL`] order.
     pub rejections: Vec<(Reject, u64)>,
-    /// Tick-to-trade, nanoseconds.
+    /// Tick-to-trade of the built-in strategy's orders, nanoseconds.
     pub tick_to_trade: Snapshot,
+    /// Tick-to-trade of the linked (Python) strategy's orders, nanoseconds.
+    pub linked_tick_to_trade: Snapshot,
 }
 
 impl EngineReport {
@@ -147,7 +156,8 @@ impl EngineReport {
                 .iter()
                 .map(|&r| (r, cells[REASONS_AT + usize::from(r.code())].load(Ordering::Relaxed)))
                 .collect(),
-            tick_to_trade: Snapshot::read(&cells[HISTOGRAM_AT..]),
+            tick_to_trade: Snapshot::read(&cells[HISTOGRAM_AT..LINKED_HISTOGRAM_AT]),
+            linked_tick_to_trade: Snapshot::read(&cells[LINKED_HISTOGRAM_AT..]),
         })
     }
 

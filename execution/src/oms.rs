@@ -308,6 +308,12 @@ impl Oms {
         self.symbol(order).map_or_else(Position::default, |s| self.positions.venue(s, order.venue))
     }
 
+    /// Our position in `instrument` across venues, units of 1e-9 (0 if not kept).
+    pub fn position_of_symbol(&self, instrument: u32) -> i64 {
+        let symbol = self.index.get(instrument as usize).copied().flatten();
+        symbol.map_or(0, |s| self.positions.symbol(s).quantity)
+    }
+
     /// The positions the fills made.
     pub fn positions(&self) -> &Positions {
         &self.positions

@@ -64,7 +64,7 @@ pub fn report_record(
 }
 
 /// The record's code for what a report says.
-fn kind_code(report: Report) -> u8 {
+pub fn kind_code(report: Report) -> u8 {
     match report {
         Report::Accepted => report_kind::ACCEPTED,
         Report::Rejected => report_kind::REJECTED,

@@ -3,6 +3,7 @@
 //! through the gate; a moved book replaces them; a halt pulls them; a kill cancels everything;
 //! every step is journalled and timed.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 mod common;
@@ -13,7 +14,9 @@ use execution::gateway::ouch::OuchGateway;
 use execution::gateway::Gateway;
 use execution::journal::{self, Writer};
 use execution::metrics::{Counter, EngineMetrics, EngineReport};
+use execution::oms::Report;
 use execution::strategy::{MarketMaker, MarketMakerConfig};
+use execution::strategy_link::{link, LoopEnd, StrategyEnd, StrategyEvent, StrategyRequest};
 use execution::{Oms, OrderState};
 use protocols::ouch_client::ClientConfig;
 use protocols::soupbintcp_session::Timing;
@@ -163,6 +166,51 @@ fn open_quotes(engine: &Engine) -> Vec<(Side, i64, OrderState)> {
     quotes
 }
 
+fn journal_named(tag: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("tickrail-engine-{tag}-{}.journal", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// An engine trading AAPL on venue A over `market`'s segments: quoted by `maker`, or by the
+/// strategy at the other end of `strategy`.
+fn engine_on(
+    venue: &Venue,
+    market: &Market,
+    journal_path: &Path,
+    maker: Option<MarketMaker>,
+    strategy: Option<LoopEnd>,
+    reports: Option<queue::Writer>,
+) -> Engine {
+    let config = ClientConfig {
+        username: "ALICE".into(),
+        password: "pw-a".into(),
+        session: String::new(),
+        timing: Timing { heartbeat_interval: Duration::from_millis(50), timeout: Duration::from_secs(2) },
+    };
+    let gateway = OuchGateway::connect(venue.addr, &config, 1, 0, &[("AAPL", AAPL)], "TRKR").unwrap();
+    let options = SegmentOptions { replace_stale: true, ..SegmentOptions::default() };
+    let wiring = Wiring {
+        gateways: vec![Some(Gateway::Ouch(gateway))],
+        books: vec![Some(slots::Reader::open(&market.names[0]).unwrap())],
+        trading: slots::Reader::open(&market.names[1]).unwrap(),
+        reports,
+        strategy,
+        symbols: vec![SymbolBook { instrument: AAPL, listed: [true, false, false], maker }],
+        max_book_age_ns: 5_000_000_000,
+    };
+    let metrics = EngineMetrics::create(&market.names[2], &options).unwrap();
+    let (journal, _) = Writer::open(journal_path, 1 << 16).unwrap();
+    Engine::new(
+        wiring,
+        Gate::new(limits(), realtime_ns()).unwrap(),
+        Oms::new(&[AAPL], 1, 256),
+        journal,
+        metrics,
+        0,
+    )
+}
+
 #[test]
 fn quotes_reach_the_venue_follow_the_book_are_pulled_on_a_halt_and_cancelled_on_a_kill() {
     let venue = Venue::ouch(
@@ -172,35 +220,11 @@ fn quotes_reach_the_venue_follow_the_book_are_pulled_on_a_halt_and_cancelled_on_
     );
     let mut market = Market::new("life");
     market.book(18_999, 19_001);
-    let journal_path = std::env::temp_dir().join(format!("tickrail-engine-{}.journal", std::process::id()));
-    let _ = std::fs::remove_file(&journal_path);
-    let config = ClientConfig {
-        username: "ALICE".into(),
-        password: "pw-a".into(),
-        session: String::new(),
-        timing: Timing { heartbeat_interval: Duration::from_millis(50), timeout: Duration::from_secs(2) },
-    };
-    let gateway = OuchGateway::connect(venue.addr, &config, 1, 0, &[("AAPL", AAPL)], "TRKR").unwrap();
+    let journal_path = journal_named("life");
     let reports_name = format!("{}.reports", market.names[2]);
     let options = SegmentOptions { replace_stale: true, ..SegmentOptions::default() };
-    let wiring = Wiring {
-        gateways: vec![Some(Gateway::Ouch(gateway))],
-        books: vec![Some(slots::Reader::open(&market.names[0]).unwrap())],
-        trading: slots::Reader::open(&market.names[1]).unwrap(),
-        reports: Some(queue::Writer::create(&reports_name, 1 << 10, REPORT_SIZE, &options).unwrap()),
-        symbols: vec![SymbolBook { instrument: AAPL, listed: [true, false, false], maker: maker() }],
-        max_book_age_ns: 5_000_000_000,
-    };
-    let metrics = EngineMetrics::create(&market.names[2], &options).unwrap();
-    let (journal, _) = Writer::open(&journal_path, 1 << 16).unwrap();
-    let mut engine = Engine::new(
-        wiring,
-        Gate::new(limits(), realtime_ns()).unwrap(),
-        Oms::new(&[AAPL], 1, 256),
-        journal,
-        metrics,
-        0,
-    );
+    let reports = queue::Writer::create(&reports_name, 1 << 10, REPORT_SIZE, &options).unwrap();
+    let mut engine = engine_on(&venue, &market, &journal_path, Some(maker()), None, Some(reports));
 
     turn_until(&mut engine, "both quotes are accepted", |e| {
         e.oms().open_orders().filter(|o| o.state == OrderState::New).count() == 2
@@ -257,5 +281,81 @@ fn quotes_reach_the_venue_follow_the_book_are_pulled_on_a_halt_and_cancelled_on_
     let mut rebuilt = Oms::new(&[AAPL], 1, 256);
     journal::rebuild(&mut rebuilt, &journal::read(&journal_path).unwrap().entries).unwrap();
     assert!(rebuilt.open_orders().next().is_none(), "the journal tells the same story");
+    venue.stop();
+}
+
+/// Turns the engine until the linked strategy hears something `wanted` (at most 5 s); what
+/// it heard up to then.
+fn hear_until(
+    engine: &mut Engine,
+    strategy: &StrategyEnd,
+    what: &str,
+    wanted: impl Fn(&StrategyEvent) -> bool,
+) -> Vec<StrategyEvent> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut heard = Vec::new();
+    while !heard.iter().any(&wanted) {
+        assert!(Instant::now() < deadline, "{what}: heard {heard:?}");
+        engine.turn().unwrap();
+        strategy.take(Duration::from_micros(200), 64, &mut heard).unwrap();
+    }
+    heard
+}
+
+#[test]
+fn a_linked_strategy_hears_books_and_its_orders_news_and_its_orders_pass_the_gate() {
+    let venue = Venue::ouch(
+        &[("ALICE", "pw-a")],
+        Timing { heartbeat_interval: Duration::from_millis(50), timeout: Duration::from_secs(2) },
+        None,
+    );
+    let mut market = Market::new("linked");
+    market.book(18_999, 19_001);
+    let (loop_end, strategy) = link(64);
+    let journal_path = journal_named("linked");
+    let mut engine = engine_on(&venue, &market, &journal_path, None, Some(loop_end), None);
+
+    let heard = hear_until(&mut engine, &strategy, "a book", |e| matches!(e, StrategyEvent::Book(_)));
+    let StrategyEvent::Book(book) = heard[0] else { panic!("{heard:?}") };
+    assert_eq!((book.instrument, book.tops[0].bid, book.tops[0].ask), (AAPL, 18_999 * CENT, 19_001 * CENT));
+    assert!(book.tops[0].usable && book.receive_ns > 0);
+
+    let bid = |tag: u64, price: i64| StrategyRequest::New {
+        tag,
+        venue: 0,
+        instrument: AAPL,
+        side: Side::Buy,
+        price,
+        quantity: 100 * ONE,
+        tick_ns: book.receive_ns,
+    };
+    strategy.send(bid(1, 18_999 * CENT + 1)).unwrap(); // off the tick
+    let heard =
+        hear_until(&mut engine, &strategy, "the refusal", |e| matches!(e, StrategyEvent::Refused { .. }));
+    assert!(heard.contains(&StrategyEvent::Refused { tag: 1, reason: risk::Reject::OffTick }), "{heard:?}");
+
+    strategy.send(bid(2, 18_990 * CENT)).unwrap();
+    let heard = hear_until(&mut engine, &strategy, "the acceptance", |e| {
+        matches!(e, StrategyEvent::Report { report: Report::Accepted, .. })
+    });
+    let id = heard
+        .iter()
+        .find_map(|e| match e {
+            StrategyEvent::Sent { tag: 2, id } => Some(*id),
+            _ => None,
+        })
+        .expect("sent under an id");
+    assert_eq!(engine.oms().order(id).map(|o| o.state), Some(OrderState::New));
+
+    strategy.send(StrategyRequest::Cancel { id }).unwrap();
+    hear_until(
+        &mut engine,
+        &strategy,
+        "the cancel",
+        |e| matches!(e, StrategyEvent::Report { id: cancelled, report: Report::Canceled, leaves: 0, .. } if *cancelled == id),
+    );
+    let report = EngineReport::read(&market.names[2]).unwrap();
+    assert_eq!(report.linked_tick_to_trade.count, 1, "the linked strategy's order is timed apart");
+    assert_eq!(report.tick_to_trade.count, 0);
     venue.stop();
 }

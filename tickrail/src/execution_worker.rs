@@ -13,14 +13,18 @@ use execution::gateway::ouch::OuchGateway;
 use execution::gateway::Gateway;
 use execution::journal::{self, Writer};
 use execution::metrics::{Counter, EngineMetrics, EngineReport};
+use execution::oms::Report;
+use execution::reports_out::kind_code;
 use execution::strategy::{MarketMaker, MarketMakerConfig, MAX_VENUES};
+use execution::strategy_link::{self, LinkError, StrategyEnd, StrategyEvent, StrategyRequest};
 use execution::Oms;
 use protocols::ouch_client::ClientConfig;
 use protocols::soupbintcp_session::Timing;
-use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::exceptions::{PyBufferError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
-use risk::{Gate, Limits, PortfolioLimits, SymbolLimits};
+use pyo3::types::{PyDict, PyList, PyTuple};
+use risk::{Gate, Limits, PortfolioLimits, Side, SymbolLimits};
+use shm_layout::histogram::Snapshot;
 use shm_layout::records::ExecutionReportRecord;
 use shm_layout::{queue, realtime_ns, slots, Expected, SegmentOptions};
 
@@ -209,12 +213,16 @@ pub(crate) struct PyExecutionWorker {
     metrics: String,
     spin: bool,
     worker: Worker<Engine, ()>,
+    /// The linked strategy's end, if some symbols are left to it.
+    strategy: Option<StrategyEnd>,
 }
 
 #[pymethods]
 impl PyExecutionWorker {
     #[new]
-    #[pyo3(signature = (venues, symbols, portfolio, *, trading, metrics, journal, reports=None, spin=false))]
+    #[pyo3(signature = (
+        venues, symbols, portfolio, *, trading, metrics, journal, reports=None, linked=Vec::new(), spin=false
+    ))]
     #[allow(clippy::too_many_arguments)] // Python's keyword arguments
     fn new(
         venues: Vec<VenueArgs>,
@@ -224,8 +232,12 @@ impl PyExecutionWorker {
         metrics: &str,
         journal: PathBuf,
         reports: Option<&str>,
+        linked: Vec<u32>,
         spin: bool,
     ) -> PyResult<Self> {
+        if let Some(unknown) = linked.iter().find(|i| !symbols.iter().any(|s| s.instrument == **i)) {
+            return Err(PyValueError::new_err(format!("linked instrument {unknown} is not traded")));
+        }
         if venues.is_empty() || venues.len() > MAX_VENUES {
             return Err(PyValueError::new_err(format!("1 to {MAX_VENUES} venues, not {}", venues.len())));
         }
@@ -284,11 +296,10 @@ impl PyExecutionWorker {
                     max_position: s.max_position,
                     max_venue_position: s.max_venue_position,
                 };
-                SymbolBook {
-                    instrument: s.instrument,
-                    listed,
-                    maker: MarketMaker::new(s.instrument, venues.len(), config),
-                }
+                // A symbol left to the linked strategy has no market maker.
+                let maker = (!linked.contains(&s.instrument))
+                    .then(|| MarketMaker::new(s.instrument, venues.len(), config));
+                SymbolBook { instrument: s.instrument, listed, maker }
             })
             .collect();
         let gateways = venues
@@ -309,13 +320,21 @@ impl PyExecutionWorker {
             books,
             trading: slots::Reader::open(trading).py()?,
             reports: reports.map(attach_reports).transpose()?,
+            strategy: None,
             symbols: makers,
             max_book_age_ns: portfolio.max_book_age_ms * 1_000_000,
         };
+        let (loop_end, strategy) = if linked.is_empty() {
+            (None, None)
+        } else {
+            let (loop_end, strategy) = strategy_link::link(strategy_link::DEFAULT_CAPACITY);
+            (Some(loop_end), Some(strategy))
+        };
+        let wiring = Wiring { strategy: loop_end, ..wiring };
         let mut engine = Engine::new(wiring, gate, oms, journal, engine_metrics, last_id);
         // A venue that cancels on disconnect ended our orders there when the last worker went.
         engine.take_over().map_err(|e| PyOSError::new_err(e.to_string()))?;
-        Ok(Self { metrics: metrics.to_owned(), spin, worker: Worker::Ready(engine) })
+        Ok(Self { metrics: metrics.to_owned(), spin, worker: Worker::Ready(engine), strategy })
     }
 
     /// Runs the engine on a Rust thread until `stop` (spinning between idle turns if built
@@ -343,10 +362,114 @@ impl PyExecutionWorker {
     fn metrics(&self) -> String {
         self.metrics.clone()
     }
+
+    /// What the linked strategy hears, waiting up to `timeout` seconds for the first (the GIL
+    /// released meanwhile), then up to `max` in all, as tuples: `("book", instrument,
+    /// receive_ns, position, [(bid, bid_quantity, ask, ask_quantity, usable) per venue])`,
+    /// `("sent", tag, id)`, `("refused", tag, reason)`, `("report", tag, id, venue,
+    /// instrument, is_buy, kind code, price, quantity, leaves, position, receive_ns)` (a
+    /// fill's own price and quantity; 0 otherwise). Raises `RuntimeError` once the engine has
+    /// stopped and nothing is left.
+    #[pyo3(signature = (timeout, max=256))]
+    fn strategy_events<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: f64,
+        max: usize,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let end = self.strategy_end()?;
+        let wait = Duration::try_from_secs_f64(timeout.max(0.0))
+            .map_err(|e| PyValueError::new_err(format!("timeout {timeout}: {e}")))?;
+        let mut events = Vec::with_capacity(max.min(4096));
+        py.detach(|| end.take(wait, max.max(1), &mut events)).map_err(linked_error)?;
+        let out = PyList::empty(py);
+        for event in events {
+            out.append(event_tuple(py, &event)?)?;
+        }
+        Ok(out)
+    }
+
+    /// Hands the engine the linked strategy's requests, in order: `("new", tag, venue,
+    /// instrument, is_buy, price, quantity, tick_ns)` or `("cancel", id)`. Raises
+    /// `RuntimeError` if the engine has stopped, `BufferError` if it has not taken the
+    /// earlier ones yet.
+    fn strategy_send(&self, requests: Vec<Bound<'_, PyTuple>>) -> PyResult<()> {
+        let end = self.strategy_end()?;
+        for request in requests {
+            end.send(strategy_request(&request)?).map_err(linked_error)?;
+        }
+        Ok(())
+    }
+}
+
+impl PyExecutionWorker {
+    fn strategy_end(&self) -> PyResult<&StrategyEnd> {
+        self.strategy.as_ref().ok_or_else(|| PyValueError::new_err("no symbol is left to a linked strategy"))
+    }
+}
+
+fn linked_error(error: LinkError) -> PyErr {
+    match error {
+        LinkError::LoopGone => PyRuntimeError::new_err(error.to_string()),
+        LinkError::Full { .. } => PyBufferError::new_err(error.to_string()),
+    }
+}
+
+/// One event as the tuple `strategy_events` documents.
+fn event_tuple<'py>(py: Python<'py>, event: &StrategyEvent) -> PyResult<Bound<'py, PyTuple>> {
+    Ok(match *event {
+        StrategyEvent::Book(book) => {
+            let tops: Vec<(i64, i64, i64, i64, bool)> =
+                book.tops.iter().map(|t| (t.bid, t.bid_quantity, t.ask, t.ask_quantity, t.usable)).collect();
+            ("book", book.instrument, book.receive_ns, book.position, tops).into_pyobject(py)?
+        }
+        StrategyEvent::Sent { tag, id } => ("sent", tag, id).into_pyobject(py)?,
+        StrategyEvent::Refused { tag, reason } => {
+            ("refused", tag, format!("{reason:?}")).into_pyobject(py)?
+        }
+        StrategyEvent::Report { tag, id, venue, instrument, side, report, leaves, position, receive_ns } => {
+            let (price, quantity) = match report {
+                Report::Fill { price, quantity } => (price, quantity),
+                _ => (0, 0),
+            };
+            let head = ("report", tag, id, venue, instrument, side == Side::Buy, kind_code(report));
+            let tail = (price, quantity, leaves, position, receive_ns);
+            let mut items: Vec<Bound<'py, PyAny>> = head.into_pyobject(py)?.iter().collect();
+            items.extend(tail.into_pyobject(py)?.iter());
+            PyTuple::new(py, items)?
+        }
+    })
+}
+
+/// One request from the tuple `strategy_send` documents.
+fn strategy_request(request: &Bound<'_, PyTuple>) -> PyResult<StrategyRequest> {
+    let what: String = request.get_item(0)?.extract()?;
+    match what.as_str() {
+        "new" => {
+            let (_, tag, venue, instrument, is_buy, price, quantity, tick_ns): (
+                String,
+                u64,
+                usize,
+                u32,
+                bool,
+                i64,
+                i64,
+                u64,
+            ) = request.extract()?;
+            let side = if is_buy { Side::Buy } else { Side::Sell };
+            Ok(StrategyRequest::New { tag, venue, instrument, side, price, quantity, tick_ns })
+        }
+        "cancel" => {
+            let (_, id): (String, u64) = request.extract()?;
+            Ok(StrategyRequest::Cancel { id })
+        }
+        other => Err(PyValueError::new_err(format!("a request is \"new\" or \"cancel\", not {other:?}"))),
+    }
 }
 
 /// The execution worker's metrics: `{"counters": {name: value}, "rejections": {reason: count}
-/// (reasons counted at least once), "tick_to_trade_ns": {"count", "p50", "p99", "p999", "max"}}`.
+/// (reasons counted at least once), "tick_to_trade_ns": {"count", "p50", "p99", "p999", "max"},
+/// "linked_tick_to_trade_ns": the same for the linked (Python) strategy's orders}`.
 #[pyfunction]
 #[pyo3(name = "execution_report")]
 fn py_execution_report<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
@@ -355,12 +478,7 @@ fn py_execution_report<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, 
     for counter in Counter::ALL {
         counters.set_item(counter.name(), report.get(counter))?;
     }
-    let latency = PyDict::new(py);
-    latency.set_item("count", report.tick_to_trade.buckets.iter().sum::<u64>())?;
-    for (key, q) in [("p50", 0.5), ("p99", 0.99), ("p999", 0.999)] {
-        latency.set_item(key, report.tick_to_trade.quantile(q))?;
-    }
-    latency.set_item("max", report.tick_to_trade.max)?;
+
     let rejections = PyDict::new(py);
     for (reason, count) in &report.rejections {
         if *count > 0 {
@@ -370,8 +488,20 @@ fn py_execution_report<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, 
     let out = PyDict::new(py);
     out.set_item("counters", counters)?;
     out.set_item("rejections", rejections)?;
-    out.set_item("tick_to_trade_ns", latency)?;
+    out.set_item("tick_to_trade_ns", percentiles(py, &report.tick_to_trade)?)?;
+    out.set_item("linked_tick_to_trade_ns", percentiles(py, &report.linked_tick_to_trade)?)?;
     Ok(out)
+}
+
+/// `{"count", "p50", "p99", "p999", "max"}` of a latency histogram, nanoseconds.
+fn percentiles<'py>(py: Python<'py>, histogram: &Snapshot) -> PyResult<Bound<'py, PyDict>> {
+    let latency = PyDict::new(py);
+    latency.set_item("count", histogram.buckets.iter().sum::<u64>())?;
+    for (key, q) in [("p50", 0.5), ("p99", 0.99), ("p999", 0.999)] {
+        latency.set_item(key, histogram.quantile(q))?;
+    }
+    latency.set_item("max", histogram.max)?;
+    Ok(latency)
 }
 
 /// Creates the execution worker's reports queue `name` with room for `capacity` reports, for
