@@ -171,7 +171,7 @@ impl Engine {
                     self.killed = true;
                     self.metrics.add(Counter::Kills, 1);
                 }
-                busy |= self.cancel_everything()?;
+                busy |= self.cancel_everything(None)?;
             }
         }
         // What is sent is in the journal before its bytes leave.
@@ -397,30 +397,37 @@ impl Engine {
 
     /// The trading state the gate sees for `instrument` (0: only the global state).
     fn trading_view(&mut self, instrument: u32) -> ShmResult<TradingView> {
-        let mut record = [0u8; std::mem::size_of::<TradingStateRecord>()];
-        let reader = &self.wiring.trading;
-        let state = |reader: &slots::Reader, key: u64, record: &mut [u8]| -> ShmResult<u8> {
-            // A state never written is unknown: the gate fails closed on it.
-            Ok(match reader.read(key, record)? {
-                Some(_) => TradingStateRecord::from_bytes(record).state,
-                None => u8::MAX,
-            })
-        };
-        let global = state(reader, 0, &mut record)?;
-        let symbol = if instrument == 0 {
-            trading_state::ACTIVE
-        } else {
-            state(reader, u64::from(instrument), &mut record)?
-        };
-        let heartbeat = reader.writer_heartbeat_ns();
+        let global = self.state_of(0)?;
+        let symbol =
+            if instrument == 0 { trading_state::ACTIVE } else { self.state_of(u64::from(instrument))? };
+        let heartbeat = self.wiring.trading.writer_heartbeat_ns();
         let age = if heartbeat == 0 { u64::MAX } else { monotonic_ns().saturating_sub(heartbeat) };
         Ok(TradingView { global, symbol, risk_heartbeat_age_ns: age })
     }
 
-    /// Reads each symbol's books; where one changed, the strategy acts.
+    /// The trading state under `key` (0: global, else an instrument); a state never written
+    /// is unknown, and the gate fails closed on it.
+    fn state_of(&self, key: u64) -> ShmResult<u8> {
+        let mut record = [0u8; std::mem::size_of::<TradingStateRecord>()];
+        Ok(match self.wiring.trading.read(key, &mut record)? {
+            Some(_) => TradingStateRecord::from_bytes(&record).state,
+            None => u8::MAX,
+        })
+    }
+
+    /// Reads each symbol's books; where one changed, the strategy acts. A symbol halted or
+    /// killed on its own has its orders cancelled instead, each turn.
     fn act_on_books(&mut self) -> Result<bool, EngineError> {
         let mut busy = false;
         for s in 0..self.wiring.symbols.len() {
+            let instrument = self.wiring.symbols[s].instrument;
+            if !matches!(
+                self.state_of(u64::from(instrument))?,
+                trading_state::ACTIVE | trading_state::REDUCE_ONLY
+            ) {
+                busy |= self.cancel_everything(Some(instrument))?;
+                continue;
+            }
             let Some(newest_tick) = self.read_books(s)? else { continue };
             busy = true;
             let positions = self.oms.positions();
@@ -428,7 +435,6 @@ impl Engine {
             for (venue, held) in self.venue_positions.iter_mut().enumerate() {
                 *held = positions.venue(s, venue).quantity;
             }
-            let instrument = self.wiring.symbols[s].instrument;
             let Some(maker) = self.wiring.symbols[s].maker.as_mut() else {
                 if let Some(link) = self.wiring.strategy.as_mut() {
                     let mut tops = [Top::default(); MAX_VENUES];
@@ -571,14 +577,15 @@ impl Engine {
         Ok(())
     }
 
-    /// Cancels every open order that can be cancelled now (accepted, not already being
-    /// cancelled or replaced); whether there was one.
-    fn cancel_everything(&mut self) -> Result<bool, EngineError> {
+    /// Cancels every open order (of `instrument`, or of all) that can be cancelled now
+    /// (accepted, not already being cancelled or replaced); whether there was one.
+    fn cancel_everything(&mut self, instrument: Option<u32>) -> Result<bool, EngineError> {
         self.sweep.clear();
         self.sweep.extend(
             self.oms
                 .open_orders()
                 .filter(|o| matches!(o.state, OrderState::New | OrderState::PartiallyFilled))
+                .filter(|o| instrument.is_none_or(|i| o.instrument == i))
                 .map(|o| o.id),
         );
         for at in 0..self.sweep.len() {

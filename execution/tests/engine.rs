@@ -72,13 +72,15 @@ impl Market {
         self.books.write(u64::from(AAPL), top.as_bytes()).unwrap();
     }
 
+    /// Sets the global state, and AAPL's to active.
     fn state(&mut self, state: u8) {
-        for key in [0, u64::from(AAPL)] {
-            let record = TradingStateRecord {
-                instrument_id: key as u32,
-                state: if key == 0 { state } else { trading_state::ACTIVE },
-                ..TradingStateRecord::default()
-            };
+        self.states(state, trading_state::ACTIVE);
+    }
+
+    fn states(&mut self, global: u8, aapl: u8) {
+        for (key, state) in [(0, global), (u64::from(AAPL), aapl)] {
+            let record =
+                TradingStateRecord { instrument_id: key as u32, state, ..TradingStateRecord::default() };
             self.trading.write(key, record.as_bytes()).unwrap();
         }
         self.trading.heartbeat();
@@ -251,6 +253,16 @@ fn quotes_reach_the_venue_follow_the_book_are_pulled_on_a_halt_and_cancelled_on_
     market.state(trading_state::ACTIVE);
     market.book(19_030, 19_032);
     turn_until(&mut engine, "quoting again", |e| {
+        e.oms().open_orders().filter(|o| o.state == OrderState::New).count() == 2
+    });
+
+    market.states(trading_state::ACTIVE, trading_state::KILLED);
+    turn_until(&mut engine, "killing AAPL alone cancels its quotes", |e| {
+        e.oms().open_orders().next().is_none()
+    });
+    market.state(trading_state::ACTIVE);
+    market.book(19_031, 19_033);
+    turn_until(&mut engine, "quoting AAPL again", |e| {
         e.oms().open_orders().filter(|o| o.state == OrderState::New).count() == 2
     });
 
