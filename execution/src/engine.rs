@@ -585,7 +585,7 @@ impl Engine {
             self.oms
                 .open_orders()
                 .filter(|o| matches!(o.state, OrderState::New | OrderState::PartiallyFilled))
-                .filter(|o| instrument.is_none_or(|i| o.instrument == i))
+                .filter(|o| instrument.map_or(true, |i| o.instrument == i))
                 .map(|o| o.id),
         );
         for at in 0..self.sweep.len() {
