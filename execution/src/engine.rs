@@ -6,7 +6,8 @@
 //! report applied also goes, as a record, into the reports queue the risk worker reads.
 //!
 //! A turn allocates nothing once its buffers have grown, takes no lock, and makes no system
-//! call but the gateways' reads and writes and the journal's buffered writes.
+//! call but the gateways' reads and writes (the journal is a memory mapping; it grows, with a
+//! system call, once per growth step).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -174,8 +175,8 @@ impl Engine {
                 busy |= self.cancel_everything(None)?;
             }
         }
-        // What is sent is in the journal before its bytes leave.
-        self.journal.flush()?;
+        // Everything journalled this turn is in the page cache already (appended before it was
+        // sent): the risk worker hears of no report a restarted worker would apply again.
         if self.reports.flush()? > 0 {
             self.metrics.add(Counter::ReportsHeldBack, 1);
         }

@@ -3,13 +3,21 @@
 //! execution worker rebuilds its OMS (and its positions) from it and an auditor reads the day.
 //!
 //! A file starts with [`MAGIC`]; each entry is its payload's length (`u32`), the payload's
-//! CRC-32 (`u32`), then the payload, little-endian. A crash can leave the last entry cut short:
-//! reading stops there, says so, and appending goes on after the last whole entry. An entry
-//! that is whole but fails its CRC is corruption, and reading refuses the file, naming where.
+//! CRC-32 (`u32`), then the payload, little-endian; zeros follow the last entry (the file grows
+//! ahead of what is written). A crash can leave the last entry cut short: reading stops there,
+//! says so, and appending goes on after the last whole entry. An entry that is whole but fails
+//! its CRC is corruption, and reading refuses the file, naming where.
+//!
+//! The writer appends into a shared memory mapping of the file: an entry is in the kernel's
+//! page cache, where it survives the process however it dies, the moment `append` returns,
+//! with no system call (the file grows, and is mapped again, once per growth step); `sync`
+//! makes it durable against the machine's loss too. An entry's length is stored last, so a
+//! process killed in the middle of an append leaves a zero length where reading stops.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{compiler_fence, Ordering};
 
 use risk::{NewOrder, Side};
 
@@ -253,6 +261,9 @@ pub fn read(path: &Path) -> Result<Contents, JournalError> {
     let mut entries = Vec::new();
     while at + 8 <= bytes.len() {
         let len = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
+        if len == 0 {
+            break; // the end: zeros, or an append a crash stopped before its length
+        }
         let crc = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes"));
         let corrupt = |what| JournalError::Corrupt { path: path.to_owned(), offset: at as u64, what };
         if len > MAX_PAYLOAD {
@@ -265,7 +276,9 @@ pub fn read(path: &Path) -> Result<Contents, JournalError> {
         entries.push(decode(payload).ok_or_else(|| corrupt("it is not an entry this build reads"))?);
         at += 8 + len;
     }
-    Ok(Contents { entries, end: at as u64, torn: (bytes.len() - at) as u64 })
+    // Zeros past the end are room to grow into; anything else is an entry cut short.
+    let torn = bytes[at..].iter().rposition(|&b| b != 0).map_or(0, |last| last + 1);
+    Ok(Contents { entries, end: at as u64, torn: torn as u64 })
 }
 
 /// Rebuilds `oms` from `entries`: the orders, their states and our positions as the journal
@@ -286,19 +299,33 @@ pub fn rebuild(oms: &mut Oms, entries: &[Entry]) -> Result<(), OmsError> {
     Ok(())
 }
 
-/// The writing end: entries are buffered in memory and written by [`flush`](Self::flush)
-/// (and made durable by [`sync`](Self::sync)), so appending makes no system call.
+/// The smallest step the file grows by.
+const MIN_GROWTH: usize = 1 << 20;
+
+/// The writing end: entries go straight into a shared mapping of the file (see the module's
+/// documentation), so appending makes no system call.
 #[derive(Debug)]
 pub struct Writer {
     file: File,
     path: PathBuf,
-    buffer: Vec<u8>,
+    /// The mapping of the whole file.
+    map: *mut u8,
+    /// Its length: the file's.
+    mapped: usize,
+    /// Where the next entry goes.
+    end: usize,
+    growth: usize,
 }
+
+// SAFETY: the mapping is owned by the writer alone (no other handle to it exists in the
+// process), so moving the writer to another thread moves sole access with it.
+unsafe impl Send for Writer {}
 
 impl Writer {
     /// Opens the journal at `path` for appending, creating it if it is missing; a last entry
-    /// a crash cut short is cut off first. Returns what the journal already held.
-    pub fn open(path: &Path, buffer_bytes: usize) -> Result<(Self, Contents), JournalError> {
+    /// a crash cut short is cut off first. The file grows `growth_bytes` (at least 1 MiB) at
+    /// a time. Returns what the journal already held.
+    pub fn open(path: &Path, growth_bytes: usize) -> Result<(Self, Contents), JournalError> {
         let io = |source| JournalError::Io { path: path.to_owned(), source };
         let mut file =
             OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(io)?;
@@ -308,43 +335,93 @@ impl Writer {
             file.sync_data().map_err(io)?;
         }
         let contents = read(path)?;
+        // What follows the last whole entry is zeroed: cut off, then grown again.
         file.set_len(contents.end).map_err(io)?;
-        file.seek(SeekFrom::Start(contents.end)).map_err(io)?;
-        Ok((
-            Self {
-                file,
-                path: path.to_owned(),
-                buffer: Vec::with_capacity(buffer_bytes.max(MAX_PAYLOAD + 8)),
-            },
-            contents,
-        ))
+        let mut writer = Self {
+            file,
+            path: path.to_owned(),
+            map: std::ptr::null_mut(),
+            mapped: 0,
+            end: contents.end as usize,
+            growth: growth_bytes.max(MIN_GROWTH),
+        };
+        writer.grow(0)?;
+        Ok((writer, contents))
     }
 
-    /// Appends `entry` to the buffer (writing the buffer out first if it is full).
+    /// Appends `entry`: in the file's page cache when this returns.
     pub fn append(&mut self, entry: &Entry) -> Result<(), JournalError> {
         let mut payload = [0u8; MAX_PAYLOAD];
         let len = encode(entry, &mut payload);
-        if self.buffer.len() + 8 + len > self.buffer.capacity() {
-            self.flush()?;
+        if self.end + 8 + len > self.mapped {
+            self.grow(8 + len)?;
         }
-        self.buffer.extend_from_slice(&(len as u32).to_le_bytes());
-        self.buffer.extend_from_slice(&crc32fast::hash(&payload[..len]).to_le_bytes());
-        self.buffer.extend_from_slice(&payload[..len]);
+        let crc = crc32fast::hash(&payload[..len]).to_le_bytes();
+        // SAFETY: `end + 8 + len <= mapped` (grown above), so every byte written is inside
+        // the writer's own mapping, which nothing else in the process aliases.
+        unsafe {
+            let at = self.map.add(self.end);
+            std::ptr::copy_nonoverlapping(crc.as_ptr(), at.add(4), 4);
+            std::ptr::copy_nonoverlapping(payload.as_ptr(), at.add(8), len);
+            // The length last: a process killed before it leaves a zero length (the end).
+            compiler_fence(Ordering::Release);
+            std::ptr::copy_nonoverlapping((len as u32).to_le_bytes().as_ptr(), at, 4);
+        }
+        self.end += 8 + len;
         Ok(())
     }
 
-    /// Writes the buffered entries to the file.
-    pub fn flush(&mut self) -> Result<(), JournalError> {
-        self.file
-            .write_all(&self.buffer)
-            .map_err(|source| JournalError::Io { path: self.path.clone(), source })?;
-        self.buffer.clear();
-        Ok(())
-    }
-
-    /// Writes the buffered entries and waits for them to reach the disk.
+    /// Waits for everything appended to reach the disk.
     pub fn sync(&mut self) -> Result<(), JournalError> {
-        self.flush()?;
-        self.file.sync_data().map_err(|source| JournalError::Io { path: self.path.clone(), source })
+        // SAFETY: `map` and `mapped` are the live mapping `grow` made.
+        if unsafe { libc::msync(self.map.cast(), self.mapped, libc::MS_SYNC) } != 0 {
+            return Err(self.io_error(io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+
+    /// Grows the file by whole steps until `needed` more bytes fit after the end, and maps it
+    /// again (all of it, its pages faulted in now rather than on the hot path).
+    fn grow(&mut self, needed: usize) -> Result<(), JournalError> {
+        let steps = (self.end + needed).div_ceil(self.growth).max(1);
+        let length = steps * self.growth;
+        self.file.set_len(length as u64).map_err(|e| self.io_error(e))?;
+        self.unmap();
+        // SAFETY: a fresh shared read-write mapping of `length` bytes of our open file, which
+        // is `length` long; the kernel picks the address; the result is checked.
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                length,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_POPULATE,
+                std::os::fd::AsRawFd::as_raw_fd(&self.file),
+                0,
+            )
+        };
+        if map == libc::MAP_FAILED {
+            return Err(self.io_error(io::Error::last_os_error()));
+        }
+        self.map = map.cast();
+        self.mapped = length;
+        Ok(())
+    }
+
+    fn unmap(&mut self) {
+        if !self.map.is_null() {
+            // SAFETY: `map` and `mapped` are the mapping `grow` made, unmapped once.
+            unsafe { libc::munmap(self.map.cast(), self.mapped) };
+            self.map = std::ptr::null_mut();
+        }
+    }
+
+    fn io_error(&self, source: io::Error) -> JournalError {
+        JournalError::Io { path: self.path.clone(), source }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.unmap();
     }
 }

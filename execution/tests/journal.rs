@@ -74,8 +74,9 @@ fn every_entry_is_read_back_in_order_and_rebuilds_the_orders_and_positions() {
 fn a_last_entry_cut_short_by_a_crash_is_left_out_and_appending_goes_on_after_the_last_whole_one() {
     let path = path("torn");
     write(&path, &day());
-    let length = std::fs::metadata(&path).unwrap().len();
-    OpenOptions::new().write(true).open(&path).unwrap().set_len(length - 3).unwrap();
+    let written = journal::read(&path).unwrap();
+    assert_eq!((written.entries.len(), written.torn), (day().len(), 0), "the zeros grown into are no tear");
+    OpenOptions::new().write(true).open(&path).unwrap().set_len(written.end - 3).unwrap();
     let contents = journal::read(&path).unwrap();
     assert_eq!(contents.entries.len(), day().len() - 1);
     assert!(contents.torn > 0);
@@ -105,4 +106,24 @@ fn a_corrupt_entry_and_a_file_that_is_not_a_journal_are_refused_by_name() {
     std::fs::write(&path, b"not a journal").unwrap();
     assert!(matches!(journal::read(&path), Err(JournalError::NotAJournal(_))));
     assert!(matches!(Writer::open(&path, 256), Err(JournalError::NotAJournal(_))), "never appended to");
+}
+
+#[test]
+fn an_append_a_kill_stopped_before_its_length_is_the_end_and_is_cut_off() {
+    let path = path("killed");
+    write(&path, &day());
+    let end = journal::read(&path).unwrap().end;
+    // What a process killed inside `append` leaves: a checksum and payload, no length yet.
+    let mut file = OpenOptions::new().write(true).open(&path).unwrap();
+    file.seek(SeekFrom::Start(end + 4)).unwrap();
+    file.write_all(&[0xAB; 12]).unwrap();
+    let contents = journal::read(&path).unwrap();
+    assert_eq!((contents.entries.len(), contents.end), (day().len(), end));
+    assert!(contents.torn > 0, "the stray bytes are reported");
+
+    let (mut writer, _) = Writer::open(&path, 256).unwrap();
+    writer.append(&day()[0]).unwrap();
+    drop(writer); // no sync: a process that dies leaves what it appended in the page cache
+    let again = journal::read(&path).unwrap();
+    assert_eq!((again.entries.len(), again.torn), (day().len() + 1, 0));
 }

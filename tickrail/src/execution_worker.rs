@@ -36,6 +36,8 @@ use crate::worker::Worker;
 const LOGON_TIMEOUT: Duration = Duration::from_secs(5);
 /// An execution report record's size: the reports queue's largest message.
 const REPORT_SIZE: u32 = std::mem::size_of::<ExecutionReportRecord>() as u32;
+/// How much the journal file grows at a time (about 250,000 entries).
+const JOURNAL_GROWTH: usize = 16 << 20;
 /// Orders the OMS has room for before its table grows.
 const OMS_CAPACITY: usize = 1 << 16;
 
@@ -246,7 +248,7 @@ impl PyExecutionWorker {
         let instruments: Vec<u32> = symbols.iter().map(|s| s.instrument).collect();
         let mut oms = Oms::new(&instruments, venues.len(), OMS_CAPACITY);
         let (journal, contents) =
-            Writer::open(&journal, 1 << 16).map_err(|e| PyOSError::new_err(e.to_string()))?;
+            Writer::open(&journal, JOURNAL_GROWTH).map_err(|e| PyOSError::new_err(e.to_string()))?;
         journal::rebuild(&mut oms, &contents.entries)
             .map_err(|e| PyValueError::new_err(format!("the journal: {e}")))?;
         restore(&mut gate, &oms, &instruments, venues.len())?;
