@@ -198,25 +198,34 @@ impl Engine {
                 }
                 continue;
             }
-            while let Some(gateway) = self.wiring.gateways[venue].as_mut() {
-                match gateway.poll() {
-                    Ok(Some(report)) => {
-                        busy = true;
-                        // Where the session is after it, kept with the report (OUCH).
-                        let next = gateway.next_sequence();
-                        self.on_report(venue, &report, next)?;
-                    }
-                    Ok(None) => break,
-                    // A message naming what is not ours is skipped; the session goes on.
-                    Err(error) if error.is_refusal() => self.metrics.add(Counter::ReportsRefused, 1),
-                    Err(_) => {
-                        self.lost(venue)?;
-                        break;
-                    }
-                }
+            let (taken, lost) = self.take_venue_reports(venue)?;
+            busy |= taken;
+            if lost {
+                self.lost(venue)?;
             }
         }
         Ok(busy)
+    }
+
+    /// Applies every report `venue` has sent; whether there was one, and whether its
+    /// connection was lost.
+    fn take_venue_reports(&mut self, venue: usize) -> Result<(bool, bool), EngineError> {
+        let mut busy = false;
+        while let Some(gateway) = self.wiring.gateways[venue].as_mut() {
+            match gateway.poll() {
+                Ok(Some(report)) => {
+                    busy = true;
+                    // Where the session is after it, kept with the report.
+                    let next = gateway.next_sequence();
+                    self.on_report(venue, &report, next)?;
+                }
+                Ok(None) => break,
+                // A message naming what is not ours is skipped; the session goes on.
+                Err(error) if error.is_refusal() => self.metrics.add(Counter::ReportsRefused, 1),
+                Err(_) => return Ok((busy, true)),
+            }
+        }
+        Ok((busy, false))
     }
 
     fn on_report(
@@ -625,25 +634,46 @@ impl Engine {
         self.ticks.clear();
     }
 
-    /// `venue`'s connection dropped: where the venue cancels on disconnect, our orders there
-    /// are over; the engine reconnects now, or later.
+    /// `venue`'s connection dropped: the engine logs on again now (resuming the session, so
+    /// the venue replays what we missed), or later.
     fn lost(&mut self, venue: usize) -> Result<(), EngineError> {
         self.metrics.add(Counter::Disconnects, 1);
-        self.session_ended(venue)?;
         self.reconnect(venue)
     }
 
-    /// Takes the orders a previous worker left on venues that cancel on disconnect as
-    /// cancelled: its sessions ended with it.
+    /// Takes over from a previous worker, once every gateway has logged on: what each venue
+    /// replayed is applied, and where a venue that cancels on disconnect did not resume our
+    /// session, our orders there from the last session are taken as cancelled.
     pub fn take_over(&mut self) -> Result<(), EngineError> {
         for venue in 0..self.wiring.gateways.len() {
-            self.session_ended(venue)?;
+            self.session_recovered(venue)?;
         }
         Ok(())
     }
 
-    /// `venue`'s session ended: where the venue cancels on disconnect, our orders there are
-    /// over (journalled, out of the gate and the strategy, reported to risk).
+    /// `venue`'s session is up again (in this process or a restarted one): what the venue
+    /// replayed while logging us on is applied first; then, where the venue cancels on
+    /// disconnect but did not resume our session (it restarted: a new day), our orders from
+    /// the last session are over. A venue that resumed replays those cancels itself, with any
+    /// fill that came before them.
+    fn session_recovered(&mut self, venue: usize) -> Result<(), EngineError> {
+        let Some(gateway) = self.wiring.gateways[venue].as_ref() else { return Ok(()) };
+        let replays = gateway.replays_missed();
+        if self.take_venue_reports(venue)?.1 {
+            // Lost again at once: the next reconnection tries again.
+            self.metrics.add(Counter::Disconnects, 1);
+            self.down[venue] = true;
+            return Ok(());
+        }
+        if replays {
+            return Ok(());
+        }
+        self.session_ended(venue)
+    }
+
+    /// `venue`'s session ended and will not be resumed: where the venue cancels on
+    /// disconnect, our orders there are over (journalled, out of the gate and the strategy,
+    /// reported to risk).
     fn session_ended(&mut self, venue: usize) -> Result<(), EngineError> {
         if !self.wiring.gateways[venue].as_ref().is_some_and(Gateway::cancels_on_disconnect) {
             return Ok(());
@@ -664,13 +694,20 @@ impl Engine {
         Ok(())
     }
 
+    /// Logs on to `venue` again; on failure it stays down (its orders are still taken as
+    /// working: the venue may resume the session and replay what happened to them).
     fn reconnect(&mut self, venue: usize) -> Result<(), EngineError> {
         let Some(gateway) = self.wiring.gateways[venue].as_mut() else { return Ok(()) };
         self.down[venue] = gateway.reconnect().is_err();
-        if !self.down[venue] && !gateway.cancels_on_disconnect() {
-            // OUCH replays what we missed; what the venue may not have seen goes again.
+        if self.down[venue] {
+            return Ok(());
+        }
+        if !gateway.cancels_on_disconnect() {
+            // OUCH replays what we missed; what the venue may not have seen goes again (it
+            // ignores a token it has). Venues that cancel on disconnect free an ended order's
+            // id, so nothing is sent to them again.
             let _ = resend_pending(gateway, &self.oms, venue);
         }
-        Ok(())
+        self.session_recovered(venue)
     }
 }

@@ -320,6 +320,9 @@ pub struct Writer {
 // SAFETY: the mapping is owned by the writer alone (no other handle to it exists in the
 // process), so moving the writer to another thread moves sole access with it.
 unsafe impl Send for Writer {}
+// SAFETY: every method that touches the mapping takes `&mut self`; a shared reference reaches
+// no byte of it.
+unsafe impl Sync for Writer {}
 
 impl Writer {
     /// Opens the journal at `path` for appending, creating it if it is missing; a last entry

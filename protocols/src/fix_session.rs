@@ -7,9 +7,19 @@
 //! heartbeats, test requests, resend requests and replays, logouts), which it collects in an
 //! output buffer ([`Session::drain_output`]).
 //!
-//! * Sequence numbers: each side numbers what it sends from 1; every session starts with
-//!   ResetSeqNumFlag=Y (a reconnecting client takes a fresh snapshot rather than a replay of
-//!   the previous connection).
+//! * Sequence numbers: each side numbers what it sends from 1. A Logon with ResetSeqNumFlag=Y
+//!   starts the numbering afresh in both directions (it counts as number 1 and the answer
+//!   says so too); that is how a market-data client starts (it takes a fresh snapshot rather
+//!   than a replay of the previous connection).
+//! * Resuming: a session lasts the trading day, across connections. A client that comes back
+//!   ([`Session::resume`]) logs on with ResetSeqNumFlag=N numbered where its count stands and
+//!   expecting the venue's next number to be the one after the last message it took in; the
+//!   venue's session, parked since the last connection ended ([`Session::reconnected`]), checks
+//!   that Logon's number as any message's. Each side asks for what it missed through the gap
+//!   logic below, and gets it as a replay. A venue's fresh session ([`Session::accept`]) that
+//!   gets a Logon with ResetSeqNumFlag=N has nothing to resume (the venue restarted): it
+//!   answers with ResetSeqNumFlag=Y and both sides start afresh ([`Session::is_resumed`] tells
+//!   the client which happened).
 //! * Gaps: a message above the expected number is not delivered; the session asks for
 //!   everything from the expected number on (ResendRequest, EndSeqNo=0) and drops what arrives
 //!   beyond the gap until the replay has filled it (the replay brings those messages again).
@@ -21,7 +31,10 @@
 //! * Resends: application messages sent are kept (up to a retention count) and replayed with
 //!   PossDupFlag=Y and OrigSendingTime; admin messages are replaced by SequenceReset-GapFill.
 //!   A request reaching past what is kept ends the session (the client reconnects and takes a
-//!   fresh snapshot) rather than gap-filling what the client needs.
+//!   fresh snapshot) rather than gap-filling what the client needs; but a resumed client,
+//!   which restarted and no longer has what it sent before, gap-fills those numbers (an order
+//!   it sent before a crash is never sent again: its owner sends again, by ClOrdID, what the
+//!   venue has not answered).
 //! * Liveness: a Heartbeat after an interval without sending; a TestRequest after an interval
 //!   (plus a fifth) without receiving; the peer is dead if that gets no answer within another.
 
@@ -227,6 +240,14 @@ pub struct Session {
     logout_sent_ns: u64,
     store: VecDeque<Stored>,
     store_first: u64,
+    /// An acceptor whose numbers go on from an earlier connection: a Logon without
+    /// ResetSeqNumFlag resumes them.
+    parked: bool,
+    /// Numbers below `store_first` are answered with a gap fill (a resumed initiator) rather
+    /// than ending the session.
+    gap_fill_unkept: bool,
+    /// The Logon carried the numbers on from an earlier connection.
+    resumed: bool,
     writer: Writer,
     resend_writer: Writer,
     output: Vec<u8>,
@@ -251,6 +272,9 @@ impl Session {
             logout_sent_ns: 0,
             store: VecDeque::new(),
             store_first: 1,
+            parked: false,
+            gap_fill_unkept: false,
+            resumed: false,
             writer: Writer::new(),
             resend_writer: Writer::new(),
             output: Vec::new(),
@@ -266,9 +290,62 @@ impl Session {
         session
     }
 
-    /// The venue side: waits for the client's Logon.
+    /// The client side, coming back to the day's session (after a dropped connection or a
+    /// restart): sends Logon with ResetSeqNumFlag=N numbered `next_out`, and expects the
+    /// venue's next message to be numbered `next_in` (the one after the last it took in).
+    /// What the venue sent meanwhile comes as a replay (PossDupFlag=Y) once its Logon shows
+    /// the gap. The session keeps nothing sent before `next_out`: asked for those numbers, it
+    /// answers with SequenceReset-GapFill. If the venue answers with ResetSeqNumFlag=Y (it has
+    /// no session to resume), both sides start afresh, as after [`Session::initiate`].
+    pub fn resume(config: SessionConfig, next_out: u64, next_in: u64, now_ns: u64) -> Self {
+        let mut session = Self::new(config, true, now_ns);
+        session.next_out = next_out.max(1);
+        session.store_first = session.next_out;
+        session.next_in = next_in.max(1);
+        session.highest_seen = session.next_in - 1;
+        session.gap_fill_unkept = true;
+        let heart_bt_int_s = session.config.heartbeat_interval_s.max(1);
+        session.send_admin(&Body::Logon { heart_bt_int_s, reset_seq_num: false }, now_ns);
+        session
+    }
+
+    /// The venue side: waits for the client's Logon. A fresh session has nothing to resume, so
+    /// whatever the Logon's ResetSeqNumFlag, it starts the numbering afresh and says so.
     pub fn accept(config: SessionConfig, now_ns: u64) -> Self {
         Self::new(config, false, now_ns)
+    }
+
+    /// The venue side, after the connection ended: waits for the client's Logon on a new
+    /// connection, keeping the numbers and the messages kept for resends. A Logon with
+    /// ResetSeqNumFlag=N resumes the session: its number is checked as any message's (too
+    /// low without PossDupFlag ends the session; above the expected number, the client is
+    /// asked to resend); one with ResetSeqNumFlag=Y starts afresh in both directions and
+    /// forgets what was kept. Output not yet written to the old connection is dropped (it is
+    /// kept, and replayed if asked for).
+    pub fn reconnected(&mut self, now_ns: u64) {
+        debug_assert!(!self.initiator, "an initiator comes back with Session::resume");
+        self.state = State::AwaitingLogon;
+        self.parked = true;
+        self.resumed = false;
+        self.highest_seen = self.next_in - 1;
+        self.recovery = None;
+        self.started_ns = now_ns;
+        self.last_sent_ns = now_ns;
+        self.last_received_ns = now_ns;
+        self.test_request = None;
+        self.output.clear();
+    }
+
+    /// The session's setup.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// Whether the Logon carried the session on from an earlier connection (neither side
+    /// reset the numbers), so the peer replays what we missed; false before the Logon and
+    /// after one that started afresh.
+    pub fn is_resumed(&self) -> bool {
+        self.resumed
     }
 
     /// Where the session is.
@@ -379,8 +456,11 @@ impl Session {
             Err(error) => return Err(self.on_invalid(frame, error, now_ns)),
         };
         let header = message.header;
-        if self.state == State::AwaitingLogon {
-            self.on_logon(&message, now_ns)?;
+        let logon = self.state == State::AwaitingLogon;
+        let mut seq = header.msg_seq_num;
+        if logon && self.on_logon(&message, now_ns)? {
+            // A Logon that starts afresh is number 1, whatever it says.
+            seq = 1;
         }
         if let Body::SequenceReset { gap_fill: false, new_seq_no } = message.body {
             // Reset mode ignores the message's own number.
@@ -388,7 +468,6 @@ impl Session {
             self.close_gap_if_filled();
             return Ok(Incoming::Admin);
         }
-        let seq = header.msg_seq_num;
         self.highest_seen = self.highest_seen.max(seq);
         if seq < self.next_in {
             if header.poss_dup {
@@ -404,7 +483,8 @@ impl Session {
                 self.serve_resend(begin_seq_no, end_seq_no, now_ns)?;
             }
             self.on_beyond_gap(header.poss_dup, now_ns);
-            return Ok(Incoming::Discarded);
+            // A Logon beyond a gap (a resume, after missed messages) still logs on.
+            return Ok(if logon { Incoming::LoggedOn } else { Incoming::Discarded });
         }
         self.next_in += 1;
         if header.poss_dup {
@@ -417,7 +497,9 @@ impl Session {
         Ok(incoming)
     }
 
-    fn on_logon(&mut self, message: &Message<'_>, now_ns: u64) -> Result<(), SessionError> {
+    /// Takes the first message, which must be a Logon of this session; returns whether it
+    /// started the numbering afresh.
+    fn on_logon(&mut self, message: &Message<'_>, now_ns: u64) -> Result<bool, SessionError> {
         let Body::Logon { heart_bt_int_s, reset_seq_num } = message.body else {
             let error = SessionError::NotLoggedOn(message.body.msg_type().to_owned());
             return Err(self.fail(error, now_ns));
@@ -432,16 +514,38 @@ impl Session {
             };
             return Err(self.fail(error, now_ns));
         }
-        if reset_seq_num {
-            self.next_in = 1;
+        // A fresh venue session has nothing to resume: it starts afresh whatever was asked.
+        let afresh = reset_seq_num || !(self.initiator || self.parked);
+        if afresh {
+            self.restart_numbering();
+        } else if !self.initiator && header.msg_seq_num < self.next_in && !header.poss_dup {
+            let error = SessionError::SequenceTooLow { expected: self.next_in, received: header.msg_seq_num };
+            return Err(self.fail(error, now_ns));
         }
+        self.resumed = !afresh;
         if !self.initiator {
             self.heartbeat_ns = u64::from(heart_bt_int_s) * NS_PER_S;
             self.config.heartbeat_interval_s = heart_bt_int_s;
-            self.send_admin(&Body::Logon { heart_bt_int_s, reset_seq_num }, now_ns);
+            self.send_admin(&Body::Logon { heart_bt_int_s, reset_seq_num: afresh }, now_ns);
         }
         self.state = State::Active;
-        Ok(())
+        Ok(afresh)
+    }
+
+    /// Starts the numbering afresh in both directions, each side's Logon being number 1: the
+    /// peer's next is 1 (its Logon), ours is 1 (an acceptor's answer) or 2 (an initiator's
+    /// Logon was 1); nothing sent before is kept.
+    fn restart_numbering(&mut self) {
+        self.next_in = 1;
+        self.highest_seen = 0;
+        self.recovery = None;
+        self.store.clear();
+        self.store_first = 1;
+        self.next_out = 1;
+        if self.initiator {
+            self.store.push_back(None);
+            self.next_out = 2;
+        }
     }
 
     fn on_beyond_gap(&mut self, poss_dup: bool, now_ns: u64) {
@@ -516,21 +620,21 @@ impl Session {
     }
 
     /// Answers a ResendRequest: kept application messages again with PossDupFlag=Y and
-    /// OrigSendingTime, each run of admin messages as one SequenceReset-GapFill.
+    /// OrigSendingTime, each run of admin messages (and, for a resumed initiator, of numbers
+    /// no longer kept) as one SequenceReset-GapFill.
     fn serve_resend(&mut self, begin: u64, end: u64, now_ns: u64) -> Result<(), SessionError> {
         self.counters.resend_requests_served += 1;
         let last = if end == 0 { self.next_out - 1 } else { end.min(self.next_out - 1) };
         if begin > last {
             return Ok(());
         }
-        if begin < self.store_first {
+        if begin < self.store_first && !self.gap_fill_unkept {
             let error = SessionError::ResendBeyondRetention { begin, oldest: self.store_first };
             return Err(self.fail(error, now_ns));
         }
         let mut seq = begin;
         while seq <= last {
-            let index = (seq - self.store_first) as usize;
-            if let Some(bytes) = &self.store[index] {
+            if let Some(bytes) = kept(&self.store, self.store_first, seq) {
                 // Stored messages are our own, well framed: the copy cannot fail.
                 if let Ok(copy) = possible_duplicate(&mut self.resend_writer, bytes, now_ns) {
                     self.output.extend_from_slice(copy);
@@ -540,7 +644,7 @@ impl Session {
                 continue;
             }
             let mut next_app = seq + 1;
-            while next_app <= last && self.store[(next_app - self.store_first) as usize].is_none() {
+            while next_app <= last && kept(&self.store, self.store_first, next_app).is_none() {
                 next_app += 1;
             }
             let header = Header {
@@ -605,6 +709,13 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// The bytes of application message `seq` in `store` (which starts at number `first`), if
+/// kept: admin messages, and numbers outside what is kept, have none.
+fn kept(store: &VecDeque<Stored>, first: u64, seq: u64) -> Option<&[u8]> {
+    let index = seq.checked_sub(first)?;
+    store.get(usize::try_from(index).ok()?)?.as_deref()
 }
 
 fn header(config: &SessionConfig, msg_seq_num: u64, now_ns: u64) -> Header<'_> {
@@ -943,6 +1054,124 @@ mod tests {
         assert_eq!(venue.state(), State::Closed);
         assert_eq!(deliver(&output(&mut venue), &mut client, T0), [Seen::LoggedOut]);
         assert_eq!(client.state(), State::Closed);
+    }
+
+    /// The client's session comes back after a crash: a new session resuming from the
+    /// numbers it had; the venue's parks and takes the new connection.
+    fn come_back(venue: &mut Session, client: &Session, next_in: u64, now_ns: u64) -> Session {
+        venue.reconnected(now_ns);
+        Session::resume(config("FEED", "VENUEB"), client.next_out(), next_in, now_ns)
+    }
+
+    #[test]
+    fn a_resumed_logon_is_answered_without_a_reset_and_the_gap_is_replayed() {
+        let (mut venue, mut client) = logged_on();
+        let a = venue.send(&app("a"), T0).to_vec();
+        assert_eq!(deliver(&a, &mut client, T0).len(), 1);
+        let _unread = venue.send(&app("b"), T0 + 1).to_vec();
+        // The client dies having taken in "a" (the venue's 2); the venue, not yet knowing,
+        // sends "c" into the dead connection.
+        let _lost = venue.send(&app("c"), T0 + 2).to_vec();
+        let mut client = come_back(&mut venue, &client, 3, T0 + S);
+        let logon = output(&mut client);
+        assert!(texts(&logon)[0].contains("|35=A|49=FEED|56=VENUEB|34=2|"), "{:?}", texts(&logon));
+        assert!(!texts(&logon)[0].contains("|141="), "ResetSeqNumFlag=N, by its absence");
+        assert_eq!(deliver(&logon, &mut venue, T0 + S), [Seen::LoggedOn]);
+        assert!(venue.is_resumed());
+        let answer = output(&mut venue);
+        assert!(texts(&answer)[0].contains("|35=A|49=VENUEB|56=FEED|34=5|"));
+        assert!(!texts(&answer)[0].contains("|141="));
+        assert_eq!(deliver(&answer, &mut client, T0 + S), [Seen::LoggedOn]);
+        assert_eq!(client.state(), State::Active);
+        assert!(client.is_resumed() && client.is_gap_open());
+        let request = output(&mut client);
+        assert!(texts(&request)[0].contains("|35=2|") && texts(&request)[0].contains("|7=3|16=0|"));
+        assert_eq!(deliver(&request, &mut venue, T0 + S), [Seen::Admin]);
+        assert_eq!(
+            deliver(&output(&mut venue), &mut client, T0 + S),
+            [
+                Seen::App { seq: 3, label: "b".into(), poss_dup: true },
+                Seen::App { seq: 4, label: "c".into(), poss_dup: true },
+                Seen::Admin,
+            ],
+            "the venue's Logon is gap-filled"
+        );
+        assert!(!client.is_gap_open());
+        assert_eq!((client.next_in(), venue.next_in()), (6, 4));
+    }
+
+    #[test]
+    fn a_resumed_logon_above_the_expected_number_is_gap_filled_by_a_client_that_kept_nothing() {
+        let (mut venue, mut client) = logged_on();
+        // Two orders the venue never got: the client's count went on (as a count kept in a
+        // file, updated before each send, may even overshoot).
+        client.send(&app("x"), T0);
+        client.send(&app("y"), T0);
+        let mut client = come_back(&mut venue, &client, 2, T0 + S);
+        assert_eq!(deliver(&output(&mut client), &mut venue, T0 + S), [Seen::LoggedOn]);
+        let answer = output(&mut venue);
+        let said = texts(&answer);
+        assert!(said[0].contains("|35=A|") && said[1].contains("|35=2|") && said[1].contains("|7=2|16=0|"));
+        assert_eq!(deliver(&answer, &mut client, T0 + S), [Seen::LoggedOn, Seen::Admin]);
+        let fill = output(&mut client);
+        let said = texts(&fill);
+        assert_eq!(said.len(), 1, "one gap fill over the orders and the Logon: {said:?}");
+        assert!(said[0].contains("|35=4|") && said[0].contains("|34=2|") && said[0].contains("|123=Y|36=5|"));
+        assert_eq!(deliver(&fill, &mut venue, T0 + S), [Seen::Admin]);
+        assert!(!venue.is_gap_open());
+        assert_eq!(venue.next_in(), 5);
+        assert_eq!(client.counters().resent, 0, "a stale order is never sent again");
+    }
+
+    #[test]
+    fn a_resumed_logon_below_the_expected_number_ends_the_session_with_a_reason() {
+        let (mut venue, mut client) = logged_on();
+        deliver(client.send(&app("x"), T0), &mut venue, T0);
+        venue.reconnected(T0 + S);
+        let mut behind = Session::resume(config("FEED", "VENUEB"), 2, 2, T0 + S);
+        let seen = deliver(&output(&mut behind), &mut venue, T0 + S);
+        assert!(
+            matches!(&seen[0], Seen::Error(e) if e.contains("MsgSeqNum 2 is below the expected 3")),
+            "{seen:?}"
+        );
+        assert_eq!(venue.state(), State::Closed);
+        let said = texts(&output(&mut venue));
+        assert!(said.len() == 1 && said[0].contains("|35=5|"), "a Logout, no Logon: {said:?}");
+    }
+
+    #[test]
+    fn a_reset_logon_after_a_park_starts_afresh_both_ways_and_forgets_what_was_kept() {
+        let (mut venue, client) = logged_on();
+        venue.send(&app("a"), T0);
+        let _ = client;
+        venue.reconnected(T0 + S);
+        let mut client = Session::initiate(config("FEED", "VENUEB"), T0 + S);
+        assert_eq!(deliver(&output(&mut client), &mut venue, T0 + S), [Seen::LoggedOn]);
+        let answer = output(&mut venue);
+        assert!(texts(&answer)[0].contains("|34=1|") && texts(&answer)[0].contains("|141=Y|"));
+        assert_eq!(deliver(&answer, &mut client, T0 + S), [Seen::LoggedOn]);
+        assert!(!venue.is_resumed() && !client.is_resumed());
+        assert_eq!((venue.next_in(), venue.next_out(), client.next_in(), client.next_out()), (2, 2, 2, 2));
+        client.send_admin(&Body::ResendRequest { begin_seq_no: 1, end_seq_no: 0 }, T0 + S);
+        deliver(&output(&mut client), &mut venue, T0 + S);
+        let replay = texts(&output(&mut venue));
+        assert!(replay.len() == 1 && replay[0].contains("|123=Y|36=2|"), "only the new Logon: {replay:?}");
+    }
+
+    #[test]
+    fn a_fresh_venue_session_answers_a_resume_with_a_reset_and_the_client_starts_afresh() {
+        let mut venue = Session::accept(config("VENUEB", "FEED"), T0);
+        let mut client = Session::resume(config("FEED", "VENUEB"), 40, 17, T0);
+        assert_eq!(deliver(&output(&mut client), &mut venue, T0), [Seen::LoggedOn]);
+        let answer = output(&mut venue);
+        assert!(texts(&answer)[0].contains("|34=1|") && texts(&answer)[0].contains("|141=Y|"));
+        assert_eq!(deliver(&answer, &mut client, T0), [Seen::LoggedOn]);
+        assert!(!client.is_resumed() && !client.is_gap_open());
+        assert_eq!((venue.next_in(), venue.next_out(), client.next_in(), client.next_out()), (2, 2, 2, 2));
+        let a = venue.send(&app("a"), T0).to_vec();
+        assert_eq!(deliver(&a, &mut client, T0), [Seen::App { seq: 2, label: "a".into(), poss_dup: false }]);
+        assert_eq!(deliver(client.send(&app("x"), T0), &mut venue, T0).len(), 1);
+        assert!(!venue.is_gap_open());
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! {"id":1,"method":"SUBSCRIBE","params":["BTCUSD@depth","BTCUSD@trade"]}
 //! {"id":2,"method":"depth","params":{"symbol":"BTCUSD"}}            -> a depthSnapshot message
 //! {"id":3,"method":"session.logon","params":{"apiKey":"k","timestamp":1700000000000,"signature":"…"}}
+//! {"id":3,"method":"session.logon","params":{"apiKey":"k","timestamp":1700000000001,"signature":"…",
+//!   "resumeFrom":42}}                       -> executionReports 42, 43, … then the answer
 //! {"id":4,"method":"order.place","params":{"symbol":"BTCUSD","side":"BUY","type":"LIMIT",
 //!   "timeInForce":"GTC","price":"64000.5","quantity":"2","newClientOrderId":"c-1"}}
 //! {"id":5,"method":"order.cancel","params":{"symbol":"BTCUSD","origClientOrderId":"c-1"}}
@@ -14,8 +16,21 @@
 //!
 //! The order channel is authenticated: `session.logon` carries an API key, a timestamp in
 //! milliseconds since the Unix epoch and the hex HMAC-SHA256, keyed by the key's secret, of
-//! `apiKey=<key>&timestamp=<ms>` ([`logon_payload`]). These messages are not on a hot path of
-//! the feed; they are decoded into owned values.
+//! `apiKey=<key>&timestamp=<ms>` ([`logon_payload`]). One connection at a time holds a key: a
+//! logon takes the key over from any other connection holding it, whose session ends (and with
+//! it its orders).
+//!
+//! Recovery: the venue numbers every `executionReport` of a key's orders (`u`, from 1, for the
+//! venue's whole day), including those made while the key has no connection, such as the
+//! cancels of its orders when its session ends. A logon with `resumeFrom` N first sends every
+//! report of the key numbered N or above, in order, then answers with a [`LogonResult`] whose
+//! `resumed` says so. Without `resumeFrom` (or with 0) the session starts fresh and nothing is
+//! sent again. A key the venue has no such report for (the venue started a new day) answers
+//! `resumed: false`, and its numbers start from the answer's `nextSequence`. A venue keeps a
+//! bounded number of reports per key: a resume from before the oldest it keeps is refused
+//! ([`ApiError::resume_unavailable`]) and the client logs on afresh.
+//!
+//! These messages are not on a hot path of the feed; they are decoded into owned values.
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -69,6 +84,14 @@ pub struct Logon {
     pub timestamp: u64,
     /// Hex HMAC-SHA256 of [`logon_payload`] keyed by the secret.
     pub signature: String,
+    /// The sequence number of the first report to send again before answering (0: none, a
+    /// fresh session).
+    #[serde(rename = "resumeFrom", default, skip_serializing_if = "is_zero")]
+    pub resume_from: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 impl Logon {
@@ -77,7 +100,13 @@ impl Logon {
         let mut mac = hmac(secret);
         mac.update(logon_payload(api_key, timestamp_ms).as_bytes());
         let signature = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-        Self { api_key: api_key.to_owned(), timestamp: timestamp_ms, signature }
+        Self { api_key: api_key.to_owned(), timestamp: timestamp_ms, signature, resume_from: 0 }
+    }
+
+    /// The same logon, asking for the key's reports from sequence number `from` first (0: a
+    /// fresh session).
+    pub fn resuming_from(self, from: u64) -> Self {
+        Self { resume_from: from, ..self }
     }
 
     /// Whether the signature is the HMAC of the payload under `secret` (compared in constant
@@ -99,6 +128,23 @@ fn hex(text: &str) -> Option<Vec<u8>> {
         return None;
     }
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+}
+
+/// What a successful `session.logon` returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogonResult {
+    /// The key logged on.
+    #[serde(rename = "apiKey")]
+    pub api_key: String,
+    /// When, in milliseconds since the Unix epoch.
+    #[serde(rename = "authorizedSince")]
+    pub authorized_since: u64,
+    /// Whether the venue sent again, before this answer, the reports asked for by
+    /// `resumeFrom`.
+    pub resumed: bool,
+    /// The sequence number of the key's next report (the first after this answer).
+    #[serde(rename = "nextSequence")]
+    pub next_sequence: u64,
 }
 
 /// What a logon signs: `apiKey=<key>&timestamp=<ms>`.
@@ -180,6 +226,9 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// The code of [`ApiError::resume_unavailable`].
+    pub const RESUME_UNAVAILABLE: i32 = -1130;
+
     /// Code -1002: the session has not logged on.
     pub fn unauthorized() -> Self {
         Self { code: -1002, msg: "You are not authorized to execute this request.".into() }
@@ -215,6 +264,17 @@ impl ApiError {
     /// Code -2011: a cancel was refused.
     pub fn cancel_rejected(detail: &str) -> Self {
         Self { code: -2011, msg: format!("Cancel rejected: {detail}.") }
+    }
+    /// Code -1130: a logon's `resumeFrom` asks for reports the venue no longer keeps (the
+    /// oldest it keeps is `oldest`); logging on without it starts a fresh session.
+    pub fn resume_unavailable(from: u64, oldest: u64) -> Self {
+        Self {
+            code: Self::RESUME_UNAVAILABLE,
+            msg: format!(
+                "Data sent for parameter 'resumeFrom' is not valid: report {from} is no longer kept \
+                 (the oldest kept is {oldest}); log on without it for a fresh session."
+            ),
+        }
     }
     /// Code -1000: the request could not be read.
     pub fn malformed(detail: &str) -> Self {
@@ -321,6 +381,9 @@ pub struct ExecutionReport {
     /// The trade's id (0 unless a trade).
     #[serde(rename = "t")]
     pub trade_id: u64,
+    /// The report's number among its API key's reports, from 1 (see the module's recovery).
+    #[serde(rename = "u")]
+    pub sequence: u64,
 }
 
 /// Decimal strings in units of 1e-9, for serde.
@@ -374,6 +437,13 @@ impl Response {
     /// Encodes the answer as JSON.
     pub fn encode(&self) -> String {
         serde_json::to_string(self).expect("these types always serialise")
+    }
+}
+
+impl LogonResult {
+    /// Reads the result of a logon's answer.
+    pub fn decode(result: serde_json::Value) -> Result<Self, DecodeError> {
+        serde_json::from_value(result).map_err(malformed)
     }
 }
 
@@ -456,9 +526,11 @@ mod tests {
             last_price: 64_000_500_000_000,
             cumulative_quantity: 1_000_000_000,
             trade_id: 9,
+            sequence: 12,
         };
         let text = OrderChannelMessage::Execution(report.clone()).encode();
         assert!(text.starts_with(r#"{"e":"executionReport","E":5,"#), "{text}");
+        assert!(text.ends_with(r#""t":9,"u":12}"#), "the report's sequence number is `u`: {text}");
         assert!(
             text.contains(r#""x":"TRADE","X":"PARTIALLY_FILLED","q":"3","l":"1","L":"64000.5""#),
             "{text}"
@@ -478,6 +550,39 @@ mod tests {
             OrderChannelMessage::decode(text.as_bytes()).unwrap(),
             OrderChannelMessage::Response(error)
         );
+    }
+
+    #[test]
+    fn a_logon_asks_to_resume_from_a_sequence_number_and_its_answer_says_whether_it_did() {
+        let fresh = Logon::signed("k", b"s", 1_700_000_000_000);
+        let text = Request { id: 3, call: Call::Logon(fresh.clone()) }.encode();
+        assert!(!text.contains("resumeFrom"), "a fresh session says nothing of it: {text}");
+        let resuming = fresh.clone().resuming_from(42);
+        let text = Request { id: 3, call: Call::Logon(resuming.clone()) }.encode();
+        assert!(text.ends_with(r#","resumeFrom":42}}"#), "{text}");
+        assert_eq!(Request::decode(text.as_bytes()).unwrap().call, Call::Logon(resuming.clone()));
+        assert!(resuming.signature_is_valid(b"s"), "the signature is the same with or without it");
+        let documented = br#"{"id":3,"method":"session.logon","params":{"apiKey":"k",
+            "timestamp":1700000000000,"signature":"ab","resumeFrom":42}}"#;
+        let Call::Logon(logon) = Request::decode(documented).unwrap().call else { panic!("a logon") };
+        assert_eq!(logon.resume_from, 42);
+
+        let result = LogonResult {
+            api_key: "k".into(),
+            authorized_since: 1_700_000_000_001,
+            resumed: true,
+            next_sequence: 57,
+        };
+        let value = serde_json::to_value(&result).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"apiKey":"k","authorizedSince":1_700_000_000_001_u64,"resumed":true,"nextSequence":57})
+        );
+        assert_eq!(LogonResult::decode(value).unwrap(), result);
+        assert!(LogonResult::decode(serde_json::json!({"apiKey":"k"})).is_err());
+        let refused = Response::error(3, ApiError::resume_unavailable(42, 100));
+        assert_eq!((refused.status, refused.error.as_ref().unwrap().code), (400, -1130));
+        assert!(refused.error.unwrap().msg.contains("'resumeFrom'"));
     }
 
     proptest! {

@@ -2,12 +2,12 @@
 //! gateways, OMS, journal) on a Rust thread, built from plain Python values: prices,
 //! quantities and notionals are already in fixed point (units of 1e-9).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use execution::engine::{Engine, SymbolBook, Wiring};
-use execution::gateway::fix::FixGateway;
+use execution::gateway::fix::{FixGateway, FixLogin};
 use execution::gateway::json::JsonGateway;
 use execution::gateway::ouch::OuchGateway;
 use execution::gateway::Gateway;
@@ -100,7 +100,9 @@ struct PortfolioArgs {
     max_book_age_ms: u64,
 }
 
-fn gateway(index: usize, venue: &VenueArgs, delivered: u64) -> PyResult<Gateway> {
+/// Venue `index`'s gateway, logging on from the sequence `delivered` the journal at
+/// `journal` says the venue had delivered (FIX keeps its own outgoing number beside it).
+fn gateway(index: usize, venue: &VenueArgs, delivered: u64, journal: &Path) -> PyResult<Gateway> {
     let addr = socket_addr("order entry", &venue.address)?;
     let symbols: Vec<(&str, u32)> = venue.symbols.iter().map(|(s, id)| (s.as_str(), *id)).collect();
     let failed = |e: String| PyOSError::new_err(format!("venue {index} ({}): {e}", venue.protocol));
@@ -117,15 +119,24 @@ fn gateway(index: usize, venue: &VenueArgs, delivered: u64) -> PyResult<Gateway>
                 .map_err(|e| failed(e.to_string()))?;
             Gateway::Ouch(gateway)
         }
-        "fix" => Gateway::Fix(
-            FixGateway::connect(addr, &venue.login, &venue.credential, index, &symbols, LOGON_TIMEOUT)
-                .map_err(|e| failed(e.to_string()))?,
-        ),
+        "fix" => {
+            let login = FixLogin {
+                sender_comp_id: venue.login.clone(),
+                target_comp_id: venue.credential.clone(),
+                store: journal.with_extension(format!("venue{index}.fixseq")),
+                timeout: LOGON_TIMEOUT,
+            };
+            Gateway::Fix(
+                FixGateway::connect(addr, &login, delivered, index, &symbols)
+                    .map_err(|e| failed(e.to_string()))?,
+            )
+        }
         "json" => Gateway::Json(
             JsonGateway::connect(
                 addr,
                 &venue.login,
                 venue.credential.as_bytes(),
+                delivered,
                 index,
                 &symbols,
                 LOGON_TIMEOUT,
@@ -237,6 +248,7 @@ impl PyExecutionWorker {
         linked: Vec<u32>,
         spin: bool,
     ) -> PyResult<Self> {
+        let journal_path = journal;
         if let Some(unknown) = linked.iter().find(|i| !symbols.iter().any(|s| s.instrument == **i)) {
             return Err(PyValueError::new_err(format!("linked instrument {unknown} is not traded")));
         }
@@ -248,7 +260,7 @@ impl PyExecutionWorker {
         let instruments: Vec<u32> = symbols.iter().map(|s| s.instrument).collect();
         let mut oms = Oms::new(&instruments, venues.len(), OMS_CAPACITY);
         let (journal, contents) =
-            Writer::open(&journal, JOURNAL_GROWTH).map_err(|e| PyOSError::new_err(e.to_string()))?;
+            Writer::open(&journal_path, JOURNAL_GROWTH).map_err(|e| PyOSError::new_err(e.to_string()))?;
         journal::rebuild(&mut oms, &contents.entries)
             .map_err(|e| PyValueError::new_err(format!("the journal: {e}")))?;
         restore(&mut gate, &oms, &instruments, venues.len())?;
@@ -307,7 +319,7 @@ impl PyExecutionWorker {
         let gateways = venues
             .iter()
             .enumerate()
-            .map(|(at, v)| gateway(at, v, journal::delivered(&contents.entries, at)).map(Some))
+            .map(|(at, v)| gateway(at, v, journal::delivered(&contents.entries, at), &journal_path).map(Some))
             .collect::<PyResult<Vec<_>>>()?;
         let engine_metrics = match EngineMetrics::attach(metrics) {
             Ok(m) => m,

@@ -1,5 +1,6 @@
-//! Venue B on loopback TCP: [`FixVenue`] paced by the wall clock, one FIX session per
-//! connection, market-data subscriptions, order entry, and injected faults.
+//! Venue B on loopback TCP: [`FixVenue`] paced by the wall clock, FIX sessions that last the
+//! venue's life (its trading day) across connections, market-data subscriptions, order entry,
+//! and injected faults.
 //!
 //! Each turn of [`FixVenueServer::run`] accepts connections, reads and answers what clients
 //! sent (at most [`MAX_READ_PER_TURN`] bytes of each, so one client cannot stall the others),
@@ -9,6 +10,17 @@
 //! order owners, keeps sessions alive, and writes what is pending, all on non-blocking
 //! sockets; it sleeps 50 us when there was nothing to do, and returns once `stop` is set.
 //!
+//! A session belongs to the client's CompID. When its connection ends it is parked, not
+//! dropped: the cancels of cancel-on-disconnect are reported into it (numbered and kept, as
+//! any report meant for a client that is not connected), so they reach the client when it
+//! comes back. A Logon with ResetSeqNumFlag=N from that CompID resumes the parked session
+//! (taking it over from a connection the venue has not yet seen end, which is cut), and the
+//! client asks for what it missed; one with ResetSeqNumFlag=Y starts afresh, as does a
+//! resume from a CompID the venue has no session for (it restarted): the answer carries
+//! ResetSeqNumFlag=Y, so the client can tell. Subscriptions belong to the connection. Memory
+//! stays bounded: one parked session per CompID, each keeping at most
+//! [`FixVenueConfig::retention`] messages.
+//!
 //! Faults act on incremental refreshes only, after they are numbered: a dropped refresh keeps
 //! its MsgSeqNum, so the client sees a gap and asks for a resend; a duplicated one is sent
 //! again as a possible duplicate (PossDupFlag=Y); a reordered one is held back and sent after
@@ -16,6 +28,7 @@
 //! without a Logout (at random, or after every so many refreshes numbered for it). Faults act
 //! while the venue trades, not while it lingers.
 
+use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -117,11 +130,16 @@ pub enum ServerError {
 
 #[derive(Debug)]
 struct Client {
+    /// The venue's client: the session's owner for the day (a resumed session brings its own).
     id: u64,
     stream: TcpStream,
     read_buf: Vec<u8>,
     write_buf: Vec<u8>,
+    /// From the first message on, until the connection ends (or another takes it over).
     session: Option<Session>,
+    /// The session has numbers worth keeping when the connection ends: it logged on, or it
+    /// was resumed.
+    parkable: bool,
     /// The MDReqID (262) each symbol's refreshes answer, while subscribed.
     subscriptions: Vec<Option<String>>,
     faults: StreamFaults<[u8]>,
@@ -141,6 +159,14 @@ impl Client {
     }
 }
 
+/// A session whose connection ended, waiting for its client to come back.
+#[derive(Debug)]
+struct Parked {
+    /// The venue's client it belongs to.
+    client: u64,
+    session: Session,
+}
+
 /// How long a turn with nothing to do sleeps.
 const IDLE_SLEEP: Duration = Duration::from_micros(50);
 
@@ -151,6 +177,8 @@ pub struct FixVenueServer {
     config: FixVenueConfig,
     venue: FixVenue,
     clients: Vec<Client>,
+    /// Sessions without a connection, by the client's CompID.
+    parked: HashMap<String, Parked>,
     next_client: u64,
     fault_draws: FaultDraws,
     duplicates: Writer,
@@ -174,6 +202,7 @@ impl FixVenueServer {
             fault_draws: FaultDraws::new(config.faults),
             config,
             clients: Vec::new(),
+            parked: HashMap::new(),
             next_client: 1,
             duplicates: Writer::new(),
             out: VenueOutput::default(),
@@ -255,21 +284,67 @@ impl FixVenueServer {
         Ok(())
     }
 
-    /// Drops the connections that ended and cancels their clients' resting orders (their
-    /// refreshes go out with this turn's); returns whether any was dropped.
+    /// Drops the connections that ended, cancelling their clients' resting orders and parking
+    /// their sessions (the refreshes and reports go out with this turn's); returns whether any
+    /// was dropped.
     fn drop_closed(&mut self) -> bool {
         let before = self.clients.len();
-        let (venue, out, stats, session_ns) =
-            (&mut self.venue, &mut self.out, &mut self.stats, self.session_ns);
-        self.clients.retain_mut(|client| {
-            if client.closing {
+        for i in 0..self.clients.len() {
+            if self.clients[i].closing {
                 // Best effort: a Logout answer or a reject may still be pending.
-                write_pending(client);
-                stats.cancelled_on_disconnect += venue.end_session(client.id, session_ns, out) as u64;
+                write_pending(&mut self.clients[i]);
+                self.park(i);
             }
-            !client.closing
-        });
+        }
+        self.clients.retain(|client| !client.closing);
         self.clients.len() < before
+    }
+
+    /// Ends connection `i`'s hold on its session: the client's resting orders are cancelled
+    /// (reported into the session) and the session is parked if it has numbers to keep.
+    fn park(&mut self, i: usize) {
+        let client = &mut self.clients[i];
+        let Some(session) = client.session.take() else { return };
+        let cancelled = self.venue.end_session(client.id, self.session_ns, &mut self.out);
+        self.stats.cancelled_on_disconnect += cancelled as u64;
+        if client.parkable {
+            let comp_id = session.config().target_comp_id.clone();
+            self.parked.insert(comp_id, Parked { client: client.id, session });
+        }
+    }
+
+    /// Gives connection `i` its session at its first message: the one `peer` left if the
+    /// message is a Logon resuming it (ResetSeqNumFlag=N), taken over from any connection
+    /// still holding it (the venue may not yet have seen that one end; it is cut); else a
+    /// fresh one, which answers a resume with ResetSeqNumFlag=Y.
+    fn open_session(&mut self, i: usize, frame: &fix::Frame<'_>, now_ns: u64) {
+        let peer = frame.get(tag::SENDER_COMP_ID).and_then(|v| std::str::from_utf8(v).ok()).unwrap_or("?");
+        let resumes = frame.msg_type() == b"A" && frame.get(tag::RESET_SEQ_NUM_FLAG) != Some(b"Y".as_slice());
+        if resumes {
+            for j in 0..self.clients.len() {
+                let holder = &mut self.clients[j];
+                let holds = holder.parkable
+                    && holder.session.as_ref().is_some_and(|s| s.config().target_comp_id == peer);
+                if j != i && holds {
+                    let _ = holder.stream.shutdown(Shutdown::Both);
+                    holder.closing = true;
+                    self.park(j);
+                }
+            }
+            if let Some(Parked { client, mut session }) = self.parked.remove(peer) {
+                session.reconnected(now_ns);
+                let connection = &mut self.clients[i];
+                (connection.id, connection.parkable, connection.session) = (client, true, Some(session));
+                return;
+            }
+        }
+        let config = SessionConfig {
+            sender_comp_id: self.config.comp_id.clone(),
+            target_comp_id: peer.to_owned(),
+            heartbeat_interval_s: 30,
+            retention: self.config.retention,
+        };
+        self.clients[i].session = Some(Session::accept(config, now_ns));
     }
 
     fn accept(&mut self) -> io::Result<bool> {
@@ -285,6 +360,7 @@ impl FixVenueServer {
                         read_buf: Vec::new(),
                         write_buf: Vec::new(),
                         session: None,
+                        parkable: false,
                         subscriptions: vec![None; self.venue.symbol_count()],
                         faults: StreamFaults::new(),
                         closing: false,
@@ -356,26 +432,29 @@ impl FixVenueServer {
     }
 
     fn on_frame(&mut self, i: usize, frame: &fix::Frame<'_>, now_ns: u64) {
-        let client = &mut self.clients[i];
-        let session = match &mut client.session {
-            Some(session) => session,
-            None => {
-                // The first message names the client; the session checks it is a Logon to us.
-                let peer = frame.get(tag::SENDER_COMP_ID).and_then(|v| std::str::from_utf8(v).ok());
-                let config = SessionConfig {
-                    sender_comp_id: self.config.comp_id.clone(),
-                    target_comp_id: peer.unwrap_or("?").to_owned(),
-                    heartbeat_interval_s: 30,
-                    retention: self.config.retention,
-                };
-                client.session.insert(Session::accept(config, now_ns))
+        let client = &self.clients[i];
+        if client.session.is_none() {
+            if client.parkable {
+                // Its session was taken over by a new connection: nothing more is read here.
+                return;
             }
-        };
+            // The first message names the client; the session checks it is a Logon to us.
+            self.open_session(i, frame, now_ns);
+        }
+        let client = &mut self.clients[i];
+        let Some(session) = client.session.as_mut() else { return };
         let result = session.on_frame(frame, now_ns);
         session.drain_output(&mut client.write_buf);
+        client.parkable |= session.state() == State::Active;
         match result {
             Ok(Incoming::App(message)) => self.on_app(i, &message.body, message.header.msg_seq_num, now_ns),
-            Ok(Incoming::LoggedOn) => self.stats.logons += 1,
+            Ok(Incoming::LoggedOn) => {
+                self.stats.logons += 1;
+                if !session.is_resumed() {
+                    // The client started afresh: what it left parked is over.
+                    self.parked.remove(&session.config().target_comp_id);
+                }
+            }
             Ok(Incoming::LoggedOut) => client.closing = true,
             Ok(Incoming::Admin | Incoming::Duplicate | Incoming::Discarded) => {}
             Err(error) if error.is_fatal() => {
@@ -482,11 +561,21 @@ impl FixVenueServer {
             client.faults.flush(|held, _| write_buf.extend_from_slice(held));
         }
         for report in &self.out.reports {
-            let Some(client) = self.clients.iter_mut().find(|c| c.id == report.client && !c.closing) else {
-                continue;
+            let body = report.body();
+            let held = self.clients.iter_mut().find(|c| c.id == report.client && c.session.is_some());
+            let session = match held {
+                Some(client) => {
+                    if client.send(&body, now_ns) {
+                        self.stats.reports += 1;
+                        continue;
+                    }
+                    client.session.as_mut()
+                }
+                None => self.parked.values_mut().find(|p| p.client == report.client).map(|p| &mut p.session),
             };
-            if client.send(&report.body(), now_ns) {
-                self.stats.reports += 1;
+            // Not connected (or not logged on): numbered and kept, for when the client asks.
+            if let Some(session) = session {
+                session.send(&body, now_ns);
             }
         }
         self.out.clear();

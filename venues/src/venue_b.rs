@@ -680,9 +680,10 @@ impl FixVenue {
         self.finish_action(order.symbol, now_ns, out);
     }
 
-    /// Ends `client`'s session (logout, cut, error): its resting orders are cancelled (cancel
-    /// on disconnect), their levels published as refreshes; no reports, as nobody is left to
-    /// read them. Returns how many orders were cancelled.
+    /// `client`'s connection ended (logout, cut, error): its resting orders are cancelled
+    /// (cancel on disconnect), each reported Canceled to the client (whose session the venue
+    /// keeps for the day, so the reports reach it when it comes back) and their levels
+    /// published as refreshes. Returns how many orders were cancelled.
     pub fn end_session(&mut self, client: u64, now_ns: u64, out: &mut VenueOutput) -> usize {
         let mut open: Vec<(usize, OrderId)> = self
             .orders
@@ -696,6 +697,7 @@ impl FixVenue {
             self.touched.clear();
             self.touched.extend(self.engines[symbol].resting_at(id));
             self.engines[symbol].cancel(id, &mut self.events);
+            self.report(id, ExecType::Canceled, None, None, out);
             self.forget(id);
             self.publish_touched(symbol, now_ns, out);
         }
@@ -1022,7 +1024,7 @@ mod tests {
     }
 
     #[test]
-    fn ending_a_session_cancels_its_resting_orders_and_publishes_their_levels_going() {
+    fn ending_a_connection_cancels_its_resting_orders_reports_them_and_publishes_their_levels_going() {
         let mut venue = venue();
         let mut out = VenueOutput::default();
         venue.on_order(7, &order("b1", fix44::Side::Buy, 300, 100), T0, &mut out);
@@ -1044,7 +1046,14 @@ mod tests {
                 MdChange::Level { action: MdUpdateAction::Delete, side: Side::Buy, price: 200, quantity: 0 },
             ]
         );
-        assert!(out.reports.is_empty(), "nobody is left to tell");
+        assert_eq!(
+            executions(&out),
+            [
+                (7, "b1".into(), ExecType::Canceled, OrdStatus::Canceled, 0, 0),
+                (7, "b2".into(), ExecType::Canceled, OrdStatus::Canceled, 0, 0),
+            ],
+            "the client hears of it when it comes back"
+        );
         let mut again = VenueOutput::default();
         venue.on_order(7, &order("b1", fix44::Side::Buy, 100, 100), T0, &mut again);
         assert_eq!(executions(&again)[0].2, ExecType::New, "the session's ClOrdIDs are free again");

@@ -12,6 +12,13 @@
 //! reports, and sleeps for the poll interval only when the turn had nothing to do. A client
 //! that stops reading is disconnected once its send queue is full; an order session that ends
 //! has its open orders cancelled.
+//!
+//! An order connection logged on with a key is sent the key's execution reports from the key's
+//! log, in sequence, as they are made. A logon takes its key over: the key's other connection
+//! (and this connection's earlier session, if any) is logged off and closed, and its session
+//! ends, before the logon sends again the reports its `resumeFrom` asks for; so a client that
+//! reconnects hears every report of its old session, the cancels of its orders included, before
+//! the answer to its logon.
 
 use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
@@ -20,13 +27,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use protocols::websocket::{self, CloseCode, Role, MAX_HANDSHAKE_LEN};
-use protocols::ws_api::{ApiError, Call, Logon, OrderChannelMessage, Request, Response};
+use protocols::ws_api::{ApiError, Call, Logon, LogonResult, OrderChannelMessage, Request, Response};
 use protocols::ws_stream::{WsLimits, WsMessage, WsStream};
 
 use crate::clock::unix_now_ms;
 use crate::faults::{Connection, FaultCounts, FaultDraws, FaultPlan, FaultPlanError, StreamFaults};
 use crate::flow::{MarketSpec, VenueSpec};
-use crate::venue_c::{JsonVenue, SessionId, Stream};
+use crate::venue_c::{JsonVenue, SessionId, Stream, DEFAULT_REPORT_RETENTION};
 
 /// An API key and its secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +68,9 @@ pub struct JsonVenueConfig {
     pub handshake_timeout: Duration,
     /// How far a logon's timestamp may be from the venue's clock, in milliseconds.
     pub recv_window_ms: u64,
+    /// How many execution reports of each API key the venue keeps for logons that resume
+    /// (a resume from before them is refused).
+    pub report_retention: usize,
     /// Where market-data clients connect (port 0 picks a free one).
     pub market_data_addr: SocketAddr,
     /// Where order clients connect (port 0 picks a free one).
@@ -69,7 +79,8 @@ pub struct JsonVenueConfig {
 
 impl JsonVenueConfig {
     /// A configuration with no faults, default limits, a 50 us sleep when idle, a 1 s handshake
-    /// timeout, a 5 s receive window, and both listeners on free loopback ports.
+    /// timeout, a 5 s receive window, [`DEFAULT_REPORT_RETENTION`] reports kept per key, and
+    /// both listeners on free loopback ports.
     pub fn new(market: MarketSpec, venue: VenueSpec, api_keys: Vec<ApiKey>) -> Self {
         Self {
             market,
@@ -80,6 +91,7 @@ impl JsonVenueConfig {
             poll: Duration::from_micros(50),
             handshake_timeout: Duration::from_secs(1),
             recv_window_ms: 5_000,
+            report_retention: DEFAULT_REPORT_RETENTION,
             market_data_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             order_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
@@ -227,8 +239,17 @@ impl Handshake {
 #[derive(Debug)]
 struct OrderClient {
     ws: WsStream<TcpStream>,
-    session: SessionId,
-    logged_on: bool,
+    /// Once logged on.
+    session: Option<OrderSession>,
+}
+
+/// A logged-on order connection's session.
+#[derive(Debug)]
+struct OrderSession {
+    id: SessionId,
+    key: String,
+    /// The sequence number of the key's next report to send.
+    next: u64,
 }
 
 /// Venue C serving WebSocket clients on loopback.
@@ -242,7 +263,6 @@ pub struct JsonVenueServer {
     market_data_clients: Vec<MarketDataClient>,
     order_clients: Vec<OrderClient>,
     last_logon: HashMap<String, u64>,
-    next_session: SessionId,
     fault_draws: FaultDraws,
     stats: ServerStats,
     opened: Option<Instant>,
@@ -260,14 +280,13 @@ impl JsonVenueServer {
         config.faults.validate()?;
         let bind = |channel, addr| listen(addr).map_err(|source| ServerError::Bind { channel, source });
         Ok(Self {
-            venue: JsonVenue::new(config.market.clone(), config.venue.clone()),
+            venue: JsonVenue::new(config.market.clone(), config.venue.clone(), config.report_retention),
             market_data: bind("market-data", config.market_data_addr)?,
             orders: bind("order", config.order_addr)?,
             handshakes: Vec::new(),
             market_data_clients: Vec::new(),
             order_clients: Vec::new(),
             last_logon: HashMap::new(),
-            next_session: 0,
             fault_draws: FaultDraws::new(config.faults),
             stats: ServerStats::default(),
             opened: None,
@@ -436,8 +455,7 @@ impl JsonVenueServer {
             });
         } else {
             self.stats.order_clients += 1;
-            self.next_session += 1;
-            self.order_clients.push(OrderClient { ws, session: self.next_session, logged_on: false });
+            self.order_clients.push(OrderClient { ws, session: None });
         }
     }
 
@@ -551,7 +569,9 @@ impl JsonVenueServer {
                 self.stats.failed_clients += 1;
             }
             let client = self.order_clients.swap_remove(index);
-            self.venue.end_session(client.session, now);
+            if let Some(session) = client.session {
+                self.venue.end_session(session.id, now);
+            }
         }
         busy
     }
@@ -570,18 +590,15 @@ impl JsonVenueServer {
                 Incoming::Idle => return Ok(Served::Open(taken)),
                 Incoming::Closed => return Ok(Served::Closed),
             };
-            let (session, logged_on) = (client.session, client.logged_on);
-            let outcome = match (&request.call, logged_on) {
-                (Call::Logon(logon), _) => self.logon(logon, now).map(|()| {
-                    self.order_clients[index].logged_on = true;
-                    serde_json::json!({ "apiKey": logon.api_key, "authorizedSince": now })
-                }),
-                (Call::Place(_) | Call::Cancel(_), false) => Err(ApiError::unauthorized()),
-                (Call::Place(place), true) => self.venue.place(session, place, now).map(|id| {
+            let session = client.session.as_ref().map(|s| s.id);
+            let outcome = match (&request.call, session) {
+                (Call::Logon(logon), _) => self.log_on(index, logon, now),
+                (Call::Place(_) | Call::Cancel(_), None) => Err(ApiError::unauthorized()),
+                (Call::Place(place), Some(session)) => self.venue.place(session, place, now).map(|id| {
                     self.stats.orders += 1;
                     serde_json::json!({ "orderId": id, "clientOrderId": place.client_order_id })
                 }),
-                (Call::Cancel(cancel), true) => self
+                (Call::Cancel(cancel), Some(session)) => self
                     .venue
                     .cancel(session, cancel, now)
                     .map(|id| serde_json::json!({ "orderId": id, "clientOrderId": cancel.client_order_id })),
@@ -606,9 +623,46 @@ impl JsonVenueServer {
         Ok(Served::Open(MAX_REQUESTS_PER_TURN))
     }
 
+    /// Logs client `index` on: checks the logon ([`Self::authenticate`]), takes the key over
+    /// (the key's other connection and this one's earlier session end first, so their reports,
+    /// the cancels of their orders included, are in the log), then sends the reports the
+    /// logon resumes from; the answer's result.
+    fn log_on(&mut self, index: usize, logon: &Logon, now: u64) -> Result<serde_json::Value, ApiError> {
+        self.authenticate(logon, now)?;
+        let key = &logon.api_key;
+        for (at, client) in self.order_clients.iter_mut().enumerate() {
+            let holds_key = client.session.as_ref().is_some_and(|s| s.key == *key);
+            if at == index || holds_key {
+                if let Some(session) = client.session.take() {
+                    self.venue.end_session(session.id, now);
+                }
+                if at != index {
+                    // Best effort: the connection is logged off whether or not it hears why.
+                    let _ = client.ws.close(CloseCode::POLICY_VIOLATION, "session taken over by a new logon");
+                }
+            }
+        }
+        let resume = self.venue.resume(key, logon.resume_from)?;
+        let client = &mut self.order_clients[index];
+        for report in self.venue.reports(key, resume.from) {
+            // A failed send shows up as an error on the client's next read.
+            let _ = client.ws.send_text(&OrderChannelMessage::Execution(report.clone()).encode());
+        }
+        let next_sequence = self.venue.next_sequence(key);
+        let id = self.venue.open_session(key);
+        self.order_clients[index].session = Some(OrderSession { id, key: key.clone(), next: next_sequence });
+        let result = LogonResult {
+            api_key: key.clone(),
+            authorized_since: now,
+            resumed: resume.resumed,
+            next_sequence,
+        };
+        Ok(serde_json::to_value(result).expect("a logon's result always serialises"))
+    }
+
     /// Checks a logon: a known key, a valid signature, a timestamp within the receive window
     /// and newer than the key's last logon (so a captured logon cannot be replayed).
-    fn logon(&mut self, logon: &Logon, now: u64) -> Result<(), ApiError> {
+    fn authenticate(&mut self, logon: &Logon, now: u64) -> Result<(), ApiError> {
         let key =
             self.config.api_keys.iter().find(|k| k.key == logon.api_key).ok_or_else(ApiError::unknown_key)?;
         if !logon.signature_is_valid(&key.secret) {
@@ -624,15 +678,17 @@ impl JsonVenueServer {
         Ok(())
     }
 
-    /// Sends the execution reports waiting in the venue to their sessions; whether there were
-    /// any.
+    /// Sends each logged-on client its key's reports made since it was last sent some;
+    /// whether there were any.
     fn send_reports(&mut self) -> bool {
-        let reports = self.venue.take_reports();
-        let any = !reports.is_empty();
-        for (session, report) in reports {
-            if let Some(client) = self.order_clients.iter_mut().find(|c| c.session == session) {
+        let mut any = false;
+        for client in &mut self.order_clients {
+            let Some(session) = client.session.as_mut() else { continue };
+            for report in self.venue.reports(&session.key, session.next) {
                 // A failed send shows up as an error on the client's next read.
-                let _ = client.ws.send_text(&OrderChannelMessage::Execution(report).encode());
+                let _ = client.ws.send_text(&OrderChannelMessage::Execution(report.clone()).encode());
+                session.next = report.sequence + 1;
+                any = true;
             }
         }
         any

@@ -3,12 +3,27 @@
 //! travel as their decimal digits, a cancel request's as the order's followed by `C`; prices
 //! and quantities in FIX's decimal text are our fixed point exactly.
 //!
-//! Venue B starts every session afresh (ResetSeqNumFlag) and cancels a session's orders when
-//! it ends, so after a dropped connection our open orders there are cancelled
-//! ([`crate::gateway::cancelled_on_disconnect`]) and the gateway logs on again.
+//! Venue B keeps our session (its numbers and the messages it sent) for the trading day and
+//! cancels our orders when a connection ends, reporting the cancels into the session. So after
+//! a dropped connection or a restart the gateway logs on again without resetting the numbers
+//! ([`FixGateway::reconnect`], or [`FixGateway::connect`] from the journal) and the venue
+//! replays what we missed, those cancels included: the OMS learns every fill and every cancel
+//! from the venue, once. Our next number survives a crash in a [`FixSessionStore`]; the
+//! venue's next number comes from the journal (every report is journalled with
+//! [`FixGateway::next_sequence`]), so a restarted worker is sent only what it had not
+//! journalled. What we sent before a restart is not kept: asked for it, the gateway gap-fills
+//! (a stale order is never sent again). A venue that answers with a fresh session (it
+//! restarted) replays nothing ([`FixGateway::replays_missed`]): our orders there are then
+//! taken as cancelled ([`crate::gateway::cancelled_on_disconnect`]).
 
+use std::fs::OpenOptions;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use protocols::fix::frame;
@@ -35,6 +50,14 @@ pub enum FixError {
     /// The socket failed or the venue closed it.
     #[error("FIX gateway: {0}")]
     Io(#[from] io::Error),
+    /// The session store could not be opened or mapped.
+    #[error("FIX gateway: session store {path}: {source}")]
+    Store {
+        /// The store's file.
+        path: PathBuf,
+        /// What failed.
+        source: io::Error,
+    },
     /// The session failed (logon refused, a timeout, a peer that lost count).
     #[error("FIX gateway: {0}")]
     Session(#[from] SessionError),
@@ -68,12 +91,100 @@ fn fix_side(side: Side) -> FixSide {
     }
 }
 
+/// The first bytes of a session store.
+const STORE_MAGIC: u64 = u64::from_le_bytes(*b"TRFIXS01");
+/// A session store's size: one page.
+const STORE_LEN: usize = 4096;
+
+/// Where the number of our next FIX message survives a crash of the process: a page-sized
+/// file (next to the journal) mapped shared, holding a magic and the number.
+/// [`FixSessionStore::record`] is a plain memory store, no system call; the page belongs to
+/// the file, so what a killed process stored last is there for the next. A number too high is
+/// harmless (the venue asks for the gap and we gap-fill it); one too low would make the venue
+/// refuse our Logon, so the number is recorded before the bytes it counts leave.
+#[derive(Debug)]
+pub struct FixSessionStore {
+    /// The mapping's first two words: the magic, then the next number (0: none yet).
+    words: NonNull<[AtomicU64; 2]>,
+}
+
+// SAFETY: the mapping belongs to this value alone and is only touched through atomics.
+unsafe impl Send for FixSessionStore {}
+// SAFETY: as for `Send`: shared references reach the mapping only through atomics.
+unsafe impl Sync for FixSessionStore {}
+
+impl FixSessionStore {
+    /// Opens the store at `path`, creating it (mode 0600) if missing; a file that is not a
+    /// store (too short, or without the magic) starts empty.
+    pub fn open(path: &Path) -> Result<Self, FixError> {
+        let failed = |source| FixError::Store { path: path.to_owned(), source };
+        let file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path);
+        let file = file.map_err(failed)?;
+        if file.metadata().map_err(failed)?.len() < STORE_LEN as u64 {
+            file.set_len(STORE_LEN as u64).map_err(failed)?;
+        }
+        let (prot, flags) = (libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED);
+        // SAFETY: a fresh shared mapping of an open descriptor at least STORE_LEN long; the
+        // kernel picks the address. The mapping outlives the descriptor, closed on return.
+        let ptr = unsafe { libc::mmap(std::ptr::null_mut(), STORE_LEN, prot, flags, file.as_raw_fd(), 0) };
+        if ptr == libc::MAP_FAILED {
+            return Err(failed(io::Error::last_os_error()));
+        }
+        let words = NonNull::new(ptr.cast()).ok_or_else(|| failed(io::Error::other("mmap returned null")))?;
+        let store = Self { words };
+        let [magic, next] = store.words();
+        if magic.load(Ordering::Acquire) != STORE_MAGIC {
+            next.store(0, Ordering::Relaxed);
+            magic.store(STORE_MAGIC, Ordering::Release);
+        }
+        Ok(store)
+    }
+
+    fn words(&self) -> &[AtomicU64; 2] {
+        // SAFETY: `words` points at the start of a live, page-aligned, read-write mapping of
+        // STORE_LEN bytes, unmapped only on drop; every access is atomic.
+        unsafe { self.words.as_ref() }
+    }
+
+    /// The number recorded: our next message's, if a session has recorded one.
+    pub fn next_out(&self) -> Option<u64> {
+        Some(self.words()[1].load(Ordering::Relaxed)).filter(|&n| n > 0)
+    }
+
+    /// Records `next_out`, the number our next message will have.
+    pub fn record(&self, next_out: u64) {
+        self.words()[1].store(next_out, Ordering::Relaxed);
+    }
+}
+
+impl Drop for FixSessionStore {
+    fn drop(&mut self) {
+        // SAFETY: the mapping `open` made, of STORE_LEN bytes; nothing refers to it after this.
+        unsafe { libc::munmap(self.words.as_ptr().cast(), STORE_LEN) };
+    }
+}
+
+/// How the gateway logs on to venue B.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixLogin {
+    /// Our SenderCompID (49).
+    pub sender_comp_id: String,
+    /// The venue's CompID (56).
+    pub target_comp_id: String,
+    /// The session store's file ([`FixSessionStore`]), next to the journal.
+    pub store: PathBuf,
+    /// How long to wait for the venue's Logon.
+    pub timeout: Duration,
+}
+
 /// A logged-on FIX order-entry session with venue B.
 #[derive(Debug)]
 pub struct FixGateway {
     stream: TcpStream,
     session: Session,
     config: SessionConfig,
+    store: FixSessionStore,
     addr: SocketAddr,
     timeout: Duration,
     read_buf: Vec<u8>,
@@ -84,31 +195,40 @@ pub struct FixGateway {
 }
 
 impl FixGateway {
-    /// Connects to `addr` and logs on as `sender` to `target`, waiting at most `timeout` for
-    /// the venue's Logon; `symbols` are the symbols this venue lists with their instrument ids.
+    /// Connects to `addr` and logs on as `login` says, waiting at most its timeout for the
+    /// venue's Logon; `symbols` are the symbols this venue lists with their instrument ids.
+    /// `delivered` is the venue's next number the journal has not seen
+    /// ([`crate::journal::delivered`]): with a number in the store, the gateway resumes the
+    /// day's session from there (the venue replays what the journal lacks); with `delivered`
+    /// 0 or an empty store, it starts a fresh session (ResetSeqNumFlag=Y).
     pub fn connect(
         addr: SocketAddr,
-        sender: &str,
-        target: &str,
+        login: &FixLogin,
+        delivered: u64,
         venue: usize,
         symbols: &[(&str, u32)],
-        timeout: Duration,
     ) -> Result<Self, FixError> {
         let config = SessionConfig {
-            sender_comp_id: sender.to_owned(),
-            target_comp_id: target.to_owned(),
+            sender_comp_id: login.sender_comp_id.clone(),
+            target_comp_id: login.target_comp_id.clone(),
             heartbeat_interval_s: 1,
             retention: RETENTION,
         };
+        let store = FixSessionStore::open(&login.store)?;
         let table = SymbolTable::new(symbols.iter().map(|&(name, id)| (name.to_owned(), id)));
-        let stream = TcpStream::connect_timeout(&addr, timeout)?;
-        let session = Session::initiate(config.clone(), realtime_ns());
+        let stream = TcpStream::connect_timeout(&addr, login.timeout)?;
+        let now = realtime_ns();
+        let session = match store.next_out() {
+            Some(next_out) if delivered > 0 => Session::resume(config.clone(), next_out, delivered, now),
+            _ => Session::initiate(config.clone(), now),
+        };
         let mut gateway = Self {
             stream,
             session,
             config,
+            store,
             addr,
-            timeout,
+            timeout: login.timeout,
             read_buf: vec![0; READ_BUFFER],
             filled: 0,
             out: Vec::with_capacity(READ_BUFFER),
@@ -119,14 +239,29 @@ impl FixGateway {
         Ok(gateway)
     }
 
-    /// Connects and logs on again after the connection dropped (a new session: the venue
-    /// cancelled what we had there).
+    /// Connects and logs on again after the connection dropped, resuming the session: the
+    /// venue replays what we missed (the fills, then the cancels of what it had of ours). What
+    /// was queued for the old connection is dropped (its numbers are gap-filled if asked for).
     pub fn reconnect(&mut self) -> Result<(), FixError> {
         self.stream = TcpStream::connect_timeout(&self.addr, self.timeout)?;
-        self.session = Session::initiate(self.config.clone(), realtime_ns());
+        let (next_out, next_in) = (self.session.next_out(), self.session.next_in());
+        self.session = Session::resume(self.config.clone(), next_out, next_in, realtime_ns());
         self.filled = 0;
         self.out.clear();
         self.log_on()
+    }
+
+    /// The venue's next number not yet received: journalled with each report, it is where a
+    /// restarted worker resumes from.
+    pub fn next_sequence(&self) -> u64 {
+        self.session.next_in()
+    }
+
+    /// Whether the venue resumed our session at the last logon, so it replays what we missed
+    /// (the cancels of its cancel-on-disconnect included); false when it answered with a fresh
+    /// session (our orders there are gone, and nothing of them will be reported).
+    pub fn replays_missed(&self) -> bool {
+        self.session.is_resumed()
     }
 
     fn log_on(&mut self) -> Result<(), FixError> {
@@ -174,9 +309,11 @@ impl FixGateway {
         self.flush()
     }
 
-    /// Writes what is queued; what the socket cannot take now stays queued.
+    /// Writes what is queued; what the socket cannot take now stays queued. The store has our
+    /// next number before any byte leaves.
     fn flush(&mut self) -> Result<(), FixError> {
         self.session.drain_output(&mut self.out);
+        self.store.record(self.session.next_out());
         let mut written = 0;
         while written < self.out.len() {
             match self.stream.write(&self.out[written..]) {
@@ -209,8 +346,9 @@ impl FixGateway {
                 *used += len;
                 match self.session.on_frame(&frame, realtime_ns())? {
                     Incoming::App(message) => {
+                        // Returned at once (what the session has to send goes at the next
+                        // flush): a report the session has counted is never lost to an error.
                         if let Some(report) = self.report(&message)? {
-                            self.flush()?;
                             return Ok(Some(report));
                         }
                     }

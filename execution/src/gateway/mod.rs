@@ -182,18 +182,31 @@ impl Gateway {
         Ok(())
     }
 
-    /// The venue's next sequence number not yet received, where the session has one to log on
-    /// again from (OUCH).
+    /// The venue's next sequence number not yet received, to log on again from (each venue
+    /// numbers its messages to us: OUCH's session, FIX's session, venue C's reports).
     pub fn next_sequence(&self) -> Option<u64> {
         match self {
             Gateway::Ouch(g) => Some(g.next_sequence()),
-            Gateway::Fix(_) | Gateway::Json(_) => None,
+            Gateway::Fix(g) => Some(g.next_sequence()),
+            Gateway::Json(g) => Some(g.next_sequence()),
         }
     }
 
     /// Whether the venue cancels our orders when our session drops (so nothing is resent).
     pub fn cancels_on_disconnect(&self) -> bool {
         !matches!(self, Gateway::Ouch(_))
+    }
+
+    /// Whether the venue replays, on this session, what we missed while disconnected or down
+    /// (cancels on disconnect included): OUCH always; FIX and JSON when the venue resumed our
+    /// session at the last logon. Where it does not, our orders on a venue that cancels on
+    /// disconnect are to be taken as cancelled ([`cancelled_on_disconnect`]).
+    pub fn replays_missed(&self) -> bool {
+        match self {
+            Gateway::Ouch(_) => true,
+            Gateway::Fix(g) => g.replays_missed(),
+            Gateway::Json(g) => g.replays_missed(),
+        }
     }
 
     /// Logs on again after the connection dropped.

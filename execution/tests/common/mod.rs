@@ -1,8 +1,10 @@
 //! What the gateway and engine tests share: a simulated venue's server running on a thread of
-//! its own until the test stops it.
+//! its own until the test stops it, and a relay ([`proxy`]) that can hold and cut a connection.
 
 // Each test file uses the part it needs.
 #![allow(dead_code)]
+
+pub mod proxy;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
