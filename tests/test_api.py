@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from shm_layout import (
+    EXECUTION_REPORT,
     MARKET_EVENT,
     TOP_OF_BOOK,
     TRADING_STATE,
@@ -222,9 +223,17 @@ def test_dtypes_mirror_the_rust_records() -> None:
     ]
     assert TOP_OF_BOOK.itemsize == 48 + 2 * 10 * 16
     assert TOP_OF_BOOK["bids"].shape == (10,)
-    assert TYPE_IDS == {"MarketEvent": 1, "TopOfBook": 2, "TradingState": 3}
+    assert {k: TYPE_IDS[k] for k in ("MarketEvent", "TopOfBook", "TradingState")} == {
+        "MarketEvent": 1,
+        "TopOfBook": 2,
+        "TradingState": 3,
+    }
     assert TRADING_STATE.itemsize == 48 and TRADING_STATE.fields is not None
     assert [TRADING_STATE.fields[f][1] for f in ("instrument_id", "state", "reason")] == [40, 44, 45]
+    assert TYPE_IDS["ExecutionReport"] == 4
+    assert EXECUTION_REPORT.itemsize == 112 and EXECUTION_REPORT.fields is not None
+    offsets = [EXECUTION_REPORT.fields[f][1] for f in ("instrument_id", "kind", "order_id", "realized_pnl")]
+    assert offsets == [40, 46, 48, 104]
 
 
 def test_a_queue_message_can_be_viewed_in_place_until_it_is_committed(name: str) -> None:
