@@ -20,12 +20,13 @@ use crate::journal::{Entry, JournalError, Writer};
 use crate::metrics::{Counter, EngineMetrics};
 use crate::oms::{Oms, Replacement, Report};
 use crate::order_state::OrderState;
+use crate::reconnect::Reconnection;
 use crate::reports_out::{report_record, ReportsOut};
 use crate::strategy::{Action, MarketMaker, Top, MAX_VENUES};
 use crate::strategy_link::{BookUpdate, LoopEnd, StrategyEvent, StrategyRequest};
 
-/// Turns between reconnection attempts of a venue whose gateway failed.
-const RECONNECT_EVERY: u64 = 1 << 16;
+/// How long after a failed attempt to log on to a venue again, nanoseconds.
+const RETRY_AFTER_NS: u64 = 500_000_000;
 
 /// One symbol the engine trades: its instrument id, the venues that list it, its market maker.
 #[derive(Debug)]
@@ -83,6 +84,10 @@ pub struct Engine {
     turns: u64,
     /// Venues whose gateway failed, waiting to reconnect.
     down: [bool; MAX_VENUES],
+    /// Each down venue's gateway while it logs on again off the loop.
+    reconnecting: Vec<Option<Reconnection>>,
+    /// When each down venue may be tried again (monotonic nanoseconds).
+    retry_at_ns: [u64; MAX_VENUES],
     /// The orders a halt or kill is cancelling this turn (reused).
     sweep: Vec<u64>,
 }
@@ -96,6 +101,10 @@ pub enum EngineError {
     /// Shared memory could not be read.
     #[error(transparent)]
     Shm(#[from] shm_layout::ShmError),
+    /// A venue's gateway was lost while logging on again (its thread could not start, or
+    /// panicked): the worker stops, to be restarted from its journal.
+    #[error("venue {0}'s gateway was lost while logging on again")]
+    Reconnect(usize),
 }
 
 impl Engine {
@@ -129,6 +138,8 @@ impl Engine {
             killed: false,
             turns: 0,
             down: [false; MAX_VENUES],
+            reconnecting: (0..venues).map(|_| None).collect(),
+            retry_at_ns: [0; MAX_VENUES],
             sweep: Vec::with_capacity(256),
         }
     }
@@ -193,15 +204,13 @@ impl Engine {
         let mut busy = false;
         for venue in 0..self.wiring.gateways.len() {
             if self.down[venue] {
-                if self.turns % RECONNECT_EVERY == 0 {
-                    self.reconnect(venue)?;
-                }
+                busy |= self.tend_reconnection(venue)?;
                 continue;
             }
             let (taken, lost) = self.take_venue_reports(venue)?;
             busy |= taken;
             if lost {
-                self.lost(venue)?;
+                self.lost(venue);
             }
         }
         Ok(busy)
@@ -634,11 +643,12 @@ impl Engine {
         self.ticks.clear();
     }
 
-    /// `venue`'s connection dropped: the engine logs on again now (resuming the session, so
-    /// the venue replays what we missed), or later.
-    fn lost(&mut self, venue: usize) -> Result<(), EngineError> {
+    /// `venue`'s connection dropped: the engine logs on again, off the loop, resuming the
+    /// session so the venue replays what we missed.
+    fn lost(&mut self, venue: usize) {
         self.metrics.add(Counter::Disconnects, 1);
-        self.reconnect(venue)
+        self.down[venue] = true;
+        self.retry_at_ns[venue] = 0;
     }
 
     /// Takes over from a previous worker, once every gateway has logged on: what each venue
@@ -660,9 +670,7 @@ impl Engine {
         let Some(gateway) = self.wiring.gateways[venue].as_ref() else { return Ok(()) };
         let replays = gateway.replays_missed();
         if self.take_venue_reports(venue)?.1 {
-            // Lost again at once: the next reconnection tries again.
-            self.metrics.add(Counter::Disconnects, 1);
-            self.down[venue] = true;
+            self.lost(venue); // lost again at once
             return Ok(());
         }
         if replays {
@@ -683,8 +691,6 @@ impl Engine {
             self.journal.append(&Entry::Report(report))?;
             if let Some(order) = self.oms.order(report.id).copied() {
                 self.report_out(venue, report.report, &order, None);
-            }
-            if let Some(order) = self.oms.order(report.id).copied() {
                 self.tell_strategy(venue, &order, report.report);
             }
             self.gate.done(venue, instrument, report.id);
@@ -694,14 +700,42 @@ impl Engine {
         Ok(())
     }
 
-    /// Logs on to `venue` again; on failure it stays down (its orders are still taken as
-    /// working: the venue may resume the session and replay what happened to them).
-    fn reconnect(&mut self, venue: usize) -> Result<(), EngineError> {
-        let Some(gateway) = self.wiring.gateways[venue].as_mut() else { return Ok(()) };
-        self.down[venue] = gateway.reconnect().is_err();
-        if self.down[venue] {
-            return Ok(());
+    /// Moves a down venue's reconnection on: starts an attempt off the loop when it is time,
+    /// takes the gateway back when the attempt is over; whether the venue is back.
+    fn tend_reconnection(&mut self, venue: usize) -> Result<bool, EngineError> {
+        match self.reconnecting[venue].take() {
+            Some(attempt) if !attempt.is_done() => {
+                self.reconnecting[venue] = Some(attempt);
+                Ok(false)
+            }
+            Some(attempt) => {
+                let (gateway, logged_on) = attempt.finish().ok_or(EngineError::Reconnect(venue))?;
+                self.wiring.gateways[venue] = Some(gateway);
+                if !logged_on {
+                    // Its orders are still taken as working: the venue may resume the session
+                    // and replay what happened to them.
+                    self.retry_at_ns[venue] = monotonic_ns() + RETRY_AFTER_NS;
+                    return Ok(false);
+                }
+                self.back_up(venue)?;
+                Ok(true)
+            }
+            None if monotonic_ns() >= self.retry_at_ns[venue] => {
+                if let Some(gateway) = self.wiring.gateways[venue].take() {
+                    let attempt = Reconnection::start(gateway).map_err(|_| EngineError::Reconnect(venue))?;
+                    self.reconnecting[venue] = Some(attempt);
+                }
+                Ok(false)
+            }
+            None => Ok(false),
         }
+    }
+
+    /// `venue` logged on again: what it may not have seen goes again (OUCH), what it replays
+    /// is applied.
+    fn back_up(&mut self, venue: usize) -> Result<(), EngineError> {
+        self.down[venue] = false;
+        let Some(gateway) = self.wiring.gateways[venue].as_mut() else { return Ok(()) };
         if !gateway.cancels_on_disconnect() {
             // OUCH replays what we missed; what the venue may not have seen goes again (it
             // ignores a token it has). Venues that cancel on disconnect free an ended order's

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod oms;
 pub mod order_state;
 pub mod positions;
+pub mod reconnect;
 pub mod reports_out;
 pub mod strategy;
 pub mod strategy_link;

@@ -3,11 +3,13 @@
 //! through the gate; a moved book replaces them; a halt pulls them; a kill cancels everything;
 //! every step is journalled and timed.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 mod common;
 
+use common::proxy::Proxy;
 use common::Venue;
 use execution::engine::{Engine, SymbolBook, Wiring};
 use execution::gateway::ouch::OuchGateway;
@@ -177,7 +179,7 @@ fn journal_named(tag: &str) -> PathBuf {
 /// An engine trading AAPL on venue A over `market`'s segments: quoted by `maker`, or by the
 /// strategy at the other end of `strategy`.
 fn engine_on(
-    venue: &Venue,
+    venue: SocketAddr,
     market: &Market,
     journal_path: &Path,
     maker: Option<MarketMaker>,
@@ -190,7 +192,7 @@ fn engine_on(
         session: String::new(),
         timing: Timing { heartbeat_interval: Duration::from_millis(50), timeout: Duration::from_secs(2) },
     };
-    let gateway = OuchGateway::connect(venue.addr, &config, 1, 0, &[("AAPL", AAPL)], "TRKR").unwrap();
+    let gateway = OuchGateway::connect(venue, &config, 1, 0, &[("AAPL", AAPL)], "TRKR").unwrap();
     let options = SegmentOptions { replace_stale: true, ..SegmentOptions::default() };
     let wiring = Wiring {
         gateways: vec![Some(Gateway::Ouch(gateway))],
@@ -226,7 +228,7 @@ fn quotes_reach_the_venue_follow_the_book_are_pulled_on_a_halt_and_cancelled_on_
     let reports_name = format!("{}.reports", market.names[2]);
     let options = SegmentOptions { replace_stale: true, ..SegmentOptions::default() };
     let reports = queue::Writer::create(&reports_name, 1 << 10, REPORT_SIZE, &options).unwrap();
-    let mut engine = engine_on(&venue, &market, &journal_path, Some(maker()), None, Some(reports));
+    let mut engine = engine_on(venue.addr, &market, &journal_path, Some(maker()), None, Some(reports));
 
     turn_until(&mut engine, "both quotes are accepted", |e| {
         e.oms().open_orders().filter(|o| o.state == OrderState::New).count() == 2
@@ -325,7 +327,7 @@ fn a_linked_strategy_hears_books_and_its_orders_news_and_its_orders_pass_the_gat
     market.book(18_999, 19_001);
     let (loop_end, strategy) = link(64);
     let journal_path = journal_named("linked");
-    let mut engine = engine_on(&venue, &market, &journal_path, None, Some(loop_end), None);
+    let mut engine = engine_on(venue.addr, &market, &journal_path, None, Some(loop_end), None);
 
     let heard = hear_until(&mut engine, &strategy, "a book", |e| matches!(e, StrategyEvent::Book(_)));
     let StrategyEvent::Book(book) = heard[0] else { panic!("{heard:?}") };
@@ -369,5 +371,44 @@ fn a_linked_strategy_hears_books_and_its_orders_news_and_its_orders_pass_the_gat
     let report = EngineReport::read(&market.names[2]).unwrap();
     assert_eq!(report.linked_tick_to_trade.count, 1, "the linked strategy's order is timed apart");
     assert_eq!(report.tick_to_trade.count, 0);
+    venue.stop();
+}
+
+#[test]
+fn a_venue_slow_to_log_on_again_does_not_hold_the_loop_and_quoting_resumes_once_it_answers() {
+    let venue = Venue::ouch(
+        &[("ALICE", "pw-a")],
+        Timing { heartbeat_interval: Duration::from_millis(50), timeout: Duration::from_secs(2) },
+        None,
+    );
+    let proxy = Proxy::start(venue.addr);
+    let mut market = Market::new("slow");
+    market.book(18_999, 19_001);
+    let journal_path = journal_named("slow");
+    let mut engine = engine_on(proxy.addr, &market, &journal_path, Some(maker()), None, None);
+    turn_until(&mut engine, "both quotes are accepted", |e| {
+        e.oms().open_orders().filter(|o| o.state == OrderState::New).count() == 2
+    });
+
+    proxy.cut();
+    proxy.hold(true); // the venue's answer to our next logon waits in the relay
+    let mut longest = Duration::ZERO;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(400) {
+        let turn = Instant::now();
+        engine.turn().unwrap();
+        longest = longest.max(turn.elapsed());
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    assert!(longest < Duration::from_millis(250), "a turn took {longest:?} while the venue did not answer");
+    assert_eq!(EngineReport::read(&market.names[2]).unwrap().get(Counter::Disconnects), 1);
+
+    proxy.hold(false);
+    market.book(19_009, 19_011);
+    turn_until(&mut engine, "the quotes follow the book once the venue is back", |e| {
+        open_quotes(e) == [(Side::Buy, 19_008, OrderState::New), (Side::Sell, 19_012, OrderState::New)]
+    });
+    drop(engine);
+    proxy.stop();
     venue.stop();
 }
