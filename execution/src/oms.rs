@@ -3,7 +3,7 @@
 //! report that does not fit the order (an unknown id, an illegal transition, a fill larger than
 //! what is open) is refused with the reason and changes nothing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use risk::{NewOrder, Side};
 
@@ -116,6 +116,9 @@ pub enum OmsError {
 #[derive(Debug)]
 pub struct Oms {
     orders: HashMap<u64, Order>,
+    /// The ids of the orders not yet in a final state, so walking the working orders never
+    /// walks the whole day.
+    working: HashSet<u64>,
     /// The original order of each pending replacement, by the replacement's id.
     replacing: HashMap<u64, u64>,
     index: Vec<Option<usize>>,
@@ -134,6 +137,7 @@ impl Oms {
         }
         Self {
             orders: HashMap::with_capacity(capacity),
+            working: HashSet::with_capacity(capacity / 4 + 1),
             replacing: HashMap::with_capacity(capacity / 8 + 1),
             index,
             venues,
@@ -165,6 +169,7 @@ impl Oms {
             return Err(OmsError::DuplicateOrder(order.id));
         }
         self.orders.insert(order.id, record);
+        self.working.insert(order.id);
         Ok(())
     }
 
@@ -196,6 +201,9 @@ impl Oms {
             } else {
                 OrderState::PartiallyFilled
             };
+            if record.state.is_final() {
+                self.working.remove(&order.id);
+            }
         }
         Ok(&self.orders[&order.id])
     }
@@ -269,6 +277,9 @@ impl Oms {
             replacement: None,
             ..order
         };
+        if !state.is_final() {
+            self.working.insert(replacement.id);
+        }
         Ok(self.orders.entry(replacement.id).or_insert(successor))
     }
 
@@ -284,6 +295,9 @@ impl Oms {
             .map_err(|transition| OmsError::Illegal { id, transition })?;
         change(order);
         order.state = state;
+        if state.is_final() {
+            self.working.remove(&id);
+        }
         Ok(order)
     }
 
@@ -300,7 +314,7 @@ impl Oms {
 
     /// The orders that may still rest on a venue (not in a final state).
     pub fn open_orders(&self) -> impl Iterator<Item = &Order> {
-        self.orders.values().filter(|o| o.state.is_working())
+        self.working.iter().filter_map(|id| self.orders.get(id))
     }
 
     /// The position `order` is part of: its symbol's on its venue.

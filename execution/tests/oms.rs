@@ -236,6 +236,12 @@ proptest! {
             prop_assert!(order.filled <= order.quantity);
             prop_assert_eq!(order.filled, filled);
             prop_assert_eq!(oms.positions().symbol(0).quantity, filled);
+            // The working orders are exactly the orders not in a final state.
+            let working: Vec<u64> = oms.open_orders().map(|o| o.id).collect();
+            let expected: Vec<u64> = [1].into_iter().chain(100..200).filter(|i| oms.order(*i).is_some_and(|o| o.state.is_working())).collect();
+            let mut sorted = working.clone();
+            sorted.sort_unstable();
+            prop_assert_eq!(sorted, expected);
         }
     }
 }
