@@ -12,7 +12,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use risk::{Gate, MarketView, NewOrder, Replace, TradingView};
-use shm_layout::records::{trading_state, Layout, TopOfBook, TradingStateRecord, FLAG_STALE};
+use shm_layout::records::{
+    trading_state, ExecutionReportRecord, Layout, TopOfBook, TradingStateRecord, FLAG_STALE,
+};
 use shm_layout::{monotonic_ns, queue, realtime_ns, slots, ShmResult};
 
 use crate::gateway::{self, cancelled_on_disconnect, resend_pending, Gateway, OrderEntry, VenueReport};
@@ -21,7 +23,7 @@ use crate::metrics::{Counter, EngineMetrics};
 use crate::oms::{Oms, Replacement, Report};
 use crate::order_state::OrderState;
 use crate::reconnect::Reconnection;
-use crate::reports_out::{report_record, ReportsOut};
+use crate::reports_out::{applied_record, ReportsOut};
 use crate::strategy::{Action, MarketMaker, Top, MAX_VENUES};
 use crate::strategy_link::{BookUpdate, LoopEnd, StrategyEvent, StrategyRequest};
 
@@ -256,13 +258,7 @@ impl Engine {
             None => Entry::Report(*report),
         })?;
         let Some(order) = self.oms.order(id).copied() else { return Ok(()) };
-        let successor = match report.report {
-            Report::Replaced => {
-                before.and_then(|o| o.replacement).and_then(|r| self.oms.order(r.id).copied())
-            }
-            _ => None,
-        };
-        self.report_out(venue, report.report, &order, successor.as_ref());
+        self.report_out(report.report, id, before.as_ref());
         let symbol = self.symbol_of(order.instrument);
         match report.report {
             Report::Fill { quantity, .. } => {
@@ -398,16 +394,20 @@ impl Engine {
         Ok(busy)
     }
 
-    /// Sends the record of `report`, applied to `order`, to the risk worker's queue.
-    fn report_out(
-        &mut self,
-        venue: usize,
-        report: Report,
-        order: &crate::Order,
-        successor: Option<&crate::Order>,
-    ) {
-        let position = self.oms.position_of(order);
-        self.reports.push(report_record(venue, report, order, successor, position, realtime_ns()));
+    /// Sends the record of `report`, just applied to order `id` (which was `before` it), to
+    /// the risk worker's queue.
+    fn report_out(&mut self, report: Report, id: u64, before: Option<&crate::Order>) {
+        if let Some(record) = applied_record(&self.oms, report, id, before, realtime_ns()) {
+            self.reports.push(record);
+        }
+    }
+
+    /// Queues records of reports the journal holds but the risk worker's queue never got (a
+    /// worker that died between the two), before anything new.
+    pub fn report_missed(&mut self, records: impl IntoIterator<Item = ExecutionReportRecord>) {
+        for record in records {
+            self.reports.push(record);
+        }
     }
 
     fn symbol_of(&self, instrument: u32) -> Option<usize> {
@@ -690,7 +690,7 @@ impl Engine {
         for (instrument, report) in ended {
             self.journal.append(&Entry::Report(report))?;
             if let Some(order) = self.oms.order(report.id).copied() {
-                self.report_out(venue, report.report, &order, None);
+                self.report_out(report.report, report.id, None);
                 self.tell_strategy(venue, &order, report.report);
             }
             self.gate.done(venue, instrument, report.id);

@@ -22,7 +22,7 @@ use std::sync::atomic::{compiler_fence, Ordering};
 use risk::{NewOrder, Side};
 
 use crate::gateway::{self, VenueReport};
-use crate::oms::{Oms, OmsError, Replacement, Report};
+use crate::oms::{Oms, OmsError, Order, Replacement, Report};
 
 /// The first bytes of a journal.
 pub const MAGIC: &[u8; 8] = b"TRJRNL01";
@@ -284,6 +284,16 @@ pub fn read(path: &Path) -> Result<Contents, JournalError> {
 /// Rebuilds `oms` from `entries`: the orders, their states and our positions as the journal
 /// left them.
 pub fn rebuild(oms: &mut Oms, entries: &[Entry]) -> Result<(), OmsError> {
+    rebuild_seeing_reports(oms, entries, |_, _, _, _| {})
+}
+
+/// [`rebuild`], showing `seen` each report once applied: the OMS after it, the report, the
+/// order it is about and that order as it was before it.
+pub fn rebuild_seeing_reports(
+    oms: &mut Oms,
+    entries: &[Entry],
+    mut seen: impl FnMut(&Oms, Report, u64, Option<&Order>),
+) -> Result<(), OmsError> {
     for entry in entries {
         match entry {
             Entry::Sent(order) => oms.sent(order)?,
@@ -293,7 +303,12 @@ pub fn rebuild(oms: &mut Oms, entries: &[Entry]) -> Result<(), OmsError> {
             Entry::ReplaceRequested(id, replacement) => {
                 oms.replace_requested(*id, *replacement)?;
             }
-            Entry::Report(report) | Entry::Sequenced(report, ..) => gateway::apply(oms, report)?,
+            Entry::Report(report) | Entry::Sequenced(report, ..) => {
+                let id = oms.original_of(report.id).unwrap_or(report.id);
+                let before = oms.order(id).copied();
+                gateway::apply(oms, report)?;
+                seen(oms, report.report, id, before.as_ref());
+            }
         }
     }
     Ok(())

@@ -14,12 +14,29 @@ use shm_layout::records::{
 };
 use shm_layout::{realtime_ns, ShmResult};
 
-use crate::oms::{Order, Report};
+use crate::oms::{Oms, Order, Report};
 use crate::order_state::OrderState;
 use crate::positions::Position;
 
 /// Reports the backlog has room for before it grows.
 const BACKLOG_CAPACITY: usize = 1 << 12;
+
+/// The record of `report` on order `id` (which was `before` it), just applied to `oms`;
+/// received at `receive_ns`. `None` if `oms` does not hold the order.
+pub fn applied_record(
+    oms: &Oms,
+    report: Report,
+    id: u64,
+    before: Option<&Order>,
+    receive_ns: u64,
+) -> Option<ExecutionReportRecord> {
+    let order = oms.order(id)?;
+    let successor = match report {
+        Report::Replaced => before.and_then(|o| o.replacement).and_then(|r| oms.order(r.id)),
+        _ => None,
+    };
+    Some(report_record(order.venue, report, order, successor, oms.position_of(order), receive_ns))
+}
 
 /// The record of `report` on `venue`, applied to `order` (its state after; for a replace
 /// done, `successor` is the replacement), leaving `position` on the symbol and venue;

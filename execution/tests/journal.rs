@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 use execution::gateway::VenueReport;
 use execution::journal::{self, Entry, JournalError, Writer};
 use execution::oms::{Replacement, Report};
+use execution::reports_out::applied_record;
 use execution::{Oms, OrderState};
 use risk::{NewOrder, Side};
+use shm_layout::records::report_kind;
 
 const ONE: i64 = 1_000_000_000;
 
@@ -126,4 +128,35 @@ fn an_append_a_kill_stopped_before_its_length_is_the_end_and_is_cut_off() {
     drop(writer); // no sync: a process that dies leaves what it appended in the page cache
     let again = journal::read(&path).unwrap();
     assert_eq!((again.entries.len(), again.torn), (day().len() + 1, 0));
+}
+
+#[test]
+fn rebuilding_shows_each_report_once_with_the_records_the_loop_sent_for_them() {
+    let path = path("seen");
+    write(&path, &day());
+    let entries = journal::read(&path).unwrap().entries;
+    // What the loop sent, report by report, as it applied them.
+    let mut live = Oms::new(&[1], 3, 16);
+    let mut sent = Vec::new();
+    for entry in &entries {
+        match entry {
+            Entry::Report(report) | Entry::Sequenced(report, ..) => {
+                let id = live.original_of(report.id).unwrap_or(report.id);
+                let before = live.order(id).copied();
+                execution::gateway::apply(&mut live, report).unwrap();
+                sent.extend(applied_record(&live, report.report, id, before.as_ref(), 0));
+            }
+            other => journal::rebuild(&mut live, std::slice::from_ref(other)).unwrap(),
+        }
+    }
+    let mut rebuilt = Oms::new(&[1], 3, 16);
+    let mut seen = Vec::new();
+    journal::rebuild_seeing_reports(&mut rebuilt, &entries, |oms, report, id, before| {
+        seen.extend(applied_record(oms, report, id, before, 0));
+    })
+    .unwrap();
+    assert_eq!(seen.len(), 7, "one record for each report in the day");
+    assert_eq!(seen, sent);
+    let replaced = seen.iter().find(|r| r.kind == report_kind::REPLACED).unwrap();
+    assert_eq!((replaced.order_id, replaced.replacement_id, replaced.position), (1, 3, 4 * ONE));
 }

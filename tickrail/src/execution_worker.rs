@@ -14,7 +14,7 @@ use execution::gateway::Gateway;
 use execution::journal::{self, Writer};
 use execution::metrics::{Counter, EngineMetrics, EngineReport};
 use execution::oms::Report;
-use execution::reports_out::kind_code;
+use execution::reports_out::{applied_record, kind_code};
 use execution::strategy::{MarketMaker, MarketMakerConfig, MAX_VENUES};
 use execution::strategy_link::{self, LinkError, StrategyEnd, StrategyEvent, StrategyRequest};
 use execution::Oms;
@@ -261,8 +261,19 @@ impl PyExecutionWorker {
         let mut oms = Oms::new(&instruments, venues.len(), OMS_CAPACITY);
         let (journal, contents) =
             Writer::open(&journal_path, JOURNAL_GROWTH).map_err(|e| PyOSError::new_err(e.to_string()))?;
-        journal::rebuild(&mut oms, &contents.entries)
-            .map_err(|e| PyValueError::new_err(format!("the journal: {e}")))?;
+        let reports_queue = reports.map(attach_reports).transpose()?;
+        // The queue holds every report the journal holds: what it never got (a worker that
+        // died between the two, or a queue new to a day that carries on) goes first.
+        let published = reports_queue.as_ref().map_or(u64::MAX, queue::Writer::next_seq);
+        let mut missed = Vec::new();
+        let mut count = 0u64;
+        journal::rebuild_seeing_reports(&mut oms, &contents.entries, |oms, report, id, before| {
+            if count >= published {
+                missed.extend(applied_record(oms, report, id, before, 0));
+            }
+            count += 1;
+        })
+        .map_err(|e| PyValueError::new_err(format!("the journal: {e}")))?;
         restore(&mut gate, &oms, &instruments, venues.len())?;
         let last_id = contents
             .entries
@@ -333,7 +344,7 @@ impl PyExecutionWorker {
             gateways,
             books,
             trading: slots::Reader::open(trading).py()?,
-            reports: reports.map(attach_reports).transpose()?,
+            reports: reports_queue,
             strategy: None,
             symbols: makers,
             max_book_age_ns: portfolio.max_book_age_ms * 1_000_000,
@@ -346,6 +357,7 @@ impl PyExecutionWorker {
         };
         let wiring = Wiring { strategy: loop_end, ..wiring };
         let mut engine = Engine::new(wiring, gate, oms, journal, engine_metrics, last_id);
+        engine.report_missed(missed);
         // A venue that cancels on disconnect ended our orders there when the last worker went.
         engine.take_over().map_err(|e| PyOSError::new_err(e.to_string()))?;
         Ok(Self { metrics: metrics.to_owned(), spin, worker: Worker::Ready(engine), strategy })
