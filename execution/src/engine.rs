@@ -533,29 +533,28 @@ impl Engine {
     ) -> Result<Option<risk::Reject>, EngineError> {
         match action {
             Action::New(order) => {
-                let trading = self.trading_view(order.instrument)?;
-                match self.gate.check_new(&order, &self.market(order.venue), &trading, realtime_ns()) {
-                    Ok(()) => {
-                        if self.oms.sent(&order).is_err() {
-                            // An id the OMS holds already (adopted from a venue's replay): the
-                            // order is not sent, so nothing goes out twice under one id.
-                            self.metrics.add(Counter::SendFailures, 1);
-                            self.gate.done(order.venue, order.instrument, order.id);
-                            self.order_done(Some(symbol), order.id);
-                            return Ok(Some(risk::Reject::DuplicateOrderId));
-                        }
-                        self.journal.append(&Entry::Sent(order))?;
-                        self.send(order.venue, |g| g.send_new(&order));
-                        self.metrics.add(Counter::Orders, 1);
-                        self.ticks.push((tick_ns, linked));
-                    }
-                    Err(reason) => {
-                        self.metrics.add(Counter::GateRejections, 1);
-                        self.metrics.rejected(reason);
-                        self.order_done(Some(symbol), order.id);
-                        return Ok(Some(reason));
-                    }
+                if let Err(reason) = self.judge(&order)? {
+                    self.refused(symbol, order.id, reason);
+                    return Ok(Some(reason));
                 }
+                return self.dispatch(symbol, &order, tick_ns, linked);
+            }
+            Action::Arbitrage { buy, sell } => {
+                // Both legs pass, or neither goes out: one leg alone is a position, not an
+                // arbitrage.
+                let judged = match self.judge(&buy)? {
+                    Ok(()) => {
+                        self.judge(&sell)?.inspect_err(|_| self.gate.done(buy.venue, buy.instrument, buy.id))
+                    }
+                    refused => refused,
+                };
+                if let Err(reason) = judged {
+                    self.refused(symbol, buy.id, reason);
+                    self.order_done(Some(symbol), sell.id);
+                    return Ok(Some(reason));
+                }
+                self.dispatch(symbol, &buy, tick_ns, linked)?;
+                self.dispatch(symbol, &sell, tick_ns, linked)?;
             }
             Action::Replace { original, order } => {
                 let trading = self.trading_view(order.instrument)?;
@@ -584,6 +583,42 @@ impl Engine {
             }
             Action::Cancel { id, .. } => self.cancel(id)?,
         }
+        Ok(None)
+    }
+
+    /// Passes `order` through the gate (which counts it as working if it passes).
+    fn judge(&mut self, order: &NewOrder) -> Result<Result<(), risk::Reject>, EngineError> {
+        let trading = self.trading_view(order.instrument)?;
+        Ok(self.gate.check_new(order, &self.market(order.venue), &trading, realtime_ns()))
+    }
+
+    /// The gate refused order `id` of `symbol`: counted, and forgotten by whoever placed it.
+    fn refused(&mut self, symbol: usize, id: u64, reason: risk::Reject) {
+        self.metrics.add(Counter::GateRejections, 1);
+        self.metrics.rejected(reason);
+        self.order_done(Some(symbol), id);
+    }
+
+    /// Sends `order`, which the gate passed: into the OMS and the journal, then to its venue.
+    fn dispatch(
+        &mut self,
+        symbol: usize,
+        order: &NewOrder,
+        tick_ns: u64,
+        linked: bool,
+    ) -> Result<Option<risk::Reject>, EngineError> {
+        if self.oms.sent(order).is_err() {
+            // An id the OMS holds already (adopted from a venue's replay): the order is not
+            // sent, so nothing goes out twice under one id.
+            self.metrics.add(Counter::SendFailures, 1);
+            self.gate.done(order.venue, order.instrument, order.id);
+            self.order_done(Some(symbol), order.id);
+            return Ok(Some(risk::Reject::DuplicateOrderId));
+        }
+        self.journal.append(&Entry::Sent(*order))?;
+        self.send(order.venue, |g| g.send_new(order));
+        self.metrics.add(Counter::Orders, 1);
+        self.ticks.push((tick_ns, linked));
         Ok(None)
     }
 

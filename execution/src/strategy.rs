@@ -86,6 +86,13 @@ pub enum Action {
         /// What it becomes.
         order: NewOrder,
     },
+    /// Take an arbitrage: both legs, judged together (neither goes out unless both pass).
+    Arbitrage {
+        /// The leg that buys where the ask is low.
+        buy: NewOrder,
+        /// The leg that sells where the bid is high.
+        sell: NewOrder,
+    },
     /// Cancel order `id` (on `venue`).
     Cancel {
         /// The order's id.
@@ -308,19 +315,14 @@ impl MarketMaker {
         {
             return;
         }
-        let legs = [(buy_at, Side::Buy, tops[buy_at].ask), (sell_at, Side::Sell, tops[sell_at].bid)];
-        for (leg, (venue, side, price)) in legs.into_iter().enumerate() {
+        let mut leg = |at: usize, venue: usize, side: Side, price: i64| {
             *next_id += 1;
-            self.legs[leg] = Some(*next_id);
-            actions.push(Action::New(NewOrder {
-                id: *next_id,
-                venue,
-                instrument: self.instrument,
-                side,
-                price,
-                quantity,
-            }));
-        }
+            self.legs[at] = Some(*next_id);
+            NewOrder { id: *next_id, venue, instrument: self.instrument, side, price, quantity }
+        };
+        let buy = leg(0, buy_at, Side::Buy, tops[buy_at].ask);
+        let sell = leg(1, sell_at, Side::Sell, tops[sell_at].bid);
+        actions.push(Action::Arbitrage { buy, sell });
     }
 
     /// The venue accepted order `id` (or replaced a quote by it): its quote may now be moved

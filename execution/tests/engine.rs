@@ -128,7 +128,8 @@ fn limits() -> Limits {
     }
 }
 
-fn maker() -> MarketMaker {
+/// A market maker for AAPL on `venues` venues.
+fn maker_on(venues: usize) -> MarketMaker {
     let config = MarketMakerConfig {
         tick: CENT,
         lot: 100 * ONE,
@@ -145,7 +146,7 @@ fn maker() -> MarketMaker {
         max_position: 1_000 * ONE,
         max_venue_position: 1_000 * ONE,
     };
-    MarketMaker::new(AAPL, 1, config)
+    MarketMaker::new(AAPL, venues, config)
 }
 
 /// Turns the engine until `done` holds (at most 5 s).
@@ -228,7 +229,7 @@ fn quotes_reach_the_venue_follow_the_book_are_pulled_on_a_halt_and_cancelled_on_
     let reports_name = format!("{}.reports", market.names[2]);
     let options = SegmentOptions { replace_stale: true, ..SegmentOptions::default() };
     let reports = queue::Writer::create(&reports_name, 1 << 10, REPORT_SIZE, &options).unwrap();
-    let mut engine = engine_on(venue.addr, &market, &journal_path, Some(maker()), None, Some(reports));
+    let mut engine = engine_on(venue.addr, &market, &journal_path, Some(maker_on(1)), None, Some(reports));
 
     turn_until(&mut engine, "both quotes are accepted", |e| {
         e.oms().open_orders().filter(|o| o.state == OrderState::New).count() == 2
@@ -385,7 +386,7 @@ fn a_venue_slow_to_log_on_again_does_not_hold_the_loop_and_quoting_resumes_once_
     let mut market = Market::new("slow");
     market.book(18_999, 19_001);
     let journal_path = journal_named("slow");
-    let mut engine = engine_on(proxy.addr, &market, &journal_path, Some(maker()), None, None);
+    let mut engine = engine_on(proxy.addr, &market, &journal_path, Some(maker_on(1)), None, None);
     turn_until(&mut engine, "both quotes are accepted", |e| {
         e.oms().open_orders().filter(|o| o.state == OrderState::New).count() == 2
     });
@@ -411,4 +412,67 @@ fn a_venue_slow_to_log_on_again_does_not_hold_the_loop_and_quoting_resumes_once_
     drop(engine);
     proxy.stop();
     venue.stop();
+}
+
+#[test]
+fn an_arbitrage_goes_out_with_both_legs_or_not_at_all() {
+    let timing = Timing { heartbeat_interval: Duration::from_millis(50), timeout: Duration::from_secs(2) };
+    let venues =
+        [Venue::ouch(&[("ALICE", "pw-a")], timing, None), Venue::ouch(&[("ALICE", "pw-a")], timing, None)];
+    let mut markets = [Market::new("arb-0"), Market::new("arb-1")];
+    markets[0].book(18_999, 19_001);
+    markets[1].book(18_999, 19_001);
+    let config =
+        ClientConfig { username: "ALICE".into(), password: "pw-a".into(), session: String::new(), timing };
+    let gateways = venues
+        .iter()
+        .enumerate()
+        .map(|(at, v)| {
+            Some(Gateway::Ouch(
+                OuchGateway::connect(v.addr, &config, 1, at, &[("AAPL", AAPL)], "TRKR").unwrap(),
+            ))
+        })
+        .collect();
+    let wiring = Wiring {
+        gateways,
+        books: markets.iter().map(|m| Some(slots::Reader::open(&m.names[0]).unwrap())).collect(),
+        trading: slots::Reader::open(&markets[0].names[1]).unwrap(),
+        reports: None,
+        strategy: None,
+        symbols: vec![SymbolBook { instrument: AAPL, listed: [true, true, false], maker: Some(maker_on(2)) }],
+        max_book_age_ns: 5_000_000_000,
+    };
+    // Room for the four quotes and one more order in all: an arbitrage's first leg fits, its
+    // second does not.
+    let mut limits = limits();
+    limits.venues = 2;
+    limits.portfolio.max_working_orders = 5;
+    let options = SegmentOptions { replace_stale: true, ..SegmentOptions::default() };
+    let metrics = EngineMetrics::create(&markets[0].names[2], &options).unwrap();
+    let (journal, _) = Writer::open(&journal_named("arb"), 1 << 16).unwrap();
+    let gate = Gate::new(limits, realtime_ns()).unwrap();
+    let mut engine = Engine::new(wiring, gate, Oms::new(&[AAPL], 2, 256), journal, metrics, 0);
+    turn_until(&mut engine, "four quotes are accepted", |e| {
+        e.oms().open_orders().filter(|o| o.state == OrderState::New).count() == 4
+    });
+
+    markets[1].book(19_010, 19_012); // venue 1 bids 190.10, venue 0 offers at 190.01
+    let deadline = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < deadline {
+        engine.turn().unwrap();
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let report = EngineReport::read(&markets[0].names[2]).unwrap();
+    let refused = report.rejections.iter().find(|(r, _)| *r == risk::Reject::TooManyWorkingOrders).unwrap().1;
+    assert!(refused >= 1, "the second leg was refused: {report:?}");
+    let at_the_touch =
+        |o: &&execution::Order| o.side == Side::Buy && o.venue == 0 && o.price == 19_001 * CENT;
+    assert_eq!(
+        engine.oms().open_orders().filter(at_the_touch).count(),
+        0,
+        "the first leg did not go out alone"
+    );
+    assert!(engine.oms().open_orders().count() <= 4);
+    drop(engine);
+    venues.into_iter().for_each(Venue::stop);
 }

@@ -45,14 +45,26 @@ fn run(mm: &mut MarketMaker, tops: &[Top], position: i64, next_id: &mut u64) -> 
     for action in &actions {
         match action {
             Action::New(order) | Action::Replace { order, .. } => mm.order_live(order.id),
+            Action::Arbitrage { buy, sell } => {
+                mm.order_live(buy.id);
+                mm.order_live(sell.id);
+            }
             Action::Cancel { .. } => {}
         }
     }
     actions
 }
 
+/// The new orders, an arbitrage's legs included (buy first).
 fn news(actions: &[Action]) -> Vec<NewOrder> {
-    actions.iter().filter_map(|a| if let Action::New(o) = a { Some(*o) } else { None }).collect()
+    actions
+        .iter()
+        .flat_map(|a| match a {
+            Action::New(o) => vec![*o],
+            Action::Arbitrage { buy, sell } => vec![*buy, *sell],
+            _ => Vec::new(),
+        })
+        .collect()
 }
 
 #[test]
