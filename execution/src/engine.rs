@@ -90,6 +90,9 @@ pub struct Engine {
     reconnecting: Vec<Option<Reconnection>>,
     /// When each down venue may be tried again (monotonic nanoseconds).
     retry_at_ns: [u64; MAX_VENUES],
+    /// Orders a previous worker left working, which no strategy here manages: cancelled as
+    /// soon as they can be.
+    orphans: Vec<u64>,
     /// The orders a halt or kill is cancelling this turn (reused).
     sweep: Vec<u64>,
 }
@@ -142,6 +145,7 @@ impl Engine {
             down: [false; MAX_VENUES],
             reconnecting: (0..venues).map(|_| None).collect(),
             retry_at_ns: [0; MAX_VENUES],
+            orphans: Vec::new(),
             sweep: Vec::with_capacity(256),
         }
     }
@@ -170,6 +174,7 @@ impl Engine {
     pub fn turn(&mut self) -> Result<bool, EngineError> {
         self.turns += 1;
         let mut busy = self.take_reports()?;
+        busy |= self.pull_orphans()?;
         busy |= self.take_strategy_requests()?;
         let trading = self.trading_view(0)?;
         match trading.global {
@@ -693,7 +698,31 @@ impl Engine {
         for venue in 0..self.wiring.gateways.len() {
             self.session_recovered(venue)?;
         }
+        // What is still working was placed by strategies that died with the last worker.
+        self.orphans.extend(self.oms.open_orders().map(|o| o.id));
         Ok(())
+    }
+
+    /// Cancels the orphans that can be cancelled now and forgets those that are over;
+    /// whether it cancelled one.
+    fn pull_orphans(&mut self) -> Result<bool, EngineError> {
+        let mut busy = false;
+        let mut at = 0;
+        while at < self.orphans.len() {
+            let id = self.orphans[at];
+            match self.oms.order(id).map(|o| o.state) {
+                Some(OrderState::New | OrderState::PartiallyFilled) => {
+                    self.cancel(id)?;
+                    busy = true;
+                    at += 1;
+                }
+                Some(state) if state.is_working() => at += 1,
+                _ => {
+                    self.orphans.swap_remove(at);
+                }
+            }
+        }
+        Ok(busy)
     }
 
     /// `venue`'s session is up again (in this process or a restarted one): what the venue

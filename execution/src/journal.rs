@@ -249,6 +249,21 @@ pub fn delivered(entries: &[Entry], venue: usize) -> u64 {
         .unwrap_or(1)
 }
 
+/// The highest client order id `entries` name (0 if none): new ids start after it, so none
+/// is ever used twice in a day (an order adopted from a venue's replay included).
+pub fn last_id(entries: &[Entry]) -> u64 {
+    entries
+        .iter()
+        .map(|e| match e {
+            Entry::Sent(o) => o.id,
+            Entry::CancelRequested(id) => *id,
+            Entry::ReplaceRequested(id, r) => (*id).max(r.id),
+            Entry::Report(r) | Entry::Sequenced(r, ..) => r.id.max(r.order.map_or(0, |o| o.id)),
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// Reads the journal at `path`: every whole entry, and whether a last one was cut short.
 pub fn read(path: &Path) -> Result<Contents, JournalError> {
     let io = |source| JournalError::Io { path: path.to_owned(), source };

@@ -177,8 +177,9 @@ fn journal_named(tag: &str) -> PathBuf {
     path
 }
 
-/// An engine trading AAPL on venue A over `market`'s segments: quoted by `maker`, or by the
-/// strategy at the other end of `strategy`.
+/// An engine trading AAPL on venue A over `market`'s segments, quoted by `maker` or by the
+/// strategy at the other end of `strategy`, taking over from what the journal at
+/// `journal_path` holds, as the worker does.
 fn engine_on(
     venue: SocketAddr,
     market: &Market,
@@ -193,7 +194,11 @@ fn engine_on(
         session: String::new(),
         timing: Timing { heartbeat_interval: Duration::from_millis(50), timeout: Duration::from_secs(2) },
     };
-    let gateway = OuchGateway::connect(venue, &config, 1, 0, &[("AAPL", AAPL)], "TRKR").unwrap();
+    let (journal, contents) = Writer::open(journal_path, 1 << 16).unwrap();
+    let mut oms = Oms::new(&[AAPL], 1, 256);
+    journal::rebuild(&mut oms, &contents.entries).unwrap();
+    let delivered = journal::delivered(&contents.entries, 0);
+    let gateway = OuchGateway::connect(venue, &config, delivered, 0, &[("AAPL", AAPL)], "TRKR").unwrap();
     let options = SegmentOptions { replace_stale: true, ..SegmentOptions::default() };
     let wiring = Wiring {
         gateways: vec![Some(Gateway::Ouch(gateway))],
@@ -204,16 +209,41 @@ fn engine_on(
         symbols: vec![SymbolBook { instrument: AAPL, listed: [true, false, false], maker }],
         max_book_age_ns: 5_000_000_000,
     };
-    let metrics = EngineMetrics::create(&market.names[2], &options).unwrap();
-    let (journal, _) = Writer::open(journal_path, 1 << 16).unwrap();
-    Engine::new(
-        wiring,
-        Gate::new(limits(), realtime_ns()).unwrap(),
-        Oms::new(&[AAPL], 1, 256),
-        journal,
-        metrics,
-        0,
-    )
+    // A restarted engine carries on its predecessor's metrics, as the worker does.
+    let metrics = EngineMetrics::attach(&market.names[2])
+        .or_else(|_| EngineMetrics::create(&market.names[2], &options))
+        .unwrap();
+    let gate = Gate::new(limits(), realtime_ns()).unwrap();
+    let mut engine = Engine::new(wiring, gate, oms, journal, metrics, journal::last_id(&contents.entries));
+    engine.take_over().unwrap();
+    engine
+}
+
+#[test]
+fn a_restarted_engine_pulls_the_quotes_its_predecessor_left_working_and_quotes_anew() {
+    let venue = Venue::ouch(
+        &[("ALICE", "pw-a")],
+        Timing { heartbeat_interval: Duration::from_millis(50), timeout: Duration::from_secs(2) },
+        None,
+    );
+    let mut market = Market::new("orphans");
+    market.book(18_999, 19_001);
+    let journal_path = journal_named("orphans");
+    let mut first = engine_on(venue.addr, &market, &journal_path, Some(maker_on(1)), None, None);
+    turn_until(&mut first, "both quotes are accepted", |e| {
+        e.oms().open_orders().filter(|o| o.state == OrderState::New).count() == 2
+    });
+    let left: Vec<u64> = first.oms().open_orders().map(|o| o.id).collect();
+    drop(first); // dies with its quotes working at venue A, which keeps them
+
+    let mut second = engine_on(venue.addr, &market, &journal_path, Some(maker_on(1)), None, None);
+    turn_until(&mut second, "the old quotes are cancelled and two new ones work", |e| {
+        left.iter().all(|id| e.oms().order(*id).is_some_and(|o| o.state == OrderState::Canceled))
+            && e.oms().open_orders().filter(|o| o.state == OrderState::New).count() == 2
+    });
+    assert!(second.oms().open_orders().all(|o| !left.contains(&o.id)));
+    drop(second);
+    venue.stop();
 }
 
 #[test]

@@ -275,20 +275,7 @@ impl PyExecutionWorker {
         })
         .map_err(|e| PyValueError::new_err(format!("the journal: {e}")))?;
         restore(&mut gate, &oms, &instruments, venues.len())?;
-        let last_id = contents
-            .entries
-            .iter()
-            .map(|e| match e {
-                journal::Entry::Sent(o) => o.id,
-                journal::Entry::CancelRequested(id) => *id,
-                journal::Entry::ReplaceRequested(id, r) => (*id).max(r.id),
-                // An order adopted from a venue's replay has an id too: never reused.
-                journal::Entry::Report(r) | journal::Entry::Sequenced(r, ..) => {
-                    r.id.max(r.order.map_or(0, |o| o.id))
-                }
-            })
-            .max()
-            .unwrap_or(0);
+        let last_id = journal::last_id(&contents.entries);
         let books = venues
             .iter()
             .map(|v| slots::Reader::open(&v.books).map(Some))
