@@ -90,6 +90,9 @@ pub struct Engine {
     reconnecting: Vec<Option<Reconnection>>,
     /// When each down venue may be tried again (monotonic nanoseconds).
     retry_at_ns: [u64; MAX_VENUES],
+    /// Venues that cancel on disconnect, logged on again and replaying what we missed: nothing
+    /// new goes to them until the replay is done.
+    replaying: [bool; MAX_VENUES],
     /// Orders a previous worker left working, which no strategy here manages: cancelled as
     /// soon as they can be.
     orphans: Vec<u64>,
@@ -146,6 +149,7 @@ impl Engine {
             reconnecting: (0..venues).map(|_| None).collect(),
             retry_at_ns: [0; MAX_VENUES],
             orphans: Vec::new(),
+            replaying: [false; MAX_VENUES],
             sweep: Vec::with_capacity(256),
         }
     }
@@ -218,6 +222,13 @@ impl Engine {
             busy |= taken;
             if lost {
                 self.lost(venue);
+            } else if self.replaying[venue]
+                && self.wiring.gateways[venue].as_ref().is_some_and(Gateway::replay_done)
+            {
+                // Every order of the last session the venue knew of is over by its replay;
+                // what is still pending was never seen (or its refusal not kept): it is over.
+                self.replaying[venue] = false;
+                self.session_ended(venue)?;
             }
         }
         Ok(busy)
@@ -491,7 +502,8 @@ impl Engine {
             for venue in 0..venues {
                 let top = &mut self.tops[venue];
                 *top = Top::default();
-                let listed = self.wiring.symbols[s].listed[venue] && !self.down[venue];
+                let listed =
+                    self.wiring.symbols[s].listed[venue] && !self.down[venue] && !self.replaying[venue];
                 let Some(reader) = self.wiring.books[venue].as_ref().filter(|_| listed) else { continue };
                 let Some(version) =
                     reader.read(u64::from(self.wiring.symbols[s].instrument), &mut self.record)?
@@ -737,10 +749,12 @@ impl Engine {
             self.lost(venue); // lost again at once
             return Ok(());
         }
-        if replays {
-            return Ok(());
+        if !replays {
+            return self.session_ended(venue);
         }
-        self.session_ended(venue)
+        self.replaying[venue] =
+            self.wiring.gateways[venue].as_ref().is_some_and(Gateway::cancels_on_disconnect);
+        Ok(())
     }
 
     /// `venue`'s session ended and will not be resumed: where the venue cancels on

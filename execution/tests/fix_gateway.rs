@@ -3,7 +3,9 @@
 //! fills and the cancels of its cancel-on-disconnect, each once; an execution worker that dies
 //! with orders open, restarted from its journal and its session store, learns from the replay
 //! what it never read, and ends holding the venue's positions and open orders; and a venue
-//! that restarted answers a resume with a fresh session, which the gateway reports.
+//! that restarted answers a resume with a fresh session, which the gateway reports; and an
+//! engine resumed on venue B takes an order the venue never saw as rejected once the replay
+//! is done.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver};
@@ -13,12 +15,16 @@ mod common;
 
 use common::proxy::Proxy;
 use common::Venue;
+use execution::engine::{Engine, Wiring};
 use execution::gateway::fix::{FixGateway, FixLogin};
-use execution::gateway::{apply, OrderEntry, VenueReport};
+use execution::gateway::{apply, Gateway, OrderEntry, VenueReport};
 use execution::journal::{self, Entry, Writer};
+use execution::metrics::EngineMetrics;
 use execution::oms::{Replacement, Report};
 use execution::{Oms, OrderState};
-use risk::{NewOrder, Side};
+use risk::{Gate, Limits, NewOrder, PortfolioLimits, Side};
+use shm_layout::records::TradingStateRecord;
+use shm_layout::{realtime_ns, slots, SegmentOptions};
 use venues::fix_server::{FixVenueConfig, FixVenueServer};
 use venues::flow::{MarketSpec, VenueSpec};
 use venues::matching::OutsideLedger;
@@ -310,4 +316,64 @@ fn a_venue_that_restarted_answers_a_resume_with_a_fresh_session() {
     let accepted = next_report(&mut trader);
     assert_eq!((accepted.id, accepted.report), (2, Report::Accepted));
     second.stop();
+}
+
+#[test]
+fn a_resumed_engine_takes_an_order_the_venue_never_saw_as_rejected_once_the_replay_is_done() {
+    let (venue, _) = start_venue();
+    let dir = scratch("never-seen");
+    // A first worker logs on and goes: the venue parks its session.
+    drop(connect(venue.addr, "TRKRN", &dir, 0));
+    // Its journal says it sent order 5, which never reached the venue.
+    let journal_path = dir.join("execution.journal");
+    let (mut journal, _) = Writer::open(&journal_path, 4096).unwrap();
+    journal.append(&Entry::Sent(order(5, Side::Buy, 420, 100))).unwrap();
+    drop(journal);
+
+    let (journal, contents) = Writer::open(&journal_path, 4096).unwrap();
+    let mut oms = Oms::new(&[1, MSFT, 3], 3, 64);
+    journal::rebuild(&mut oms, &contents.entries).unwrap();
+    let gateway = connect(venue.addr, "TRKRN", &dir, journal::delivered(&contents.entries, VENUE));
+    assert!(gateway.replays_missed(), "the venue resumed the parked session");
+    let trading_name = format!("/tickrail-fix-never-seen-{}.trading", std::process::id());
+    let options = SegmentOptions { replace_stale: true, ..SegmentOptions::default() };
+    let _trading =
+        slots::Writer::create(&trading_name, 4, std::mem::size_of::<TradingStateRecord>() as u32, &options)
+            .unwrap();
+    let wiring = Wiring {
+        gateways: vec![None, Some(Gateway::Fix(gateway)), None],
+        books: vec![None, None, None],
+        trading: slots::Reader::open(&trading_name).unwrap(),
+        reports: None,
+        strategy: None,
+        symbols: Vec::new(),
+        max_book_age_ns: 1_000_000_000,
+    };
+    let limits = Limits {
+        symbols: Vec::new(),
+        portfolio: PortfolioLimits {
+            max_gross_notional: 0,
+            max_net_notional: 0,
+            max_working_orders: 0,
+            max_risk_heartbeat_age_ns: 0,
+        },
+        venues: 3,
+        max_working_per_venue_symbol: 1,
+    };
+    let metrics_name = format!("/tickrail-fix-never-seen-{}.metrics", std::process::id());
+    let metrics = EngineMetrics::create(&metrics_name, &options).unwrap();
+    let gate = Gate::new(limits, realtime_ns()).unwrap();
+    let mut engine = Engine::new(wiring, gate, oms, journal, metrics, journal::last_id(&contents.entries));
+    engine.take_over().unwrap();
+    let deadline = Instant::now() + WAIT;
+    while engine.oms().order(5).map(|o| o.state) != Some(OrderState::Rejected) {
+        assert!(Instant::now() < deadline, "order 5 is still {:?}", engine.oms().order(5));
+        engine.turn().unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    drop(engine);
+    for name in [&trading_name, &metrics_name] {
+        shm_layout::unlink(name).unwrap();
+    }
+    venue.stop();
 }

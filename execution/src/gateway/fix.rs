@@ -264,6 +264,11 @@ impl FixGateway {
         self.session.is_resumed()
     }
 
+    /// Whether everything the venue replays after our logon has come (no gap is open).
+    pub fn replay_done(&self) -> bool {
+        !self.session.is_gap_open()
+    }
+
     fn log_on(&mut self) -> Result<(), FixError> {
         self.stream.set_nodelay(true)?;
         self.stream.set_nonblocking(true)?;

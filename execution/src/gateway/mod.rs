@@ -209,6 +209,15 @@ impl Gateway {
         }
     }
 
+    /// Whether what the venue replays after our logon has all come: FIX once the gap its
+    /// logon opened is filled; OUCH and JSON replay within the logon itself.
+    pub fn replay_done(&self) -> bool {
+        match self {
+            Gateway::Fix(g) => g.replay_done(),
+            Gateway::Ouch(_) | Gateway::Json(_) => true,
+        }
+    }
+
     /// Logs on again after the connection dropped.
     pub fn reconnect(&mut self) -> Result<(), GatewayError> {
         match self {
