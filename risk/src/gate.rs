@@ -223,6 +223,17 @@ impl Gate {
         Ok(())
     }
 
+    /// Takes on a working order whose replace was pending when the journal ended, as the gate
+    /// holds a replace it passed: as the `replacement` (its open quantity), answering to the
+    /// `original` id too, so a fill, the venue's replace or its refusal finds it either way.
+    pub fn restore_replacing(&mut self, original: u64, replacement: &NewOrder) -> Result<(), Reject> {
+        self.restore_working(&NewOrder { id: original, ..*replacement })?;
+        let slot = self.slot(replacement.venue, replacement.instrument)?;
+        self.own[slot.table].replace(original, replacement.id, replacement.price, replacement.quantity);
+        self.last_id = self.last_id.max(replacement.id);
+        Ok(())
+    }
+
     /// Takes on a position held on `venue` in `instrument` (signed; a restarted worker
     /// restoring what its journal holds).
     pub fn restore_position(&mut self, venue: usize, instrument: u32, quantity: i64) -> Result<(), Reject> {

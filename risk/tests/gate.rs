@@ -393,3 +393,27 @@ fn limits_that_cannot_work_are_refused_by_name() {
     none.venues = 0;
     assert!(Gate::new(none, 0).is_err());
 }
+
+#[test]
+fn a_replace_pending_over_a_restart_is_restored_as_the_replacement_answering_to_both_ids() {
+    let mut orders = gate();
+    let original = orders.order(0, Side::Buy, 99 * ONE, 300 * ONE);
+    let replacement = NewOrder { id: original.id + 1, price: 98 * ONE, quantity: 200 * ONE, ..original };
+    orders.gate.restore_replacing(original.id, &replacement).unwrap();
+    orders.next_id = replacement.id;
+    assert_eq!(orders.gate.exposure().venue(0, 0).worst_long(), 200 * ONE, "counted as the replacement");
+    orders.gate.filled(0, AAPL, original.id, 50 * ONE); // a fill of the original before the venue acted
+    assert_eq!(
+        orders.gate.exposure().venue(0, 0).worst_long(),
+        200 * ONE,
+        "filled, still open in the worst case"
+    );
+    orders.gate.done(0, AAPL, replacement.id);
+    assert_eq!(orders.gate.exposure().venue(0, 0).worst_long(), 50 * ONE, "only the fill is left");
+    let reused = NewOrder { id: replacement.id, ..orders.order(0, Side::Buy, 98 * ONE, 100 * ONE) };
+    assert_eq!(
+        orders.gate.check_new(&reused, &market(), &TradingView::ACTIVE, NOW),
+        Err(Reject::DuplicateOrderId),
+        "the replacement's id is never used again"
+    );
+}

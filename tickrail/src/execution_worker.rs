@@ -204,7 +204,15 @@ fn restore(gate: &mut Gate, oms: &Oms, instruments: &[u32], venues: usize) -> Py
             price: order.price,
             quantity: order.open(),
         };
-        gate.restore_working(&working).map_err(|r| refused(format!("order {}", order.id), r))?;
+        let restored = match order.replacement {
+            // A replace was pending: held as the replacement, as the gate held it.
+            Some(r) => gate.restore_replacing(
+                order.id,
+                &risk::NewOrder { id: r.id, price: r.price, quantity: r.quantity - order.filled, ..working },
+            ),
+            None => gate.restore_working(&working),
+        };
+        restored.map_err(|r| refused(format!("order {}", order.id), r))?;
     }
     for (symbol, &instrument) in instruments.iter().enumerate() {
         for venue in 0..venues {
