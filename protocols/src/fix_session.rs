@@ -53,7 +53,8 @@ pub struct SessionConfig {
     pub target_comp_id: String,
     /// HeartBtInt (108) in seconds; an acceptor takes the initiator's.
     pub heartbeat_interval_s: u32,
-    /// How many sent messages are kept for resends.
+    /// How many sent messages are kept for resends. 0 keeps none and copies none: every
+    /// resend is gap-filled (an order-entry client that never sends an order late).
     pub retention: usize,
 }
 
@@ -393,7 +394,8 @@ impl Session {
         encode_header(&mut self.writer, body.msg_type(), &header);
         encode_body(&mut self.writer, body);
         let bytes = self.writer.finish();
-        let stored = if is_admin(body.msg_type().as_bytes()) { None } else { Some(bytes.to_vec()) };
+        let keep = self.config.retention > 0 && !is_admin(body.msg_type().as_bytes());
+        let stored = keep.then(|| bytes.to_vec());
         self.store.push_back(stored);
         if self.store.len() > self.config.retention.max(1) {
             self.store.pop_front();
@@ -628,7 +630,7 @@ impl Session {
         if begin > last {
             return Ok(());
         }
-        if begin < self.store_first && !self.gap_fill_unkept {
+        if begin < self.store_first && !self.gap_fill_unkept && self.config.retention > 0 {
             let error = SessionError::ResendBeyondRetention { begin, oldest: self.store_first };
             return Err(self.fail(error, now_ns));
         }
@@ -1011,6 +1013,24 @@ mod tests {
         client.on_timer(T0 + S).unwrap();
         let out = texts(&output(&mut client));
         assert!(out.iter().any(|m| m.contains("|35=2|") && m.contains("|7=2|")), "{out:?}");
+    }
+
+    #[test]
+    fn a_session_that_keeps_nothing_gap_fills_every_resend() {
+        let mut venue = Session::accept(config("VENUEB", "FEED"), T0);
+        let mut client = Session::initiate(SessionConfig { retention: 0, ..config("FEED", "VENUEB") }, T0);
+        deliver(&output(&mut client), &mut venue, T0);
+        deliver(&output(&mut venue), &mut client, T0);
+        for label in ["a", "b", "c"] {
+            client.send(&app(label), T0);
+        }
+        output(&mut client); // lost on the way
+        venue.send_admin(&Body::ResendRequest { begin_seq_no: 2, end_seq_no: 0 }, T0);
+        deliver(&output(&mut venue), &mut client, T0);
+        let said = texts(&output(&mut client));
+        assert_eq!(said.len(), 1, "one gap fill, no order again: {said:?}");
+        assert!(said[0].contains("|35=4|") && said[0].contains("|34=2|") && said[0].contains("|123=Y|36=5|"));
+        assert_eq!((client.counters().resent, client.state()), (0, State::Active));
     }
 
     #[test]

@@ -41,8 +41,10 @@ use crate::oms::{Order, Replacement, Report};
 
 /// The read buffer's size: far more than one message.
 const READ_BUFFER: usize = 64 << 10;
-/// Sent messages kept for the venue's resend requests.
-const RETENTION: usize = 4096;
+/// Sent messages kept for the venue's resend requests: none. A resend is gap-filled (an order
+/// is never sent late; one the venue never saw is resolved once its replay is done), and
+/// sending copies nothing.
+const RETENTION: usize = 0;
 
 /// Why the gateway could not send, or could not read the venue.
 #[derive(Debug, thiserror::Error)]
