@@ -2,14 +2,17 @@
 every order, the time from the feed's receive timestamp of the tick that caused it to the moment
 its bytes were handed to the socket (the execution worker's HDR histogram), in two scenarios:
 
-* ``intrinsic``: venue A alone at about 10k ITCH messages/s, its feed pinned to one core and the
-  execution worker (spinning) to the other;
+* ``intrinsic``: venue A alone at about 10k ITCH messages/s, its feed pinned to one core at
+  SCHED_FIFO 20 and blocking on its socket (the venue and everything else run there while it
+  waits, and it takes the core back the moment a packet comes), the execution worker pinned to
+  the other at SCHED_FIFO 10, yielding between turns (where the priorities are refused, the
+  supervisor's ``placed`` events say so and the workers run unprioritised);
 * ``load``: the three venues at 100k actions/s each, their feeds and the execution worker on
   whatever cores the kernel gives them;
 * ``python``: as ``intrinsic``, but SPY is left to the example Python strategy
-  (:class:`execution.examples.Joiner`, on the worker's main thread) and the loop yields rather
-  than spins, so the Python thread shares its core: the Python path's tick-to-trade
-  (``python``) beside the Rust market maker's in the same run, for the Python path's extra cost.
+  (:class:`execution.examples.Joiner`, on the worker's main thread, which shares the loop's
+  core): the Python path's tick-to-trade (``python``) beside the Rust market maker's in the
+  same run, for the Python path's extra cost.
 
 It also runs ``exec-bench`` (``bench/exec_rs``) for the gate's own cost per order and the OUCH
 gateway's throughput. ``--json`` prints::
@@ -45,11 +48,10 @@ def _config(scenario: str, name: str, journal: Path) -> str:
     cores = sorted(os.sched_getaffinity(0))
     if scenario in ("intrinsic", "python"):
         feed_core, execution_core = cores[0], cores[-1]
-        spin = "true" if scenario == "intrinsic" else "false"
         text = (
             f'[instance]\nname = "{name}"\n[venues.a]\nprotocol = "itch"\nrate = 9000\n'
-            f'[feeds.a]\nvenue = "a"\ncore = {feed_core}\nwait = "spin"\n'
-            f'[execution]\ncore = {execution_core}\nspin = {spin}\njournal = "{journal}"\n'
+            f'[feeds.a]\nvenue = "a"\ncore = {feed_core}\nwait = "yield"\npriority = 20\n'
+            f'[execution]\ncore = {execution_core}\nspin = false\npriority = 10\njournal = "{journal}"\n'
         )
         if scenario == "python":
             text += '[execution.python]\nstrategy = "execution.examples:Joiner"\nsymbols = ["SPY"]\n'
