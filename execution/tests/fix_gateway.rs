@@ -129,6 +129,7 @@ impl Books {
         self.oms.sent(order).unwrap();
         self.journal.append(&Entry::Sent(*order)).unwrap();
         gateway.send_new(order).unwrap();
+        gateway.flush().unwrap();
     }
 
     fn take(&mut self, gateway: &FixGateway, report: VenueReport) {
@@ -161,11 +162,13 @@ fn an_orders_life_reaches_the_oms_with_fills_a_replace_and_a_cancel() {
     let buy = order(1, Side::Buy, 400, 200);
     oms.sent(&buy).unwrap();
     trader.send_new(&buy).unwrap();
+    trader.flush().unwrap();
     let accepted = next_report(&mut trader);
     assert_eq!((accepted.id, accepted.report), (1, Report::Accepted));
     apply(&mut oms, &accepted).unwrap();
 
     other.send_new(&order(1, Side::Sell, 400, 80)).unwrap();
+    other.flush().unwrap();
     let fill = next_report(&mut trader);
     assert_eq!(fill.report, Report::Fill { quantity: 80 * ONE, price: 400 * ONE });
     apply(&mut oms, &fill).unwrap();
@@ -174,6 +177,7 @@ fn an_orders_life_reaches_the_oms_with_fills_a_replace_and_a_cancel() {
     let replacement = Replacement { id: 2, price: 399 * ONE, quantity: 150 * ONE };
     let original = *oms.replace_requested(1, replacement).unwrap();
     trader.send_replace(&original, &replacement).unwrap();
+    trader.flush().unwrap();
     let replaced = next_report(&mut trader);
     assert_eq!((replaced.id, replaced.report), (1, Report::Replaced));
     apply(&mut oms, &replaced).unwrap();
@@ -185,6 +189,7 @@ fn an_orders_life_reaches_the_oms_with_fills_a_replace_and_a_cancel() {
 
     let cancelling = *oms.cancel_requested(2).unwrap();
     trader.send_cancel(&cancelling).unwrap();
+    trader.flush().unwrap();
     apply(&mut oms, &next_report(&mut trader)).unwrap();
     assert_eq!(oms.order(2).unwrap().state, OrderState::Canceled);
     venue.stop();
@@ -202,6 +207,7 @@ fn a_connection_that_dies_with_fills_in_flight_resumes_and_gets_the_fills_and_ea
         let bid = order(id, Side::Buy, price, 100);
         oms.sent(&bid).unwrap();
         trader.send_new(&bid).unwrap();
+        trader.flush().unwrap();
         apply(&mut oms, &next_report(&mut trader)).unwrap();
     }
 
@@ -209,6 +215,7 @@ fn a_connection_that_dies_with_fills_in_flight_resumes_and_gets_the_fills_and_ea
     // with them in flight, and the venue cancels what is left of our orders.
     proxy.hold(true);
     other.send_new(&order(1, Side::Sell, 398, 150)).unwrap();
+    other.flush().unwrap();
     // The seller hearing of both trades shows the venue has sent ours.
     reports_until(&mut other, |theirs| fills(theirs).len() == 2);
     proxy.cut();
@@ -258,12 +265,14 @@ fn a_worker_that_dies_with_orders_open_restarted_from_its_journal_holds_the_venu
         books.take(&trader, report);
     }
     other.send_new(&order(1, Side::Sell, 400, 60)).unwrap();
+    other.flush().unwrap();
     let fill = next_report(&mut trader);
     books.take(&trader, fill);
 
     // The venue fills us again; the worker is killed before it reads the fill (which the
     // venue has sent: the seller has heard of the trade).
     other.send_new(&order(2, Side::Sell, 399, 70)).unwrap();
+    other.flush().unwrap();
     reports_until(&mut other, |theirs| fills(theirs).iter().any(|&(id, _)| id == 2));
     drop(trader);
     drop(books);
@@ -303,6 +312,7 @@ fn a_venue_that_restarted_answers_a_resume_with_a_fresh_session() {
     let (first, _) = start_venue();
     let mut trader = connect(first.addr, "TRADER", &dir, 0);
     trader.send_new(&order(1, Side::Buy, 400, 100)).unwrap();
+    trader.flush().unwrap();
     let accepted = next_report(&mut trader);
     let delivered = trader.next_sequence();
     drop(trader);
@@ -313,6 +323,7 @@ fn a_venue_that_restarted_answers_a_resume_with_a_fresh_session() {
     let mut trader = connect(second.addr, "TRADER", &dir, delivered);
     assert!(!trader.replays_missed(), "nothing of the old session is left to replay");
     trader.send_new(&order(2, Side::Buy, 400, 100)).unwrap();
+    trader.flush().unwrap();
     let accepted = next_report(&mut trader);
     assert_eq!((accepted.id, accepted.report), (2, Report::Accepted));
     second.stop();

@@ -106,10 +106,12 @@ fn an_orders_life_reaches_the_oms_and_refusals_name_the_order() {
     let buy = order(1, Side::Buy, 10_000, 300); // far below the market: it rests
     oms.sent(&buy).unwrap();
     desk.send_new(&buy).unwrap();
+    desk.flush().unwrap();
     apply(&mut oms, &next_report(&mut desk)).unwrap();
     assert_eq!(oms.order(1).unwrap().state, OrderState::New);
 
     other.send_new(&order(1, Side::Sell, 10_000, 100)).unwrap();
+    other.flush().unwrap();
     let fill = next_report(&mut desk);
     assert_eq!(fill.report, Report::Fill { quantity: 100 * ONE, price: 100 * ONE });
     apply(&mut oms, &fill).unwrap();
@@ -117,13 +119,16 @@ fn an_orders_life_reaches_the_oms_and_refusals_name_the_order() {
 
     let cancelling = *oms.cancel_requested(1).unwrap();
     desk.send_cancel(&cancelling).unwrap();
+    desk.flush().unwrap();
     apply(&mut oms, &next_report(&mut desk)).unwrap();
     assert_eq!(oms.order(1).unwrap().state, OrderState::Canceled);
     desk.send_cancel(&cancelling).unwrap();
+    desk.flush().unwrap();
     assert_eq!(next_report(&mut desk), VenueReport { id: 1, report: Report::CancelRejected, order: None });
 
     let zero = NewOrder { price: 0, ..order(2, Side::Buy, 0, 100) };
     desk.send_new(&zero).unwrap();
+    desk.flush().unwrap();
     assert_eq!(next_report(&mut desk), VenueReport { id: 2, report: Report::Rejected, order: None });
     let replace = Replacement { id: 3, price: ONE, quantity: ONE };
     assert!(matches!(desk.send_replace(&cancelling, &replace), Err(JsonError::NoReplace(1))));
@@ -139,6 +144,7 @@ fn a_dropped_session_cancels_our_orders_at_the_venue_and_the_oms_says_so() {
         let buy = order(id, Side::Buy, cents, 100);
         oms.sent(&buy).unwrap();
         desk.send_new(&buy).unwrap();
+        desk.flush().unwrap();
         apply(&mut oms, &next_report(&mut desk)).unwrap();
     }
     drop(desk);
@@ -149,6 +155,7 @@ fn a_dropped_session_cancels_our_orders_at_the_venue_and_the_oms_says_so() {
     let mut other = desk_2(&venue);
     std::thread::sleep(Duration::from_millis(200)); // the venue sees our old session end
     other.send_new(&order(1, Side::Sell, 9_900, 100)).unwrap();
+    other.flush().unwrap();
     assert_eq!(next_report(&mut other).report, Report::Accepted);
     let until = Instant::now() + Duration::from_millis(200);
     while Instant::now() < until {
@@ -200,6 +207,7 @@ fn a_connection_dropped_while_fills_are_in_flight_recovers_the_fills_and_the_can
         let buy = order(id, Side::Buy, cents, 200);
         oms.sent(&buy).unwrap();
         desk.send_new(&buy).unwrap();
+        desk.flush().unwrap();
         apply(&mut oms, &next_report(&mut desk)).unwrap();
     }
     assert_eq!(desk.next_sequence(), 4, "three reports delivered");
@@ -207,6 +215,7 @@ fn a_connection_dropped_while_fills_are_in_flight_recovers_the_fills_and_the_can
     // Another desk's sell takes all of order 1 and half of order 2; our reports of it are sent
     // to our connection, which drops (the gateway connects anew) before we read them.
     other.send_new(&order(1, Side::Sell, 9_990, 300)).unwrap();
+    other.flush().unwrap();
     await_fill(&mut other);
     desk.reconnect().unwrap();
 
@@ -253,12 +262,14 @@ fn a_worker_killed_with_orders_open_is_restarted_from_its_journal_with_the_venue
         oms.sent(&buy).unwrap();
         journal.append(&Entry::Sent(buy)).unwrap();
         desk.send_new(&buy).unwrap();
+        desk.flush().unwrap();
         let report = next_report(&mut desk);
         applied(&mut oms, &mut journal, &desk, &report);
     }
 
     // The venue fills 100 of order 1 after the worker stopped reading; then it dies.
     other.send_new(&spy(1, Side::Sell, 56_000, 100)).unwrap();
+    other.flush().unwrap();
     await_fill(&mut other);
     drop((desk, journal, oms));
 
@@ -317,6 +328,7 @@ fn a_venue_that_cannot_resume_us_starts_a_fresh_session_and_the_gateway_says_so(
         let buy = order(id, Side::Buy, cents, 100);
         oms.sent(&buy).unwrap();
         desk.send_new(&buy).unwrap();
+        desk.flush().unwrap();
         apply(&mut oms, &next_report(&mut desk)).unwrap();
     }
     drop(desk);

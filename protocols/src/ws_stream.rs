@@ -328,12 +328,19 @@ impl<S: Read + Write> WsStream<S> {
 
     /// Sends a message (queued if the stream cannot take it all now).
     pub fn send(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), WsError> {
+        self.queue_message(opcode, payload)?;
+        self.flush()?;
+        self.check_queue()
+    }
+
+    /// Queues a message without writing: [`flush`](Self::flush) writes everything queued
+    /// together (one system call for many messages).
+    pub fn queue_message(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), WsError> {
         if self.close_sent {
             return Err(WsError::Closed);
         }
         let mask = (self.role == Role::Client).then(|| self.masks.next());
         encode_frame(&mut self.output, true, opcode, payload, mask);
-        self.flush()?;
         self.check_queue()
     }
 

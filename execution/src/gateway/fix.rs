@@ -313,12 +313,13 @@ impl FixGateway {
         self.session.drain_output(&mut self.out);
         let bytes = self.session.send(body, now);
         self.out.extend_from_slice(bytes);
-        self.flush()
+        Ok(())
     }
 
-    /// Writes what is queued; what the socket cannot take now stays queued. The store has our
-    /// next number before any byte leaves.
-    fn flush(&mut self) -> Result<(), FixError> {
+    /// Writes what is queued (every request since the last flush together; a poll flushes
+    /// too); what the socket cannot take now stays queued. The store has our next number
+    /// before any byte leaves.
+    pub fn flush(&mut self) -> Result<(), FixError> {
         self.session.drain_output(&mut self.out);
         self.store.record(self.session.next_out());
         let mut written = 0;

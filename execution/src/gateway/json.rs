@@ -245,6 +245,8 @@ impl JsonGateway {
     /// in sequence: one already delivered is skipped, one past the next expected is a
     /// [`JsonError::Gap`].
     pub fn poll(&mut self) -> Result<Option<VenueReport>, JsonError> {
+        // What was queued and not yet flushed goes first.
+        self.flush()?;
         loop {
             let message = match self.early.pop_front() {
                 Some(message) => message,
@@ -297,11 +299,19 @@ impl JsonGateway {
         Ok(VenueReport { id, report, order })
     }
 
+    /// Queues the request in the buffer; it goes out at the next [`flush`](Self::flush) or
+    /// poll.
     fn send_text(&mut self) -> Result<(), JsonError> {
         let text = std::mem::take(&mut self.text);
-        let sent = self.ws.send(Opcode::Text, &text);
+        let sent = self.ws.queue_message(Opcode::Text, &text);
         self.text = text;
         Ok(sent?)
+    }
+
+    /// Writes every queued request together.
+    pub fn flush(&mut self) -> Result<(), JsonError> {
+        self.ws.flush()?;
+        Ok(())
     }
 }
 

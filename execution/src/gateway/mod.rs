@@ -176,8 +176,8 @@ impl Gateway {
     pub fn flush(&mut self) -> Result<(), GatewayError> {
         match self {
             Gateway::Ouch(g) => g.flush()?,
-            // FIX and JSON requests go out as they are sent.
-            Gateway::Fix(_) | Gateway::Json(_) => {}
+            Gateway::Fix(g) => g.flush()?,
+            Gateway::Json(g) => g.flush()?,
         }
         Ok(())
     }
