@@ -21,7 +21,10 @@ gateway's throughput. ``--json`` prints::
                    "load": {...}},
      "gate_ns": {"p50", "p99"}, "gateway_orders_per_s": X, "machine": ...}
 
-(the ``python`` scenario adds ``"python": {"orders", "tick_to_trade_us"}``).
+Each scenario also has ``"stages_us"``: the built-in strategy's tick-to-trade split into the
+feed (receive to publish), the hand-off (publish to the loop's read), the decision (read to the
+turn's writes) and the write (until the bytes are handed to the socket); the ``python``
+scenario adds ``"python": {"orders", "tick_to_trade_us"}``.
 """
 
 from __future__ import annotations
@@ -91,6 +94,7 @@ def scenario(name: str, seconds: float) -> dict[str, Any]:
             supervisor.wait(120)
     result = {
         **_latency(report["tick_to_trade_ns"]),
+        "stages_us": {stage: _latency(h)["tick_to_trade_us"] for stage, h in report["stages_ns"].items()},
         "counters": report["counters"],
         "rejections": report["rejections"],
     }
@@ -141,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, s in scenarios.items():
         t = s["tick_to_trade_us"]
         print(f"{name}: {s['orders']} orders, tick-to-trade p50 {t['p50']:.1f} us, p99 {t['p99']:.1f} us")
+        for stage, st in s["stages_us"].items():
+            print(f"  {stage}: p50 {st['p50']:.1f} us, p99 {st['p99']:.1f} us")
         if "python" in s:
             py = s["python"]["tick_to_trade_us"]
             print(

@@ -575,6 +575,7 @@ class ExecutionReport(TypedDict):
     rejections: dict[str, int]
     tick_to_trade_ns: TickToTrade
     linked_tick_to_trade_ns: TickToTrade
+    stages_ns: dict[str, TickToTrade]
 
 def execution_report(name: str) -> ExecutionReport: ...
 def create_execution_metrics(name: str, *, replace_stale: bool = False) -> None: ...

@@ -80,8 +80,43 @@ impl Counter {
 const REASONS_AT: usize = Counter::ALL.len();
 const HISTOGRAM_AT: usize = REASONS_AT + Reject::ALL.len();
 const LINKED_HISTOGRAM_AT: usize = HISTOGRAM_AT + histogram::CELLS;
+const STAGES_AT: usize = LINKED_HISTOGRAM_AT + histogram::CELLS;
 /// Cells in an execution metrics segment.
-pub const CELLS: usize = LINKED_HISTOGRAM_AT + histogram::CELLS;
+pub const CELLS: usize = STAGES_AT + Stage::ALL.len() * histogram::CELLS;
+
+/// A stage of the built-in strategy's tick-to-trade, timed apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The feed: from receiving the tick to publishing the book.
+    Feed,
+    /// Shared memory: from the feed's publishing to the loop's reading the book.
+    Handoff,
+    /// The loop's decision: from reading the book to the start of the turn's writes
+    /// (strategy, gate, OMS, journal, and the rest of the turn's books).
+    Decide,
+    /// The turn's writes: until the order's bytes are handed to the socket.
+    Write,
+}
+
+impl Stage {
+    /// Every stage, in cell order.
+    pub const ALL: [Stage; 4] = [Stage::Feed, Stage::Handoff, Stage::Decide, Stage::Write];
+
+    /// The stage's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Feed => "feed",
+            Stage::Handoff => "handoff",
+            Stage::Decide => "decide",
+            Stage::Write => "write",
+        }
+    }
+
+    fn cells(self) -> std::ops::Range<usize> {
+        let at = STAGES_AT + self as usize * histogram::CELLS;
+        at..at + histogram::CELLS
+    }
+}
 
 fn expected() -> Expected {
     Expected { capacity: Some(CELLS as u64), max_message_size: None }
@@ -126,6 +161,12 @@ impl EngineMetrics {
         Recorder::new(&self.segment.cells()[at..at + histogram::CELLS]).record(ns);
     }
 
+    /// Records `ns` spent in `stage` by one order of the built-in strategy.
+    #[inline]
+    pub fn stage(&self, stage: Stage, ns: u64) {
+        Recorder::new(&self.segment.cells()[stage.cells()]).record(ns);
+    }
+
     /// Records a sign of life.
     pub fn heartbeat(&self) {
         self.segment.heartbeat();
@@ -143,6 +184,8 @@ pub struct EngineReport {
     pub tick_to_trade: Snapshot,
     /// Tick-to-trade of the linked (Python) strategy's orders, nanoseconds.
     pub linked_tick_to_trade: Snapshot,
+    /// The built-in strategy's tick-to-trade by stage, in [`Stage::ALL`] order, nanoseconds.
+    pub stages: Vec<(Stage, Snapshot)>,
 }
 
 impl EngineReport {
@@ -157,7 +200,8 @@ impl EngineReport {
                 .map(|&r| (r, cells[REASONS_AT + usize::from(r.code())].load(Ordering::Relaxed)))
                 .collect(),
             tick_to_trade: Snapshot::read(&cells[HISTOGRAM_AT..LINKED_HISTOGRAM_AT]),
-            linked_tick_to_trade: Snapshot::read(&cells[LINKED_HISTOGRAM_AT..]),
+            linked_tick_to_trade: Snapshot::read(&cells[LINKED_HISTOGRAM_AT..STAGES_AT]),
+            stages: Stage::ALL.iter().map(|&s| (s, Snapshot::read(&cells[s.cells()]))).collect(),
         })
     }
 

@@ -310,6 +310,9 @@ fn quotes_reach_the_venue_follow_the_book_are_pulled_on_a_halt_and_cancelled_on_
     let report = EngineReport::read(&market.names[2]).unwrap();
     assert!(report.get(Counter::Orders) >= 4 && report.get(Counter::Kills) == 1, "{report:?}");
     assert!(report.tick_to_trade.count >= 4, "every order is timed from its tick");
+    for (stage, histogram) in &report.stages {
+        assert_eq!(histogram.count, report.tick_to_trade.count, "every order is timed by stage: {stage:?}");
+    }
     let records = reports_in(&reports_name);
     let applied = report.get(Counter::Reports) - report.get(Counter::ReportsRefused);
     assert_eq!(records.len() as u64, applied, "every report applied went to the risk queue");

@@ -490,7 +490,9 @@ fn strategy_request(request: &Bound<'_, PyTuple>) -> PyResult<StrategyRequest> {
 
 /// The execution worker's metrics: `{"counters": {name: value}, "rejections": {reason: count}
 /// (reasons counted at least once), "tick_to_trade_ns": {"count", "p50", "p99", "p999", "max"},
-/// "linked_tick_to_trade_ns": the same for the linked (Python) strategy's orders}`.
+/// "linked_tick_to_trade_ns": the same for the linked (Python) strategy's orders,
+/// "stages_ns": {"feed", "handoff", "decide", "write"}: the built-in strategy's tick-to-trade by
+/// stage}`.
 #[pyfunction]
 #[pyo3(name = "execution_report")]
 fn py_execution_report<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
@@ -511,6 +513,11 @@ fn py_execution_report<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, 
     out.set_item("rejections", rejections)?;
     out.set_item("tick_to_trade_ns", percentiles(py, &report.tick_to_trade)?)?;
     out.set_item("linked_tick_to_trade_ns", percentiles(py, &report.linked_tick_to_trade)?)?;
+    let stages = PyDict::new(py);
+    for (stage, histogram) in &report.stages {
+        stages.set_item(stage.name(), percentiles(py, histogram)?)?;
+    }
+    out.set_item("stages_ns", stages)?;
     Ok(out)
 }
 

@@ -4,7 +4,7 @@
 use risk::NewOrder;
 use shm_layout::realtime_ns;
 
-use super::{Engine, EngineError};
+use super::{Engine, EngineError, Tick};
 use crate::oms::Report;
 use crate::strategy::Action;
 use crate::strategy_link::{LoopEnd, StrategyEvent, StrategyRequest};
@@ -52,8 +52,8 @@ impl Engine {
                             if let Some(link) = self.wiring.strategy.as_mut() {
                                 link.own(order.id, tag);
                             }
-                            self.execute(s, Action::New(order), tick_ns, true)?
-                                .map(|reason| (reason, order.id))
+                            let tick = Tick { received_ns: tick_ns, ..Tick::default() };
+                            self.execute(s, Action::New(order), tick, true)?.map(|reason| (reason, order.id))
                         }
                         _ => Some((risk::Reject::UnknownInstrument, 0)),
                     };

@@ -21,7 +21,7 @@ use shm_layout::{monotonic_ns, queue, realtime_ns, slots, ShmResult};
 
 use crate::gateway::{self, Gateway, OrderEntry, VenueReport};
 use crate::journal::{Entry, JournalError, Writer};
-use crate::metrics::{Counter, EngineMetrics};
+use crate::metrics::{Counter, EngineMetrics, Stage};
 use crate::oms::{Oms, Report};
 use crate::order_state::OrderState;
 use crate::reconnect::Reconnection;
@@ -35,6 +35,15 @@ mod sessions;
 
 /// How long after a failed attempt to log on to a venue again, nanoseconds.
 const RETRY_AFTER_NS: u64 = 500_000_000;
+
+/// When the tick behind an order was received by its feed, published into shared memory and
+/// seen by the loop, realtime nanoseconds (0: not known).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Tick {
+    received_ns: u64,
+    published_ns: u64,
+    seen_ns: u64,
+}
 
 /// One symbol the engine trades: its instrument id, the venues that list it, its market maker.
 #[derive(Debug)]
@@ -85,9 +94,9 @@ pub struct Engine {
     /// The symbol's position on each venue, for the strategy.
     venue_positions: Vec<i64>,
     record: [u8; std::mem::size_of::<TopOfBook>()],
-    /// Receive times of the ticks behind this turn's orders, to time them once written, and
-    /// whether the order came from the linked strategy.
-    ticks: Vec<(u64, bool)>,
+    /// The ticks behind this turn's orders, to time them once written, and whether the order
+    /// came from the linked strategy.
+    ticks: Vec<(Tick, bool)>,
     killed: bool,
     turns: u64,
     /// Venues whose gateway failed, waiting to reconnect.
@@ -435,6 +444,7 @@ impl Engine {
 
     /// Writes every gateway's queued requests and times the turn's orders from their ticks.
     fn write_out(&mut self) {
+        let writing = if self.ticks.is_empty() { 0 } else { realtime_ns() };
         for venue in 0..self.wiring.gateways.len() {
             if let Some(gateway) = self.wiring.gateways[venue].as_mut() {
                 if gateway.flush().is_err() {
@@ -444,8 +454,15 @@ impl Engine {
         }
         let written = realtime_ns();
         for &(tick, linked) in &self.ticks {
-            if tick > 0 {
-                self.metrics.tick_to_trade(written.saturating_sub(tick), linked);
+            if tick.received_ns == 0 {
+                continue;
+            }
+            self.metrics.tick_to_trade(written.saturating_sub(tick.received_ns), linked);
+            if !linked && tick.published_ns > 0 {
+                self.metrics.stage(Stage::Feed, tick.published_ns.saturating_sub(tick.received_ns));
+                self.metrics.stage(Stage::Handoff, tick.seen_ns.saturating_sub(tick.published_ns));
+                self.metrics.stage(Stage::Decide, writing.saturating_sub(tick.seen_ns));
+                self.metrics.stage(Stage::Write, written.saturating_sub(writing));
             }
         }
         self.ticks.clear();

@@ -5,7 +5,7 @@ use risk::{MarketView, NewOrder, Replace};
 use shm_layout::realtime_ns;
 use shm_layout::records::{trading_state, Layout, TopOfBook, FLAG_STALE};
 
-use super::{Engine, EngineError};
+use super::{Engine, EngineError, Tick};
 use crate::gateway::OrderEntry;
 use crate::journal::Entry;
 use crate::metrics::Counter;
@@ -38,7 +38,8 @@ impl Engine {
                 if let Some(link) = self.wiring.strategy.as_mut() {
                     let mut tops = [Top::default(); MAX_VENUES];
                     tops[..self.tops.len()].copy_from_slice(&self.tops);
-                    let update = BookUpdate { instrument, tops, position, receive_ns: newest_tick };
+                    let update =
+                        BookUpdate { instrument, tops, position, receive_ns: newest_tick.received_ns };
                     if !link.book(update) {
                         self.metrics.add(Counter::StrategyBooksMissed, 1);
                     }
@@ -56,12 +57,12 @@ impl Engine {
     }
 
     /// Reads symbol `s`'s book on every venue into `tops`; if one changed since the last
-    /// read, the receive time of the newest tick behind them.
-    pub(super) fn read_books(&mut self, s: usize) -> Result<Option<u64>, EngineError> {
+    /// read, the newest tick behind them.
+    pub(super) fn read_books(&mut self, s: usize) -> Result<Option<Tick>, EngineError> {
         let venues = self.wiring.gateways.len();
         let now = realtime_ns();
         let mut changed = false;
-        let mut newest_tick = 0;
+        let mut newest_tick = Tick { seen_ns: now, ..Tick::default() };
         {
             for venue in 0..venues {
                 let top = &mut self.tops[venue];
@@ -89,7 +90,10 @@ impl Engine {
                 if self.seen[s * venues + venue] != version {
                     self.seen[s * venues + venue] = version;
                     changed = true;
-                    newest_tick = newest_tick.max(book.header.receive_ts_ns);
+                    if book.header.receive_ts_ns > newest_tick.received_ns {
+                        newest_tick.received_ns = book.header.receive_ts_ns;
+                        newest_tick.published_ns = book.header.publish_ts_ns;
+                    }
                 }
             }
         }
@@ -109,7 +113,7 @@ impl Engine {
         &mut self,
         symbol: usize,
         action: Action,
-        tick_ns: u64,
+        tick: Tick,
         linked: bool,
     ) -> Result<Option<risk::Reject>, EngineError> {
         match action {
@@ -118,7 +122,7 @@ impl Engine {
                     self.refused(symbol, order.id, reason);
                     return Ok(Some(reason));
                 }
-                return self.dispatch(symbol, &order, tick_ns, linked);
+                return self.dispatch(symbol, &order, tick, linked);
             }
             Action::Arbitrage { buy, sell } => {
                 // Both legs pass, or neither goes out: one leg alone is a position, not an
@@ -134,8 +138,8 @@ impl Engine {
                     self.order_done(Some(symbol), sell.id);
                     return Ok(Some(reason));
                 }
-                self.dispatch(symbol, &buy, tick_ns, linked)?;
-                self.dispatch(symbol, &sell, tick_ns, linked)?;
+                self.dispatch(symbol, &buy, tick, linked)?;
+                self.dispatch(symbol, &sell, tick, linked)?;
             }
             Action::Replace { original, order } => {
                 let trading = self.trading_view(order.instrument)?;
@@ -151,7 +155,7 @@ impl Engine {
                         self.send(order.venue, |g| g.send_replace(&working, &replacement));
                     }
                     self.metrics.add(Counter::Replaces, 1);
-                    self.ticks.push((tick_ns, linked));
+                    self.ticks.push((tick, linked));
                 } else {
                     // Refused: pull the quote instead (a cancel always passes).
                     if let Err(reason) = passed {
@@ -185,7 +189,7 @@ impl Engine {
         &mut self,
         symbol: usize,
         order: &NewOrder,
-        tick_ns: u64,
+        tick: Tick,
         linked: bool,
     ) -> Result<Option<risk::Reject>, EngineError> {
         if self.oms.sent(order).is_err() {
@@ -199,7 +203,7 @@ impl Engine {
         self.journal.append(&Entry::Sent(*order))?;
         self.send(order.venue, |g| g.send_new(order));
         self.metrics.add(Counter::Orders, 1);
-        self.ticks.push((tick_ns, linked));
+        self.ticks.push((tick, linked));
         Ok(None)
     }
 }
