@@ -11,7 +11,10 @@
 //! The writer appends into a shared memory mapping of the file: an entry is in the kernel's
 //! page cache, where it survives the process however it dies, the moment `append` returns,
 //! with no system call (the file grows, and is mapped again, once per growth step); `sync`
-//! makes it durable against the machine's loss too. An entry's length is stored last, so a
+//! makes it durable against the machine's loss too. The file system takes a write fault on the
+//! first write to each page of a file's mapping (it readies the page for writing back), so
+//! [`Writer::prepare`] writes to the pages ahead of the end, and grows the file, between turns:
+//! an append on the hot path then finds its page ready. An entry's length is stored last, so a
 //! process killed in the middle of an append leaves a zero length where reading stops.
 
 use std::fs::{File, OpenOptions};
@@ -331,6 +334,10 @@ pub fn rebuild_seeing_reports(
 
 /// The smallest step the file grows by.
 const MIN_GROWTH: usize = 1 << 20;
+/// How far past the end [`Writer::prepare`] readies the file.
+const AHEAD: usize = 64 << 10;
+/// The smallest page size: one write every `PAGE` bytes touches every page.
+const PAGE: usize = 4096;
 
 /// The writing end: entries go straight into a shared mapping of the file (see the module's
 /// documentation), so appending makes no system call.
@@ -344,6 +351,8 @@ pub struct Writer {
     mapped: usize,
     /// Where the next entry goes.
     end: usize,
+    /// Every page below this offset has been written to since the file was last mapped.
+    prepared: usize,
     growth: usize,
 }
 
@@ -376,9 +385,11 @@ impl Writer {
             map: std::ptr::null_mut(),
             mapped: 0,
             end: contents.end as usize,
+            prepared: 0,
             growth: growth_bytes.max(MIN_GROWTH),
         };
         writer.grow(0)?;
+        writer.prepare()?;
         Ok((writer, contents))
     }
 
@@ -401,6 +412,26 @@ impl Writer {
             std::ptr::copy_nonoverlapping((len as u32).to_le_bytes().as_ptr(), at, 4);
         }
         self.end += 8 + len;
+        Ok(())
+    }
+
+    /// Readies the next 64 KiB past the end for appending: grows the file if they
+    /// do not fit, and writes a zero (over the zeros there) into each of their pages not yet
+    /// written to, taking the page's write fault now. Called where a pause costs nothing (after
+    /// a turn's orders are out), so that `append` neither faults nor grows the file.
+    pub fn prepare(&mut self) -> Result<(), JournalError> {
+        if self.end + AHEAD > self.mapped {
+            self.grow(AHEAD)?;
+        }
+        self.prepared = self.prepared.max(self.end);
+        let ahead = (self.end + AHEAD).min(self.mapped);
+        while self.prepared < ahead {
+            // SAFETY: `end <= prepared < mapped`: the byte is inside the writer's own mapping
+            // and past the last entry, where the file holds zeros; writing a zero changes
+            // nothing a reader sees. Volatile, so the write (the fault it takes) happens.
+            unsafe { std::ptr::write_volatile(self.map.add(self.prepared), 0) };
+            self.prepared = (self.prepared / PAGE + 1) * PAGE;
+        }
         Ok(())
     }
 
@@ -437,6 +468,8 @@ impl Writer {
         }
         self.map = map.cast();
         self.mapped = length;
+        // A fresh mapping: no page of it has been written to.
+        self.prepared = self.end;
         Ok(())
     }
 

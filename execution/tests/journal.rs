@@ -91,6 +91,41 @@ fn a_last_entry_cut_short_by_a_crash_is_left_out_and_appending_goes_on_after_the
     assert_eq!((again.entries, again.torn), (day(), 0));
 }
 
+/// Page faults this thread has taken so far.
+fn faults() -> i64 {
+    // SAFETY: `getrusage` fills the zeroed struct it is given and reads nothing else.
+    unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        assert_eq!(libc::getrusage(libc::RUSAGE_THREAD, &mut usage), 0);
+        usage.ru_minflt + usage.ru_majflt
+    }
+}
+
+#[test]
+fn appends_after_prepare_take_no_page_fault_and_the_file_grows_ahead_of_them() {
+    let path = path("prepared");
+    let (mut writer, _) = Writer::open(&path, 256).unwrap();
+    let entries = day();
+    let mut written = Vec::new();
+    // Past the first growth step (1 MiB) and back: preparing never changes what is read.
+    for round in 0..3_000 {
+        writer.prepare().unwrap();
+        let end = journal::read(&path).unwrap().end;
+        let length = std::fs::metadata(&path).unwrap().len();
+        assert!(length >= end + (64 << 10), "round {round}: 64 KiB ready past the end");
+        let before = faults();
+        for entry in &entries {
+            writer.append(entry).unwrap();
+        }
+        assert_eq!(faults() - before, 0, "round {round}: an append took a page fault");
+        written.extend_from_slice(&entries);
+    }
+    writer.sync().unwrap();
+    let contents = journal::read(&path).unwrap();
+    assert!(contents.end > 1 << 20, "the file grew on the way");
+    assert_eq!((contents.entries, contents.torn), (written, 0));
+}
+
 #[test]
 fn a_corrupt_entry_and_a_file_that_is_not_a_journal_are_refused_by_name() {
     let path = path("corrupt");

@@ -10,8 +10,9 @@
 //! venues' sessions (reconnects, replays, orders a venue will not report on, orphans).
 //!
 //! A turn allocates nothing once its buffers have grown, takes no lock, and makes no system
-//! call but the gateways' reads and writes (the journal is a memory mapping; it grows, with a
-//! system call, once per growth step).
+//! call but the gateways' reads and writes (the journal is a memory mapping, readied for the
+//! next appends after the turn's writes, where it also grows, with a system call, once per
+//! growth step).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -212,15 +213,17 @@ impl Engine {
                 busy |= self.cancel_everything(None)?;
             }
         }
-        // Everything journalled this turn is in the page cache already (appended before it was
-        // sent): the risk worker hears of no report a restarted worker would apply again.
+        self.write_out();
+        // The turn's orders are out; what follows is off the tick-to-trade path. Everything
+        // journalled this turn is in the page cache already (appended before it was sent): the
+        // risk worker hears of no report a restarted worker would apply again.
         if self.reports.flush()? > 0 {
             self.metrics.add(Counter::ReportsHeldBack, 1);
         }
         if let Some(link) = self.wiring.strategy.as_mut() {
             link.flush();
         }
-        self.write_out();
+        self.journal.prepare()?;
         self.metrics.heartbeat();
         Ok(busy)
     }
