@@ -1,6 +1,6 @@
 //! Execution: the order management system (every order's life, driven by the venues'
-//! execution reports), positions with average prices and realized and unrealized P&L per
-//! symbol and venue; the gateway and the strategy build on them.
+//! execution reports) and its positions (kept by [`risk::positions`], which the risk worker
+//! shares); the gateway and the strategy build on them.
 //!
 //! Prices and quantities are the shared memory's fixed point (units of 1e-9); P&L is
 //! nano-currency in `i128`.
@@ -11,7 +11,6 @@ pub mod journal;
 pub mod metrics;
 pub mod oms;
 pub mod order_state;
-pub mod positions;
 pub mod reconnect;
 pub mod reports_out;
 pub mod strategy;
@@ -19,4 +18,4 @@ pub mod strategy_link;
 
 pub use oms::{Oms, OmsError, Order};
 pub use order_state::{Event, IllegalTransition, OrderState};
-pub use positions::{Position, Positions};
+pub use risk::positions::{Position, Positions};

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use risk::{NewOrder, Side};
 
 use crate::order_state::{next, Event, IllegalTransition, OrderState};
-use crate::positions::{Position, Positions};
+use risk::positions::{Position, Positions};
 
 /// One order and where it is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

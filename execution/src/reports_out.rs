@@ -16,7 +16,7 @@ use shm_layout::{realtime_ns, ShmResult};
 
 use crate::oms::{Oms, Order, Report};
 use crate::order_state::OrderState;
-use crate::positions::Position;
+use risk::positions::Position;
 
 /// Reports the backlog has room for before it grows.
 const BACKLOG_CAPACITY: usize = 1 << 12;

@@ -1,7 +1,7 @@
 //! Positions, average prices and P&L per symbol and venue, from fills.
 
-use risk::order::notional;
-use risk::Side;
+use crate::order::notional;
+use crate::order::Side;
 
 /// A position in one symbol (on one venue, or in all).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
