@@ -15,6 +15,12 @@ import pytest
 
 from shm_layout import SegmentNotFound, list_segments, unlink
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--long``: the property tests at ten times their size (a million random orders)."""
+    parser.addoption("--long", action="store_true", help="property tests at ten times their size")
+
+
 WORKERS = Path(__file__).with_name("ring_workers.py")
 TEST_PREFIX = f"tickrail.test{os.getpid()}."
 

@@ -6,6 +6,9 @@ from typing import Any, Final, Literal, Self, TypedDict, final
 import numpy as np
 from typing_extensions import Buffer
 
+import risk.reference.gate as _ref_gate
+import risk.reference.portfolio as _ref_portfolio
+
 __all__ = [
     "FIXED_POINT_SCALE",
     "FLAG_STALE",
@@ -19,6 +22,7 @@ __all__ = [
     "FeedWorker",
     "FixVenueServer",
     "Flow",
+    "Gate",
     "ItchVenue",
     "ItchVenueServer",
     "JsonVenueServer",
@@ -28,6 +32,7 @@ __all__ = [
     "MessageView",
     "QueueReader",
     "QueueWriter",
+    "RiskEngine",
     "RoleTaken",
     "SegmentCorrupt",
     "SegmentExists",
@@ -595,3 +600,60 @@ def replay(
     speed: float | None = None,
     replace_stale: bool = False,
 ) -> dict[str, Any]: ...
+
+# The Rust risk rules, one call at a time, beside the reference rules (`risk.reference`):
+# arguments are the reference's own objects, read by attribute.
+
+@final
+class Gate:
+    """The Rust pre-trade gate (``risk::Gate``); a rejection is its reason's name."""
+
+    def __new__(cls, limits: _ref_gate.Limits, now_ns: int) -> Gate: ...
+    def check_new(
+        self,
+        order: _ref_gate.NewOrder,
+        market: _ref_gate.MarketView,
+        trading: _ref_gate.TradingView,
+        now_ns: int,
+    ) -> str | None: ...
+    def check_replace(
+        self,
+        replace: _ref_gate.Replace,
+        market: _ref_gate.MarketView,
+        trading: _ref_gate.TradingView,
+        now_ns: int,
+    ) -> str | None: ...
+    def cancel_sent(self, venue: int, instrument: int, now_ns: int) -> None: ...
+    def filled(self, venue: int, instrument: int, id: int, quantity: int) -> None: ...
+    def done(self, venue: int, instrument: int, id: int) -> None: ...
+    def replace_refused(
+        self, replace: _ref_gate.Replace, original_price: int, original_open: int
+    ) -> None: ...
+    def restore_working(self, order: _ref_gate.NewOrder) -> str | None: ...
+    def restore_position(self, venue: int, instrument: int, quantity: int) -> str | None: ...
+    def rejections(self) -> list[int]: ...
+    @property
+    def passed(self) -> int: ...
+    def venue_holding(self, venue: int, instrument: int) -> tuple[int, int, int] | None: ...
+    def symbol_holding(self, instrument: int) -> tuple[int, int, int] | None: ...
+    def working(self, venue: int, instrument: int) -> list[tuple[int, int, int, int]]: ...
+
+@final
+class RiskEngine:
+    """The Rust portfolio risk engine (``risk::watch``); a state change is
+    ``(key, before, after, cause)``."""
+
+    def __new__(
+        cls,
+        symbols: list[_ref_portfolio.SymbolRiskLimits],
+        portfolio: _ref_portfolio.PortfolioRiskLimits,
+        venues: int,
+    ) -> RiskEngine: ...
+    def apply(self, report: _ref_portfolio.ReportFacts) -> list[tuple[int, int, int, str]]: ...
+    def mark(self, instrument: int, venue: int, bid: int, ask: int) -> list[tuple[int, int, int, str]]: ...
+    def operator(self, key: int, state: int) -> list[tuple[int, int, int, str]]: ...
+    def state(self, key: int) -> int | None: ...
+    def symbol(
+        self, instrument: int
+    ) -> tuple[int, int, int, int, int, int, int, int, int, int, int, int] | None: ...
+    def totals(self) -> tuple[int, int, int, int, int]: ...

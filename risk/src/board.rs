@@ -57,27 +57,16 @@ pub struct Board {
 pub const PORTFOLIO: u32 = 0;
 
 impl Board {
-    /// Every key of `instruments`, and the portfolio's, active.
-    pub fn new(instruments: &[u32]) -> Self {
+    /// Every one of `keys` active ([`PORTFOLIO`] for the portfolio's state, instruments' ids
+    /// for theirs).
+    pub fn new(keys: &[u32]) -> Self {
         let active = Entry { operator: TradingState::Active, latched: TradingState::Active };
-        Self {
-            entries: std::iter::once(PORTFOLIO)
-                .chain(instruments.iter().copied())
-                .map(|k| (k, active))
-                .collect(),
-        }
+        Self { entries: keys.iter().map(|&k| (k, active)).collect() }
     }
 
     /// The state the gate sees for `key` (`None`: no such key).
     pub fn state(&self, key: u32) -> Option<TradingState> {
         self.entries.get(&key).map(Entry::effective)
-    }
-
-    /// The keys, the portfolio's first, then in increasing order.
-    pub fn keys(&self) -> Vec<u32> {
-        let mut keys: Vec<u32> = self.entries.keys().copied().collect();
-        keys.sort_unstable();
-        keys
     }
 
     /// Latches `state` on `key` for `cause` (a state no stricter than the latched one changes
@@ -111,7 +100,7 @@ mod tests {
 
     #[test]
     fn a_latched_state_only_gets_stricter_until_an_operator_clears_it() {
-        let mut board = Board::new(&[7]);
+        let mut board = Board::new(&[PORTFOLIO, 7]);
         let loss = Cause::Limit(Breach::Loss);
         let drawdown = Cause::Limit(Breach::Drawdown);
         assert_eq!(
@@ -131,7 +120,7 @@ mod tests {
 
     #[test]
     fn the_stricter_of_the_operators_and_the_latched_state_is_seen() {
-        let mut board = Board::new(&[7]);
+        let mut board = Board::new(&[PORTFOLIO, 7]);
         board.operator(7, TradingState::Halted);
         assert_eq!(board.latch(7, TradingState::ReduceOnly, Cause::StaleHeartbeat), None);
         let lifted = board.operator(7, TradingState::ReduceOnly).unwrap();

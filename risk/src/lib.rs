@@ -29,6 +29,7 @@ pub mod positions;
 pub mod reject;
 pub mod state;
 pub mod throttle;
+pub mod watch;
 
 pub use board::Board;
 pub use gate::Gate;

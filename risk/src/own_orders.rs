@@ -56,6 +56,11 @@ impl OwnOrders {
         true
     }
 
+    /// Every working order, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Working> {
+        self.orders.iter()
+    }
+
     /// The working order `id` (by its id, or the id it had before a replace).
     pub fn get(&self, id: u64) -> Option<&Working> {
         self.orders.iter().find(|o| o.answers_to(id))

@@ -4,7 +4,7 @@
 //!
 //! The rules, which the reference implementation (`risk.reference.portfolio`) states too:
 //!
-//! * A fill moves the venue's [`Position`] (average cost; a sale past flat opens the other
+//! * A fill moves the venue's [`Position`](crate::positions::Position) (average cost; a sale past flat opens the other
 //!   way at the fill's price).
 //! * An order is open while its last report leaves quantity open and its state is a working
 //!   one; a replace done carries it on under the replacement's id.

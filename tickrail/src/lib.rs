@@ -14,6 +14,7 @@ mod feed_workers;
 mod flow_config;
 mod records;
 mod replays;
+mod risk_rules;
 mod segments;
 mod servers;
 mod shm;
@@ -32,6 +33,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     flow_config::register(m)?;
     records::register(m)?;
     replays::register(m)?;
+    risk_rules::register(m)?;
     segments::register(m)?;
     servers::register(m)?;
     shm::register(m)?;
