@@ -30,6 +30,7 @@ pub mod reject;
 pub mod state;
 pub mod throttle;
 pub mod watch;
+pub mod worker;
 
 pub use board::Board;
 pub use gate::Gate;

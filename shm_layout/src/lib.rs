@@ -82,7 +82,7 @@ pub use process::ProcessToken;
 #[cfg(not(loom))]
 pub use segment::{list_segments, remove_if_stale, unlink, Expected, SegmentInfo, SegmentOptions};
 #[cfg(not(loom))]
-pub use stats::{ReaderStats, SegmentStats};
+pub use stats::{ReaderStats, SegmentStats, WriterWatch};
 #[cfg(not(loom))]
 pub use time::{monotonic_ns, realtime_ns};
 #[cfg(not(loom))]

@@ -58,6 +58,25 @@ pub struct SegmentStats {
     pub readers: Vec<ReaderStats>,
 }
 
+/// A segment's writer, watched for signs of life from a read-only mapping held open (a
+/// supervisor or the risk worker failing closed on a dead writer checks it often).
+#[derive(Debug)]
+pub struct WriterWatch {
+    mapping: std::sync::Arc<Mapping>,
+}
+
+impl WriterWatch {
+    /// Opens `name` read-only and validates its header.
+    pub fn open(name: &str) -> ShmResult<Self> {
+        Ok(Self { mapping: segment::open_any(name, Access::ReadOnly)? })
+    }
+
+    /// When the writer last gave a sign of life, `CLOCK_MONOTONIC` nanoseconds (0 if never).
+    pub fn heartbeat_ns(&self) -> u64 {
+        self.mapping.writer_block().heartbeat_ns.load(Ordering::Relaxed)
+    }
+}
+
 impl SegmentStats {
     /// Opens `name` read-only, validates its header and reads its counters.
     pub fn read(name: &str) -> ShmResult<Self> {

@@ -1,0 +1,537 @@
+//! The risk worker: its symbols spread over a pool of group threads, and a publisher thread
+//! that feeds them and writes what they decide where the gate reads it.
+//!
+//! The publisher reads the execution worker's reports queue and the operators' commands queue,
+//! routes each report to the group of its symbol, and watches the whole portfolio: it reads
+//! every group's latest figures through crossbeam-epoch ([`Latest`]: the groups never wait for
+//! it, nor it for them), sums them, and judges the portfolio's limits. Every change of a
+//! trading state (a group's, the portfolio's, an operator's, a stale heartbeat's) it writes to
+//! the trading state slots with its reason, and passes on to be logged. It refreshes the slots'
+//! heartbeat every turn; if a feed's or execution's heartbeat goes stale, it kills trading.
+//!
+//! A restarted worker takes the states the slots hold as the operators' (a kill survives it).
+
+mod group;
+mod latest;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+use shm_layout::records::{
+    state_reason, ExecutionReportRecord, Layout, Record, RecordHeader, TradingStateRecord,
+};
+use shm_layout::{monotonic_ns, queue, realtime_ns, slots, Received, ShmError, WriterWatch};
+
+pub use group::{GroupView, SymbolView};
+pub use latest::Latest;
+
+use crate::board::{Cause, Change, PORTFOLIO};
+use crate::breach::{PortfolioHeadroom, PortfolioRisk, PortfolioRiskLimits, SymbolRiskLimits};
+use crate::portfolio::ReportFacts;
+use crate::state::TradingState;
+use crate::watch::{PortfolioWatch, SymbolGroup};
+use group::{GroupEvent, GroupThread, Published};
+
+/// Events waiting for a group before the publisher waits for it.
+const GROUP_BACKLOG: usize = 4096;
+/// Reports taken from the queue at a time.
+const BATCH: usize = 64;
+/// How often heartbeats are checked.
+const HEARTBEAT_CHECK: Duration = Duration::from_millis(10);
+
+/// Everything a risk worker is started with.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Each symbol's limits (the worker's symbols are these).
+    pub symbols: Vec<SymbolRiskLimits>,
+    /// The portfolio's limits.
+    pub portfolio: PortfolioRiskLimits,
+    /// Each venue's book slots (by index, as the execution worker numbers venues), where it
+    /// has a feed.
+    pub books: Vec<Option<String>>,
+    /// The execution worker's reports queue.
+    pub reports: String,
+    /// The operators' commands queue (trading state records: key and state).
+    pub commands: String,
+    /// The trading state slots the gate reads.
+    pub trading: String,
+    /// Segments whose writers must stay alive (the feeds' books, execution's metrics).
+    pub watched: Vec<String>,
+    /// Oldest heartbeat of a watched segment before trading is killed.
+    pub max_heartbeat_age: Duration,
+    /// Group threads.
+    pub threads: usize,
+    /// The cores to pin them to, in turn (none: not pinned).
+    pub cores: Vec<usize>,
+    /// How often books are read for marks.
+    pub mark_every: Duration,
+    /// How long an idle thread waits before looking again.
+    pub idle: Duration,
+}
+
+/// Why the worker could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// A segment could not be opened, read or written.
+    #[error("{what}: {source}")]
+    Shm {
+        /// Which segment, and what was being done.
+        what: String,
+        /// Why.
+        source: ShmError,
+    },
+    /// A thread could not be started.
+    #[error("a thread could not be started: {0}")]
+    Spawn(#[from] std::io::Error),
+    /// A thread panicked.
+    #[error("the {0} thread panicked")]
+    Panicked(&'static str),
+    /// The configuration cannot be run.
+    #[error("{0}")]
+    Config(String),
+}
+
+fn shm(what: impl Into<String>) -> impl FnOnce(ShmError) -> WorkerError {
+    let what = what.into();
+    move |source| WorkerError::Shm { what, source }
+}
+
+/// A state change, for the worker's log: the change, and the figures behind it.
+#[derive(Debug, Clone, Copy)]
+pub struct Logged {
+    /// What changed and why.
+    pub change: Change,
+    /// The symbol's figures (for a symbol's change).
+    pub symbol: Option<crate::portfolio::SymbolRisk>,
+    /// The portfolio's figures.
+    pub portfolio: PortfolioRisk,
+    /// For a change a report caused: nanoseconds from reading the report to the state written.
+    pub visible_after_ns: Option<u64>,
+    /// For a stale heartbeat: which watched segment.
+    pub segment: Option<usize>,
+}
+
+/// What the publisher shows of the whole portfolio.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PortfolioView {
+    /// Its figures.
+    pub risk: PortfolioRisk,
+    /// The room left under its limits.
+    pub headroom: PortfolioHeadroom,
+    /// The state the gate sees for it.
+    pub state: Option<TradingState>,
+}
+
+/// New limits for a running worker.
+#[derive(Debug, Clone)]
+struct Reload {
+    symbols: Vec<SymbolRiskLimits>,
+    portfolio: PortfolioRiskLimits,
+}
+
+/// A running risk worker.
+#[derive(Debug)]
+pub struct RiskWorker {
+    stop: Arc<AtomicBool>,
+    threads: Vec<(&'static str, JoinHandle<Result<(), WorkerError>>)>,
+    groups: Vec<Arc<Latest<GroupView>>>,
+    portfolio: Arc<Latest<PortfolioView>>,
+    reloads: Sender<Reload>,
+    log: Receiver<Logged>,
+    watched: Vec<String>,
+}
+
+impl RiskWorker {
+    /// Opens every segment (an error names the one that failed), takes the states the slots
+    /// hold, and starts the threads.
+    pub fn start(config: WorkerConfig) -> Result<Self, WorkerError> {
+        if config.threads == 0 {
+            return Err(WorkerError::Config("there must be at least one group thread".into()));
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let reports = queue::Reader::attach(&config.reports)
+            .map_err(shm(format!("reports queue {}", config.reports)))?;
+        let commands = queue::Reader::attach(&config.commands)
+            .map_err(shm(format!("commands queue {}", config.commands)))?;
+        let held = held_states(&config)?;
+        let trading = slots::Writer::attach(&config.trading)
+            .map_err(shm(format!("trading slots {}", config.trading)))?;
+        let watched = config
+            .watched
+            .iter()
+            .map(|name| WriterWatch::open(name).map_err(shm(format!("watched segment {name}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (changes_tx, changes_rx) = unbounded();
+        let (log_tx, log) = unbounded();
+        let (reloads, reloads_rx) = unbounded();
+        let mut route = HashMap::new();
+        let mut senders = Vec::new();
+        let mut groups = Vec::new();
+        let mut threads = Vec::new();
+        let venues = config.books.len();
+        for index in 0..config.threads.min(config.symbols.len().max(1)) {
+            let limits: Vec<SymbolRiskLimits> =
+                config.symbols.iter().skip(index).step_by(config.threads).copied().collect();
+            let books = config
+                .books
+                .iter()
+                .map(|name| {
+                    name.as_ref()
+                        .map(|n| slots::Reader::open(n).map_err(shm(format!("book slots {n}"))))
+                        .transpose()
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let (events_tx, events) = bounded(GROUP_BACKLOG);
+            for l in &limits {
+                route.insert(l.instrument, senders.len());
+            }
+            let view = Arc::new(Latest::new(GroupView::default()));
+            let thread = GroupThread {
+                group: SymbolGroup::new(&limits, venues, 1024),
+                instruments: limits.iter().map(|l| l.instrument).collect(),
+                books,
+                events,
+                changes: changes_tx.clone(),
+                view: view.clone(),
+                mark_every: config.mark_every,
+                idle: config.idle,
+            };
+            let core = (!config.cores.is_empty()).then(|| config.cores[index % config.cores.len()]);
+            let stop = stop.clone();
+            let handle =
+                std::thread::Builder::new().name(format!("risk-group-{index}")).spawn(move || {
+                    if let Some(core) = core {
+                        pin_to(core);
+                    }
+                    thread.run(&stop).map_err(shm("a venue's book slots"))
+                })?;
+            threads.push(("group", handle));
+            senders.push(events_tx);
+            groups.push(view);
+        }
+        let portfolio = Arc::new(Latest::new(PortfolioView::default()));
+        let mut publisher = Publisher {
+            reports,
+            commands,
+            trading,
+            sequences: HashMap::new(),
+            watch: PortfolioWatch::new(config.portfolio),
+            route,
+            senders,
+            changes: changes_rx,
+            log: log_tx,
+            reloads: reloads_rx,
+            groups: groups.clone(),
+            generations: vec![0; groups.len()],
+            portfolio: portfolio.clone(),
+            watched,
+            max_heartbeat_age_ns: config.max_heartbeat_age.as_nanos() as u64,
+            idle: config.idle,
+        };
+        publisher.adopt(&held)?;
+        let stop_publisher = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("risk-publisher".into())
+            .spawn(move || publisher.run(&stop_publisher))?;
+        threads.push(("publisher", handle));
+        Ok(Self { stop, threads, groups, portfolio, reloads, log, watched: config.watched })
+    }
+
+    /// Applies new limits (a reload): each group and the portfolio judge their figures again.
+    pub fn set_limits(&self, symbols: Vec<SymbolRiskLimits>, portfolio: PortfolioRiskLimits) {
+        // The publisher gone means the worker stopped: `running` says so.
+        let _ = self.reloads.send(Reload { symbols, portfolio });
+    }
+
+    /// The state changes since the last call, oldest first.
+    pub fn changes(&self) -> Vec<Logged> {
+        self.log.try_iter().collect()
+    }
+
+    /// Every symbol as its group shows it now, and the portfolio.
+    pub fn view(&self) -> (Vec<SymbolView>, PortfolioView) {
+        let symbols = self.groups.iter().flat_map(|g| g.read(|v| v.symbols.clone())).collect();
+        (symbols, self.portfolio.read(|v| *v))
+    }
+
+    /// Reports applied, and refused, by all groups.
+    pub fn reports(&self) -> (u64, u64) {
+        self.groups
+            .iter()
+            .map(|g| g.read(|v| (v.reports, v.refused)))
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    }
+
+    /// The watched segment at `index` (as [`Logged::segment`] names it).
+    pub fn watched(&self, index: usize) -> Option<&str> {
+        self.watched.get(index).map(String::as_str)
+    }
+
+    /// Whether every thread still runs.
+    pub fn running(&self) -> bool {
+        self.threads.iter().all(|(_, t)| !t.is_finished())
+    }
+
+    /// Stops every thread and waits for them; the first error one stopped with.
+    pub fn stop(self) -> Result<(), WorkerError> {
+        self.stop.store(true, Ordering::Release);
+        let mut outcome = Ok(());
+        for (name, thread) in self.threads {
+            let result = thread.join().unwrap_or(Err(WorkerError::Panicked(name)));
+            if outcome.is_ok() {
+                outcome = result;
+            }
+        }
+        outcome
+    }
+}
+
+/// The states the trading slots hold now (a worker before this one wrote them), by key.
+fn held_states(config: &WorkerConfig) -> Result<Vec<(u32, TradingState)>, WorkerError> {
+    let reader =
+        slots::Reader::open(&config.trading).map_err(shm(format!("trading slots {}", config.trading)))?;
+    let mut record = [0u8; std::mem::size_of::<TradingStateRecord>()];
+    let mut held = Vec::new();
+    for key in std::iter::once(PORTFOLIO).chain(config.symbols.iter().map(|s| s.instrument)) {
+        let read = reader.read(u64::from(key), &mut record).map_err(shm("trading slots"))?;
+        if read.is_some() {
+            let state = TradingStateRecord::from_bytes(&record).state;
+            // A state the gate does not know fails closed there; here it is taken as halted.
+            held.push((key, TradingState::from_code(state).unwrap_or(TradingState::Halted)));
+        }
+    }
+    Ok(held)
+}
+
+/// Pins the calling thread to `core` (where the kernel refuses, it runs unpinned).
+fn pin_to(core: usize) {
+    // SAFETY: `set` is a zeroed `cpu_set_t` on our stack; CPU_SET writes inside it and
+    // `sched_setaffinity(0, ...)` reads it for the calling thread only.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(core, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+/// The publisher thread's state.
+struct Publisher {
+    reports: queue::Reader,
+    commands: queue::Reader,
+    trading: slots::Writer,
+    /// The last sequence written per key.
+    sequences: HashMap<u32, u64>,
+    watch: PortfolioWatch,
+    /// Group index by instrument.
+    route: HashMap<u32, usize>,
+    senders: Vec<Sender<GroupEvent>>,
+    changes: Receiver<Published>,
+    log: Sender<Logged>,
+    reloads: Receiver<Reload>,
+    groups: Vec<Arc<Latest<GroupView>>>,
+    generations: Vec<u64>,
+    portfolio: Arc<Latest<PortfolioView>>,
+    watched: Vec<WriterWatch>,
+    max_heartbeat_age_ns: u64,
+    idle: Duration,
+}
+
+impl Publisher {
+    /// Takes the states a worker before this one left as the operators'.
+    fn adopt(&mut self, held: &[(u32, TradingState)]) -> Result<(), WorkerError> {
+        let mut changes = Vec::new();
+        for &(key, state) in held {
+            if key == PORTFOLIO {
+                self.watch.operator(state, &mut changes);
+            } else if let Some(&group) = self.route.get(&key) {
+                self.to_group(group, GroupEvent::Operator { instrument: key, state });
+            }
+        }
+        for key in std::iter::once(PORTFOLIO).chain(self.route.keys().copied().collect::<Vec<_>>()) {
+            let state = if key == PORTFOLIO {
+                self.watch.state()
+            } else {
+                held.iter().find(|(k, _)| *k == key).map_or(TradingState::Active, |&(_, s)| s)
+            };
+            self.write(key, state, state_reason::START)?;
+        }
+        self.show();
+        Ok(())
+    }
+
+    fn run(&mut self, stop: &AtomicBool) -> Result<(), WorkerError> {
+        let mut records = vec![0u8; BATCH * std::mem::size_of::<ExecutionReportRecord>()];
+        let mut command = [0u8; std::mem::size_of::<TradingStateRecord>()];
+        let mut checked_ns = 0;
+        while !stop.load(Ordering::Acquire) {
+            let mut busy = self.take_reports(&mut records)?;
+            busy |= self.take_commands(&mut command)?;
+            while let Ok(reload) = self.reloads.try_recv() {
+                self.reload(reload)?;
+                busy = true;
+            }
+            while let Ok(published) = self.changes.try_recv() {
+                self.publish(published.change, Some(published.risk), published.seen_ns, None)?;
+                busy = true;
+            }
+            busy |= self.judge_portfolio()?;
+            let now = monotonic_ns();
+            if now.saturating_sub(checked_ns) >= HEARTBEAT_CHECK.as_nanos() as u64 {
+                checked_ns = now;
+                self.check_heartbeats(now)?;
+            }
+            self.trading.heartbeat();
+            if !busy {
+                self.reports.wait(self.idle);
+            }
+        }
+        Ok(())
+    }
+
+    fn take_reports(&mut self, records: &mut [u8]) -> Result<bool, WorkerError> {
+        let size = std::mem::size_of::<ExecutionReportRecord>();
+        let taken = self.reports.pop_records(records, size).map_err(shm("the reports queue"))?;
+        let seen_ns = monotonic_ns();
+        for record in records[..taken * size].chunks_exact(size) {
+            let facts = ReportFacts::from_record(&ExecutionReportRecord::from_bytes(record));
+            // A report about a symbol no group holds is the group's to refuse: the first.
+            let group = self.route.get(&facts.instrument).copied().unwrap_or(0);
+            self.to_group(group, GroupEvent::Report { facts, seen_ns });
+        }
+        Ok(taken > 0)
+    }
+
+    fn take_commands(&mut self, command: &mut [u8]) -> Result<bool, WorkerError> {
+        let mut busy = false;
+        while let Received::Message { .. } =
+            self.commands.try_pop(command).map_err(shm("the commands queue"))?
+        {
+            busy = true;
+            let record = TradingStateRecord::from_bytes(command);
+            let Ok(state) = TradingState::from_code(record.state) else { continue };
+            let key = record.instrument_id;
+            if key == PORTFOLIO {
+                let mut changes = Vec::new();
+                self.watch.operator(state, &mut changes);
+                for change in changes {
+                    self.publish(change, None, 0, None)?;
+                }
+            } else if let Some(&group) = self.route.get(&key) {
+                self.to_group(group, GroupEvent::Operator { instrument: key, state });
+            }
+        }
+        Ok(busy)
+    }
+
+    fn reload(&mut self, reload: Reload) -> Result<(), WorkerError> {
+        for group in 0..self.senders.len() {
+            let mine: Vec<_> = reload
+                .symbols
+                .iter()
+                .filter(|s| self.route.get(&s.instrument) == Some(&group))
+                .copied()
+                .collect();
+            self.to_group(group, GroupEvent::Limits(mine));
+        }
+        if let Some(change) = self.watch.set_limits(reload.portfolio) {
+            self.publish(change, None, 0, None)?;
+        }
+        Ok(())
+    }
+
+    fn to_group(&self, group: usize, event: GroupEvent) {
+        // A group that stopped has failed: `RiskWorker::running` says so.
+        let _ = self.senders[group].send(event);
+    }
+
+    /// Sums the groups' figures if any group published, and judges the portfolio's limits.
+    fn judge_portfolio(&mut self) -> Result<bool, WorkerError> {
+        let mut fresh = false;
+        let mut totals = crate::portfolio::Totals::default();
+        for (at, group) in self.groups.iter().enumerate() {
+            let (generation, t) = group.read(|v| (v.generation, v.totals));
+            fresh |= generation != self.generations[at];
+            self.generations[at] = generation;
+            totals.pnl += t.pnl;
+            totals.gross += t.gross;
+            totals.net += t.net;
+            totals.open += t.open;
+        }
+        if !fresh {
+            return Ok(false);
+        }
+        if let Some(change) = self.watch.update(totals) {
+            self.publish(change, None, 0, None)?;
+        }
+        self.show();
+        Ok(true)
+    }
+
+    fn check_heartbeats(&mut self, now: u64) -> Result<(), WorkerError> {
+        let stale = self.watched.iter().position(|w| {
+            let beat = w.heartbeat_ns();
+            beat != 0 && now.saturating_sub(beat) > self.max_heartbeat_age_ns
+        });
+        if let Some(segment) = stale {
+            if let Some(change) = self.watch.latch(TradingState::Killed, Cause::StaleHeartbeat) {
+                self.publish(change, None, 0, Some(segment))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `change` to the slots and passes it on to be logged.
+    fn publish(
+        &mut self,
+        change: Change,
+        symbol: Option<crate::portfolio::SymbolRisk>,
+        seen_ns: u64,
+        segment: Option<usize>,
+    ) -> Result<(), WorkerError> {
+        let reason = match change.cause {
+            Cause::Operator => state_reason::OPERATOR,
+            Cause::Limit(_) => state_reason::LIMIT,
+            Cause::StaleHeartbeat => state_reason::STALE_HEARTBEAT,
+        };
+        self.write(change.key, change.to, reason)?;
+        let visible_after_ns = (seen_ns > 0).then(|| monotonic_ns().saturating_sub(seen_ns));
+        let logged = Logged { change, symbol, portfolio: self.watch.risk(), visible_after_ns, segment };
+        // Nobody listening means the worker is stopping.
+        let _ = self.log.send(logged);
+        if change.key == PORTFOLIO {
+            self.show();
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, key: u32, state: TradingState, reason: u8) -> Result<(), WorkerError> {
+        let sequence = self.sequences.entry(key).and_modify(|s| *s += 1).or_insert(0);
+        let record = TradingStateRecord {
+            header: RecordHeader {
+                msg_type: TradingStateRecord::TYPE_ID,
+                length: std::mem::size_of::<TradingStateRecord>() as u32,
+                sequence: *sequence,
+                publish_ts_ns: realtime_ns(),
+                ..RecordHeader::default()
+            },
+            instrument_id: key,
+            state: state as u8,
+            reason,
+            reserved: 0,
+        };
+        self.trading.write(u64::from(key), record.as_bytes()).map_err(shm("the trading slots"))
+    }
+
+    fn show(&self) {
+        let risk = self.watch.risk();
+        self.portfolio.publish(PortfolioView {
+            risk,
+            headroom: self.watch.headroom(),
+            state: Some(self.watch.state()),
+        });
+    }
+}

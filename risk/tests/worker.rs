@@ -1,0 +1,218 @@
+//! The risk worker on real segments: a breach a report causes is in the trading slots, with
+//! its reason, within a bounded time; a book marks positions; an operator's command clears a
+//! latch (which latches again while the breach stands); reloaded limits are judged at once; a
+//! stale heartbeat of a watched segment kills trading; and a restarted worker keeps the states
+//! the slots hold.
+
+use std::time::{Duration, Instant};
+
+use risk::breach::{PortfolioRiskLimits, SymbolRiskLimits};
+use risk::worker::{RiskWorker, WorkerConfig};
+use risk::TradingState;
+use shm_layout::records::{
+    order_state, report_kind, side, state_reason, ExecutionReportRecord, Layout, Level, TopOfBook,
+    TradingStateRecord,
+};
+use shm_layout::{queue, slots, SegmentOptions};
+
+const ONE: i64 = 1_000_000_000;
+const CASH: i128 = ONE as i128;
+const AAPL: u32 = 1;
+const MSFT: u32 = 2;
+
+/// The segments a risk worker reads and writes, removed when dropped.
+struct Segments {
+    names: Vec<String>,
+    reports: queue::Writer,
+    commands: queue::Writer,
+    books: slots::Writer,
+    heartbeat: slots::Writer,
+}
+
+impl Segments {
+    fn new(tag: &str) -> Self {
+        let prefix = format!("/risk-worker-{tag}-{}", std::process::id());
+        let names: Vec<String> = ["reports", "commands", "trading", "books", "feed"]
+            .iter()
+            .map(|n| format!("{prefix}.{n}"))
+            .collect();
+        let options = SegmentOptions { replace_stale: true, ..SegmentOptions::default() };
+        let report_size = std::mem::size_of::<ExecutionReportRecord>() as u32;
+        let state_size = std::mem::size_of::<TradingStateRecord>() as u32;
+        let reports = queue::Writer::create(&names[0], 1 << 10, report_size, &options).unwrap();
+        let commands = queue::Writer::create(&names[1], 1 << 6, state_size, &options).unwrap();
+        drop(slots::Writer::create(&names[2], 16, state_size, &options).unwrap());
+        let book_size = std::mem::size_of::<TopOfBook>() as u32;
+        let books = slots::Writer::create(&names[3], 16, book_size, &options).unwrap();
+        let heartbeat = slots::Writer::create(&names[4], 16, book_size, &options).unwrap();
+        heartbeat.heartbeat();
+        Self { names, reports, commands, books, heartbeat }
+    }
+
+    fn config(&self, symbols: Vec<SymbolRiskLimits>, portfolio: PortfolioRiskLimits) -> WorkerConfig {
+        WorkerConfig {
+            symbols,
+            portfolio,
+            books: vec![Some(self.names[3].clone()), None],
+            reports: self.names[0].clone(),
+            commands: self.names[1].clone(),
+            trading: self.names[2].clone(),
+            watched: vec![self.names[4].clone()],
+            max_heartbeat_age: Duration::from_millis(300),
+            threads: 2,
+            cores: Vec::new(),
+            mark_every: Duration::from_millis(1),
+            idle: Duration::from_millis(1),
+        }
+    }
+
+    fn fill(&mut self, order_id: u64, instrument: u32, buy: bool, price: i64, quantity: i64) {
+        let record = ExecutionReportRecord {
+            instrument_id: instrument,
+            venue: 1,
+            side: if buy { side::BID } else { side::ASK },
+            kind: report_kind::FILL,
+            state: order_state::FILLED,
+            order_id,
+            price: price * ONE,
+            quantity: quantity * ONE,
+            ..ExecutionReportRecord::default()
+        };
+        assert!(self.reports.try_push(record.as_bytes()).unwrap());
+    }
+
+    fn book(&mut self, instrument: u32, bid: i64, ask: i64) {
+        let mut top =
+            TopOfBook { instrument_id: instrument, bid_levels: 1, ask_levels: 1, ..TopOfBook::default() };
+        top.bids[0] = Level { price: bid * ONE, quantity: 100 * ONE };
+        top.asks[0] = Level { price: ask * ONE, quantity: 100 * ONE };
+        self.books.write(u64::from(instrument), top.as_bytes()).unwrap();
+    }
+
+    fn command(&mut self, key: u32, state: TradingState) {
+        let record =
+            TradingStateRecord { instrument_id: key, state: state as u8, ..TradingStateRecord::default() };
+        assert!(self.commands.try_push(record.as_bytes()).unwrap());
+    }
+
+    /// The state and reason in the slots for `key`, once they are `state` (or after 5 s).
+    fn wait_for(&self, key: u32, state: TradingState) -> (TradingState, u8) {
+        let reader = slots::Reader::open(&self.names[2]).unwrap();
+        let mut record = [0u8; std::mem::size_of::<TradingStateRecord>()];
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let held = reader
+                .read(u64::from(key), &mut record)
+                .unwrap()
+                .map(|_| TradingStateRecord::from_bytes(&record));
+            let now = held.map(|r| (TradingState::from_code(r.state).unwrap(), r.reason));
+            if now.is_some_and(|(s, _)| s == state) || Instant::now() > deadline {
+                return now.unwrap_or((TradingState::Killed, u8::MAX));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+impl Drop for Segments {
+    fn drop(&mut self) {
+        for name in &self.names {
+            let _ = shm_layout::unlink(name);
+        }
+    }
+}
+
+fn symbol(instrument: u32, max_loss: Option<i128>) -> SymbolRiskLimits {
+    SymbolRiskLimits { instrument, max_loss, max_drawdown: None, max_exposure: None }
+}
+
+#[test]
+fn a_loss_past_its_limit_halts_the_symbol_until_an_operator_clears_it_and_the_portfolio_too() {
+    let mut segments = Segments::new("loss");
+    let portfolio = PortfolioRiskLimits { max_loss: Some(150 * CASH), ..PortfolioRiskLimits::default() };
+    let worker = RiskWorker::start(
+        segments.config(vec![symbol(AAPL, Some(100 * CASH)), symbol(MSFT, None)], portfolio),
+    )
+    .unwrap();
+    assert_eq!(segments.wait_for(AAPL, TradingState::Active).0, TradingState::Active, "written at start");
+    segments.fill(1, AAPL, true, 100, 10);
+    segments.book(AAPL, 89, 91); // long 10 from 100 at 90: -100, at the limit
+    segments.fill(2, MSFT, false, 50, 10);
+    segments.book(MSFT, 50, 50);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(
+        segments.wait_for(AAPL, TradingState::Active).0,
+        TradingState::Active,
+        "at the limit is within it"
+    );
+    segments.book(AAPL, 88, 90); // -110
+    assert_eq!(segments.wait_for(AAPL, TradingState::Halted), (TradingState::Halted, state_reason::LIMIT));
+    assert_eq!(segments.wait_for(MSFT, TradingState::Active).0, TradingState::Active, "MSFT trades on");
+
+    segments.book(MSFT, 55, 55); // short 10 from 50 at 55: -50; the portfolio -160
+    assert_eq!(segments.wait_for(0, TradingState::Halted), (TradingState::Halted, state_reason::LIMIT));
+
+    segments.book(AAPL, 99, 101); // back to flat P&L: the latch holds
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(segments.wait_for(AAPL, TradingState::Halted).0, TradingState::Halted, "latched");
+    segments.command(AAPL, TradingState::Active);
+    assert_eq!(segments.wait_for(AAPL, TradingState::Active), (TradingState::Active, state_reason::OPERATOR));
+    segments.book(AAPL, 80, 80);
+    assert_eq!(segments.wait_for(AAPL, TradingState::Halted).0, TradingState::Halted, "breached again");
+
+    let changes = worker.changes();
+    let causes: Vec<_> = changes.iter().map(|l| (l.change.key, l.change.to)).collect();
+    assert!(causes.contains(&(AAPL, TradingState::Halted)) && causes.contains(&(0, TradingState::Halted)));
+    let (symbols, whole) = worker.view();
+    let aapl = symbols.iter().find(|s| s.risk.instrument == AAPL).unwrap();
+    assert_eq!((aapl.risk.pnl, aapl.headroom.loss), (-200 * CASH, Some(-100 * CASH)));
+    assert_eq!(whole.risk.totals.pnl, -250 * CASH);
+    assert_eq!(worker.reports(), (2, 0));
+    worker.stop().unwrap();
+}
+
+#[test]
+fn reloaded_limits_are_judged_at_once_and_a_restarted_worker_keeps_the_states_in_the_slots() {
+    let mut segments = Segments::new("reload");
+    let limits = vec![symbol(AAPL, None)];
+    let worker = RiskWorker::start(segments.config(limits.clone(), PortfolioRiskLimits::default())).unwrap();
+    segments.fill(1, AAPL, true, 100, 10);
+    segments.book(AAPL, 94, 96);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(segments.wait_for(AAPL, TradingState::Active).0, TradingState::Active);
+    let tighter = SymbolRiskLimits { max_exposure: Some(900 * CASH), ..symbol(AAPL, None) };
+    worker.set_limits(vec![tighter], PortfolioRiskLimits::default());
+    assert_eq!(
+        segments.wait_for(AAPL, TradingState::ReduceOnly),
+        (TradingState::ReduceOnly, state_reason::LIMIT)
+    );
+    segments.command(0, TradingState::Killed);
+    assert_eq!(segments.wait_for(0, TradingState::Killed).0, TradingState::Killed);
+    worker.stop().unwrap();
+
+    let again = RiskWorker::start(segments.config(limits, PortfolioRiskLimits::default())).unwrap();
+    assert_eq!(segments.wait_for(0, TradingState::Killed).0, TradingState::Killed, "the kill survives");
+    assert_eq!(segments.wait_for(AAPL, TradingState::ReduceOnly).0, TradingState::ReduceOnly);
+    segments.command(0, TradingState::Active);
+    assert_eq!(segments.wait_for(0, TradingState::Active).0, TradingState::Active);
+    again.stop().unwrap();
+}
+
+#[test]
+fn a_watched_heartbeat_gone_stale_kills_trading() {
+    let segments = Segments::new("stale");
+    let worker =
+        RiskWorker::start(segments.config(vec![symbol(AAPL, None)], PortfolioRiskLimits::default())).unwrap();
+    assert_eq!(segments.wait_for(0, TradingState::Active).0, TradingState::Active);
+    let beating = Instant::now();
+    while beating.elapsed() < Duration::from_millis(500) {
+        segments.heartbeat.heartbeat();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(segments.wait_for(0, TradingState::Active).0, TradingState::Active, "alive while it beats");
+    let killed = segments.wait_for(0, TradingState::Killed);
+    assert_eq!(killed, (TradingState::Killed, state_reason::STALE_HEARTBEAT));
+    let logged = worker.changes().into_iter().find(|l| l.change.to == TradingState::Killed).unwrap();
+    assert_eq!(logged.segment.and_then(|s| worker.watched(s)), Some(segments.names[4].as_str()));
+    worker.stop().unwrap();
+}
