@@ -1,8 +1,8 @@
 //! The risk worker on real segments: a breach a report causes is in the trading slots, with
 //! its reason, within a bounded time; a book marks positions; an operator's command clears a
 //! latch (which latches again while the breach stands); reloaded limits are judged at once; a
-//! stale heartbeat of a watched segment kills trading; and a restarted worker keeps the states
-//! the slots hold.
+//! stale heartbeat of a watched segment kills trading; a restarted worker keeps the states the
+//! slots hold; and every report taken is copied on to the forward queue.
 
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,7 @@ use shm_layout::records::{
     order_state, report_kind, side, state_reason, ExecutionReportRecord, Layout, Level, TopOfBook,
     TradingStateRecord,
 };
-use shm_layout::{queue, slots, SegmentOptions};
+use shm_layout::{queue, slots, Received, SegmentOptions};
 
 const ONE: i64 = 1_000_000_000;
 const CASH: i128 = ONE as i128;
@@ -32,7 +32,7 @@ struct Segments {
 impl Segments {
     fn new(tag: &str) -> Self {
         let prefix = format!("/risk-worker-{tag}-{}", std::process::id());
-        let names: Vec<String> = ["reports", "commands", "trading", "books", "feed"]
+        let names: Vec<String> = ["reports", "commands", "trading", "books", "feed", "forward"]
             .iter()
             .map(|n| format!("{prefix}.{n}"))
             .collect();
@@ -46,6 +46,7 @@ impl Segments {
         let books = slots::Writer::create(&names[3], 16, book_size, &options).unwrap();
         let heartbeat = slots::Writer::create(&names[4], 16, book_size, &options).unwrap();
         heartbeat.heartbeat();
+        drop(queue::Writer::create(&names[5], 1 << 10, report_size, &options).unwrap());
         Self { names, reports, commands, books, heartbeat }
     }
 
@@ -56,6 +57,7 @@ impl Segments {
             books: vec![Some(self.names[3].clone()), None],
             reports: self.names[0].clone(),
             commands: self.names[1].clone(),
+            forward: Some(self.names[5].clone()),
             trading: self.names[2].clone(),
             watched: vec![self.names[4].clone()],
             max_heartbeat_age: Duration::from_millis(300),
@@ -168,6 +170,13 @@ fn a_loss_past_its_limit_halts_the_symbol_until_an_operator_clears_it_and_the_po
     assert_eq!((aapl.risk.pnl, aapl.headroom.loss), (-200 * CASH, Some(-100 * CASH)));
     assert_eq!(whole.risk.totals.pnl, -250 * CASH);
     assert_eq!(worker.reports(), (2, 0));
+    let mut forwarded = queue::Reader::attach(&segments.names[5]).unwrap();
+    let mut record = [0u8; std::mem::size_of::<ExecutionReportRecord>()];
+    let mut orders = Vec::new();
+    while let Received::Message { .. } = forwarded.try_pop(&mut record).unwrap() {
+        orders.push(ExecutionReportRecord::from_bytes(&record).order_id);
+    }
+    assert_eq!((orders, worker.forwards_dropped()), (vec![1, 2], 0), "every report copied on, in order");
     worker.stop().unwrap();
 }
 

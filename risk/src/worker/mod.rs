@@ -15,7 +15,7 @@ mod group;
 mod latest;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -57,6 +57,9 @@ pub struct WorkerConfig {
     pub reports: String,
     /// The operators' commands queue (trading state records: key and state).
     pub commands: String,
+    /// Where every report taken is copied on to, for the supervisor's views and checks (a
+    /// copy that does not fit is dropped and counted, never waited for).
+    pub forward: Option<String>,
     /// The trading state slots the gate reads.
     pub trading: String,
     /// Segments whose writers must stay alive (the feeds' books, execution's metrics).
@@ -143,6 +146,7 @@ pub struct RiskWorker {
     reloads: Sender<Reload>,
     log: Receiver<Logged>,
     watched: Vec<String>,
+    forwards_dropped: Arc<AtomicU64>,
 }
 
 impl RiskWorker {
@@ -157,6 +161,11 @@ impl RiskWorker {
             .map_err(shm(format!("reports queue {}", config.reports)))?;
         let commands = queue::Reader::attach(&config.commands)
             .map_err(shm(format!("commands queue {}", config.commands)))?;
+        let forward = config
+            .forward
+            .as_ref()
+            .map(|name| queue::Writer::attach(name).map_err(shm(format!("forward queue {name}"))))
+            .transpose()?;
         let held = held_states(&config)?;
         let trading = slots::Writer::attach(&config.trading)
             .map_err(shm(format!("trading slots {}", config.trading)))?;
@@ -214,9 +223,12 @@ impl RiskWorker {
             groups.push(view);
         }
         let portfolio = Arc::new(Latest::new(PortfolioView::default()));
+        let forwards_dropped = Arc::new(AtomicU64::new(0));
         let mut publisher = Publisher {
             reports,
             commands,
+            forward,
+            forwards_dropped: forwards_dropped.clone(),
             trading,
             sequences: HashMap::new(),
             watch: PortfolioWatch::new(config.portfolio),
@@ -238,7 +250,7 @@ impl RiskWorker {
             .name("risk-publisher".into())
             .spawn(move || publisher.run(&stop_publisher))?;
         threads.push(("publisher", handle));
-        Ok(Self { stop, threads, groups, portfolio, reloads, log, watched: config.watched })
+        Ok(Self { stop, threads, groups, portfolio, reloads, log, watched: config.watched, forwards_dropped })
     }
 
     /// Applies new limits (a reload): each group and the portfolio judge their figures again.
@@ -264,6 +276,11 @@ impl RiskWorker {
             .iter()
             .map(|g| g.read(|v| (v.reports, v.refused)))
             .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    }
+
+    /// Reports not copied on because the forward queue was full.
+    pub fn forwards_dropped(&self) -> u64 {
+        self.forwards_dropped.load(Ordering::Relaxed)
     }
 
     /// The watched segment at `index` (as [`Logged::segment`] names it).
@@ -322,6 +339,8 @@ fn pin_to(core: usize) {
 struct Publisher {
     reports: queue::Reader,
     commands: queue::Reader,
+    forward: Option<queue::Writer>,
+    forwards_dropped: Arc<AtomicU64>,
     trading: slots::Writer,
     /// The last sequence written per key.
     sequences: HashMap<u32, u64>,
@@ -396,6 +415,11 @@ impl Publisher {
         let size = std::mem::size_of::<ExecutionReportRecord>();
         let taken = self.reports.pop_records(records, size).map_err(shm("the reports queue"))?;
         let seen_ns = monotonic_ns();
+        if let Some(forward) = self.forward.as_mut() {
+            let copied =
+                forward.push_records(&records[..taken * size], size).map_err(shm("the forward queue"))?;
+            self.forwards_dropped.fetch_add((taken - copied) as u64, Ordering::Relaxed);
+        }
         for record in records[..taken * size].chunks_exact(size) {
             let facts = ReportFacts::from_record(&ExecutionReportRecord::from_bytes(record));
             // A report about a symbol no group holds is the group's to refuse: the first.
