@@ -115,6 +115,16 @@ def set_trading(instance: str, command: str, symbol: str | None, state: str) -> 
     return 0
 
 
+def reload_risk(instance: str) -> int:
+    """``tickrail risk reload``: 0 when the risk worker was told to read its limits file again, 1
+    when the file is refused (the limits in force stay), 2 when no supervisor answers."""
+    answer = request(instance, "risk reload", {"command": "risk-reload"})
+    if isinstance(answer, int):
+        return answer
+    print(f"risk: limits from {answer['limits']} sent to the risk worker")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line."""
     p = argparse.ArgumentParser(
@@ -152,6 +162,11 @@ def parser() -> argparse.ArgumentParser:
     state_cmd.add_argument("symbol", help="e.g. AAPL")
     state_cmd.add_argument("state", choices=["active", "reduce-only", "halted"])
     state_cmd.add_argument("--instance", default=DEFAULT_INSTANCE)
+    risk_cmd = commands.add_parser(
+        "risk", help="the risk worker: `risk reload` applies a changed limits file"
+    )
+    risk_cmd.add_argument("action", choices=["reload"])
+    risk_cmd.add_argument("--instance", default=DEFAULT_INSTANCE)
     stat_cmd = commands.add_parser("stat", help="print the counters of every segment of an instance")
     stat_cmd.add_argument("--instance", default=DEFAULT_INSTANCE)
     stat_cmd.add_argument("--json", action="store_true", help="one JSON object per refresh")
@@ -189,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         return set_trading(args.instance, "resume", args.symbol, "active")
     if args.command == "state":
         return set_trading(args.instance, "state", args.symbol, args.state)
+    if args.command == "risk":
+        return reload_risk(args.instance)
     if args.command == "demo":
         return ring_demo.run(args.instance, args.duration, args.rate)
     return shm_stat.run(args.instance, args.json, args.watch, args.count, name_filter=args.filter)

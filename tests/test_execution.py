@@ -1,5 +1,5 @@
-"""The execution worker under the supervisor, end to end: venues, feeds and execution run with
-the market maker quoting on all three venues through the gate; its orders reach the venues and
+"""The execution worker under the supervisor, end to end: venues, feeds, risk and execution run
+with the market maker quoting on all three venues through the gate; its orders reach the venues and
 fill; the kill switch cancels everything; every order is timed from its tick; SIGTERM drains, and
 every fill the venues record for us is in our positions, with no order over a limit."""
 
@@ -31,6 +31,9 @@ def config(tmp_path: Path, name: str) -> Path:
     # SPY is left to the example Python strategy, on the slower path beside the market maker.
     text += '[execution.python]\nstrategy = "execution.examples:Joiner"\nsymbols = ["SPY"]\n'
     text += "[execution.python.params]\nbehind_ticks = 1\n"
+    # The kill switch on a stale execution heartbeat is tested apart (test_risk_worker): here the
+    # SIGKILLed worker trades on once restarted.
+    text += "[risk]\nmax_heartbeat_ms = 30000\n"
     path = tmp_path / "instance.toml"
     path.write_text(text)
     return path
@@ -55,7 +58,7 @@ def test_the_market_maker_quotes_fills_survives_a_sigkill_and_the_kill_switch_ca
         "supervisor", "supervisor", "run", "--config", str(config(tmp_path, name)), "--view", "events"
     )
     try:
-        started = {supervisor.expect("started", timeout=60)["worker"] for _ in range(7)}
+        started = {supervisor.expect("started", timeout=60)["worker"] for _ in range(8)}
         assert "execution" in started
         wait_for("orders reach the venues", lambda: report(name)["counters"]["orders"] >= 12)
         wait_for("the flow trades with our quotes", lambda: report(name)["counters"]["fills"] > 0)

@@ -1,5 +1,7 @@
 """The launch plan: every worker's command line, in start order, addresses agreed between each
-venue and its feed, segments under the instance's prefix; and the plan actually runs."""
+venue and its feed (and execution), the risk worker reading what execution writes and watching
+every feed's and execution's heartbeat, segments under the instance's prefix; and the plan
+actually runs."""
 
 from __future__ import annotations
 
@@ -29,9 +31,16 @@ def test_venues_start_before_their_feeds_and_both_sides_agree_on_every_address()
         "feed-a",
         "feed-b",
         "feed-c",
+        "risk",
         "execution",
     ]
-    execution = json.loads(specs[6].argv[specs[6].argv.index("--spec") + 1])
+    execution = json.loads(specs[7].argv[specs[7].argv.index("--spec") + 1])
+    risk = json.loads(specs[6].argv[specs[6].argv.index("--spec") + 1])
+    assert risk["books"] == [v["books"] for v in execution["venues"]], (
+        "risk marks the books execution trades on"
+    )
+    assert risk["reports"] == execution["reports"] and risk["trading"] == execution["trading"]
+    assert risk["watched"] == [*(f"tickrail.default.{v}.metrics" for v in "abc"), execution["metrics"]]
     order_entry = specs[0].argv[specs[0].argv.index("--order-entry") + 1]
     fix_orders = specs[1].argv[specs[1].argv.index("--fix") + 1]
     json_orders = specs[2].argv[specs[2].argv.index("--orders") + 1]

@@ -33,6 +33,7 @@ __all__ = [
     "QueueReader",
     "QueueWriter",
     "RiskEngine",
+    "RiskWorker",
     "RoleTaken",
     "SegmentCorrupt",
     "SegmentExists",
@@ -657,3 +658,50 @@ class RiskEngine:
         self, instrument: int
     ) -> tuple[int, int, int, int, int, int, int, int, int, int, int, int] | None: ...
     def totals(self) -> tuple[int, int, int, int, int]: ...
+
+class RiskChange(TypedDict):
+    key: int
+    before: int
+    after: int
+    cause: str
+    symbol: dict[str, Any] | None
+    portfolio: dict[str, Any]
+    visible_after_ns: int | None
+    segment: str | None
+
+class RiskView(TypedDict):
+    symbols: list[dict[str, Any]]
+    portfolio: dict[str, Any]
+    reports: int
+    refused: int
+    forwards_dropped: int
+
+@final
+class RiskWorker:
+    """The risk worker's threads (``risk::worker``): symbol groups and the publisher."""
+
+    def __new__(
+        cls,
+        symbols: list[_ref_portfolio.SymbolRiskLimits],
+        portfolio: _ref_portfolio.PortfolioRiskLimits,
+        *,
+        books: list[str | None],
+        reports: str,
+        commands: str,
+        trading: str,
+        forward: str | None = None,
+        watched: list[str] = ...,
+        max_heartbeat_age_ms: int = 3000,
+        threads: int = 1,
+        cores: list[int] = ...,
+        mark_every_us: int = 1000,
+        idle_us: int = 1000,
+    ) -> RiskWorker: ...
+    def set_limits(
+        self, symbols: list[_ref_portfolio.SymbolRiskLimits], portfolio: _ref_portfolio.PortfolioRiskLimits
+    ) -> None: ...
+    def changes(self) -> list[RiskChange]: ...
+    def view(self) -> RiskView: ...
+    @property
+    def running(self) -> bool: ...
+    def stop(self) -> None: ...

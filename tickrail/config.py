@@ -156,6 +156,19 @@ class Execution:
 
 
 @dataclass(frozen=True)
+class Risk:
+    """The risk worker (it runs wherever the execution worker does): its limits file, its group
+    threads, and how stale a feed's or execution's heartbeat may get before it kills trading."""
+
+    pinning: Pinning
+    #: The risk limits file (:mod:`risk.limits`); none: no portfolio risk limits.
+    limits: str | None = None
+    #: Group threads (0: one per core this process may use).
+    threads: int = 0
+    max_heartbeat_ms: int = 3_000
+
+
+@dataclass(frozen=True)
 class Instance:
     """A whole instance, checked."""
 
@@ -168,6 +181,8 @@ class Instance:
     execution: Execution | None = None
     #: Where the supervisor serves Prometheus metrics (``host:port``), if anywhere.
     metrics_listen: str | None = None
+    #: The risk worker (when the instance trades).
+    risk: Risk | None = None
     warnings: list[str] = field(default_factory=list)
 
     def workers(self) -> list[tuple[str, Pinning]]:
@@ -175,6 +190,8 @@ class Instance:
         workers = [(worker_name("venue", v.name), v.pinning) for v in self.venues.values() if v.simulated] + [
             (worker_name("feed", f.name), f.pinning) for f in self.feeds.values()
         ]
+        if self.risk is not None:
+            workers.append(("risk", self.risk.pinning))
         if self.execution is not None:
             workers.append(("execution", self.execution.pinning))
         return workers
@@ -336,6 +353,17 @@ def _execution(t: _Table, venues: dict[str, Venue], feeds: dict[str, Feed]) -> E
     return execution
 
 
+def _risk(t: _Table) -> Risk:
+    risk = Risk(
+        _pinning(t),
+        limits=t.get("limits", str, None),
+        threads=t.get("threads", int, 0, check=_not_negative),
+        max_heartbeat_ms=t.get("max_heartbeat_ms", int, 3_000, check=_positive),
+    )
+    t.done()
+    return risk
+
+
 def _python_strategy(t: _Table, traded: tuple[str, ...], venues: dict[str, Venue]) -> PythonStrategy:
     """The ``[execution.python]`` table: the strategy must be importable as ``module:Class`` and
     its symbols listed on a venue traded."""
@@ -421,9 +449,20 @@ def parse(text: str, machine: Machine | None = None) -> Instance:
     execution = None
     if "execution" in root.table:
         execution = _execution(_Table("execution", root.get("execution", dict)), venues, feeds)
+    risk_table = _Table("risk", root.get("risk", dict, {}))
+    risk = _risk(risk_table) if execution is not None else None
+    if execution is None and risk_table.table:
+        raise ConfigError("risk: there is no [execution] table for a risk worker to watch")
     root.done()
     whole = Instance(
-        name, seed, venues, feeds, supervision=supervision, metrics_listen=metrics_listen, execution=execution
+        name,
+        seed,
+        venues,
+        feeds,
+        supervision=supervision,
+        metrics_listen=metrics_listen,
+        execution=execution,
+        risk=risk,
     )
     return check(whole, machine or Machine.this())
 
@@ -435,9 +474,14 @@ def load(path: Path, machine: Machine | None = None) -> Instance:
     except OSError as e:
         raise ConfigError(f"{path}: {e.strerror}") from None
     try:
-        return parse(text, machine)
+        instance = parse(text, machine)
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
+    risk = instance.risk
+    if risk is not None and risk.limits is not None and not Path(risk.limits).is_absolute():
+        # A limits file is found beside the configuration that names it.
+        return replace(instance, risk=replace(risk, limits=str(path.parent / risk.limits)))
+    return instance
 
 
 def check(instance: Instance, machine: Machine) -> Instance:

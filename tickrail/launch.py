@@ -12,10 +12,12 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shm_layout import SlotWriter
-from tickrail import execution_plan
+from shm_layout import TRADING_STATE, QueueWriter, SlotWriter
+from tickrail import execution_plan, risk_plan
 from tickrail._native import create_execution_metrics, create_execution_reports, create_feed_segments
 from tickrail.config import ADDRESSES, Feed, Instance, Pinning, Venue, worker_name
+from tickrail.market import instruments
+from tickrail.trading import TradingStates
 
 SEGMENT_SUFFIXES = ("events", "books", "metrics")
 #: The address each protocol's venue takes orders on.
@@ -46,6 +48,14 @@ class WorkerSpec:
         """Creates the worker's segments, replacing any a dead run left behind."""
         if self.kind == "feed":
             create_feed_segments(self.prefix, ring_capacity=self.ring_capacity or 1 << 16, replace_stale=True)
+        elif self.kind == "risk":
+            commands, forward, trading = self.segments
+            QueueWriter.create(
+                commands, risk_plan.COMMANDS_CAPACITY, TRADING_STATE.itemsize, replace_stale=True
+            ).close()
+            create_execution_reports(forward, risk_plan.FORWARD_CAPACITY, replace_stale=True)
+            # Every state starts active; the risk worker takes the writer's role from here on.
+            TradingStates(trading, dict(instruments())).close()
         elif self.kind == "execution":
             create_execution_metrics(self.heartbeat, replace_stale=True)
             reports = execution_plan.reports_segment(self.prefix)
@@ -70,6 +80,24 @@ def settled_addresses(venue: Venue, port: Callable[[int], int] = free_port) -> d
         or f"127.0.0.1:{port(socket.SOCK_DGRAM if key in udp else socket.SOCK_STREAM)}"
         for key in ADDRESSES[venue.protocol]
     }
+
+
+def _risk_spec(instance: Instance, books: list[str], feeds: list[str]) -> WorkerSpec:
+    assert instance.risk is not None
+    described = risk_plan.describe(instance, books, feeds)
+    argv = ("risk", "--spec", json.dumps(described), *_lock_memory(instance.risk.pinning))
+    segments = (described["commands"], described["forward"], described["trading"])
+    # Its heartbeat is the trading state's: the gate fails closed on the same one.
+    return WorkerSpec(
+        "risk",
+        "risk",
+        argv,
+        instance.risk.pinning,
+        None,
+        risk_plan.prefix(instance.name),
+        segments,
+        described["trading"],
+    )
 
 
 def _venue_argv(
@@ -146,6 +174,9 @@ def plan(instance: Instance, port: Callable[[int], int] = free_port) -> list[Wor
         }
         spec = execution_plan.describe(instance, entry)
         metrics, reports = spec["metrics"], spec["reports"]
+        if instance.risk is not None:
+            feeds = [s.heartbeat for s in specs if s.kind == "feed"]
+            specs.append(_risk_spec(instance, [venue["books"] for venue in spec["venues"]], feeds))
         spin = ["--spin"] if instance.execution.spin else []
         argv = ("execution", "--spec", json.dumps(spec), *spin, *_lock_memory(instance.execution.pinning))
         prefix = execution_plan.prefix(instance.name)

@@ -22,14 +22,18 @@ import json
 import os
 import random
 import selectors
+import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any, Protocol
 
+from risk import limits as risk_limits
+from risk.limits import RiskLimitsError
 from shm_layout import SegmentExists, SegmentNotFound, ShmError, remove_if_stale, segment_stats, unlink
-from tickrail import execution_plan
+from tickrail import execution_plan, risk_plan
 from tickrail.closing import settle
 from tickrail.config import Instance
 from tickrail.control import ControlError, ControlServer, InstanceLock, socket_path
@@ -42,7 +46,7 @@ from tickrail.positions import ReportsReader, venue_mismatches
 from tickrail.process import SUPERVISOR_PID_ENV, Announcements, StopFlag
 from tickrail.prometheus import MetricsServer
 from tickrail.restarts import Intensity, State, Worker
-from tickrail.trading import TradingStateError, TradingStates
+from tickrail.trading import TradingControl, TradingStateError, TradingStates
 from tickrail.trading import segment_name as trading_segment
 
 #: How long a worker may take to say it is listening.
@@ -129,9 +133,9 @@ class Supervisor:
         self.closing_checks: list[dict[str, Any]] = []
         #: The segments this run created, and so unlinks.
         self.created: list[str] = []
-        #: The trading state the gate reads, written here until the risk worker exists.
-        self.trading: TradingStates | None = None
-        #: The execution worker's reports, read here until the risk worker exists.
+        #: The trading state the gate reads: ordered through the risk worker where there is one.
+        self.trading: TradingStates | TradingControl | None = None
+        #: The execution worker's reports, as the risk worker copies them on.
         self.reports: ReportsReader | None = None
         #: Our fills and orders on each venue against the venue's own record, once drained.
         self.position_checks: list[dict[str, Any]] = []
@@ -192,7 +196,7 @@ class Supervisor:
                     self.drain_output(key.data)
             if (reason := self.watch()) is not None:
                 return self.halt(reason)
-            if self.trading is not None:
+            if isinstance(self.trading, TradingStates):
                 self.trading.heartbeat()
             if self.reports is not None:
                 self.reports.poll()
@@ -227,15 +231,18 @@ class Supervisor:
                 raise ShmError(f"{worker.spec.name}: {e}") from None
             self.created.extend(worker.spec.segments)
         name = trading_segment(self.instance.name)
+        if self.instance.risk is not None:
+            # The risk worker's segments hold the trading state; it writes them.
+            self.trading = TradingControl(
+                name, risk_plan.commands_segment(self.instance.name), dict(instruments())
+            )
+            self.reports = ReportsReader(risk_plan.forward_segment(self.instance.name))
+            return
         with contextlib.suppress(SegmentNotFound):
             if remove_if_stale(name):
                 self.emit("cleaned", segment=name)
         self.trading = TradingStates(name, dict(instruments()))
         self.created.append(name)
-        if self.instance.execution is not None:
-            self.reports = ReportsReader(
-                execution_plan.reports_segment(execution_plan.prefix(self.instance.name))
-            )
 
     def rotate_journal(self) -> None:
         """Sets an earlier run's journal aside when every venue traded is simulated: they start
@@ -410,8 +417,12 @@ class Supervisor:
             return self.status()
         if command == "trading":
             return self.set_trading(request.get("symbol"), request.get("state"))
+        if command == "risk-reload":
+            return self.reload_risk()
         if command not in ("start", "stop", "restart"):
-            return {"error": f"unknown command {command!r} (status, start, stop, restart, trading)"}
+            return {
+                "error": f"unknown command {command!r} (status, start, stop, restart, trading, risk-reload)"
+            }
         name = request.get("worker")
         worker = self.find(name) if isinstance(name, str) else None
         if worker is None:
@@ -447,6 +458,24 @@ class Supervisor:
             return {"error": str(e)}
         self.emit("trading-state", symbol=symbol, state=state, reason="operator")
         return {"trading": states}
+
+    def reload_risk(self) -> dict[str, Any]:
+        """Checks the risk limits file and, if it can be used, has the running risk worker read it
+        again (SIGHUP); a file that cannot be used is refused here and the limits in force stay."""
+        risk, worker = self.instance.risk, self.find("risk")
+        if risk is None or worker is None:
+            return {"error": "this instance has no risk worker"}
+        if risk.limits is None:
+            return {"error": "the risk worker has no limits file to read again ([risk] limits)"}
+        try:
+            risk_limits.load(Path(risk.limits), risk_plan.describe_symbols(self.instance))
+        except RiskLimitsError as e:
+            return {"error": f"refused, the limits in force stay: {e}"}
+        if worker.process is None or worker.state.state is not State.RUNNING:
+            return {"error": f"the risk worker is {worker.state.state.value}"}
+        worker.process.send_signal(signal.SIGHUP)
+        self.emit("risk-reload", limits=risk.limits)
+        return {"limits": risk.limits}
 
     def stop_on_request(self, worker: Running) -> None:
         """Stops a worker for an operator: it stays STOPPED until started again, and the
@@ -490,11 +519,21 @@ class Supervisor:
     def halt(self, reason: str) -> int:
         """Gives up: trading is killed first (nothing new goes out, execution cancels what is
         open), then the caller drains; exit status 1 so systemd takes over."""
-        if self.trading is not None:
-            self.trading.set(None, "killed", "supervisor")
-            self.emit("trading-state", symbol=None, state="killed", reason="supervisor")
+        self.order_trading("killed")
         self.emit("halted", reason=reason)
         return 1
+
+    def order_trading(self, state: str) -> None:
+        """The supervisor's own order for the global state (a halt, a drain); one the risk worker
+        cannot put in force (it is down) is reported, and the gate fails closed on its heartbeat."""
+        if self.trading is None:
+            return
+        try:
+            self.trading.set(None, state, "supervisor")
+        except TradingStateError as e:
+            self.emit("trading-state-unset", state=state, reason=str(e))
+            return
+        self.emit("trading-state", symbol=None, state=state, reason="supervisor")
 
     def drain(self, status: int) -> None:
         """Halts trading, closes the simulated market and checks every feed's books against it,
@@ -504,8 +543,7 @@ class Supervisor:
         self.notifier.stopping("draining")
         # Stop quoting first: cancels only from here on (a halt has killed trading already).
         if self.trading is not None and self.trading.snapshot()["global"] != "killed":
-            self.trading.set(None, "halted", "supervisor")
-            self.emit("trading-state", symbol=None, state="halted", reason="supervisor")
+            self.order_trading("halted")
         try:
             closed = self.close_market()
             self.closing_checks = self.check_closing_books(closed)

@@ -1,7 +1,10 @@
 """The instance's trading state in shared memory: one seqlock slot per instrument (key 0: the
-global state) that the pre-trade gate reads on every order. The risk worker will write it; until
-it exists the supervisor does, on operators' orders (``tickrail kill``, ``resume``, ``state``)
-and when it halts, and refreshes the segment's heartbeat so the gate knows its writer lives.
+global state) that the pre-trade gate reads on every order.
+
+The risk worker writes it (:class:`TradingStates` only sets every state active when the segment
+is made); operators' orders (``tickrail kill``, ``resume``, ``state``) and the supervisor's own
+halts reach it through its commands queue (:class:`TradingControl`), and are in force once the
+slots show them. An instance with no risk worker has no one to write it.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from shm_layout import TRADING_STATE, TYPE_IDS, SlotReader, SlotWriter
+from shm_layout import TRADING_STATE, TYPE_IDS, QueueWriter, SlotReader, SlotWriter
 from tickrail._native import STATE_REASONS, TRADING_STATES
 
 #: Key of the global state.
@@ -96,3 +99,71 @@ def read(name: str, instrument_id: int) -> tuple[str, str, int]:
         _REASON_NAMES.get(reason, f"unknown ({reason})"),
         int(record["sequence"]),
     )
+
+
+#: How long an operator's order may take to show in the slots before the answer says so.
+APPLY_TIMEOUT_S = 1.0
+
+
+class TradingControl:
+    """An operator's side of the trading state: orders go into the risk worker's commands queue
+    ``commands``; what is in force is read from the slots ``name``."""
+
+    def __init__(self, name: str, commands: str, instruments: dict[str, int]) -> None:
+        self.name = name
+        self.instruments = instruments
+        self.queue = QueueWriter.attach(commands, max_message_size=TRADING_STATE.itemsize)
+        self.reader = SlotReader.open(name)
+
+    def set(self, symbol: str | None, state: str, reason: str) -> dict[str, Any]:
+        """Orders ``symbol``'s state (the global state if ``None``) and waits (bounded) for the risk
+        worker to apply it (it answers every order in the slots, changed or not); the states as
+        they are then: a limit still breached keeps its state. Raises if it is not applied by then
+        (the order stays queued for the worker)."""
+        if state not in TRADING_STATES:
+            raise TradingStateError(f"no trading state {state!r} ({', '.join(TRADING_STATES)})")
+        if reason not in STATE_REASONS:
+            raise TradingStateError(f"no reason {reason!r} ({', '.join(STATE_REASONS)})")
+        if symbol is not None and symbol not in self.instruments:
+            raise TradingStateError(f"no symbol {symbol!r} ({', '.join(self.instruments)})")
+        key = GLOBAL if symbol is None else self.instruments[symbol]
+        _, before = self._record(key)
+        record = np.zeros(1, dtype=TRADING_STATE)
+        record["msg_type"] = TYPE_IDS["TradingState"]
+        record["length"] = TRADING_STATE.itemsize
+        record["publish_ts_ns"] = time.time_ns()
+        record["instrument_id"] = key
+        record["state"] = TRADING_STATES[state]
+        record["reason"] = STATE_REASONS[reason]
+        if not self.queue.push(record.tobytes(), APPLY_TIMEOUT_S):
+            raise TradingStateError(f"{self.queue.name}: the risk worker's commands queue is full")
+        deadline = time.monotonic() + APPLY_TIMEOUT_S
+        while self._record(key)[1] == before:
+            if time.monotonic() >= deadline:
+                raise TradingStateError(
+                    f"{state} is queued for the risk worker, which has not applied it within "
+                    f"{APPLY_TIMEOUT_S:g} s (is it running?)"
+                )
+            time.sleep(0.005)
+        return self.snapshot()
+
+    def _record(self, key: int) -> tuple[str, int]:
+        """The state in the slot of ``key`` and the slot's sequence (-1: never written)."""
+        raw = self.reader.read(key)
+        if raw is None:
+            return "unknown", -1
+        record = np.frombuffer(raw, dtype=TRADING_STATE)[0]
+        code = int(record["state"])
+        return _STATE_NAMES.get(code, f"unknown ({code})"), int(record["sequence"])
+
+    def snapshot(self) -> dict[str, Any]:
+        """``{"global": state, "symbols": {symbol: state}}``, as the slots hold them."""
+        return {
+            "global": self._record(GLOBAL)[0],
+            "symbols": {s: self._record(i)[0] for s, i in self.instruments.items()},
+        }
+
+    def close(self) -> None:
+        """Lets go of the queue and the slots."""
+        self.queue.close()
+        self.reader.close()

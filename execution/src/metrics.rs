@@ -39,11 +39,13 @@ pub enum Counter {
     ReportsHeldBack,
     /// Books the linked (Python) strategy was too slow to take.
     StrategyBooksMissed,
+    /// Our orders not yet over, as the OMS holds them now (a gauge, set each turn).
+    OpenOrders,
 }
 
 impl Counter {
     /// Every counter, in cell order.
-    pub const ALL: [Counter; 12] = [
+    pub const ALL: [Counter; 13] = [
         Counter::Orders,
         Counter::Replaces,
         Counter::Cancels,
@@ -56,6 +58,7 @@ impl Counter {
         Counter::Kills,
         Counter::ReportsHeldBack,
         Counter::StrategyBooksMissed,
+        Counter::OpenOrders,
     ];
 
     /// The counter's name in reports.
@@ -73,6 +76,7 @@ impl Counter {
             Counter::Kills => "kills",
             Counter::ReportsHeldBack => "reports_held_back",
             Counter::StrategyBooksMissed => "strategy_books_missed",
+            Counter::OpenOrders => "open_orders",
         }
     }
 }
@@ -144,6 +148,12 @@ impl EngineMetrics {
     pub fn add(&self, counter: Counter, by: u64) {
         let cell = &self.segment.cells()[counter as usize];
         cell.store(cell.load(Ordering::Relaxed) + by, Ordering::Relaxed);
+    }
+
+    /// Sets the gauge `counter` to `value`.
+    #[inline]
+    pub fn set(&self, counter: Counter, value: u64) {
+        self.segment.cells()[counter as usize].store(value, Ordering::Relaxed);
     }
 
     /// Counts a gate rejection under its reason.

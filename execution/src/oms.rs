@@ -312,6 +312,11 @@ impl Oms {
         self.orders.get(&id)
     }
 
+    /// How many orders are not yet over.
+    pub fn open_count(&self) -> usize {
+        self.working.len()
+    }
+
     /// The orders that may still rest on a venue (not in a final state).
     pub fn open_orders(&self) -> impl Iterator<Item = &Order> {
         self.working.iter().filter_map(|id| self.orders.get(id))

@@ -22,7 +22,8 @@ The rules:
   limit) make it reduce-only. A limit left out (``None``) is no limit.
 * The board keeps, per key (0: the portfolio, else an instrument), an operator's state and a
   latched one; the gate sees the stricter. A latched state only gets stricter until an operator
-  sets the key active, which clears it.
+  sets the key active, which clears it. An operator's order is always answered with a change,
+  even one that leaves the state as it was.
 """
 
 from __future__ import annotations
@@ -362,14 +363,15 @@ class Board:
         return _changed(key, before, self.state(key), cause)
 
     def set_by_operator(self, key: int, state: int) -> Change | None:
-        """An operator sets ``key``; setting it active clears its latch."""
+        """An operator sets ``key``; setting it active clears its latch. The order is always
+        answered (``None``: no such key), even when it leaves the state as it was."""
         if key not in self.operator:
             return None
         before = self.state(key)
         self.operator[key] = state
         if state == ACTIVE:
             self.latched[key] = ACTIVE
-        return _changed(key, before, self.state(key), "operator")
+        return Change(key, before, self.state(key), "operator")
 
 
 @dataclass(slots=True)

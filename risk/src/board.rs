@@ -4,7 +4,8 @@
 //! a latched one: what breaches and stale heartbeats set. The state the gate sees is the
 //! stricter of the two. A latched state only ever gets stricter, whatever the figures do
 //! afterwards, until an operator sets the key active again, which clears it (a breach still
-//! standing then latches again at once).
+//! standing then latches again at once). An operator's order is always answered with a
+//! [`Change`], even one that leaves the state as it was.
 
 use std::collections::HashMap;
 
@@ -78,7 +79,9 @@ impl Board {
         changed(key, from, entry.effective(), cause)
     }
 
-    /// An operator sets `key` to `state`; setting it active also clears what was latched.
+    /// An operator sets `key` to `state`; setting it active also clears what was latched. An
+    /// operator's order is always answered (`None`: no such key), even when it leaves the state
+    /// as it was, so whoever gave it knows it was applied.
     pub fn operator(&mut self, key: u32, state: TradingState) -> Option<Change> {
         let entry = self.entries.get_mut(&key)?;
         let from = entry.effective();
@@ -86,7 +89,7 @@ impl Board {
         if state == TradingState::Active {
             entry.latched = TradingState::Active;
         }
-        changed(key, from, entry.effective(), Cause::Operator)
+        Some(Change { key, from, to: entry.effective(), cause: Cause::Operator })
     }
 }
 
@@ -123,6 +126,12 @@ mod tests {
         let mut board = Board::new(&[PORTFOLIO, 7]);
         board.operator(7, TradingState::Halted);
         assert_eq!(board.latch(7, TradingState::ReduceOnly, Cause::StaleHeartbeat), None);
+        let again = board.operator(7, TradingState::Halted).unwrap();
+        assert_eq!(
+            (again.from, again.to),
+            (TradingState::Halted, TradingState::Halted),
+            "answered, unchanged"
+        );
         let lifted = board.operator(7, TradingState::ReduceOnly).unwrap();
         assert_eq!(lifted.to, TradingState::ReduceOnly, "the latch (reduce-only) is still there");
         assert_eq!(board.operator(7, TradingState::Active).map(|c| c.to), Some(TradingState::Active));

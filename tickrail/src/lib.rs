@@ -15,6 +15,7 @@ mod flow_config;
 mod records;
 mod replays;
 mod risk_rules;
+mod risk_worker;
 mod segments;
 mod servers;
 mod shm;
@@ -34,6 +35,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     records::register(m)?;
     replays::register(m)?;
     risk_rules::register(m)?;
+    risk_worker::register(m)?;
     segments::register(m)?;
     servers::register(m)?;
     shm::register(m)?;

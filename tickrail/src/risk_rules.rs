@@ -281,20 +281,44 @@ impl PyGate {
     }
 }
 
+/// One symbol's risk limits, as `risk.reference.SymbolRiskLimits` holds them.
 #[derive(Debug, FromPyObject)]
-struct SymbolRiskLimitsArg {
+pub(crate) struct SymbolRiskLimitsArg {
     instrument: u32,
     max_loss: Option<i128>,
     max_drawdown: Option<i128>,
     max_exposure: Option<i128>,
 }
 
+/// The portfolio's risk limits, as `risk.reference.PortfolioRiskLimits` holds them.
 #[derive(Debug, FromPyObject)]
-struct PortfolioRiskLimitsArg {
+pub(crate) struct PortfolioRiskLimitsArg {
     max_loss: Option<i128>,
     max_drawdown: Option<i128>,
     max_gross: Option<i128>,
     max_net: Option<i128>,
+}
+
+impl SymbolRiskLimitsArg {
+    pub(crate) fn limits(&self) -> SymbolRiskLimits {
+        SymbolRiskLimits {
+            instrument: self.instrument,
+            max_loss: self.max_loss,
+            max_drawdown: self.max_drawdown,
+            max_exposure: self.max_exposure,
+        }
+    }
+}
+
+impl PortfolioRiskLimitsArg {
+    pub(crate) fn limits(&self) -> PortfolioRiskLimits {
+        PortfolioRiskLimits {
+            max_loss: self.max_loss,
+            max_drawdown: self.max_drawdown,
+            max_gross: self.max_gross,
+            max_net: self.max_net,
+        }
+    }
 }
 
 #[derive(Debug, FromPyObject)]
@@ -314,13 +338,17 @@ struct ReportArg {
 /// A state change for Python: `(key, before, after, cause)`.
 type ChangeTuple = (u32, u8, u8, &'static str);
 
-fn change_tuple(change: &Change) -> ChangeTuple {
-    let cause = match change.cause {
+/// Why a state changed, as logs and Python name it.
+pub(crate) fn cause_name(cause: Cause) -> &'static str {
+    match cause {
         Cause::Operator => "operator",
         Cause::StaleHeartbeat => "stale-heartbeat",
         Cause::Limit(breach) => breach.name(),
-    };
-    (change.key, change.from as u8, change.to as u8, cause)
+    }
+}
+
+fn change_tuple(change: &Change) -> ChangeTuple {
+    (change.key, change.from as u8, change.to as u8, cause_name(change.cause))
 }
 
 /// A symbol's figures for Python, in `risk.reference.SymbolRisk`'s field order.
@@ -365,22 +393,11 @@ impl PyRiskEngine {
 impl PyRiskEngine {
     #[new]
     fn new(symbols: Vec<SymbolRiskLimitsArg>, portfolio: PortfolioRiskLimitsArg, venues: usize) -> Self {
-        let limits: Vec<SymbolRiskLimits> = symbols
-            .iter()
-            .map(|s| SymbolRiskLimits {
-                instrument: s.instrument,
-                max_loss: s.max_loss,
-                max_drawdown: s.max_drawdown,
-                max_exposure: s.max_exposure,
-            })
-            .collect();
-        let whole = PortfolioRiskLimits {
-            max_loss: portfolio.max_loss,
-            max_drawdown: portfolio.max_drawdown,
-            max_gross: portfolio.max_gross,
-            max_net: portfolio.max_net,
-        };
-        Self { group: SymbolGroup::new(&limits, venues, 1024), watch: PortfolioWatch::new(whole) }
+        let limits: Vec<SymbolRiskLimits> = symbols.iter().map(SymbolRiskLimitsArg::limits).collect();
+        Self {
+            group: SymbolGroup::new(&limits, venues, 1024),
+            watch: PortfolioWatch::new(portfolio.limits()),
+        }
     }
 
     /// Applies one report; the states it changed.

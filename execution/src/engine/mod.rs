@@ -224,6 +224,7 @@ impl Engine {
             link.flush();
         }
         self.journal.prepare()?;
+        self.metrics.set(Counter::OpenOrders, self.oms.open_count() as u64);
         self.metrics.heartbeat();
         Ok(busy)
     }

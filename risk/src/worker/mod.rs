@@ -307,8 +307,16 @@ impl RiskWorker {
     }
 }
 
-/// The states the trading slots hold now (a worker before this one wrote them), by key.
-fn held_states(config: &WorkerConfig) -> Result<Vec<(u32, TradingState)>, WorkerError> {
+/// A state the trading slots held when the worker started, and its record's sequence.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    key: u32,
+    state: TradingState,
+    sequence: u64,
+}
+
+/// The states the trading slots hold now (a worker before this one wrote them).
+fn held_states(config: &WorkerConfig) -> Result<Vec<Held>, WorkerError> {
     let reader =
         slots::Reader::open(&config.trading).map_err(shm(format!("trading slots {}", config.trading)))?;
     let mut record = [0u8; std::mem::size_of::<TradingStateRecord>()];
@@ -316,9 +324,10 @@ fn held_states(config: &WorkerConfig) -> Result<Vec<(u32, TradingState)>, Worker
     for key in std::iter::once(PORTFOLIO).chain(config.symbols.iter().map(|s| s.instrument)) {
         let read = reader.read(u64::from(key), &mut record).map_err(shm("trading slots"))?;
         if read.is_some() {
-            let state = TradingStateRecord::from_bytes(&record).state;
+            let record = TradingStateRecord::from_bytes(&record);
             // A state the gate does not know fails closed there; here it is taken as halted.
-            held.push((key, TradingState::from_code(state).unwrap_or(TradingState::Halted)));
+            let state = TradingState::from_code(record.state).unwrap_or(TradingState::Halted);
+            held.push(Held { key, state, sequence: record.header.sequence });
         }
     }
     Ok(held)
@@ -360,21 +369,26 @@ struct Publisher {
 }
 
 impl Publisher {
-    /// Takes the states a worker before this one left as the operators'.
-    fn adopt(&mut self, held: &[(u32, TradingState)]) -> Result<(), WorkerError> {
+    /// Takes the states a worker before this one left (other than active) as the operators',
+    /// and carries on each slot's sequence.
+    fn adopt(&mut self, held: &[Held]) -> Result<(), WorkerError> {
         let mut changes = Vec::new();
-        for &(key, state) in held {
-            if key == PORTFOLIO {
-                self.watch.operator(state, &mut changes);
-            } else if let Some(&group) = self.route.get(&key) {
-                self.to_group(group, GroupEvent::Operator { instrument: key, state });
+        for h in held {
+            self.sequences.insert(h.key, h.sequence);
+            if h.state == TradingState::Active {
+                continue;
+            }
+            if h.key == PORTFOLIO {
+                self.watch.operator(h.state, &mut changes);
+            } else if let Some(&group) = self.route.get(&h.key) {
+                self.to_group(group, GroupEvent::Operator { instrument: h.key, state: h.state });
             }
         }
         for key in std::iter::once(PORTFOLIO).chain(self.route.keys().copied().collect::<Vec<_>>()) {
             let state = if key == PORTFOLIO {
                 self.watch.state()
             } else {
-                held.iter().find(|(k, _)| *k == key).map_or(TradingState::Active, |&(_, s)| s)
+                held.iter().find(|h| h.key == key).map_or(TradingState::Active, |h| h.state)
             };
             self.write(key, state, state_reason::START)?;
         }

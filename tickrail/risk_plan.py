@@ -1,0 +1,62 @@
+"""What the risk worker is told to do, worked out from the instance's configuration when the
+supervisor plans the instance: the symbols and the limits file, the execution worker's reports
+queue, the operators' commands queue, each traded venue's book slots (by the execution worker's
+venue index), the trading state slots it writes, the forward queue it copies reports on to for
+the supervisor, and the segments whose heartbeats it watches (every feed's, execution's). The
+worker takes it as one JSON argument.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from tickrail import execution_plan
+from tickrail.config import ConfigError, Instance
+from tickrail.market import instruments
+from tickrail.trading import segment_name as trading_segment
+
+#: Commands the queue holds (operators' orders are few).
+COMMANDS_CAPACITY = 1 << 8
+#: Reports the forward queue holds for the supervisor.
+FORWARD_CAPACITY = 1 << 16
+
+
+def prefix(instance: str) -> str:
+    """The prefix of the risk worker's segments."""
+    return f"tickrail.{instance}.risk"
+
+
+def commands_segment(instance: str) -> str:
+    """The operators' commands queue: trading state records (key and state) for the worker."""
+    return f"{prefix(instance)}.commands"
+
+
+def forward_segment(instance: str) -> str:
+    """The reports the risk worker has taken, copied on for the supervisor's views and checks."""
+    return f"{prefix(instance)}.reports"
+
+
+def describe_symbols(instance: Instance) -> dict[str, int]:
+    """The symbols the instance trades, by name, with their instrument ids."""
+    traded = {s["instrument"] for s in execution_plan.symbols(instance)}
+    return {name: id for name, id in instruments() if id in traded}
+
+
+def describe(instance: Instance, books: list[str], feeds: list[str]) -> dict[str, Any]:
+    """Everything the worker needs, with the book slots of each venue traded, in the execution
+    worker's order (``books``), and the feeds' heartbeat segments (``feeds``)."""
+    if instance.execution is None or instance.risk is None:
+        raise ConfigError("the instance has no [execution] table: there is nothing for risk to watch")
+    return {
+        "symbols": describe_symbols(instance),
+        "limits": instance.risk.limits,
+        "books": books,
+        "reports": execution_plan.reports_segment(execution_plan.prefix(instance.name)),
+        "commands": commands_segment(instance.name),
+        "trading": trading_segment(instance.name),
+        "forward": forward_segment(instance.name),
+        "watched": [*feeds, execution_plan.metrics_segment(instance.name)],
+        "max_heartbeat_ms": instance.risk.max_heartbeat_ms,
+        "threads": instance.risk.threads or len(os.sched_getaffinity(0)),
+    }
