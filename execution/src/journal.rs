@@ -12,9 +12,9 @@
 //! page cache, where it survives the process however it dies, the moment `append` returns,
 //! with no system call (the file grows, and is mapped again, once per growth step); `sync`
 //! makes it durable against the machine's loss too. The file system takes a write fault on the
-//! first write to each page of a file's mapping (it readies the page for writing back), so
-//! [`Writer::prepare`] writes to the pages ahead of the end, and grows the file, between turns:
-//! an append on the hot path then finds its page ready. An entry's length is stored last, so a
+//! first write to each page of a file's mapping (it readies the page for writing back), and
+//! again after it has written the page back, so [`Writer::prepare`] writes to the pages ahead of
+//! the end, and grows the file, between turns: an append on the hot path finds its page ready. An entry's length is stored last, so a
 //! process killed in the middle of an append leaves a zero length where reading stops.
 
 use std::fs::{File, OpenOptions};
@@ -351,8 +351,6 @@ pub struct Writer {
     mapped: usize,
     /// Where the next entry goes.
     end: usize,
-    /// Every page below this offset has been written to since the file was last mapped.
-    prepared: usize,
     growth: usize,
 }
 
@@ -385,7 +383,6 @@ impl Writer {
             map: std::ptr::null_mut(),
             mapped: 0,
             end: contents.end as usize,
-            prepared: 0,
             growth: growth_bytes.max(MIN_GROWTH),
         };
         writer.grow(0)?;
@@ -415,22 +412,23 @@ impl Writer {
         Ok(())
     }
 
-    /// Readies the next 64 KiB past the end for appending: grows the file if they
-    /// do not fit, and writes a zero (over the zeros there) into each of their pages not yet
-    /// written to, taking the page's write fault now. Called where a pause costs nothing (after
-    /// a turn's orders are out), so that `append` neither faults nor grows the file.
+    /// Readies the next 64 KiB past the end for appending: grows the file if they do not fit,
+    /// and writes a zero (over the zeros there) into each of their pages, so that a page's
+    /// write fault is taken now: the first write to a page faults, and so does the first after
+    /// the kernel has written the page back (it makes the page read-only again to see the next
+    /// write). Called where a pause costs nothing (after a turn's orders are out), so that
+    /// `append` neither faults nor grows the file; on a page already writable it costs a store.
     pub fn prepare(&mut self) -> Result<(), JournalError> {
         if self.end + AHEAD > self.mapped {
             self.grow(AHEAD)?;
         }
-        self.prepared = self.prepared.max(self.end);
-        let ahead = (self.end + AHEAD).min(self.mapped);
-        while self.prepared < ahead {
-            // SAFETY: `end <= prepared < mapped`: the byte is inside the writer's own mapping
-            // and past the last entry, where the file holds zeros; writing a zero changes
-            // nothing a reader sees. Volatile, so the write (the fault it takes) happens.
-            unsafe { std::ptr::write_volatile(self.map.add(self.prepared), 0) };
-            self.prepared = (self.prepared / PAGE + 1) * PAGE;
+        let mut at = self.end;
+        while at < self.end + AHEAD {
+            // SAFETY: `end <= at < end + AHEAD <= mapped`: the byte is inside the writer's own
+            // mapping and past the last entry, where the file holds zeros; writing a zero
+            // changes nothing a reader sees. Volatile, so the write (the fault it takes) happens.
+            unsafe { std::ptr::write_volatile(self.map.add(at), 0) };
+            at = (at / PAGE + 1) * PAGE;
         }
         Ok(())
     }
@@ -468,8 +466,6 @@ impl Writer {
         }
         self.map = map.cast();
         self.mapped = length;
-        // A fresh mapping: no page of it has been written to.
-        self.prepared = self.end;
         Ok(())
     }
 
