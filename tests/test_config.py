@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -94,6 +95,10 @@ def test_a_pinned_core_the_kernel_does_not_isolate_is_a_warning_and_waits_spin_w
             '[execution.python]\nstrategy = "execution.examples:Joiner"\n',
             "execution python: symbols must name at least one symbol",
         ),
+        ("[risk]\nthreads = 2\n", "risk: there is no [execution] table for a risk worker to watch"),
+        ("[execution]\n[risk]\nthreads = -1\n", "risk: threads -1 must not be negative"),
+        ("[execution]\n[risk]\nmax_heartbeat_ms = 0\n", "risk: max_heartbeat_ms 0 must be positive"),
+        ("[execution]\n[risk]\nnap = 1\n", "risk: unknown key 'nap'"),
         ("[", "not TOML"),
     ],
 )
@@ -147,3 +152,14 @@ def test_a_python_strategy_takes_its_symbols_from_the_market_maker() -> None:
         "venues": ["a"],
         "symbols": {str(spy): "SPY"},
     }
+
+
+def test_the_risk_worker_runs_with_execution_and_finds_its_limits_file_beside_the_configuration(
+    tmp_path: Path,
+) -> None:
+    assert parse(BASE, TWO_CORES).risk is None, "no execution: nothing for risk to watch"
+    path = tmp_path / "instance.toml"
+    path.write_text(BASE + '[execution]\n[risk]\nlimits = "limits/risk.toml"\nthreads = 2\n')
+    risk = load(path, TWO_CORES).risk
+    assert risk is not None and (risk.limits, risk.threads) == (str(tmp_path / "limits/risk.toml"), 2)
+    assert [w for w, _ in load(path, TWO_CORES).workers()][-2:] == ["risk", "execution"]
