@@ -9,7 +9,7 @@ NATIVE_STAMP := $(VENV)/.native-built
 RUST_SOURCES := $(shell find shm_layout protocols feeds venues risk execution tickrail -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock
 LOOM_PREEMPTIONS ?= 4
 
-.PHONY: run test test-rust test-loom test-python stubtest lint bench bench-ring bench-feeds bench-exec bench-tick bench-quick clean
+.PHONY: run test test-rust test-loom test-python stubtest lint bench bench-ring bench-feeds bench-exec bench-tick bench-risk bench-quick clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -51,7 +51,7 @@ lint: $(NATIVE_STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m mypy
 
-bench: bench-ring bench-feeds bench-exec bench-tick
+bench: bench-ring bench-feeds bench-exec bench-tick bench-risk
 
 bench-ring: $(NATIVE_STAMP)
 	cargo build --release --locked -p ring-bench
@@ -68,6 +68,11 @@ bench-tick: $(NATIVE_STAMP)
 bench-exec:
 	cargo build --release --locked -p exec-bench
 	target/release/exec-bench $(ARGS)
+
+# Portfolio risk updates per second (1, 2, all threads) against the reference rules, and the time
+# from a breach to the trading state the gate reads.
+bench-risk: $(NATIVE_STAMP)
+	$(PY) -m bench.risk $(ARGS)
 
 bench-quick: $(NATIVE_STAMP)
 	cargo build --release --locked -p ring-bench

@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             max_heartbeat_age_ms=spec["max_heartbeat_ms"],
             threads=spec["threads"],
             cores=spec.get("cores", []),
+            spin=spec.get("spin", False),
         )
     except (RiskLimitsError, KeyError, TypeError, ValueError, RuntimeError, _native.ShmError) as e:
         log(f"risk: {e!r}" if isinstance(e, KeyError) else f"risk: {e}")

@@ -166,6 +166,8 @@ class Risk:
     #: Group threads (0: one per core this process may use).
     threads: int = 0
     max_heartbeat_ms: int = 3_000
+    #: Whether idle threads yield and look again at once (cores of their own) rather than wait.
+    spin: bool = False
 
 
 @dataclass(frozen=True)
@@ -359,6 +361,7 @@ def _risk(t: _Table) -> Risk:
         limits=t.get("limits", str, None),
         threads=t.get("threads", int, 0, check=_not_negative),
         max_heartbeat_ms=t.get("max_heartbeat_ms", int, 3_000, check=_positive),
+        spin=t.get("spin", bool, False),
     )
     t.done()
     return risk

@@ -59,4 +59,5 @@ def describe(instance: Instance, books: list[str], feeds: list[str]) -> dict[str
         "watched": [*feeds, execution_plan.metrics_segment(instance.name)],
         "max_heartbeat_ms": instance.risk.max_heartbeat_ms,
         "threads": instance.risk.threads or len(os.sched_getaffinity(0)),
+        "spin": instance.risk.spin,
     }

@@ -65,6 +65,7 @@ impl Segments {
             cores: Vec::new(),
             mark_every: Duration::from_millis(1),
             idle: Duration::from_millis(1),
+            spin: false,
         }
     }
 
@@ -165,6 +166,7 @@ fn a_loss_past_its_limit_halts_the_symbol_until_an_operator_clears_it_and_the_po
     let changes = worker.changes();
     let causes: Vec<_> = changes.iter().map(|l| (l.change.key, l.change.to)).collect();
     assert!(causes.contains(&(AAPL, TradingState::Halted)) && causes.contains(&(0, TradingState::Halted)));
+    std::thread::sleep(Duration::from_millis(50)); // the list of symbols shown is at most 10 ms old
     let (symbols, whole) = worker.view();
     let aapl = symbols.iter().find(|s| s.risk.instrument == AAPL).unwrap();
     assert_eq!((aapl.risk.pnl, aapl.headroom.loss), (-200 * CASH, Some(-100 * CASH)));

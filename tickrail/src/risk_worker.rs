@@ -99,7 +99,8 @@ impl PyRiskWorker {
     #[new]
     #[pyo3(signature = (
         symbols, portfolio, *, books, reports, commands, trading, forward=None, watched=Vec::new(),
-        max_heartbeat_age_ms=3_000, threads=1, cores=Vec::new(), mark_every_us=1_000, idle_us=1_000
+        max_heartbeat_age_ms=3_000, threads=1, cores=Vec::new(), mark_every_us=1_000, idle_us=1_000,
+        spin=false
     ))]
     #[allow(clippy::too_many_arguments)] // Python's keyword arguments
     fn new(
@@ -116,6 +117,7 @@ impl PyRiskWorker {
         cores: Vec<usize>,
         mark_every_us: u64,
         idle_us: u64,
+        spin: bool,
     ) -> PyResult<Self> {
         let config = WorkerConfig {
             symbols: symbols.iter().map(SymbolRiskLimitsArg::limits).collect(),
@@ -131,6 +133,7 @@ impl PyRiskWorker {
             cores,
             mark_every: Duration::from_micros(mark_every_us),
             idle: Duration::from_micros(idle_us),
+            spin,
         };
         Ok(Self { worker: Some(RiskWorker::start(config).map_err(worker_error)?) })
     }
@@ -174,6 +177,11 @@ impl PyRiskWorker {
         d.set_item("refused", refused)?;
         d.set_item("forwards_dropped", worker.forwards_dropped())?;
         Ok(d)
+    }
+
+    /// Reports applied and refused so far, by all groups (cheaper than `view`).
+    fn reports(&self) -> PyResult<(u64, u64)> {
+        Ok(self.worker()?.reports())
     }
 
     /// Whether every thread still runs.

@@ -1,4 +1,4 @@
-//! A group of symbols on a thread of its own: it takes the reports and operators' orders the
+//! A group of symbols, on a thread of its own or inline on the publisher's: it takes the reports and operators' orders the
 //! publisher routes to it, reads its symbols' books from the venues' slots without locks, keeps
 //! their figures ([`SymbolGroup`]), sends every change of a symbol's state to the publisher, and
 //! shows its figures to the other threads through a [`Latest`] view.
@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use shm_layout::records::{Layout, TopOfBook};
 use shm_layout::{monotonic_ns, slots, ShmResult};
 
@@ -40,13 +40,18 @@ pub struct SymbolView {
     pub state: TradingState,
 }
 
-/// What a group shows the other threads: its symbols and their totals.
+/// How often a group rebuilds the list of its symbols it shows (its totals are shown after
+/// every change).
+const SHOW_SYMBOLS_EVERY: Duration = Duration::from_millis(10);
+
+/// What a group shows the other threads: its totals, as of its last change, and its symbols,
+/// as of at most 10 ms before.
 #[derive(Debug, Clone, Default)]
 pub struct GroupView {
-    /// How many times the group has published (a reader that saw this one has nothing new).
+    /// How many times the group's figures changed (a reader that saw this one has nothing new).
     pub generation: u64,
     /// Every symbol of the group.
-    pub symbols: Vec<SymbolView>,
+    pub symbols: Arc<Vec<SymbolView>>,
     /// The sums over them.
     pub totals: Totals,
     /// Reports applied so far.
@@ -64,56 +69,132 @@ pub(crate) struct Published {
     pub seen_ns: u64,
 }
 
-/// A group's thread and everything it owns.
-pub(crate) struct GroupThread {
+/// A group's work and everything it owns: run on a thread of its own ([`Group::run`]), or
+/// inline on the publisher's (one group: no hop between threads).
+pub(crate) struct Group {
     pub group: SymbolGroup,
     pub instruments: Vec<u32>,
     /// Each venue's book slots, where it has a feed.
     pub books: Vec<Option<slots::Reader>>,
-    pub events: Receiver<GroupEvent>,
     pub changes: Sender<Published>,
     pub view: Arc<Latest<GroupView>>,
     /// How often books are read again.
     pub mark_every: Duration,
-    /// How long an idle turn waits for an event.
-    pub idle: Duration,
+    /// The book versions seen, per symbol and venue.
+    seen: Vec<u64>,
+    record: [u8; std::mem::size_of::<TopOfBook>()],
+    shown: GroupView,
+    marked_ns: u64,
+    /// Whether anything changed since the view was last shown.
+    dirty: bool,
+    /// When the symbols were last listed, and whether they changed since.
+    listed_ns: u64,
+    listing_behind: bool,
 }
 
-impl GroupThread {
-    /// Runs until `stop` is set or the publisher is gone.
-    pub fn run(mut self, stop: &AtomicBool) -> ShmResult<()> {
-        let venues = self.books.len();
-        let mut seen = vec![0u64; self.instruments.len() * venues];
-        let mut record = [0u8; std::mem::size_of::<TopOfBook>()];
-        let mut view = GroupView::default();
-        let mut marked_ns = 0;
+/// How a group on its own thread waits for work.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Waiting {
+    /// How long an idle turn waits for an event.
+    pub idle: Duration,
+    /// Whether an idle turn yields and looks again at once rather than waiting.
+    pub spin: bool,
+}
+
+impl Group {
+    /// The work of `group` over `instruments`, reading `books`, answering on `changes` and
+    /// showing its figures in `view`.
+    pub fn new(
+        group: SymbolGroup,
+        instruments: Vec<u32>,
+        books: Vec<Option<slots::Reader>>,
+        changes: Sender<Published>,
+        view: Arc<Latest<GroupView>>,
+        mark_every: Duration,
+    ) -> Self {
+        let seen = vec![0; instruments.len() * books.len()];
+        let record = [0; std::mem::size_of::<TopOfBook>()];
+        Self {
+            group,
+            instruments,
+            books,
+            changes,
+            view,
+            mark_every,
+            seen,
+            record,
+            shown: GroupView::default(),
+            marked_ns: 0,
+            dirty: false,
+            listed_ns: 0,
+            listing_behind: false,
+        }
+    }
+
+    /// Runs on a thread of its own until `stop` is set or the publisher is gone.
+    pub fn run(
+        mut self,
+        events: &Receiver<GroupEvent>,
+        waiting: Waiting,
+        stop: &AtomicBool,
+    ) -> ShmResult<()> {
         while !stop.load(Ordering::Acquire) {
-            let mut dirty = false;
-            match self.events.recv_timeout(self.idle) {
-                Ok(event) => {
-                    self.handle(event, &mut view);
-                    while let Ok(event) = self.events.try_recv() {
-                        self.handle(event, &mut view);
-                    }
-                    dirty = true;
+            let first = if waiting.spin {
+                match events.try_recv() {
+                    Ok(event) => Some(event),
+                    Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Disconnected) => break,
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break,
+            } else {
+                match events.recv_timeout(waiting.idle) {
+                    Ok(event) => Some(event),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            };
+            if let Some(event) = first {
+                self.handle(event);
+                while let Ok(event) = events.try_recv() {
+                    self.handle(event);
+                }
             }
-            let now = monotonic_ns();
-            if now.saturating_sub(marked_ns) >= self.mark_every.as_nanos() as u64 {
-                marked_ns = now;
-                dirty |= self.read_books(&mut seen, &mut record)?;
-            }
-            if dirty {
-                view.generation += 1;
-                self.show(&mut view);
+            if !self.settle()? && waiting.spin {
+                std::thread::yield_now();
             }
         }
         Ok(())
     }
 
-    fn handle(&mut self, event: GroupEvent, view: &mut GroupView) {
+    /// Reads the books if it is time, and shows the figures if anything changed (or the list
+    /// of symbols is behind and due); whether it showed anything.
+    pub fn settle(&mut self) -> ShmResult<bool> {
+        let now = monotonic_ns();
+        if now.saturating_sub(self.marked_ns) >= self.mark_every.as_nanos() as u64 {
+            self.marked_ns = now;
+            self.read_books()?;
+        }
+        let listing_due = now.saturating_sub(self.listed_ns) >= SHOW_SYMBOLS_EVERY.as_nanos() as u64;
+        if !(self.dirty || self.listing_behind && listing_due) {
+            return Ok(false);
+        }
+        if self.dirty {
+            self.shown.generation += 1;
+            self.dirty = false;
+        }
+        if listing_due {
+            self.listed_ns = now;
+            self.listing_behind = false;
+            self.shown.symbols = Arc::new(self.list());
+        } else {
+            self.listing_behind = true;
+        }
+        self.shown.totals = self.group.portfolio().totals();
+        self.view.publish(self.shown.clone());
+        Ok(true)
+    }
+
+    /// Applies one event (its changes go to the publisher at once).
+    pub fn handle(&mut self, event: GroupEvent) {
         let mut changes = Vec::new();
         let mut seen_ns = 0;
         match event {
@@ -121,11 +202,11 @@ impl GroupThread {
                 seen_ns = at;
                 match self.group.apply(&facts) {
                     Ok(change) => {
-                        view.reports += 1;
+                        self.shown.reports += 1;
                         changes.extend(change);
                     }
                     Err(PortfolioError::UnknownInstrument(_) | PortfolioError::UnknownVenue(_)) => {
-                        view.refused += 1
+                        self.shown.refused += 1
                     }
                 }
             }
@@ -135,6 +216,7 @@ impl GroupThread {
             GroupEvent::Limits(limits) => self.group.set_limits(&limits, &mut changes),
         }
         self.send(&changes, seen_ns);
+        self.dirty = true;
     }
 
     fn send(&self, changes: &[Change], seen_ns: u64) {
@@ -145,40 +227,39 @@ impl GroupThread {
         }
     }
 
-    /// Marks every symbol whose book changed on a venue; whether one did.
-    fn read_books(&mut self, seen: &mut [u64], record: &mut [u8]) -> ShmResult<bool> {
+    /// Marks every symbol whose book changed on a venue.
+    fn read_books(&mut self) -> ShmResult<()> {
         let venues = self.books.len();
-        let mut changed = false;
         for (at, &instrument) in self.instruments.iter().enumerate() {
             for venue in 0..venues {
                 let Some(reader) = self.books[venue].as_ref() else { continue };
-                let Some(version) = reader.read(u64::from(instrument), record)? else { continue };
-                if seen[at * venues + venue] == version {
+                let Some(version) = reader.read(u64::from(instrument), &mut self.record)? else { continue };
+                if self.seen[at * venues + venue] == version {
                     continue;
                 }
-                seen[at * venues + venue] = version;
-                let book = TopOfBook::from_bytes(record);
+                self.seen[at * venues + venue] = version;
+                let book = TopOfBook::from_bytes(&self.record);
                 let bid = if book.bid_levels > 0 { book.bids[0].price } else { 0 };
                 let ask = if book.ask_levels > 0 { book.asks[0].price } else { 0 };
                 if let Ok(change) = self.group.mark(instrument, venue, bid, ask) {
                     self.send(change.as_slice(), 0);
                 }
-                changed = true;
+                self.dirty = true;
             }
         }
-        Ok(changed)
+        Ok(())
     }
 
-    fn show(&self, view: &mut GroupView) {
-        view.symbols.clear();
-        view.symbols.extend(self.instruments.iter().filter_map(|&instrument| {
-            Some(SymbolView {
-                risk: *self.group.portfolio().symbol(instrument)?,
-                headroom: self.group.headroom(instrument)?,
-                state: self.group.state(instrument)?,
+    fn list(&self) -> Vec<SymbolView> {
+        self.instruments
+            .iter()
+            .filter_map(|&instrument| {
+                Some(SymbolView {
+                    risk: *self.group.portfolio().symbol(instrument)?,
+                    headroom: self.group.headroom(instrument)?,
+                    state: self.group.state(instrument)?,
+                })
             })
-        }));
-        view.totals = self.group.portfolio().totals();
-        self.view.publish(view.clone());
+            .collect()
     }
 }

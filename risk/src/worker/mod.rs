@@ -1,6 +1,9 @@
 //! The risk worker: its symbols spread over a pool of group threads, and a publisher thread
 //! that feeds them and writes what they decide where the gate reads it.
 //!
+//! With one group thread asked for, the group runs on the publisher's thread instead (no hop
+//! between threads on the way from a report to its breach).
+//!
 //! The publisher reads the execution worker's reports queue and the operators' commands queue,
 //! routes each report to the group of its symbol, and watches the whole portfolio: it reads
 //! every group's latest figures through crossbeam-epoch ([`Latest`]: the groups never wait for
@@ -34,7 +37,7 @@ use crate::breach::{PortfolioHeadroom, PortfolioRisk, PortfolioRiskLimits, Symbo
 use crate::portfolio::ReportFacts;
 use crate::state::TradingState;
 use crate::watch::{PortfolioWatch, SymbolGroup};
-use group::{GroupEvent, GroupThread, Published};
+use group::{Group, GroupEvent, Published, Waiting};
 
 /// Events waiting for a group before the publisher waits for it.
 const GROUP_BACKLOG: usize = 4096;
@@ -42,6 +45,11 @@ const GROUP_BACKLOG: usize = 4096;
 const BATCH: usize = 64;
 /// How often heartbeats are checked.
 const HEARTBEAT_CHECK: Duration = Duration::from_millis(10);
+/// How long after routing work the publisher waits only briefly (groups may answer with
+/// changes it does not wake for).
+const SETTLING: Duration = Duration::from_millis(2);
+/// Its waits meanwhile.
+const SETTLING_WAIT: Duration = Duration::from_micros(20);
 
 /// Everything a risk worker is started with.
 #[derive(Debug, Clone)]
@@ -74,6 +82,9 @@ pub struct WorkerConfig {
     pub mark_every: Duration,
     /// How long an idle thread waits before looking again.
     pub idle: Duration,
+    /// Whether idle threads yield and look again at once instead (on cores of their own: the
+    /// lowest latency from a breach to the gate).
+    pub spin: bool,
 }
 
 /// Why the worker could not start or stopped.
@@ -182,9 +193,11 @@ impl RiskWorker {
         let mut groups = Vec::new();
         let mut threads = Vec::new();
         let venues = config.books.len();
-        for index in 0..config.threads.min(config.symbols.len().max(1)) {
+        let count = config.threads.min(config.symbols.len().max(1));
+        let mut inline = None;
+        for index in 0..count {
             let limits: Vec<SymbolRiskLimits> =
-                config.symbols.iter().skip(index).step_by(config.threads).copied().collect();
+                config.symbols.iter().skip(index).step_by(count).copied().collect();
             let books = config
                 .books
                 .iter()
@@ -194,21 +207,26 @@ impl RiskWorker {
                         .transpose()
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let (events_tx, events) = bounded(GROUP_BACKLOG);
             for l in &limits {
-                route.insert(l.instrument, senders.len());
+                route.insert(l.instrument, groups.len());
             }
             let view = Arc::new(Latest::new(GroupView::default()));
-            let thread = GroupThread {
-                group: SymbolGroup::new(&limits, venues, 1024),
-                instruments: limits.iter().map(|l| l.instrument).collect(),
+            groups.push(view.clone());
+            let group = Group::new(
+                SymbolGroup::new(&limits, venues, 1024),
+                limits.iter().map(|l| l.instrument).collect(),
                 books,
-                events,
-                changes: changes_tx.clone(),
-                view: view.clone(),
-                mark_every: config.mark_every,
-                idle: config.idle,
-            };
+                changes_tx.clone(),
+                view,
+                config.mark_every,
+            );
+            if count == 1 {
+                // One group runs on the publisher's thread: no hop between threads.
+                inline = Some(group);
+                break;
+            }
+            let (events_tx, events) = bounded(GROUP_BACKLOG);
+            let waiting = Waiting { idle: config.idle, spin: config.spin };
             let core = (!config.cores.is_empty()).then(|| config.cores[index % config.cores.len()]);
             let stop = stop.clone();
             let handle =
@@ -216,11 +234,10 @@ impl RiskWorker {
                     if let Some(core) = core {
                         pin_to(core);
                     }
-                    thread.run(&stop).map_err(shm("a venue's book slots"))
+                    group.run(&events, waiting, &stop).map_err(shm("a venue's book slots"))
                 })?;
             threads.push(("group", handle));
             senders.push(events_tx);
-            groups.push(view);
         }
         let portfolio = Arc::new(Latest::new(PortfolioView::default()));
         let forwards_dropped = Arc::new(AtomicU64::new(0));
@@ -234,6 +251,7 @@ impl RiskWorker {
             watch: PortfolioWatch::new(config.portfolio),
             route,
             senders,
+            inline,
             changes: changes_rx,
             log: log_tx,
             reloads: reloads_rx,
@@ -243,6 +261,7 @@ impl RiskWorker {
             watched,
             max_heartbeat_age_ns: config.max_heartbeat_age.as_nanos() as u64,
             idle: config.idle,
+            spin: config.spin,
         };
         publisher.adopt(&held)?;
         let stop_publisher = stop.clone();
@@ -266,7 +285,7 @@ impl RiskWorker {
 
     /// Every symbol as its group shows it now, and the portfolio.
     pub fn view(&self) -> (Vec<SymbolView>, PortfolioView) {
-        let symbols = self.groups.iter().flat_map(|g| g.read(|v| v.symbols.clone())).collect();
+        let symbols = self.groups.iter().flat_map(|g| g.read(|v| v.symbols.to_vec())).collect();
         (symbols, self.portfolio.read(|v| *v))
     }
 
@@ -357,6 +376,8 @@ struct Publisher {
     /// Group index by instrument.
     route: HashMap<u32, usize>,
     senders: Vec<Sender<GroupEvent>>,
+    /// The one group, when it runs on this thread.
+    inline: Option<Group>,
     changes: Receiver<Published>,
     log: Sender<Logged>,
     reloads: Receiver<Reload>,
@@ -366,6 +387,7 @@ struct Publisher {
     watched: Vec<WriterWatch>,
     max_heartbeat_age_ns: u64,
     idle: Duration,
+    spin: bool,
 }
 
 impl Publisher {
@@ -381,7 +403,7 @@ impl Publisher {
             if h.key == PORTFOLIO {
                 self.watch.operator(h.state, &mut changes);
             } else if let Some(&group) = self.route.get(&h.key) {
-                self.to_group(group, GroupEvent::Operator { instrument: h.key, state: h.state });
+                self.route_to(group, GroupEvent::Operator { instrument: h.key, state: h.state });
             }
         }
         for key in std::iter::once(PORTFOLIO).chain(self.route.keys().copied().collect::<Vec<_>>()) {
@@ -399,7 +421,7 @@ impl Publisher {
     fn run(&mut self, stop: &AtomicBool) -> Result<(), WorkerError> {
         let mut records = vec![0u8; BATCH * std::mem::size_of::<ExecutionReportRecord>()];
         let mut command = [0u8; std::mem::size_of::<TradingStateRecord>()];
-        let mut checked_ns = 0;
+        let (mut checked_ns, mut busy_ns) = (0, 0);
         while !stop.load(Ordering::Acquire) {
             let mut busy = self.take_reports(&mut records)?;
             busy |= self.take_commands(&mut command)?;
@@ -411,6 +433,9 @@ impl Publisher {
                 self.publish(published.change, Some(published.risk), published.seen_ns, None)?;
                 busy = true;
             }
+            if let Some(inline) = self.inline.as_mut() {
+                busy |= inline.settle().map_err(shm("a venue's book slots"))?;
+            }
             busy |= self.judge_portfolio()?;
             let now = monotonic_ns();
             if now.saturating_sub(checked_ns) >= HEARTBEAT_CHECK.as_nanos() as u64 {
@@ -418,8 +443,15 @@ impl Publisher {
                 self.check_heartbeats(now)?;
             }
             self.trading.heartbeat();
-            if !busy {
-                self.reports.wait(self.idle);
+            if busy {
+                busy_ns = now;
+            } else if self.spin {
+                std::thread::yield_now();
+            } else {
+                // Waiting on the queue, a change a group sends is seen when the wait ends: for
+                // a while after work was routed, the waits are short.
+                let recent = now.saturating_sub(busy_ns) < SETTLING.as_nanos() as u64;
+                self.reports.wait(if recent { SETTLING_WAIT.min(self.idle) } else { self.idle });
             }
         }
         Ok(())
@@ -438,7 +470,7 @@ impl Publisher {
             let facts = ReportFacts::from_record(&ExecutionReportRecord::from_bytes(record));
             // A report about a symbol no group holds is the group's to refuse: the first.
             let group = self.route.get(&facts.instrument).copied().unwrap_or(0);
-            self.to_group(group, GroupEvent::Report { facts, seen_ns });
+            self.route_to(group, GroupEvent::Report { facts, seen_ns });
         }
         Ok(taken > 0)
     }
@@ -459,21 +491,21 @@ impl Publisher {
                     self.publish(change, None, 0, None)?;
                 }
             } else if let Some(&group) = self.route.get(&key) {
-                self.to_group(group, GroupEvent::Operator { instrument: key, state });
+                self.route_to(group, GroupEvent::Operator { instrument: key, state });
             }
         }
         Ok(busy)
     }
 
     fn reload(&mut self, reload: Reload) -> Result<(), WorkerError> {
-        for group in 0..self.senders.len() {
+        for group in 0..self.groups.len() {
             let mine: Vec<_> = reload
                 .symbols
                 .iter()
                 .filter(|s| self.route.get(&s.instrument) == Some(&group))
                 .copied()
                 .collect();
-            self.to_group(group, GroupEvent::Limits(mine));
+            self.route_to(group, GroupEvent::Limits(mine));
         }
         if let Some(change) = self.watch.set_limits(reload.portfolio) {
             self.publish(change, None, 0, None)?;
@@ -481,9 +513,14 @@ impl Publisher {
         Ok(())
     }
 
-    fn to_group(&self, group: usize, event: GroupEvent) {
-        // A group that stopped has failed: `RiskWorker::running` says so.
-        let _ = self.senders[group].send(event);
+    fn route_to(&mut self, group: usize, event: GroupEvent) {
+        match self.inline.as_mut() {
+            Some(inline) => inline.handle(event),
+            // A group that stopped has failed: `RiskWorker::running` says so.
+            None => {
+                let _ = self.senders[group].send(event);
+            }
+        }
     }
 
     /// Sums the groups' figures if any group published, and judges the portfolio's limits.
