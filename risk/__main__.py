@@ -4,7 +4,8 @@ execution worker's reports queue, the operators' commands queue, each venue's bo
 state slots it writes, and the segments whose heartbeats it watches.
 
 The work is done by the Rust threads (``tickrail._native.RiskWorker``); this process loads the
-limits, logs every change of a trading state with its reason, reloads the limits on SIGHUP (a
+limits and the reports the execution worker's journal holds (a restarted worker applies again
+those its queue had been read past, so its figures miss nothing), logs every change of a trading state with its reason, reloads the limits on SIGHUP (a
 file that cannot be used is refused, and the limits in force stay), and prints one JSON line
 once it runs (``{"event": "listening"}``) and one when it stops, with its figures.
 """
@@ -58,6 +59,15 @@ def limits_of(spec: dict[str, Any]) -> RiskLimits:
     return unlimited(instruments) if path is None else load(Path(path), instruments)
 
 
+def applied_before(spec: dict[str, Any]) -> bytes | None:
+    """The reports the execution worker's journal holds, as records (a restarted worker applies
+    again those its queue had been read past); none without a journal."""
+    journal = spec.get("journal")
+    if journal is None or not Path(journal).exists():
+        return None
+    return _native.journal_reports(journal, list(spec["symbols"].values()), len(spec["books"]))
+
+
 def _money(amount: int) -> str:
     return f"{amount / ONE:,.2f}"
 
@@ -93,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = json.loads(args.spec)
     try:
         limits = limits_of(spec)
+        replay = applied_before(spec)
         worker = _native.RiskWorker(
             list(limits.symbols),
             limits.portfolio,
@@ -106,8 +117,9 @@ def main(argv: list[str] | None = None) -> int:
             threads=spec["threads"],
             cores=spec.get("cores", []),
             spin=spec.get("spin", False),
+            replay=replay,
         )
-    except (RiskLimitsError, KeyError, TypeError, ValueError, RuntimeError, _native.ShmError) as e:
+    except (RiskLimitsError, KeyError, TypeError, ValueError, RuntimeError, OSError, _native.ShmError) as e:
         log(f"risk: {e!r}" if isinstance(e, KeyError) else f"risk: {e}")
         return 2
     names = {i: name for name, i in spec["symbols"].items()}

@@ -1,5 +1,6 @@
 """Type stubs of the tickrail._native extension module (checked with mypy.stubtest)."""
 
+import os
 from types import TracebackType
 from typing import Any, Final, Literal, Self, TypedDict, final
 
@@ -51,6 +52,7 @@ __all__ = [
     "feed_report",
     "fix_decode",
     "fix_encode",
+    "journal_reports",
     "list_segments",
     "record_layouts",
     "remove_if_stale",
@@ -583,6 +585,7 @@ class ExecutionReport(TypedDict):
     linked_tick_to_trade_ns: TickToTrade
     stages_ns: dict[str, TickToTrade]
 
+def journal_reports(path: str | os.PathLike[str], instruments: list[int], venues: int) -> bytes: ...
 def execution_report(name: str) -> ExecutionReport: ...
 def create_execution_metrics(name: str, *, replace_stale: bool = False) -> None: ...
 def create_execution_reports(name: str, capacity: int, *, replace_stale: bool = False) -> None: ...
@@ -697,6 +700,7 @@ class RiskWorker:
         mark_every_us: int = 1000,
         idle_us: int = 1000,
         spin: bool = False,
+        replay: bytes | None = None,
     ) -> RiskWorker: ...
     def set_limits(
         self, symbols: list[_ref_portfolio.SymbolRiskLimits], portfolio: _ref_portfolio.PortfolioRiskLimits

@@ -2,8 +2,9 @@
 supervisor plans the instance: the symbols and the limits file, the execution worker's reports
 queue, the operators' commands queue, each traded venue's book slots (by the execution worker's
 venue index), the trading state slots it writes, the forward queue it copies reports on to for
-the supervisor, and the segments whose heartbeats it watches (every feed's, execution's). The
-worker takes it as one JSON argument.
+the supervisor, the segments whose heartbeats it watches (every feed's, execution's), and the
+execution worker's journal (a restarted risk worker replays from it the reports it had read).
+The worker takes it as one JSON argument.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def describe(instance: Instance, books: list[str], feeds: list[str]) -> dict[str
         "forward": forward_segment(instance.name),
         "watched": [*feeds, execution_plan.metrics_segment(instance.name)],
         "max_heartbeat_ms": instance.risk.max_heartbeat_ms,
+        "journal": str(execution_plan.journal_path(instance)),
         "threads": instance.risk.threads or len(os.sched_getaffinity(0)),
         "spin": instance.risk.spin,
     }

@@ -2,7 +2,8 @@
 //! its reason, within a bounded time; a book marks positions; an operator's command clears a
 //! latch (which latches again while the breach stands); reloaded limits are judged at once; a
 //! stale heartbeat of a watched segment kills trading; a restarted worker keeps the states the
-//! slots hold; and every report taken is copied on to the forward queue.
+//! slots hold, and replays the reports its queue was read past; and every report taken is
+//! copied on to the forward queue.
 
 use std::time::{Duration, Instant};
 
@@ -66,22 +67,12 @@ impl Segments {
             mark_every: Duration::from_millis(1),
             idle: Duration::from_millis(1),
             spin: false,
+            replay: Vec::new(),
         }
     }
 
     fn fill(&mut self, order_id: u64, instrument: u32, buy: bool, price: i64, quantity: i64) {
-        let record = ExecutionReportRecord {
-            instrument_id: instrument,
-            venue: 1,
-            side: if buy { side::BID } else { side::ASK },
-            kind: report_kind::FILL,
-            state: order_state::FILLED,
-            order_id,
-            price: price * ONE,
-            quantity: quantity * ONE,
-            ..ExecutionReportRecord::default()
-        };
-        assert!(self.reports.try_push(record.as_bytes()).unwrap());
+        assert!(self.reports.try_push(fill(order_id, instrument, buy, price, quantity).as_bytes()).unwrap());
     }
 
     fn book(&mut self, instrument: u32, bid: i64, ask: i64) {
@@ -114,6 +105,21 @@ impl Segments {
             }
             std::thread::sleep(Duration::from_millis(1));
         }
+    }
+}
+
+/// A fill of the whole of order `order_id` on venue 1.
+fn fill(order_id: u64, instrument: u32, buy: bool, price: i64, quantity: i64) -> ExecutionReportRecord {
+    ExecutionReportRecord {
+        instrument_id: instrument,
+        venue: 1,
+        side: if buy { side::BID } else { side::ASK },
+        kind: report_kind::FILL,
+        state: order_state::FILLED,
+        order_id,
+        price: price * ONE,
+        quantity: quantity * ONE,
+        ..ExecutionReportRecord::default()
     }
 }
 
@@ -226,4 +232,33 @@ fn a_watched_heartbeat_gone_stale_kills_trading() {
     let logged = worker.changes().into_iter().find(|l| l.change.to == TradingState::Killed).unwrap();
     assert_eq!(logged.segment.and_then(|s| worker.watched(s)), Some(segments.names[4].as_str()));
     worker.stop().unwrap();
+}
+
+#[test]
+fn a_restarted_worker_replays_the_reports_its_queue_was_read_past_and_carries_on_from_the_queue() {
+    let mut segments = Segments::new("replay");
+    let limits = vec![symbol(AAPL, Some(150 * CASH))];
+    let first = RiskWorker::start(segments.config(limits.clone(), PortfolioRiskLimits::default())).unwrap();
+    segments.fill(1, AAPL, true, 100, 10);
+    segments.fill(2, AAPL, false, 90, 10); // -100 realized
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while first.reports().0 < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    first.stop().unwrap();
+    segments.fill(3, AAPL, true, 100, 10);
+    segments.fill(4, AAPL, false, 90, 10); // -200 in all: past the limit only with what came before
+
+    let mut config = segments.config(limits, PortfolioRiskLimits::default());
+    // The journal holds all four; the queue was read past the first two.
+    config.replay = [(1, true, 100), (2, false, 90), (3, true, 100), (4, false, 90)]
+        .iter()
+        .map(|&(id, buy, price)| fill(id, AAPL, buy, price, 10))
+        .collect();
+    let again = RiskWorker::start(config).unwrap();
+    assert_eq!(segments.wait_for(AAPL, TradingState::Halted), (TradingState::Halted, state_reason::LIMIT));
+    std::thread::sleep(Duration::from_millis(50)); // the list of symbols shown is at most 10 ms old
+    let (symbols, _) = again.view();
+    assert_eq!(symbols[0].risk.realized, -200 * CASH, "each report applied once");
+    again.stop().unwrap();
 }

@@ -22,10 +22,10 @@ use protocols::ouch_client::ClientConfig;
 use protocols::soupbintcp_session::Timing;
 use pyo3::exceptions::{PyBufferError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use risk::{Gate, Limits, PortfolioLimits, Side, SymbolLimits};
 use shm_layout::histogram::Snapshot;
-use shm_layout::records::ExecutionReportRecord;
+use shm_layout::records::{ExecutionReportRecord, Layout};
 use shm_layout::{queue, realtime_ns, slots, Expected, SegmentOptions};
 
 use crate::errors::IntoPyResult;
@@ -550,10 +550,35 @@ fn py_create_execution_metrics(name: &str, replace_stale: bool) -> PyResult<()> 
     Ok(())
 }
 
+/// Every report the journal at `path` holds (of an execution worker trading `instruments` on
+/// `venues` venues), in the order they were applied, as the `ExecutionReport` records the
+/// worker sent for them (their receive times zero): what a restarted risk worker replays up to
+/// where its queue had been read.
+#[pyfunction]
+#[pyo3(name = "journal_reports")]
+fn py_journal_reports<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    instruments: Vec<u32>,
+    venues: usize,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let contents = journal::read(&path).map_err(|e| PyOSError::new_err(e.to_string()))?;
+    let mut oms = Oms::new(&instruments, venues, OMS_CAPACITY);
+    let mut records = Vec::new();
+    journal::rebuild_seeing_reports(&mut oms, &contents.entries, |oms, report, id, before| {
+        if let Some(record) = applied_record(oms, report, id, before, 0) {
+            records.extend_from_slice(record.as_bytes());
+        }
+    })
+    .map_err(|e| PyValueError::new_err(format!("{}: {e}", path.display())))?;
+    Ok(PyBytes::new(py, &records))
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyExecutionWorker>()?;
     m.add_function(wrap_pyfunction!(py_create_execution_metrics, m)?)?;
     m.add_function(wrap_pyfunction!(py_create_execution_reports, m)?)?;
     m.add_function(wrap_pyfunction!(py_execution_report, m)?)?;
+    m.add_function(wrap_pyfunction!(py_journal_reports, m)?)?;
     Ok(())
 }

@@ -11,6 +11,7 @@ use risk::board::PORTFOLIO;
 use risk::breach::{PortfolioHeadroom, SymbolHeadroom};
 use risk::portfolio::SymbolRisk;
 use risk::worker::{Logged, RiskWorker, WorkerConfig, WorkerError};
+use shm_layout::records::{ExecutionReportRecord, Layout};
 
 use crate::risk_rules::{cause_name, PortfolioRiskLimitsArg, SymbolRiskLimitsArg};
 
@@ -100,7 +101,7 @@ impl PyRiskWorker {
     #[pyo3(signature = (
         symbols, portfolio, *, books, reports, commands, trading, forward=None, watched=Vec::new(),
         max_heartbeat_age_ms=3_000, threads=1, cores=Vec::new(), mark_every_us=1_000, idle_us=1_000,
-        spin=false
+        spin=false, replay=None
     ))]
     #[allow(clippy::too_many_arguments)] // Python's keyword arguments
     fn new(
@@ -118,7 +119,16 @@ impl PyRiskWorker {
         mark_every_us: u64,
         idle_us: u64,
         spin: bool,
+        replay: Option<Vec<u8>>,
     ) -> PyResult<Self> {
+        let size = std::mem::size_of::<ExecutionReportRecord>();
+        let replay = replay.unwrap_or_default();
+        if replay.len() % size != 0 {
+            return Err(PyValueError::new_err(format!(
+                "replay: {} bytes are not whole ExecutionReport records of {size}",
+                replay.len()
+            )));
+        }
         let config = WorkerConfig {
             symbols: symbols.iter().map(SymbolRiskLimitsArg::limits).collect(),
             portfolio: portfolio.limits(),
@@ -134,6 +144,7 @@ impl PyRiskWorker {
             mark_every: Duration::from_micros(mark_every_us),
             idle: Duration::from_micros(idle_us),
             spin,
+            replay: replay.chunks_exact(size).map(ExecutionReportRecord::from_bytes).collect(),
         };
         Ok(Self { worker: Some(RiskWorker::start(config).map_err(worker_error)?) })
     }

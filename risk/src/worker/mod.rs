@@ -85,6 +85,10 @@ pub struct WorkerConfig {
     /// Whether idle threads yield and look again at once instead (on cores of their own: the
     /// lowest latency from a breach to the gate).
     pub spin: bool,
+    /// Every report applied before, in the order the reports queue carried them (from the
+    /// execution worker's journal): a restarted worker applies those its queue had been read
+    /// past, then carries on from the queue, so its figures miss nothing.
+    pub replay: Vec<ExecutionReportRecord>,
 }
 
 /// Why the worker could not start or stopped.
@@ -264,6 +268,10 @@ impl RiskWorker {
             spin: config.spin,
         };
         publisher.adopt(&held)?;
+        let read = (publisher.reports.cursor() as usize).min(config.replay.len());
+        for record in &config.replay[..read] {
+            publisher.take(record, 0);
+        }
         let stop_publisher = stop.clone();
         let handle = std::thread::Builder::new()
             .name("risk-publisher".into())
@@ -467,12 +475,17 @@ impl Publisher {
             self.forwards_dropped.fetch_add((taken - copied) as u64, Ordering::Relaxed);
         }
         for record in records[..taken * size].chunks_exact(size) {
-            let facts = ReportFacts::from_record(&ExecutionReportRecord::from_bytes(record));
-            // A report about a symbol no group holds is the group's to refuse: the first.
-            let group = self.route.get(&facts.instrument).copied().unwrap_or(0);
-            self.route_to(group, GroupEvent::Report { facts, seen_ns });
+            self.take(&ExecutionReportRecord::from_bytes(record), seen_ns);
         }
         Ok(taken > 0)
+    }
+
+    /// Routes one report, read at `seen_ns` (0: replayed), to its symbol's group.
+    fn take(&mut self, record: &ExecutionReportRecord, seen_ns: u64) {
+        let facts = ReportFacts::from_record(record);
+        // A report about a symbol no group holds is the group's to refuse: the first.
+        let group = self.route.get(&facts.instrument).copied().unwrap_or(0);
+        self.route_to(group, GroupEvent::Report { facts, seen_ns });
     }
 
     fn take_commands(&mut self, command: &mut [u8]) -> Result<bool, WorkerError> {
