@@ -4,21 +4,27 @@
 pipeline against the simulated venues), with a live view on a terminal and a summary at the
 end, or JSON events on stdout for machines. While it runs, ``tickrail status``, ``start``,
 ``stop`` and ``restart`` ask it over its control socket, and ``tickrail stat`` reads every
-segment of the instance from outside. ``tickrail demo`` runs the ring demo.
+segment of the instance from outside; ``kill``, ``resume`` and ``state`` order the trading
+state, ``risk reload`` has the risk worker read its limits again, and ``shadow`` has the
+reference rules judge the gate's calls beside it. ``tickrail demo`` runs the ring demo.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from feeds import __main__ as feeds_main
+from risk import shadow as risk_shadow
+from shm_layout import ShmError
 from shm_layout import stat as shm_stat
-from tickrail import ring_demo
+from tickrail import execution_plan, ring_demo
 from tickrail.config import DEFAULT, ConfigError
 from tickrail.config import load as load_config
 from tickrail.control import ControlError, NotRunning, ask, runtime_dir
@@ -125,6 +131,43 @@ def reload_risk(instance: str) -> int:
     return 0
 
 
+def shadow(
+    config: Path,
+    instance_name: str | None,
+    duration: float,
+    record: Path | None,
+    replay: Path | None,
+    as_json: bool,
+) -> int:
+    """``tickrail shadow``: the reference rules judge the gate's calls beside it, live (from the
+    running instance's gate ring) or from a recording; 0 when they agree on every call, 1 when
+    they differ, 2 when it cannot start."""
+    try:
+        if replay is not None:
+            summary = risk_shadow.replay(replay)
+        else:
+            instance = load_config(config)
+            name = instance_name or instance.name
+            if instance.execution is None:
+                raise ConfigError(f"{config}: the instance does not trade: there is no gate to shadow")
+            ring = execution_plan.gate_calls_segment(execution_plan.prefix(name))
+            stop = StopFlag()
+            deadline = time.monotonic() + duration if duration > 0 else None
+
+            def done() -> bool:
+                return stop.requested or (deadline is not None and time.monotonic() >= deadline)
+
+            limits = execution_plan.gate_limits(instance)
+            with contextlib.ExitStack() as files:
+                out = files.enter_context(record.open("wb")) if record is not None else None
+                summary = risk_shadow.live(ring, limits, done, out)
+    except (ConfigError, risk_shadow.ShadowError, OSError, ShmError) as err:
+        print(f"tickrail shadow: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary.as_dict()) if as_json else risk_shadow.describe(summary))
+    return 0 if summary.differences == 0 else 1
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line."""
     p = argparse.ArgumentParser(
@@ -167,6 +210,15 @@ def parser() -> argparse.ArgumentParser:
     )
     risk_cmd.add_argument("action", choices=["reload"])
     risk_cmd.add_argument("--instance", default=DEFAULT_INSTANCE)
+    shadow_cmd = commands.add_parser(
+        "shadow", help="the reference rules judge the gate's calls beside it, live or from a recording"
+    )
+    shadow_cmd.add_argument("--config", type=Path, default=DEFAULT, help="the running instance's TOML")
+    shadow_cmd.add_argument("--instance", default=None, help="the instance's name, if not the config's")
+    shadow_cmd.add_argument("--duration", type=float, default=0.0, help="seconds to shadow; 0 until stopped")
+    shadow_cmd.add_argument("--record", type=Path, default=None, help="also keep the calls in FILE")
+    shadow_cmd.add_argument("--replay", type=Path, default=None, help="play a recording through both engines")
+    shadow_cmd.add_argument("--json", action="store_true", help="the summary as one JSON object")
     stat_cmd = commands.add_parser("stat", help="print the counters of every segment of an instance")
     stat_cmd.add_argument("--instance", default=DEFAULT_INSTANCE)
     stat_cmd.add_argument("--json", action="store_true", help="one JSON object per refresh")
@@ -206,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
         return set_trading(args.instance, "state", args.symbol, args.state)
     if args.command == "risk":
         return reload_risk(args.instance)
+    if args.command == "shadow":
+        return shadow(args.config, args.instance, args.duration, args.record, args.replay, args.json)
     if args.command == "demo":
         return ring_demo.run(args.instance, args.duration, args.rate)
     return shm_stat.run(args.instance, args.json, args.watch, args.count, name_filter=args.filter)

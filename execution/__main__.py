@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             metrics=spec["metrics"],
             journal=spec["journal"],
             reports=spec.get("reports"),
+            gate_calls=spec.get("gate_calls"),
             linked=spec.get("linked", []),
             spin=args.spin,
         )

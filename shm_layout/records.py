@@ -57,3 +57,7 @@ TRADING_STATE: np.dtype[Any] = DTYPES["TradingState"]
 EXECUTION_REPORT: np.dtype[Any] = DTYPES["ExecutionReport"]
 """One execution report as the execution worker applied it, with the order's and the position's
 state after it: a record of the execution worker's reports queue."""
+
+GATE_CALL: np.dtype[Any] = DTYPES["GateCall"]
+"""One call the execution worker made on its pre-trade gate, with what the gate saw and said: a
+record of the execution worker's gate ring (shadow mode reads it)."""

@@ -3,6 +3,8 @@ the market maker quoting on all three venues:
 
 * ``tickrail kill`` leaves no open order on any venue within a bounded time, and no new order is
   sent; the kill is in the supervisor's status;
+* ``tickrail shadow`` has the reference rules judge every call the session made on the gate with
+  no difference, and its recording replays through both engines;
 * a risk worker stopped with SIGSTOP leaves a stale heartbeat, on which the gate fails closed;
 * ``tickrail risk reload`` refuses a bad limits file by name and keeps the limits in force, and
   applies a good one at once (a limit the portfolio already breaks moves its state);
@@ -108,7 +110,7 @@ def instance(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[s
 def test_the_gate_fails_closed_on_a_stopped_risk_worker_and_the_kill_switch_cancels_everything(
     instance: tuple[str, Process, Path],
 ) -> None:
-    name, _, _ = instance
+    name, _, directory = instance
     risk = pid_of(name, "risk")
     refused_before = stale_refusals(name)
     os.kill(risk, signal.SIGSTOP)
@@ -133,6 +135,25 @@ def test_the_gate_fails_closed_on_a_stopped_risk_worker_and_the_kill_switch_canc
     time.sleep(1.0)
     assert sent(name) == before, "nothing new is sent while killed"
     assert status(name)["trading"]["global"] == "killed"
+
+    # The reference rules judge every call the session made on the gate, beside the Rust gate.
+    recorded = directory / "gate.bin"
+    shadowed = tickrail(
+        "shadow",
+        "--config",
+        str(directory / "instance.toml"),
+        "--duration",
+        "1",
+        "--record",
+        str(recorded),
+        "--json",
+    )
+    assert shadowed.returncode == 0, shadowed.stdout + shadowed.stderr
+    summary = json.loads(shadowed.stdout)
+    assert summary["orders"] > 100 and (summary["differences"], summary["lost"]) == (0, 0), summary
+    replayed = tickrail("shadow", "--replay", str(recorded), "--json")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    assert json.loads(replayed.stdout)["calls"] == summary["calls"], "the recording holds every call compared"
 
 
 @pytest.mark.parametrize(

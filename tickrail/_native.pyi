@@ -13,7 +13,9 @@ import risk.reference.portfolio as _ref_portfolio
 __all__ = [
     "FIXED_POINT_SCALE",
     "FLAG_STALE",
+    "GATE_CALLS",
     "LAYOUT_VERSION",
+    "MAX_WORKING_PER_VENUE_SYMBOL",
     "REPORT_KINDS",
     "STATE_REASONS",
     "TRADING_STATES",
@@ -63,6 +65,8 @@ __all__ = [
 ]
 
 LAYOUT_VERSION: Final[int]
+MAX_WORKING_PER_VENUE_SYMBOL: Final[int]
+GATE_CALLS: Final[dict[str, int]]
 FIXED_POINT_SCALE: Final[int]
 FLAG_STALE: Final[int]
 TRADING_STATES: Final[dict[str, int]]
@@ -559,6 +563,7 @@ class ExecutionWorker:
         metrics: str,
         journal: str,
         reports: str | None = None,
+        gate_calls: str | None = None,
         linked: list[int] = ...,
         spin: bool = False,
     ) -> ExecutionWorker: ...

@@ -6,9 +6,12 @@ portfolio's limits, and its segments and journal. The worker takes it as one JSO
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
+from risk.reference import gate as ref
+from tickrail._native import MAX_WORKING_PER_VENUE_SYMBOL
 from tickrail.config import ConfigError, Execution, Instance
 from tickrail.control import runtime_dir
 from tickrail.market import LETTERS, instruments, listed
@@ -46,6 +49,17 @@ def metrics_segment(instance: str) -> str:
 def reports_segment(segments_prefix: str) -> str:
     """The execution worker's reports queue, for the risk worker, under ``segments_prefix``."""
     return f"{segments_prefix}.reports"
+
+
+def gate_calls_segment(segments_prefix: str) -> str:
+    """The execution worker's gate ring (every call on its pre-trade gate, for shadow mode)."""
+    return f"{segments_prefix}.gate"
+
+
+#: Gate calls the gate ring holds before a reader that lags loses the oldest.
+GATE_CALLS_CAPACITY = 1 << 18
+#: Readers the gate ring has room for (shadow sessions).
+GATE_CALLS_READERS = 4
 
 
 def journal_path(instance: Instance) -> Path:
@@ -145,9 +159,35 @@ def describe(instance: Instance, addresses: dict[str, str]) -> dict[str, Any]:
         "trading": trading_segment(instance.name),
         "metrics": metrics_segment(instance.name),
         "reports": reports_segment(prefix(instance.name)),
+        "gate_calls": gate_calls_segment(prefix(instance.name)),
         "journal": str(journal_path(instance)),
         **python_strategy(instance.execution),
     }
+
+
+def gate_limits(instance: Instance) -> ref.Limits:
+    """The limits the execution worker's gate enforces (as its binding builds them from
+    :func:`symbols` and :func:`portfolio`), for the reference rules in shadow mode."""
+    assert instance.execution is not None
+    p = portfolio(instance.execution)
+    fields = {f.name for f in dataclasses.fields(ref.SymbolLimits)}
+    return ref.Limits(
+        symbols=tuple(
+            ref.SymbolLimits(
+                **{k: v for k, v in s.items() if k in fields},
+                max_book_age_ns=p["max_book_age_ms"] * 1_000_000,
+            )
+            for s in symbols(instance)
+        ),
+        portfolio=ref.PortfolioLimits(
+            max_gross_notional=p["max_gross_notional"],
+            max_net_notional=p["max_net_notional"],
+            max_working_orders=p["max_working_orders"],
+            max_risk_heartbeat_age_ns=p["max_risk_heartbeat_age_ms"] * 1_000_000,
+        ),
+        venues=len(instance.execution.venues),
+        max_working_per_venue_symbol=MAX_WORKING_PER_VENUE_SYMBOL,
+    )
 
 
 def python_strategy(execution: Execution) -> dict[str, Any]:

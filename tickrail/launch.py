@@ -12,7 +12,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shm_layout import TRADING_STATE, QueueWriter, SlotWriter
+from shm_layout import GATE_CALL, TRADING_STATE, BroadcastWriter, QueueWriter, SlotWriter
 from tickrail import execution_plan, risk_plan
 from tickrail._native import create_execution_metrics, create_execution_reports, create_feed_segments
 from tickrail.config import ADDRESSES, Feed, Instance, Pinning, Venue, worker_name
@@ -60,6 +60,13 @@ class WorkerSpec:
             create_execution_metrics(self.heartbeat, replace_stale=True)
             reports = execution_plan.reports_segment(self.prefix)
             create_execution_reports(reports, execution_plan.REPORTS_CAPACITY, replace_stale=True)
+            BroadcastWriter.create(
+                execution_plan.gate_calls_segment(self.prefix),
+                execution_plan.GATE_CALLS_CAPACITY,
+                GATE_CALL.itemsize,
+                execution_plan.GATE_CALLS_READERS,
+                replace_stale=True,
+            ).close()
         else:
             SlotWriter.create(self.heartbeat, 1, 8, replace_stale=True).close()
 
@@ -188,7 +195,7 @@ def plan(instance: Instance, port: Callable[[int], int] = free_port) -> list[Wor
                 instance.execution.pinning,
                 None,
                 prefix,
-                (metrics, reports),
+                (metrics, reports, spec["gate_calls"]),
                 metrics,
             )
         )

@@ -6,6 +6,7 @@
 //! nano-currency in `i128`.
 
 pub mod engine;
+pub mod gate_tap;
 pub mod gateway;
 pub mod journal;
 pub mod metrics;

@@ -12,6 +12,7 @@ mod common;
 use common::proxy::Proxy;
 use common::Venue;
 use execution::engine::{Engine, SymbolBook, Wiring};
+use execution::gate_tap::GateTap;
 use execution::gateway::ouch::OuchGateway;
 use execution::gateway::Gateway;
 use execution::journal::{self, Writer};
@@ -213,7 +214,7 @@ fn engine_on(
     let metrics = EngineMetrics::attach(&market.names[2])
         .or_else(|_| EngineMetrics::create(&market.names[2], &options))
         .unwrap();
-    let gate = Gate::new(limits(), realtime_ns()).unwrap();
+    let gate = GateTap::new(Gate::new(limits(), realtime_ns()).unwrap(), None);
     let mut engine = Engine::new(wiring, gate, oms, journal, metrics, journal::last_id(&contents.entries));
     engine.take_over().unwrap();
     engine
@@ -483,7 +484,7 @@ fn an_arbitrage_goes_out_with_both_legs_or_not_at_all() {
     let options = SegmentOptions { replace_stale: true, ..SegmentOptions::default() };
     let metrics = EngineMetrics::create(&markets[0].names[2], &options).unwrap();
     let (journal, _) = Writer::open(&journal_named("arb"), 1 << 16).unwrap();
-    let gate = Gate::new(limits, realtime_ns()).unwrap();
+    let gate = GateTap::new(Gate::new(limits, realtime_ns()).unwrap(), None);
     let mut engine = Engine::new(wiring, gate, Oms::new(&[AAPL], 2, 256), journal, metrics, 0);
     turn_until(&mut engine, "four quotes are accepted", |e| {
         e.oms().open_orders().filter(|o| o.state == OrderState::New).count() == 4

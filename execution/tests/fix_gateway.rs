@@ -16,6 +16,7 @@ mod common;
 use common::proxy::Proxy;
 use common::Venue;
 use execution::engine::{Engine, Wiring};
+use execution::gate_tap::GateTap;
 use execution::gateway::fix::{FixGateway, FixLogin};
 use execution::gateway::{apply, Gateway, OrderEntry, VenueReport};
 use execution::journal::{self, Entry, Writer};
@@ -373,7 +374,7 @@ fn a_resumed_engine_takes_an_order_the_venue_never_saw_as_rejected_once_the_repl
     };
     let metrics_name = format!("/tickrail-fix-never-seen-{}.metrics", std::process::id());
     let metrics = EngineMetrics::create(&metrics_name, &options).unwrap();
-    let gate = Gate::new(limits, realtime_ns()).unwrap();
+    let gate = GateTap::new(Gate::new(limits, realtime_ns()).unwrap(), None);
     let mut engine = Engine::new(wiring, gate, oms, journal, metrics, journal::last_id(&contents.entries));
     engine.take_over().unwrap();
     let deadline = Instant::now() + WAIT;

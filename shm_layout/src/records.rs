@@ -235,6 +235,78 @@ pub mod order_state {
     pub const EXPIRED: u8 = 10;
 }
 
+/// One call the execution worker made on its pre-trade gate: what it was, everything the gate
+/// saw, and what it said. The worker writes one per call into its gate ring, so the reference
+/// rules can judge the same calls beside it (shadow mode); the header's `sequence` counts the
+/// calls since the worker started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct GateCallRecord {
+    /// The common header.
+    pub header: RecordHeader,
+    /// The instrument's id.
+    pub instrument_id: u32,
+    /// The venue's index in the execution worker's venues.
+    pub venue: u8,
+    /// [`side::BID`] for a buy order, [`side::ASK`] for a sell order (for a restored position:
+    /// the sign of the quantity).
+    pub side: u8,
+    /// Which call: one of [`gate_call`]'s values.
+    pub call: u8,
+    /// What the gate said: 0 for a pass (or a call that passes nothing), else 1 + the
+    /// rejection's code.
+    pub outcome: u8,
+    /// The order's client order id (for a replace, the order as it will be).
+    pub order_id: u64,
+    /// For a replace (asked, refused or restored), the working order's id; 0 otherwise.
+    pub original_id: u64,
+    /// The limit price (a refused replace: the original's price), units of 1e-9.
+    pub price: i64,
+    /// The quantity (a fill: the quantity filled; a refused replace: the original's open
+    /// quantity; a restored position: its size), units of 1e-9.
+    pub quantity: i64,
+    /// The reference price the gate was given, units of 1e-9.
+    pub reference_price: i64,
+    /// When the feed published the book the gate was given, nanoseconds.
+    pub book_published_ns: u64,
+    /// The age of the risk worker's heartbeat the gate was given, nanoseconds.
+    pub risk_heartbeat_age_ns: u64,
+    /// The time the gate was given, nanoseconds.
+    pub now_ns: u64,
+    /// The global trading state the gate was given.
+    pub global_state: u8,
+    /// The symbol's trading state the gate was given.
+    pub symbol_state: u8,
+    /// 1 if the book was flagged stale.
+    pub stale: u8,
+    /// Reserved, zero.
+    pub reserved: [u8; 5],
+}
+
+/// Values of [`GateCallRecord::call`].
+pub mod gate_call {
+    /// A new order judged.
+    pub const NEW: u8 = 1;
+    /// A cancel-replace judged.
+    pub const REPLACE: u8 = 2;
+    /// A cancel on its way.
+    pub const CANCEL_SENT: u8 = 3;
+    /// A working order filled.
+    pub const FILLED: u8 = 4;
+    /// A working order done.
+    pub const DONE: u8 = 5;
+    /// A replace the venue refused.
+    pub const REPLACE_REFUSED: u8 = 6;
+    /// A working order restored from the journal.
+    pub const RESTORE_WORKING: u8 = 7;
+    /// A working order with a replace pending, restored from the journal.
+    pub const RESTORE_REPLACING: u8 = 8;
+    /// A position restored from the journal.
+    pub const RESTORE_POSITION: u8 = 9;
+    /// A gate was built (the worker started): the calls after it are the new gate's.
+    pub const STARTED: u8 = 10;
+}
+
 /// One field of a layout, as numpy describes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FieldSpec {
@@ -369,6 +441,35 @@ impl Record for ExecutionReportRecord {
     const TYPE_ID: u16 = 4;
 }
 
+const GATE_CALL_FIELDS: [FieldSpec; 24] = record_fields!(GateCallRecord;
+    field("instrument_id", "<u4", offset_of!(GateCallRecord, instrument_id)),
+    field("venue", "|u1", offset_of!(GateCallRecord, venue)),
+    field("side", "|u1", offset_of!(GateCallRecord, side)),
+    field("call", "|u1", offset_of!(GateCallRecord, call)),
+    field("outcome", "|u1", offset_of!(GateCallRecord, outcome)),
+    field("order_id", "<u8", offset_of!(GateCallRecord, order_id)),
+    field("original_id", "<u8", offset_of!(GateCallRecord, original_id)),
+    field("price", "<i8", offset_of!(GateCallRecord, price)),
+    field("quantity", "<i8", offset_of!(GateCallRecord, quantity)),
+    field("reference_price", "<i8", offset_of!(GateCallRecord, reference_price)),
+    field("book_published_ns", "<u8", offset_of!(GateCallRecord, book_published_ns)),
+    field("risk_heartbeat_age_ns", "<u8", offset_of!(GateCallRecord, risk_heartbeat_age_ns)),
+    field("now_ns", "<u8", offset_of!(GateCallRecord, now_ns)),
+    field("global_state", "|u1", offset_of!(GateCallRecord, global_state)),
+    field("symbol_state", "|u1", offset_of!(GateCallRecord, symbol_state)),
+    field("stale", "|u1", offset_of!(GateCallRecord, stale)),
+    FieldSpec { name: "reserved", format: "|u1", offset: offset_of!(GateCallRecord, reserved), count: 5 },
+);
+
+impl Layout for GateCallRecord {
+    const NAME: &'static str = "GateCall";
+    const FIELDS: &'static [FieldSpec] = &GATE_CALL_FIELDS;
+}
+
+impl Record for GateCallRecord {
+    const TYPE_ID: u16 = 5;
+}
+
 impl Layout for MarketEvent {
     const NAME: &'static str = "MarketEvent";
     const FIELDS: &'static [FieldSpec] = &MARKET_EVENT_FIELDS;
@@ -418,12 +519,13 @@ impl LayoutSpec {
 }
 
 /// Every layout, nested structs before the records that use them.
-pub const LAYOUTS: [LayoutSpec; 5] = [
+pub const LAYOUTS: [LayoutSpec; 6] = [
     LayoutSpec::of::<Level>(),
     LayoutSpec::of_record::<MarketEvent>(),
     LayoutSpec::of_record::<TopOfBook>(),
     LayoutSpec::of_record::<TradingStateRecord>(),
     LayoutSpec::of_record::<ExecutionReportRecord>(),
+    LayoutSpec::of_record::<GateCallRecord>(),
 ];
 
 #[cfg(test)]
@@ -472,6 +574,12 @@ mod tests {
     fn execution_report_fields_cover_the_record() {
         assert_eq!(size_of::<ExecutionReportRecord>(), 40 + 8 + 8 * 8);
         assert_tiles(&LayoutSpec::of_record::<ExecutionReportRecord>(), 0);
+    }
+
+    #[test]
+    fn gate_call_fields_cover_the_record() {
+        assert_eq!(size_of::<GateCallRecord>(), 40 + 8 + 8 * 8 + 8);
+        assert_tiles(&LayoutSpec::of_record::<GateCallRecord>(), 0);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use execution::engine::{Engine, SymbolBook, Wiring};
+use execution::gate_tap::GateTap;
 use execution::gateway::fix::{FixGateway, FixLogin};
 use execution::gateway::json::JsonGateway;
 use execution::gateway::ouch::OuchGateway;
@@ -26,7 +27,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use risk::{Gate, Limits, PortfolioLimits, Side, SymbolLimits};
 use shm_layout::histogram::Snapshot;
 use shm_layout::records::{ExecutionReportRecord, Layout};
-use shm_layout::{queue, realtime_ns, slots, Expected, SegmentOptions};
+use shm_layout::{broadcast, queue, realtime_ns, slots, Expected, SegmentOptions};
 
 use crate::errors::IntoPyResult;
 use crate::servers::socket_addr;
@@ -151,6 +152,9 @@ fn gateway(index: usize, venue: &VenueArgs, delivered: u64, journal: &Path) -> P
     })
 }
 
+/// Most working orders the gate holds per symbol and venue.
+const MAX_WORKING_PER_VENUE_SYMBOL: usize = 16;
+
 fn limits(symbols: &[SymbolArgs], portfolio: &PortfolioArgs, venues: usize) -> Limits {
     Limits {
         symbols: symbols
@@ -180,7 +184,7 @@ fn limits(symbols: &[SymbolArgs], portfolio: &PortfolioArgs, venues: usize) -> L
             max_risk_heartbeat_age_ns: portfolio.max_risk_heartbeat_age_ms * 1_000_000,
         },
         venues,
-        max_working_per_venue_symbol: 16,
+        max_working_per_venue_symbol: MAX_WORKING_PER_VENUE_SYMBOL,
     }
 }
 
@@ -192,7 +196,7 @@ fn attach_reports(name: &str) -> PyResult<queue::Writer> {
 
 /// Gives a new gate what the journal says is working and held, so a restarted worker's limits
 /// count what it had.
-fn restore(gate: &mut Gate, oms: &Oms, instruments: &[u32], venues: usize) -> PyResult<()> {
+fn restore(gate: &mut GateTap, oms: &Oms, instruments: &[u32], venues: usize) -> PyResult<()> {
     let refused =
         |what: String, reason: risk::Reject| PyValueError::new_err(format!("the journal's {what}: {reason}"));
     for order in oms.open_orders() {
@@ -242,7 +246,8 @@ pub(crate) struct PyExecutionWorker {
 impl PyExecutionWorker {
     #[new]
     #[pyo3(signature = (
-        venues, symbols, portfolio, *, trading, metrics, journal, reports=None, linked=Vec::new(), spin=false
+        venues, symbols, portfolio, *, trading, metrics, journal, reports=None, gate_calls=None,
+        linked=Vec::new(), spin=false
     ))]
     #[allow(clippy::too_many_arguments)] // Python's keyword arguments
     fn new(
@@ -253,6 +258,7 @@ impl PyExecutionWorker {
         metrics: &str,
         journal: PathBuf,
         reports: Option<&str>,
+        gate_calls: Option<&str>,
         linked: Vec<u32>,
         spin: bool,
     ) -> PyResult<Self> {
@@ -263,8 +269,10 @@ impl PyExecutionWorker {
         if venues.is_empty() || venues.len() > MAX_VENUES {
             return Err(PyValueError::new_err(format!("1 to {MAX_VENUES} venues, not {}", venues.len())));
         }
-        let mut gate = Gate::new(limits(&symbols, &portfolio, venues.len()), realtime_ns())
+        let gate = Gate::new(limits(&symbols, &portfolio, venues.len()), realtime_ns())
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let ring = gate_calls.map(broadcast::Writer::attach).transpose().py()?;
+        let mut gate = GateTap::new(gate, ring);
         let instruments: Vec<u32> = symbols.iter().map(|s| s.instrument).collect();
         let mut oms = Oms::new(&instruments, venues.len(), OMS_CAPACITY);
         let (journal, contents) =
@@ -576,6 +584,7 @@ fn py_journal_reports<'py>(
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyExecutionWorker>()?;
+    m.add("MAX_WORKING_PER_VENUE_SYMBOL", MAX_WORKING_PER_VENUE_SYMBOL)?;
     m.add_function(wrap_pyfunction!(py_create_execution_metrics, m)?)?;
     m.add_function(wrap_pyfunction!(py_create_execution_reports, m)?)?;
     m.add_function(wrap_pyfunction!(py_execution_report, m)?)?;

@@ -2,7 +2,9 @@
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use shm_layout::records::{report_kind, state_reason, trading_state, FIXED_POINT_SCALE, FLAG_STALE, LAYOUTS};
+use shm_layout::records::{
+    gate_call, report_kind, state_reason, trading_state, FIXED_POINT_SCALE, FLAG_STALE, LAYOUTS,
+};
 
 /// Every layout: `[{"name", "type_id", "size", "fields": [{"name", "format", "offset",
 /// "count"}]}]`, nested structs first; a field whose format names a layout is that struct.
@@ -69,6 +71,19 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ("expired", report_kind::EXPIRED),
     ];
     m.add("REPORT_KINDS", codes(py, &kinds)?)?;
+    let calls = [
+        ("new", gate_call::NEW),
+        ("replace", gate_call::REPLACE),
+        ("cancel-sent", gate_call::CANCEL_SENT),
+        ("filled", gate_call::FILLED),
+        ("done", gate_call::DONE),
+        ("replace-refused", gate_call::REPLACE_REFUSED),
+        ("restore-working", gate_call::RESTORE_WORKING),
+        ("restore-replacing", gate_call::RESTORE_REPLACING),
+        ("restore-position", gate_call::RESTORE_POSITION),
+        ("started", gate_call::STARTED),
+    ];
+    m.add("GATE_CALLS", codes(py, &calls)?)?;
     m.add_function(wrap_pyfunction!(py_record_layouts, m)?)?;
     Ok(())
 }

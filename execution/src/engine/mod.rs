@@ -17,6 +17,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use risk::{Gate, NewOrder, Replace, TradingView};
+
+use crate::gate_tap::GateTap;
 use shm_layout::records::{trading_state, ExecutionReportRecord, Layout, TopOfBook, TradingStateRecord};
 use shm_layout::{monotonic_ns, queue, realtime_ns, slots, ShmResult};
 
@@ -80,7 +82,7 @@ pub struct Wiring {
 #[derive(Debug)]
 pub struct Engine {
     wiring: Wiring,
-    gate: Gate,
+    gate: GateTap,
     oms: Oms,
     journal: Writer,
     reports: ReportsOut,
@@ -136,7 +138,7 @@ impl Engine {
     /// journal), writing `journal` and `metrics`; client order ids start after `last_id`.
     pub fn new(
         mut wiring: Wiring,
-        gate: Gate,
+        gate: GateTap,
         oms: Oms,
         journal: Writer,
         metrics: EngineMetrics,

@@ -1,0 +1,303 @@
+"""Shadow mode: the reference rules judge the same pre-trade gate calls as the Rust gate, off the
+hot path, and every difference in a decision or a reason is reported with the inputs that led to
+it.
+
+The execution worker publishes every call it makes on its gate into its gate ring
+(``tickrail.<instance>.execution.gate``: ``GATE_CALL`` records with what the gate saw and what it
+said; a ``started`` record opens each new gate). ``tickrail shadow`` reads the ring:
+
+* live, it feeds each call to a reference gate (:mod:`risk.reference.gate`) and compares its
+  decision with the one the worker's gate made; ``--record FILE`` also keeps the calls;
+* ``--replay FILE`` plays a recording through both the Rust gate (``tickrail._native.Gate``) and
+  the reference, timing each, and compares both with what was recorded.
+
+Either way it ends with a summary: calls and orders compared, differences (the first ones in
+full), and, replaying, each engine's time per call.
+
+A recording is one JSON line (the gate's limits) followed by the raw records.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from risk.reference import gate as ref
+from shm_layout import GATE_CALL, BroadcastReader
+from tickrail import _native
+
+CALLS = _native.GATE_CALLS
+_CALL_NAMES = {code: name for name, code in CALLS.items()}
+_BID = 1
+#: Differences kept in full for the summary.
+KEPT = 20
+
+
+class ShadowError(ValueError):
+    """A recording or a ring that cannot be shadowed; the message says why."""
+
+
+def limits_from(document: dict[str, Any]) -> ref.Limits:
+    """The gate's limits from their JSON form (a recording's first line)."""
+    return ref.Limits(
+        symbols=tuple(ref.SymbolLimits(**s) for s in document["symbols"]),
+        portfolio=ref.PortfolioLimits(**document["portfolio"]),
+        venues=document["venues"],
+        max_working_per_venue_symbol=document["max_working_per_venue_symbol"],
+    )
+
+
+def outcome_name(code: int) -> str | None:
+    """A record's outcome as the engines give it: ``None`` for a pass, else the reason's name."""
+    return None if code == 0 else ref.Reject(code - 1).name
+
+
+@dataclass
+class Difference:
+    """One call the engines judged differently, with its inputs."""
+
+    sequence: int
+    call: str
+    outcomes: dict[str, str | None]
+    inputs: dict[str, Any]
+
+
+@dataclass
+class Summary:
+    """What a shadow session compared and found."""
+
+    calls: int = 0
+    orders: int = 0
+    gates: int = 0
+    lost: int = 0
+    differences: int = 0
+    first: list[Difference] = field(default_factory=list)
+    latency_ns: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as JSON-ready data."""
+        return asdict(self)
+
+
+#: The fields of a gate call that are its inputs.
+_INPUTS = tuple(n for n in GATE_CALL.names or () if n not in ("reserved", "flags", "length", "msg_type"))
+
+
+def _inputs(record: np.void) -> dict[str, Any]:
+    return {name: int(record[name]) for name in _INPUTS}
+
+
+def _order(record: np.void) -> ref.NewOrder:
+    return ref.NewOrder(
+        id=int(record["order_id"]),
+        venue=int(record["venue"]),
+        instrument=int(record["instrument_id"]),
+        side=ref.Side.BUY if record["side"] == _BID else ref.Side.SELL,
+        price=int(record["price"]),
+        quantity=int(record["quantity"]),
+    )
+
+
+class Engine:
+    """A gate (the reference's or the Rust one through ``_native.Gate``) driven by recorded
+    calls; each call gives the gate's decision (``None``: passed, or a call that judges nothing)."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
+        self.gate = make()
+
+    def call(self, record: np.void) -> tuple[str | None, int]:
+        """Applies one recorded call: the gate's decision and the nanoseconds the gate took (the
+        arguments built beforehand; for the Rust gate, their conversion is in the time)."""
+        call = int(record["call"])
+        if call == CALLS["started"]:
+            self.gate = self.make()
+            return None, 0
+        order = _order(record)
+        market = ref.MarketView(
+            int(record["reference_price"]), int(record["book_published_ns"]), bool(record["stale"])
+        )
+        trading = ref.TradingView(
+            int(record["global_state"]), int(record["symbol_state"]), int(record["risk_heartbeat_age_ns"])
+        )
+        now, original = int(record["now_ns"]), int(record["original_id"])
+        venue, instrument = order.venue, order.instrument
+        gate = self.gate
+        judge: Callable[[], Any]
+        if call == CALLS["new"]:
+            judge = partial(gate.check_new, order, market, trading, now)
+        elif call == CALLS["replace"]:
+            replace = ref.Replace(original, order)
+            judge = partial(gate.check_replace, replace, market, trading, now)
+        elif call == CALLS["cancel-sent"]:
+            judge = partial(gate.cancel_sent, venue, instrument, now)
+        elif call == CALLS["filled"]:
+            judge = partial(gate.filled, venue, instrument, order.id, order.quantity)
+        elif call == CALLS["done"]:
+            judge = partial(gate.done, venue, instrument, order.id)
+        elif call == CALLS["replace-refused"]:
+            refused = ref.Replace(original, order)
+            judge = partial(gate.replace_refused, refused, order.price, order.quantity)
+        elif call == CALLS["restore-working"]:
+            judge = partial(gate.restore_working, order)
+        elif call == CALLS["restore-replacing"]:
+            judge = partial(gate.restore_replacing, original, order)
+        elif call == CALLS["restore-position"]:
+            judge = partial(gate.restore_position, venue, instrument, order.quantity)
+        else:
+            raise ShadowError(f"call {call} is not a gate call this shadow knows")
+        started = time.perf_counter_ns()
+        outcome = judge()
+        return _name(outcome), time.perf_counter_ns() - started
+
+
+def _name(outcome: ref.Reject | str | None) -> str | None:
+    return outcome.name if isinstance(outcome, ref.Reject) else outcome
+
+
+def _percentiles(samples: list[int]) -> dict[str, float]:
+    if not samples:
+        return {}
+    ordered = sorted(samples)
+    return {
+        "p50": ordered[len(ordered) // 2],
+        "p99": ordered[min(len(ordered) - 1, len(ordered) * 99 // 100)],
+        "mean": round(sum(ordered) / len(ordered), 1),
+    }
+
+
+def compare(
+    records: Iterable[np.void],
+    engines: dict[str, Engine],
+    summary: Summary,
+    timings: dict[str, list[int]] | None,
+) -> None:
+    """Feeds every record to every engine; a call where their decisions (and the recorded one)
+    differ is counted, and the first :data:`KEPT` are kept with their inputs."""
+    for record in records:
+        call = int(record["call"])
+        summary.calls += 1
+        summary.gates += call == CALLS["started"]
+        judged = call in (CALLS["new"], CALLS["replace"])
+        summary.orders += judged
+        outcomes: dict[str, str | None] = {"recorded": outcome_name(int(record["outcome"]))}
+        for name, engine in engines.items():
+            outcomes[name], took = engine.call(record)
+            if timings is not None and judged:
+                timings[name].append(took)
+        if len(set(outcomes.values())) > 1:
+            summary.differences += 1
+            if len(summary.first) < KEPT:
+                summary.first.append(
+                    Difference(
+                        int(record["sequence"]), _CALL_NAMES.get(call, str(call)), outcomes, _inputs(record)
+                    )
+                )
+
+
+def read_recording(path: Path) -> tuple[ref.Limits, dict[str, Any], np.ndarray]:
+    """A recording's limits (and their JSON form) and its records."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ShadowError(f"{path}: {e.strerror}") from None
+    head, _, body = data.partition(b"\n")
+    try:
+        document = json.loads(head)
+        limits = limits_from(document)
+    except (ValueError, KeyError, TypeError) as e:
+        raise ShadowError(f"{path}: the first line is not a gate's limits ({e})") from None
+    if len(body) % GATE_CALL.itemsize:
+        raise ShadowError(
+            f"{path}: {len(body)} bytes of records are not whole {GATE_CALL.itemsize}-byte records"
+        )
+    return limits, document, np.frombuffer(body, dtype=GATE_CALL)
+
+
+def replay(path: Path) -> Summary:
+    """Plays the recording at ``path`` through the Rust gate and the reference."""
+    limits, _, records = read_recording(path)
+    if len(records) == 0 or records[0]["call"] != CALLS["started"]:
+        raise ShadowError(f"{path}: a recording starts where a gate starts (a 'started' record)")
+    engines = {
+        "rust": Engine(lambda: _native.Gate(limits, 0)),
+        "reference": Engine(lambda: ref.Gate(limits, 0)),
+    }
+    summary = Summary()
+    timings: dict[str, list[int]] = {name: [] for name in engines}
+    compare(records, engines, summary, timings)
+    summary.latency_ns = {name: _percentiles(samples) for name, samples in timings.items()}
+    return summary
+
+
+def live_records(ring: str, stop: Callable[[], bool], batch: int = 4096) -> Iterator[tuple[np.ndarray, int]]:
+    """Batches of the gate ring's records from the oldest it holds, with how many were lost
+    before each, until ``stop()``."""
+    reader = BroadcastReader.attach(ring, start="oldest")
+    buffer = np.zeros(batch, dtype=GATE_CALL)
+    try:
+        while not stop():
+            count, lost = reader.read_records(buffer, GATE_CALL.itemsize)
+            if count == 0 and lost == 0:
+                reader.wait(0.05)
+                continue
+            yield buffer[:count].copy(), lost
+    finally:
+        reader.close()
+
+
+def live(ring: str, limits: ref.Limits, stop: Callable[[], bool], record: IO[bytes] | None = None) -> Summary:
+    """Shadows the gate ring ``ring`` until ``stop()``: the reference judges each call beside the
+    recorded decision. Calls are compared from a gate's start on; after lost records, until the
+    next start."""
+    summary = Summary()
+    reference = {"reference": Engine(lambda: ref.Gate(limits, 0))}
+    following = False
+    if record is not None:
+        record.write(json.dumps(limits_as_dict(limits)).encode() + b"\n")
+    for records, lost in live_records(ring, stop):
+        summary.lost += lost
+        following = following and lost == 0
+        if record is not None:
+            record.write(records.tobytes())
+        starts = np.flatnonzero(records["call"] == CALLS["started"])
+        if not following:
+            if len(starts) == 0:
+                continue
+            records = records[starts[0] :]
+            following = True
+        compare(records, reference, summary, None)
+    return summary
+
+
+def limits_as_dict(limits: ref.Limits) -> dict[str, Any]:
+    """The gate's limits in their JSON form."""
+    return {
+        "symbols": [asdict(s) for s in limits.symbols],
+        "portfolio": asdict(limits.portfolio),
+        "venues": limits.venues,
+        "max_working_per_venue_symbol": limits.max_working_per_venue_symbol,
+    }
+
+
+def describe(summary: Summary) -> str:
+    """The summary for people."""
+    lines = [
+        f"{summary.calls:,} gate calls compared ({summary.orders:,} orders judged, {summary.gates} gate starts), "
+        f"{summary.lost:,} lost, {summary.differences:,} differences"
+    ]
+    for d in summary.first:
+        lines.append(f"  #{d.sequence} {d.call}: {d.outcomes}; inputs {d.inputs}")
+    for name, latency in summary.latency_ns.items():
+        if latency:
+            lines.append(
+                f"  {name}: p50 {latency['p50']:,.0f} ns, p99 {latency['p99']:,.0f} ns per order judged"
+            )
+    return "\n".join(lines)

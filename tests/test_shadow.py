@@ -1,0 +1,100 @@
+"""Shadow mode on recordings: the Rust gate and the reference rules judge every recorded call, and
+a call where either disagrees with what was recorded is reported with its inputs; a recording
+that cannot be played is refused, saying why."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from risk.reference import gate as ref
+from risk.reference.numbers import ONE
+from risk.shadow import CALLS, ShadowError, limits_as_dict, replay
+from shm_layout import GATE_CALL
+
+LIMITS = ref.Limits(
+    symbols=(
+        ref.SymbolLimits(
+            instrument=1,
+            tick=ONE // 100,
+            lot=ONE,
+            min_quantity=ONE,
+            max_quantity=100 * ONE,
+            max_notional=100_000 * ONE,
+            price_band_bps=500,
+            max_position=1_000 * ONE,
+            max_venue_position=1_000 * ONE,
+            max_working_orders=10,
+            order_rate_per_s=1_000,
+            order_burst=100,
+            cancel_rate_per_s=1_000,
+            cancel_burst=100,
+            max_book_age_ns=10**9,
+        ),
+    ),
+    portfolio=ref.PortfolioLimits(10**7 * ONE, 10**7 * ONE, 100, 10**9),
+    venues=1,
+    max_working_per_venue_symbol=16,
+)
+NOW = 10**12
+
+
+def call(kind: str, order_id: int = 0, price: int = 0, quantity: int = 0, outcome: int = 0) -> np.ndarray:
+    record = np.zeros(1, dtype=GATE_CALL)
+    record["call"], record["order_id"], record["instrument_id"], record["side"] = CALLS[kind], order_id, 1, 1
+    record["price"], record["quantity"], record["outcome"] = price, quantity, outcome
+    record["reference_price"], record["book_published_ns"], record["now_ns"] = 100 * ONE, NOW, NOW
+    return record
+
+
+def recording(path: Path, *records: np.ndarray) -> Path:
+    path.write_bytes(json.dumps(limits_as_dict(LIMITS)).encode() + b"\n" + np.concatenate(records).tobytes())
+    return path
+
+
+def test_every_call_is_judged_by_both_engines_and_agreement_is_no_difference(tmp_path: Path) -> None:
+    summary = replay(
+        recording(
+            tmp_path / "day.bin",
+            call("started"),
+            call("new", 1, 100 * ONE, 10 * ONE),
+            call("filled", 1, 0, 4 * ONE),
+            call("new", 2, 100 * ONE + 1, 10 * ONE, outcome=ref.Reject.OffTick + 1),
+            call("done", 1),
+        )
+    )
+    assert (summary.calls, summary.orders, summary.gates, summary.differences) == (5, 2, 1, 0)
+    assert set(summary.latency_ns) == {"rust", "reference"} and summary.latency_ns["rust"]["p50"] > 0
+
+
+def test_a_decision_unlike_the_recorded_one_is_reported_with_its_inputs(tmp_path: Path) -> None:
+    off_tick_but_recorded_as_passed = call("new", 7, 100 * ONE + 1, 10 * ONE)
+    summary = replay(recording(tmp_path / "day.bin", call("started"), off_tick_but_recorded_as_passed))
+    assert summary.differences == 1
+    [difference] = summary.first
+    assert difference.call == "new"
+    assert difference.outcomes == {"recorded": None, "rust": "OffTick", "reference": "OffTick"}
+    assert (difference.inputs["order_id"], difference.inputs["price"]) == (7, 100 * ONE + 1)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"not json\n", "the first line is not a gate's limits"),
+        (json.dumps(limits_as_dict(LIMITS)).encode() + b"\n" + b"\x00" * 7, "are not whole"),
+        (json.dumps(limits_as_dict(LIMITS)).encode() + b"\n" + call("new").tobytes(), "a 'started' record"),
+    ],
+)
+def test_a_recording_that_cannot_be_played_is_refused_saying_why(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "bad.bin"
+    path.write_bytes(content)
+    with pytest.raises(ShadowError, match=re.escape(message)):
+        replay(path)
+    with pytest.raises(ShadowError, match="No such file"):
+        replay(tmp_path / "none.bin")
