@@ -1,13 +1,14 @@
 """Shadow mode: the reference rules judge the same pre-trade gate calls as the Rust gate, off the
-hot path, and every difference in a decision or a reason is reported with the inputs that led to
-it.
+hot path, and every difference in a decision, a reason or a position (what the gate holds of the
+call's symbol and venue) is reported with the inputs that led to it.
 
 The execution worker publishes every call it makes on its gate into its gate ring
 (``tickrail.<instance>.execution.gate``: ``GATE_CALL`` records with what the gate saw and what it
 said; a ``started`` record opens each new gate). ``tickrail shadow`` reads the ring:
 
 * live, it feeds each call to a reference gate (:mod:`risk.reference.gate`) and compares its
-  decision with the one the worker's gate made; ``--record FILE`` also keeps the calls;
+  decision with the one the worker's gate made (and its positions with a Rust gate's playing the
+  same calls); ``--record FILE`` also keeps the calls;
 * ``--replay FILE`` plays a recording through both the Rust gate (``tickrail._native.Gate``) and
   the reference, timing each, and compares both with what was recorded.
 
@@ -113,6 +114,11 @@ class Engine:
         self.make = make
         self.gate = make()
 
+    def holding(self, venue: int, instrument: int) -> str | None:
+        """What the gate holds of ``instrument`` on ``venue`` (position, working buys, working
+        sells), as text; ``None`` where it trades no such thing."""
+        return _holding(self.gate.venue_holding(venue, instrument))
+
     def call(self, record: np.void) -> tuple[str | None, int]:
         """Applies one recorded call: the gate's decision and the nanoseconds the gate took (the
         arguments built beforehand; for the Rust gate, their conversion is in the time)."""
@@ -158,6 +164,12 @@ class Engine:
         return _name(outcome), time.perf_counter_ns() - started
 
 
+def _holding(held: ref.Holding | tuple[int, int, int] | None) -> str | None:
+    if isinstance(held, ref.Holding):
+        held = (held.position, held.working_buy, held.working_sell)
+    return None if held is None else str(held)
+
+
 def _name(outcome: ref.Reject | str | None) -> str | None:
     return outcome.name if isinstance(outcome, ref.Reject) else outcome
 
@@ -180,7 +192,8 @@ def compare(
     timings: dict[str, list[int]] | None,
 ) -> None:
     """Feeds every record to every engine; a call where their decisions (and the recorded one)
-    differ is counted, and the first :data:`KEPT` are kept with their inputs."""
+    differ, or after which two engines hold different positions or working quantities for the
+    call's symbol and venue, is counted, and the first :data:`KEPT` are kept with their inputs."""
     for record in records:
         call = int(record["call"])
         summary.calls += 1
@@ -192,14 +205,18 @@ def compare(
             outcomes[name], took = engine.call(record)
             if timings is not None and judged:
                 timings[name].append(took)
+        name = _CALL_NAMES.get(call, str(call))
         if len(set(outcomes.values())) > 1:
-            summary.differences += 1
-            if len(summary.first) < KEPT:
-                summary.first.append(
-                    Difference(
-                        int(record["sequence"]), _CALL_NAMES.get(call, str(call)), outcomes, _inputs(record)
-                    )
-                )
+            _differ(summary, record, name, outcomes)
+        held = {n: e.holding(int(record["venue"]), int(record["instrument_id"])) for n, e in engines.items()}
+        if len(set(held.values())) > 1:
+            _differ(summary, record, f"{name} (position, working buys, working sells)", held)
+
+
+def _differ(summary: Summary, record: np.void, call: str, outcomes: dict[str, Any]) -> None:
+    summary.differences += 1
+    if len(summary.first) < KEPT:
+        summary.first.append(Difference(int(record["sequence"]), call, outcomes, _inputs(record)))
 
 
 def read_recording(path: Path) -> tuple[ref.Limits, dict[str, Any], np.ndarray]:
@@ -255,10 +272,13 @@ def live_records(ring: str, stop: Callable[[], bool], batch: int = 4096) -> Iter
 
 def live(ring: str, limits: ref.Limits, stop: Callable[[], bool], record: IO[bytes] | None = None) -> Summary:
     """Shadows the gate ring ``ring`` until ``stop()``: the reference judges each call beside the
-    recorded decision. Calls are compared from a gate's start on; after lost records, until the
-    next start."""
+    recorded decision (and the Rust gate, playing the same calls, holds the positions to compare
+    with). Calls are compared from a gate's start on; after lost records, until the next start."""
     summary = Summary()
-    reference = {"reference": Engine(lambda: ref.Gate(limits, 0))}
+    engines = {
+        "rust": Engine(lambda: _native.Gate(limits, 0)),
+        "reference": Engine(lambda: ref.Gate(limits, 0)),
+    }
     following = False
     if record is not None:
         record.write(json.dumps(limits_as_dict(limits)).encode() + b"\n")
@@ -273,7 +293,7 @@ def live(ring: str, limits: ref.Limits, stop: Callable[[], bool], record: IO[byt
                 continue
             records = records[starts[0] :]
             following = True
-        compare(records, reference, summary, None)
+        compare(records, engines, summary, None)
     return summary
 
 

@@ -1,6 +1,6 @@
-"""Shadow mode on recordings: the Rust gate and the reference rules judge every recorded call, and
-a call where either disagrees with what was recorded is reported with its inputs; a recording
-that cannot be played is refused, saying why."""
+"""Shadow mode on recordings: the Rust gate and the reference rules judge every recorded call; a
+call where either disagrees with what was recorded, or after which their positions differ, is
+reported with its inputs; a recording that cannot be played is refused, saying why."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import pytest
 
 from risk.reference import gate as ref
 from risk.reference.numbers import ONE
-from risk.shadow import CALLS, ShadowError, limits_as_dict, replay
+from risk.shadow import CALLS, Engine, ShadowError, Summary, compare, limits_as_dict, replay
 from shm_layout import GATE_CALL
+from tickrail import _native
 
 LIMITS = ref.Limits(
     symbols=(
@@ -79,6 +80,29 @@ def test_a_decision_unlike_the_recorded_one_is_reported_with_its_inputs(tmp_path
     assert difference.call == "new"
     assert difference.outcomes == {"recorded": None, "rust": "OffTick", "reference": "OffTick"}
     assert (difference.inputs["order_id"], difference.inputs["price"]) == (7, 100 * ONE + 1)
+
+
+class ForgetsFills(ref.Gate):
+    """A reference gate with a bug: fills never reach its positions."""
+
+    def filled(self, venue: int, instrument: int, id: int, quantity: int) -> None:
+        pass
+
+
+def test_positions_that_drift_apart_are_reported_after_the_call_that_parted_them() -> None:
+    engines = {
+        "rust": Engine(lambda: _native.Gate(LIMITS, 0)),
+        "reference": Engine(lambda: ForgetsFills(LIMITS, 0)),
+    }
+    summary = Summary()
+    records = np.concatenate(
+        [call("started"), call("new", 1, 100 * ONE, 10 * ONE), call("filled", 1, 0, 4 * ONE)]
+    )
+    compare(records, engines, summary, None)
+    assert summary.differences == 1
+    [difference] = summary.first
+    assert difference.call == "filled (position, working buys, working sells)"
+    assert difference.outcomes == {"rust": str((4 * ONE, 6 * ONE, 0)), "reference": str((0, 10 * ONE, 0))}
 
 
 @pytest.mark.parametrize(
