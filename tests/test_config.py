@@ -99,6 +99,10 @@ def test_a_pinned_core_the_kernel_does_not_isolate_is_a_warning_and_waits_spin_w
         ("[execution]\n[risk]\nthreads = -1\n", "risk: threads -1 must not be negative"),
         ("[execution]\n[risk]\nmax_heartbeat_ms = 0\n", "risk: max_heartbeat_ms 0 must be positive"),
         ("[execution]\n[risk]\nnap = 1\n", "risk: unknown key 'nap'"),
+        ("[execution]\n[risk]\ncores = [1, -1]\n", "risk: cores [1, -1] are not all core numbers"),
+        ("[execution]\n[risk]\ncores = [1]\ncore = 2\n", "risk: give core (the whole process) or cores"),
+        ("[execution]\n[risk]\ncores = [9]\n", "risk: core 9 is not one this process may use"),
+        ("core = 1\n[execution]\n[risk]\ncores = [1]\n", "risk: core 1 is already feed-a's"),
         ("[", "not TOML"),
     ],
 )
@@ -159,7 +163,8 @@ def test_the_risk_worker_runs_with_execution_and_finds_its_limits_file_beside_th
 ) -> None:
     assert parse(BASE, TWO_CORES).risk is None, "no execution: nothing for risk to watch"
     path = tmp_path / "instance.toml"
-    path.write_text(BASE + '[execution]\n[risk]\nlimits = "limits/risk.toml"\nthreads = 2\n')
+    path.write_text(BASE + '[execution]\n[risk]\nlimits = "limits/risk.toml"\nthreads = 2\ncores = [0, 1]\n')
     risk = load(path, TWO_CORES).risk
     assert risk is not None and (risk.limits, risk.threads) == (str(tmp_path / "limits/risk.toml"), 2)
+    assert risk.cores == (0, 1), "its group threads pinned in turn"
     assert [w for w, _ in load(path, TWO_CORES).workers()][-2:] == ["risk", "execution"]

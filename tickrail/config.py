@@ -168,6 +168,9 @@ class Risk:
     max_heartbeat_ms: int = 3_000
     #: Whether idle threads yield and look again at once (cores of their own) rather than wait.
     spin: bool = False
+    #: Cores its group threads are pinned to, in turn (instead of pinning the whole process to
+    #: ``core``).
+    cores: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -362,7 +365,12 @@ def _risk(t: _Table) -> Risk:
         threads=t.get("threads", int, 0, check=_not_negative),
         max_heartbeat_ms=t.get("max_heartbeat_ms", int, 3_000, check=_positive),
         spin=t.get("spin", bool, False),
+        cores=tuple(t.get("cores", list, [])),
     )
+    if any(not isinstance(c, int) or isinstance(c, bool) or c < 0 for c in risk.cores):
+        raise ConfigError(f"risk: cores {list(risk.cores)} are not all core numbers")
+    if risk.cores and risk.pinning.core is not None:
+        raise ConfigError("risk: give core (the whole process) or cores (its group threads), not both")
     t.done()
     return risk
 
@@ -515,6 +523,12 @@ def check(instance: Instance, machine: Machine) -> Instance:
         pinned[core] = worker
         if core not in machine.isolated_cores:
             warnings.append(f"{worker}: core {core} is not isolated (isolcpus): other tasks may run on it")
+    risk_cores = set(instance.risk.cores) if instance.risk is not None else set()
+    for core in sorted(risk_cores):
+        if core not in machine.allowed_cores:
+            raise ConfigError(f"risk: core {core} is not one this process may use (allowed: {allowed})")
+        if core in pinned:
+            raise ConfigError(f"risk: core {core} is already {pinned[core]}'s")
     few_cores = len(machine.allowed_cores) < len(instance.workers())
     if few_cores:
         warnings.append(

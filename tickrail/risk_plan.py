@@ -62,4 +62,5 @@ def describe(instance: Instance, books: list[str], feeds: list[str]) -> dict[str
         "journal": str(execution_plan.journal_path(instance)),
         "threads": instance.risk.threads or len(os.sched_getaffinity(0)),
         "spin": instance.risk.spin,
+        "cores": list(instance.risk.cores),
     }
