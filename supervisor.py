@@ -20,12 +20,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from feeds import __main__ as feeds_main
+from risk import limits as risk_limits
 from risk import shadow as risk_shadow
-from shm_layout import ShmError
+from risk.limits import RiskLimitsError
+from shm_layout import EXECUTION_REPORT, ShmError
 from shm_layout import stat as shm_stat
-from tickrail import execution_plan, ring_demo
-from tickrail.config import DEFAULT, ConfigError
+from tickrail import _native, execution_plan, ring_demo, risk_plan
+from tickrail.config import DEFAULT, ConfigError, Instance
 from tickrail.config import load as load_config
 from tickrail.control import ControlError, NotRunning, ask, runtime_dir
 from tickrail.live import LiveView
@@ -131,41 +135,51 @@ def reload_risk(instance: str) -> int:
     return 0
 
 
-def shadow(
-    config: Path,
-    instance_name: str | None,
-    duration: float,
-    record: Path | None,
-    replay: Path | None,
-    as_json: bool,
-) -> int:
+def shadow(args: argparse.Namespace) -> int:
     """``tickrail shadow``: the reference rules judge the gate's calls beside it, live (from the
-    running instance's gate ring) or from a recording; 0 when they agree on every call, 1 when
-    they differ, 2 when it cannot start."""
+    running instance's gate ring) or from a recording, or the execution reports of a journal
+    beside the Rust risk engine; 0 when they agree on everything, 1 when they differ, 2 when it
+    cannot start."""
     try:
-        if replay is not None:
-            summary = risk_shadow.replay(replay)
+        if args.replay is not None:
+            summary = risk_shadow.replay(args.replay)
         else:
-            instance = load_config(config)
-            name = instance_name or instance.name
+            instance = load_config(args.config)
             if instance.execution is None:
-                raise ConfigError(f"{config}: the instance does not trade: there is no gate to shadow")
-            ring = execution_plan.gate_calls_segment(execution_plan.prefix(name))
-            stop = StopFlag()
-            deadline = time.monotonic() + duration if duration > 0 else None
-
-            def done() -> bool:
-                return stop.requested or (deadline is not None and time.monotonic() >= deadline)
-
-            limits = execution_plan.gate_limits(instance)
-            with contextlib.ExitStack() as files:
-                out = files.enter_context(record.open("wb")) if record is not None else None
-                summary = risk_shadow.live(ring, limits, done, out)
-    except (ConfigError, risk_shadow.ShadowError, OSError, ShmError) as err:
+                raise ConfigError(f"{args.config}: the instance does not trade: there is nothing to shadow")
+            summary = (
+                _shadow_journal(instance, args.journal) if args.journal else _shadow_live(instance, args)
+            )
+    except (ConfigError, RiskLimitsError, risk_shadow.ShadowError, OSError, ValueError, ShmError) as err:
         print(f"tickrail shadow: {err}", file=sys.stderr)
         return 2
-    print(json.dumps(summary.as_dict()) if as_json else risk_shadow.describe(summary))
+    print(json.dumps(summary.as_dict()) if args.json else risk_shadow.describe(summary))
     return 0 if summary.differences == 0 else 1
+
+
+def _shadow_live(instance: Instance, args: argparse.Namespace) -> risk_shadow.Summary:
+    ring = execution_plan.gate_calls_segment(execution_plan.prefix(args.instance or instance.name))
+    stop = StopFlag()
+    deadline = time.monotonic() + args.duration if args.duration > 0 else None
+
+    def done() -> bool:
+        return stop.requested or (deadline is not None and time.monotonic() >= deadline)
+
+    limits = execution_plan.gate_limits(instance)
+    with contextlib.ExitStack() as files:
+        out = files.enter_context(args.record.open("wb")) if args.record is not None else None
+        return risk_shadow.live(ring, limits, done, out)
+
+
+def _shadow_journal(instance: Instance, journal: Path) -> risk_shadow.Summary:
+    assert instance.execution is not None and instance.risk is not None
+    symbols = risk_plan.describe_symbols(instance)
+    path = instance.risk.limits
+    limits = risk_limits.unlimited(symbols) if path is None else risk_limits.load(Path(path), symbols)
+    venues = len(instance.execution.venues)
+    raw = _native.journal_reports(journal, list(symbols.values()), venues)
+    records = np.frombuffer(raw, dtype=EXECUTION_REPORT)
+    return risk_shadow.replay_reports(records, limits.symbols, limits.portfolio, venues)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -218,6 +232,12 @@ def parser() -> argparse.ArgumentParser:
     shadow_cmd.add_argument("--duration", type=float, default=0.0, help="seconds to shadow; 0 until stopped")
     shadow_cmd.add_argument("--record", type=Path, default=None, help="also keep the calls in FILE")
     shadow_cmd.add_argument("--replay", type=Path, default=None, help="play a recording through both engines")
+    shadow_cmd.add_argument(
+        "--journal",
+        type=Path,
+        default=None,
+        help="play an execution journal's reports through both risk engines",
+    )
     shadow_cmd.add_argument("--json", action="store_true", help="the summary as one JSON object")
     stat_cmd = commands.add_parser("stat", help="print the counters of every segment of an instance")
     stat_cmd.add_argument("--instance", default=DEFAULT_INSTANCE)
@@ -259,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "risk":
         return reload_risk(args.instance)
     if args.command == "shadow":
-        return shadow(args.config, args.instance, args.duration, args.record, args.replay, args.json)
+        return shadow(args)
     if args.command == "demo":
         return ring_demo.run(args.instance, args.duration, args.rate)
     return shm_stat.run(args.instance, args.json, args.watch, args.count, name_filter=args.filter)

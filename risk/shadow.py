@@ -15,6 +15,11 @@ said; a ``started`` record opens each new gate). ``tickrail shadow`` reads the r
 Either way it ends with a summary: calls and orders compared, differences (the first ones in
 full), and, replaying, each engine's time per call.
 
+For the portfolio risk, ``--journal FILE`` plays the execution reports an execution worker's
+journal holds through the Rust risk engine and the reference (:func:`replay_reports`), comparing
+the states each report changes, the symbol's figures and the portfolio's totals after it. A
+journal holds no books: the figures are at cost (realized P&L, positions, open orders).
+
 A recording is one JSON line (the gate's limits) followed by the raw records.
 """
 
@@ -31,7 +36,8 @@ from typing import IO, Any
 import numpy as np
 
 from risk.reference import gate as ref
-from shm_layout import GATE_CALL, BroadcastReader
+from risk.reference import portfolio
+from shm_layout import EXECUTION_REPORT, GATE_CALL, BroadcastReader
 from tickrail import _native
 
 CALLS = _native.GATE_CALLS
@@ -74,6 +80,8 @@ class Difference:
 class Summary:
     """What a shadow session compared and found."""
 
+    #: What was compared: ``gate calls`` or ``execution reports``.
+    subject: str = "gate calls"
     calls: int = 0
     orders: int = 0
     gates: int = 0
@@ -309,15 +317,113 @@ def limits_as_dict(limits: ref.Limits) -> dict[str, Any]:
 
 def describe(summary: Summary) -> str:
     """The summary for people."""
-    lines = [
-        f"{summary.calls:,} gate calls compared ({summary.orders:,} orders judged, {summary.gates} gate starts), "
-        f"{summary.lost:,} lost, {summary.differences:,} differences"
-    ]
+    if summary.subject == "gate calls":
+        head = (
+            f"{summary.calls:,} gate calls compared ({summary.orders:,} orders judged, {summary.gates} gate "
+            f"starts), {summary.lost:,} lost, {summary.differences:,} differences"
+        )
+        unit = "order judged"
+    else:
+        head = f"{summary.calls:,} {summary.subject} compared, {summary.differences:,} differences"
+        unit = "report"
+    lines = [head]
     for d in summary.first:
         lines.append(f"  #{d.sequence} {d.call}: {d.outcomes}; inputs {d.inputs}")
     for name, latency in summary.latency_ns.items():
         if latency:
-            lines.append(
-                f"  {name}: p50 {latency['p50']:,.0f} ns, p99 {latency['p99']:,.0f} ns per order judged"
-            )
+            lines.append(f"  {name}: p50 {latency['p50']:,.0f} ns, p99 {latency['p99']:,.0f} ns per {unit}")
     return "\n".join(lines)
+
+
+def _facts(record: np.void) -> portfolio.ReportFacts:
+    return portfolio.ReportFacts(
+        instrument=int(record["instrument_id"]),
+        venue=int(record["venue"]),
+        side=ref.Side.BUY if record["side"] == _BID else ref.Side.SELL,
+        kind=int(record["kind"]),
+        state=int(record["state"]),
+        order_id=int(record["order_id"]),
+        replacement_id=int(record["replacement_id"]),
+        price=int(record["price"]),
+        quantity=int(record["quantity"]),
+        leaves=int(record["leaves"]),
+    )
+
+
+def _figures(f: portfolio.SymbolRisk) -> tuple[int, ...]:
+    return (
+        f.instrument,
+        f.position,
+        f.mark,
+        f.realized,
+        f.unrealized,
+        f.pnl,
+        f.peak,
+        f.drawdown,
+        f.net,
+        f.exposure,
+        f.open_buy,
+        f.open_sell,
+    )
+
+
+def replay_reports(
+    records: np.ndarray,
+    symbols: tuple[portfolio.SymbolRiskLimits, ...],
+    whole: portfolio.PortfolioRiskLimits,
+    venues: int,
+) -> Summary:
+    """Plays execution reports (``EXECUTION_REPORT`` records, as a journal holds them) through
+    the Rust risk engine (``_native.RiskEngine``) and the reference, comparing after each one
+    the states it changed, the symbol's figures and the portfolio's totals; each difference is
+    reported with the report's inputs. A report about a symbol neither engine holds is refused
+    by both, and that agreement is compared too."""
+    rust = _native.RiskEngine(list(symbols), whole, venues)
+    reference = portfolio.RiskEngine.of(symbols, whole, venues)
+    summary = Summary(subject="execution reports")
+    timings: dict[str, list[int]] = {"rust": [], "reference": []}
+    for at, record in enumerate(records):
+        facts = _facts(record)
+        summary.calls += 1
+        outcomes: dict[str, Any] = {}
+        for name, apply in (("rust", rust.apply), ("reference", reference.apply)):
+            started = time.perf_counter_ns()
+            try:
+                changes = apply(facts)
+            except ValueError as e:
+                outcomes[name] = f"refused: {e}"
+                continue
+            timings[name].append(time.perf_counter_ns() - started)
+            outcomes[name] = [
+                tuple(c) if isinstance(c, tuple) else (c.key, c.before, c.after, c.cause) for c in changes
+            ]
+        inputs = {
+            name: int(record[name]) for name in EXECUTION_REPORT.names or () if name not in ("reserved",)
+        }
+        if outcomes["rust"] != outcomes["reference"]:
+            _report_difference(summary, at, "report (state changes)", outcomes, inputs)
+            continue
+        instrument = facts.instrument
+        if instrument in reference.symbol_limits:
+            ours = rust.symbol(instrument)
+            theirs = _figures(reference.portfolio.symbol(instrument))
+            if ours != theirs:
+                _report_difference(
+                    summary, at, "report (symbol figures)", {"rust": ours, "reference": theirs}, inputs
+                )
+        totals, peak = reference.portfolio.totals(), reference.risk.peak
+        theirs_totals = (totals.pnl, totals.gross, totals.net, totals.open, peak)
+        if rust.totals() != theirs_totals:
+            _report_difference(
+                summary, at, "report (portfolio)", {"rust": rust.totals(), "reference": theirs_totals}, inputs
+            )
+    summary.latency_ns = {name: _percentiles(samples) for name, samples in timings.items()}
+    return summary
+
+
+def _report_difference(
+    summary: Summary, at: int, what: str, outcomes: dict[str, Any], inputs: dict[str, Any]
+) -> None:
+    summary.differences += 1
+    if len(summary.first) < KEPT:
+        summary.first.append(Difference(at, what, outcomes, inputs))

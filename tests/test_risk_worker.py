@@ -8,7 +8,8 @@ the market maker quoting on all three venues:
 * a risk worker stopped with SIGSTOP leaves a stale heartbeat, on which the gate fails closed;
 * ``tickrail risk reload`` refuses a bad limits file by name and keeps the limits in force, and
   applies a good one at once (a limit the portfolio already breaks moves its state);
-* a feed whose heartbeat goes stale kills trading, and the kill is logged as such.
+* a feed whose heartbeat goes stale kills trading, and the kill is logged as such;
+* the day's execution reports, from the journal, play through both risk engines alike.
 """
 
 from __future__ import annotations
@@ -198,3 +199,12 @@ def test_limits_reload_refuses_a_bad_file_applies_a_good_one_and_a_stale_feed_ki
     assert resumed.returncode == 0 and "global active" in resumed.stdout, resumed
     before = sent(name)
     wait_for("trading goes on once resumed", lambda: sent(name) > before)
+
+    # The day's execution reports, from the journal, through both risk engines.
+    journal = directory / "execution.journal"
+    shadowed = tickrail(
+        "shadow", "--config", str(directory / "instance.toml"), "--journal", str(journal), "--json"
+    )
+    assert shadowed.returncode == 0, shadowed.stdout + shadowed.stderr
+    summary = json.loads(shadowed.stdout)
+    assert summary["calls"] > 0 and summary["differences"] == 0, summary

@@ -1,6 +1,7 @@
 """Shadow mode on recordings: the Rust gate and the reference rules judge every recorded call; a
 call where either disagrees with what was recorded, or after which their positions differ, is
-reported with its inputs; a recording that cannot be played is refused, saying why."""
+reported with its inputs; a recording that cannot be played is refused, saying why. A journal's
+execution reports play through both risk engines, and figures that part are reported."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import numpy as np
 import pytest
 
 from risk.reference import gate as ref
+from risk.reference import portfolio
 from risk.reference.numbers import ONE
-from risk.shadow import CALLS, Engine, ShadowError, Summary, compare, limits_as_dict, replay
-from shm_layout import GATE_CALL
+from risk.shadow import CALLS, Engine, ShadowError, Summary, compare, limits_as_dict, replay, replay_reports
+from shm_layout import EXECUTION_REPORT, GATE_CALL
 from tickrail import _native
 
 LIMITS = ref.Limits(
@@ -122,3 +124,39 @@ def test_a_recording_that_cannot_be_played_is_refused_saying_why(
         replay(path)
     with pytest.raises(ShadowError, match="No such file"):
         replay(tmp_path / "none.bin")
+
+
+def reports() -> np.ndarray:
+    """A round trip in instrument 1 on venue 0 that loses 100: bought 10 at 100, sold at 90."""
+    records = np.zeros(4, dtype=EXECUTION_REPORT)
+    rows = [
+        (1, 1, 1, 2, 100, 10, 10),
+        (1, 1, 3, 4, 100, 10, 0),
+        (2, 2, 1, 2, 90, 10, 10),
+        (2, 2, 3, 4, 90, 10, 0),
+    ]
+    for record, (order, side, kind, state, price, quantity, leaves) in zip(records, rows, strict=True):
+        record["instrument_id"], record["order_id"], record["side"] = 1, order, side
+        record["kind"], record["state"], record["price"] = kind, state, price * ONE
+        record["quantity"], record["leaves"] = quantity * ONE, leaves * ONE
+    return records
+
+
+def test_a_journals_reports_play_through_both_risk_engines_and_agree() -> None:
+    limits = (portfolio.SymbolRiskLimits(1, max_loss=50 * ONE),)
+    summary = replay_reports(reports(), limits, portfolio.PortfolioRiskLimits(), 1)
+    assert (summary.subject, summary.calls, summary.differences) == ("execution reports", 4, 0)
+
+
+def test_figures_that_part_are_reported_with_the_report_behind_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    fill = portfolio.Position.fill
+
+    def twice(self: portfolio.Position, side: ref.Side, quantity: int, price: int) -> None:
+        fill(self, side, 2 * quantity, price)
+
+    monkeypatch.setattr(portfolio.Position, "fill", twice)
+    summary = replay_reports(reports(), (portfolio.SymbolRiskLimits(1),), portfolio.PortfolioRiskLimits(), 1)
+    assert summary.differences >= 1
+    first = summary.first[0]
+    assert (first.sequence, first.call) == (1, "report (symbol figures)")
+    assert first.inputs["order_id"] == 1 and first.inputs["kind"] == 3
