@@ -42,7 +42,8 @@ from tickrail import _native
 
 CALLS = _native.GATE_CALLS
 _CALL_NAMES = {code: name for name, code in CALLS.items()}
-_BID = 1
+#: A sell's side code in records (anything else reads as a buy, as the Rust decoder reads it).
+_ASK = 2
 #: Differences kept in full for the summary.
 KEPT = 20
 
@@ -108,7 +109,7 @@ def _order(record: np.void) -> ref.NewOrder:
         id=int(record["order_id"]),
         venue=int(record["venue"]),
         instrument=int(record["instrument_id"]),
-        side=ref.Side.BUY if record["side"] == _BID else ref.Side.SELL,
+        side=ref.Side.SELL if record["side"] == _ASK else ref.Side.BUY,
         price=int(record["price"]),
         quantity=int(record["quantity"]),
     )
@@ -339,7 +340,7 @@ def _facts(record: np.void) -> portfolio.ReportFacts:
     return portfolio.ReportFacts(
         instrument=int(record["instrument_id"]),
         venue=int(record["venue"]),
-        side=ref.Side.BUY if record["side"] == _BID else ref.Side.SELL,
+        side=ref.Side.SELL if record["side"] == _ASK else ref.Side.BUY,
         kind=int(record["kind"]),
         state=int(record["state"]),
         order_id=int(record["order_id"]),

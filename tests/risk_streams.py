@@ -23,7 +23,7 @@ from risk.reference.numbers import ONE
 from tickrail import _native
 
 ACCEPTED, REJECTED, FILL, CANCELED, REPLACED = 1, 2, 3, 4, 6
-NEW, PARTIALLY_FILLED, FILLED, STATE_CANCELED, STATE_REPLACED = 2, 3, 4, 6, 8
+NEW, PARTIALLY_FILLED, FILLED, STATE_CANCELED, STATE_REPLACED, STATE_REJECTED = 2, 3, 4, 6, 8, 9
 
 
 class Mismatch(AssertionError):
@@ -214,6 +214,30 @@ def run_day(seed: int, orders: int) -> Day:
     books: dict[tuple[int, int], ref.MarketView] = {}
     working: dict[int, _Working] = {}
     next_id = 1
+    # Half the days start as a restarted worker's: orders, a pending replace and positions the
+    # journal held, taken on without judging.
+    if rng.random() < 0.5:
+        for instrument in symbols:
+            lot = symbols[instrument].lot
+            venue = rng.randrange(limits.venues)
+            pair.gate("restore_position", venue, instrument, lot * rng.randint(-5, 5))
+            for _ in range(rng.randint(0, 3)):
+                side = rng.choice([ref.Side.BUY, ref.Side.SELL])
+                price = centre[instrument] + symbols[instrument].tick * rng.randint(-30, 30) * (
+                    1 if side is ref.Side.SELL else -1
+                )
+                order = ref.NewOrder(next_id, venue, instrument, side, price, lot * rng.randint(1, 3))
+                day.steps.append(f"restore {order}")
+                if rng.random() < 0.3:
+                    replacement = ref.NewOrder(next_id + 1, venue, instrument, side, price, order.quantity)
+                    restored = pair.gate("restore_replacing", next_id, replacement) is None
+                    next_id += 1
+                    order = replacement
+                else:
+                    restored = pair.gate("restore_working", order) is None
+                if restored:
+                    working[order.id] = _Working(venue, instrument, side, price, order.quantity)
+                next_id += 1
     while day.orders < orders:
         now += rng.choice([0, 1_000, 100_000, 2_000_000, 60_000_000])
         instrument = rng.choice(list(symbols))
@@ -256,8 +280,13 @@ def run_day(seed: int, orders: int) -> Day:
             day.steps.append(f"new {order} on {market} {trading} at {now}")
             if pair.gate("check_new", order, market, trading, now) is None:
                 w = _Working(venue, instrument, side, price, quantity)
-                working[order_id] = w
-                pair.risk("apply", _report(order_id, w, ACCEPTED, NEW, price, quantity, quantity))
+                if rng.random() < 0.05:
+                    day.steps.append(f"the venue rejects {order_id}")
+                    pair.gate("done", venue, instrument, order_id)
+                    pair.risk("apply", _report(order_id, w, REJECTED, STATE_REJECTED, price, quantity, 0))
+                else:
+                    working[order_id] = w
+                    pair.risk("apply", _report(order_id, w, ACCEPTED, NEW, price, quantity, quantity))
         else:
             order_id = rng.choice(mine)
             w = working[order_id]
@@ -301,7 +330,7 @@ def run_day(seed: int, orders: int) -> Day:
                 del working[order_id]
         if rng.random() < 0.01:
             key = rng.choice([pref.PORTFOLIO, instrument])
-            state = rng.choice([ref.ACTIVE, ref.ACTIVE, ref.REDUCE_ONLY, ref.HALTED])
+            state = rng.choice([ref.ACTIVE, ref.ACTIVE, ref.REDUCE_ONLY, ref.HALTED, ref.KILLED])
             day.steps.append(f"operator sets {key} to {state}")
             pair.risk("operator", key, state)
         if venue < limits.venues:

@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 from tickrail import execution_plan
-from tickrail.config import ConfigError, Instance
+from tickrail.config import ConfigError, Instance, Risk
 from tickrail.market import instruments
 from tickrail.trading import segment_name as trading_segment
 
@@ -38,6 +38,16 @@ def forward_segment(instance: str) -> str:
     return f"{prefix(instance)}.reports"
 
 
+def threads(risk: Risk) -> int:
+    """The risk worker's group threads: as configured, else one per core it has (the cores listed
+    for them; one, for a process pinned to one core; else the cores this process may use)."""
+    if risk.threads:
+        return risk.threads
+    if risk.cores:
+        return len(risk.cores)
+    return 1 if risk.pinning.core is not None else len(os.sched_getaffinity(0))
+
+
 def describe_symbols(instance: Instance) -> dict[str, int]:
     """The symbols the instance trades, by name, with their instrument ids."""
     traded = {s["instrument"] for s in execution_plan.symbols(instance)}
@@ -60,7 +70,7 @@ def describe(instance: Instance, books: list[str], feeds: list[str]) -> dict[str
         "watched": [*feeds, execution_plan.metrics_segment(instance.name)],
         "max_heartbeat_ms": instance.risk.max_heartbeat_ms,
         "journal": str(execution_plan.journal_path(instance)),
-        "threads": instance.risk.threads or len(os.sched_getaffinity(0)),
+        "threads": threads(instance.risk),
         "spin": instance.risk.spin,
         "cores": list(instance.risk.cores),
     }

@@ -234,7 +234,9 @@ class Supervisor:
         if self.instance.risk is not None:
             # The risk worker's segments hold the trading state; it writes them.
             self.trading = TradingControl(
-                name, risk_plan.commands_segment(self.instance.name), dict(instruments())
+                name,
+                risk_plan.commands_segment(self.instance.name),
+                risk_plan.describe_symbols(self.instance),
             )
             self.reports = ReportsReader(risk_plan.forward_segment(self.instance.name))
             return

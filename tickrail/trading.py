@@ -29,6 +29,31 @@ class TradingStateError(ValueError):
     """A state, a reason or a symbol that does not exist; the message names it."""
 
 
+def _key(instruments: dict[str, int], symbol: str | None, state: str, reason: str) -> int:
+    """The key of ``symbol`` (the global state's if ``None``), once the state and the reason are
+    known ones; an unknown name is refused, listing the known."""
+    if state not in TRADING_STATES:
+        raise TradingStateError(f"no trading state {state!r} ({', '.join(TRADING_STATES)})")
+    if reason not in STATE_REASONS:
+        raise TradingStateError(f"no reason {reason!r} ({', '.join(STATE_REASONS)})")
+    if symbol is not None and symbol not in instruments:
+        raise TradingStateError(f"no symbol {symbol!r} ({', '.join(instruments)})")
+    return GLOBAL if symbol is None else instruments[symbol]
+
+
+def _state_record(key: int, state: str, reason: str, sequence: int) -> np.ndarray:
+    """One trading state record."""
+    record = np.zeros(1, dtype=TRADING_STATE)
+    record["msg_type"] = TYPE_IDS["TradingState"]
+    record["length"] = TRADING_STATE.itemsize
+    record["sequence"] = sequence
+    record["publish_ts_ns"] = time.time_ns()
+    record["instrument_id"] = key
+    record["state"] = TRADING_STATES[state]
+    record["reason"] = STATE_REASONS[reason]
+    return record
+
+
 def segment_name(instance: str) -> str:
     """The trading state segment of ``instance``."""
     return f"tickrail.{instance}.trading"
@@ -47,27 +72,14 @@ class TradingStates:
             self._write(key, "active", "start")
 
     def _write(self, key: int, state: str, reason: str) -> None:
-        record = np.zeros(1, dtype=TRADING_STATE)
         previous = self.records.get(key)
-        record["msg_type"] = TYPE_IDS["TradingState"]
-        record["length"] = TRADING_STATE.itemsize
-        record["sequence"] = 0 if previous is None else int(previous["sequence"]) + 1
-        record["publish_ts_ns"] = time.time_ns()
-        record["instrument_id"] = key
-        record["state"] = TRADING_STATES[state]
-        record["reason"] = STATE_REASONS[reason]
+        record = _state_record(key, state, reason, 0 if previous is None else int(previous["sequence"]) + 1)
         self.writer.write(key, record)
         self.records[key] = record[0]
 
     def set(self, symbol: str | None, state: str, reason: str) -> dict[str, Any]:
         """Sets ``symbol``'s state (the global state if ``None``); the states as they are now."""
-        if state not in TRADING_STATES:
-            raise TradingStateError(f"no trading state {state!r} ({', '.join(TRADING_STATES)})")
-        if reason not in STATE_REASONS:
-            raise TradingStateError(f"no reason {reason!r} ({', '.join(STATE_REASONS)})")
-        if symbol is not None and symbol not in self.instruments:
-            raise TradingStateError(f"no symbol {symbol!r} ({', '.join(self.instruments)})")
-        self._write(GLOBAL if symbol is None else self.instruments[symbol], state, reason)
+        self._write(_key(self.instruments, symbol, state, reason), state, reason)
         return self.snapshot()
 
     def heartbeat(self) -> None:
@@ -120,21 +132,9 @@ class TradingControl:
         worker to apply it (it answers every order in the slots, changed or not); the states as
         they are then: a limit still breached keeps its state. Raises if it is not applied by then
         (the order stays queued for the worker)."""
-        if state not in TRADING_STATES:
-            raise TradingStateError(f"no trading state {state!r} ({', '.join(TRADING_STATES)})")
-        if reason not in STATE_REASONS:
-            raise TradingStateError(f"no reason {reason!r} ({', '.join(STATE_REASONS)})")
-        if symbol is not None and symbol not in self.instruments:
-            raise TradingStateError(f"no symbol {symbol!r} ({', '.join(self.instruments)})")
-        key = GLOBAL if symbol is None else self.instruments[symbol]
+        key = _key(self.instruments, symbol, state, reason)
         _, before = self._record(key)
-        record = np.zeros(1, dtype=TRADING_STATE)
-        record["msg_type"] = TYPE_IDS["TradingState"]
-        record["length"] = TRADING_STATE.itemsize
-        record["publish_ts_ns"] = time.time_ns()
-        record["instrument_id"] = key
-        record["state"] = TRADING_STATES[state]
-        record["reason"] = STATE_REASONS[reason]
+        record = _state_record(key, state, reason, 0)
         if not self.queue.push(record.tobytes(), APPLY_TIMEOUT_S):
             raise TradingStateError(f"{self.queue.name}: the risk worker's commands queue is full")
         deadline = time.monotonic() + APPLY_TIMEOUT_S

@@ -474,6 +474,9 @@ impl Writer {
             // SAFETY: `map` and `mapped` are the mapping `grow` made, unmapped once.
             unsafe { libc::munmap(self.map.cast(), self.mapped) };
             self.map = std::ptr::null_mut();
+            // Nothing is mapped: an append after a failed growth grows again rather than
+            // writing through a null mapping.
+            self.mapped = 0;
         }
     }
 

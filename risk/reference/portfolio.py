@@ -8,7 +8,8 @@ The rules:
 * A fill moves the venue's position at average cost; a sale past flat opens the other way at the
   fill's price. Selling what was bought realizes the difference on what was closed.
 * An order is open while its last report leaves quantity open and its state is a working one; a
-  replace done carries it on under the replacement's id.
+  replace done carries it on under the replacement's id. It is valued at its limit price (a
+  fill's price is the trade's: what is left keeps the price the order had).
 * A symbol's mark is the mean (rounded down) of the mids of the venues whose book has both sides;
   every venue's position in it is marked there. A symbol with no mark has no unrealized P&L.
 * A symbol's P&L is the sum over its venues of realized plus unrealized; its exposure is its
@@ -166,10 +167,12 @@ class Portfolio:
         self._check(report.instrument, report.venue)
         if report.kind == FILL:
             self.positions[report.instrument, report.venue].fill(report.side, report.quantity, report.price)
-        self.open.pop(report.order_id, None)
+        gone = self.open.pop(report.order_id, None)
         if report.leaves_open():
             key = report.replacement_id if report.kind == REPLACED else report.order_id
-            self.open[key] = OpenOrder(report.instrument, report.side, report.price, report.leaves)
+            # A fill's price is the trade's: what is left works on at the order's limit price.
+            price = gone.price if gone is not None and report.kind == FILL else report.price
+            self.open[key] = OpenOrder(report.instrument, report.side, price, report.leaves)
         return self._refresh(report.instrument)
 
     def mark(self, instrument: int, venue: int, bid: int, ask: int) -> SymbolRisk:

@@ -7,7 +7,8 @@
 //! * A fill moves the venue's [`Position`](crate::positions::Position) (average cost; a sale past flat opens the other
 //!   way at the fill's price).
 //! * An order is open while its last report leaves quantity open and its state is a working
-//!   one; a replace done carries it on under the replacement's id.
+//!   one; a replace done carries it on under the replacement's id. It is valued at its limit
+//!   price (a fill's price is the trade's: what is left keeps the price the order had).
 //! * A symbol's mark is the mean (rounded down) of the mids of the venues whose book has both
 //!   sides; every venue's position in it is marked there. A symbol with no mark has no
 //!   unrealized P&L.
@@ -199,13 +200,19 @@ impl Portfolio {
         if report.kind == report_kind::FILL {
             self.positions.fill(symbol, report.venue, report.side, report.quantity, report.price);
         }
-        if let Some(gone) = self.open.remove(&report.order_id) {
+        let gone = self.open.remove(&report.order_id);
+        if let Some(gone) = gone {
             self.open_notional[gone.symbol][side_index(gone.side)] -= notional(gone.price, gone.leaves);
         }
         if report.leaves_open() {
             let id =
                 if report.kind == report_kind::REPLACED { report.replacement_id } else { report.order_id };
-            let order = OpenOrder { symbol, side: report.side, price: report.price, leaves: report.leaves };
+            // A fill's price is the trade's: what is left works on at the order's limit price.
+            let price = match gone {
+                Some(order) if report.kind == report_kind::FILL => order.price,
+                _ => report.price,
+            };
+            let order = OpenOrder { symbol, side: report.side, price, leaves: report.leaves };
             self.open_notional[symbol][side_index(order.side)] += notional(order.price, order.leaves);
             if let Some(was) = self.open.insert(id, order) {
                 self.open_notional[was.symbol][side_index(was.side)] -= notional(was.price, was.leaves);

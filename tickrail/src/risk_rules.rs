@@ -237,6 +237,12 @@ impl PyGate {
         outcome(self.gate.restore_working(&order.order()))
     }
 
+    /// Takes on a working order whose replace was pending, as the replacement answering to the
+    /// original's id too.
+    fn restore_replacing(&mut self, original: u64, replacement: NewOrderArg) -> Option<String> {
+        outcome(self.gate.restore_replacing(original, &replacement.order()))
+    }
+
     /// Takes on a held position.
     fn restore_position(&mut self, venue: usize, instrument: u32, quantity: i64) -> Option<String> {
         outcome(self.gate.restore_position(venue, instrument, quantity))

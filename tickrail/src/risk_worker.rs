@@ -37,7 +37,7 @@ impl PyRiskWorker {
 fn symbol_dict<'py>(
     py: Python<'py>,
     risk: &SymbolRisk,
-    headroom: &SymbolHeadroom,
+    headroom: Option<&SymbolHeadroom>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("instrument", risk.instrument)?;
@@ -52,18 +52,20 @@ fn symbol_dict<'py>(
     d.set_item("exposure", risk.exposure)?;
     d.set_item("open_buy", risk.open_buy)?;
     d.set_item("open_sell", risk.open_sell)?;
-    let room = PyDict::new(py);
-    room.set_item("loss", headroom.loss)?;
-    room.set_item("drawdown", headroom.drawdown)?;
-    room.set_item("exposure", headroom.exposure)?;
-    d.set_item("headroom", room)?;
+    if let Some(headroom) = headroom {
+        let room = PyDict::new(py);
+        room.set_item("loss", headroom.loss)?;
+        room.set_item("drawdown", headroom.drawdown)?;
+        room.set_item("exposure", headroom.exposure)?;
+        d.set_item("headroom", room)?;
+    }
     Ok(d)
 }
 
 fn portfolio_dict<'py>(
     py: Python<'py>,
     risk: &risk::breach::PortfolioRisk,
-    headroom: &PortfolioHeadroom,
+    headroom: Option<&PortfolioHeadroom>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("pnl", risk.totals.pnl)?;
@@ -72,12 +74,14 @@ fn portfolio_dict<'py>(
     d.set_item("gross", risk.totals.gross)?;
     d.set_item("net", risk.totals.net)?;
     d.set_item("open", risk.totals.open)?;
-    let room = PyDict::new(py);
-    room.set_item("loss", headroom.loss)?;
-    room.set_item("drawdown", headroom.drawdown)?;
-    room.set_item("gross", headroom.gross)?;
-    room.set_item("net", headroom.net)?;
-    d.set_item("headroom", room)?;
+    if let Some(headroom) = headroom {
+        let room = PyDict::new(py);
+        room.set_item("loss", headroom.loss)?;
+        room.set_item("drawdown", headroom.drawdown)?;
+        room.set_item("gross", headroom.gross)?;
+        room.set_item("net", headroom.net)?;
+        d.set_item("headroom", room)?;
+    }
     Ok(d)
 }
 
@@ -88,8 +92,8 @@ fn logged_dict<'py>(py: Python<'py>, worker: &RiskWorker, logged: &Logged) -> Py
     d.set_item("after", logged.change.to as u8)?;
     d.set_item("cause", cause_name(logged.change.cause))?;
     let symbol = logged.symbol.filter(|_| logged.change.key != PORTFOLIO);
-    d.set_item("symbol", symbol.map(|s| symbol_dict(py, &s, &SymbolHeadroom::default())).transpose()?)?;
-    d.set_item("portfolio", portfolio_dict(py, &logged.portfolio, &PortfolioHeadroom::default())?)?;
+    d.set_item("symbol", symbol.map(|s| symbol_dict(py, &s, None)).transpose()?)?;
+    d.set_item("portfolio", portfolio_dict(py, &logged.portfolio, None)?)?;
     d.set_item("visible_after_ns", logged.visible_after_ns)?;
     d.set_item("segment", logged.segment.and_then(|s| worker.watched(s)))?;
     Ok(d)
@@ -173,12 +177,12 @@ impl PyRiskWorker {
         let listed = symbols
             .iter()
             .map(|s| {
-                let d = symbol_dict(py, &s.risk, &s.headroom)?;
+                let d = symbol_dict(py, &s.risk, Some(&s.headroom))?;
                 d.set_item("state", s.state as u8)?;
                 Ok(d)
             })
             .collect::<PyResult<Vec<_>>>()?;
-        let portfolio = portfolio_dict(py, &whole.risk, &whole.headroom)?;
+        let portfolio = portfolio_dict(py, &whole.risk, Some(&whole.headroom))?;
         portfolio.set_item("state", whole.state.map(|s| s as u8))?;
         let (applied, refused) = worker.reports();
         let d = PyDict::new(py);

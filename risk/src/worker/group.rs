@@ -193,6 +193,11 @@ impl Group {
         Ok(true)
     }
 
+    /// The sums over the group's symbols now.
+    pub fn totals(&self) -> Totals {
+        self.group.portfolio().totals()
+    }
+
     /// Applies one event (its changes go to the publisher at once).
     pub fn handle(&mut self, event: GroupEvent) {
         let mut changes = Vec::new();

@@ -2,7 +2,10 @@
 //! that feeds them and writes what they decide where the gate reads it.
 //!
 //! With one group thread asked for, the group runs on the publisher's thread instead (no hop
-//! between threads on the way from a report to its breach).
+//! between threads on the way from a report to its breach), and the portfolio is judged after
+//! every event, as the reference rules judge it. With several groups, it is judged on the sum of
+//! the groups' latest totals each time the publisher looks (its peak taken then): a loss that
+//! comes and goes between two looks is not seen.
 //!
 //! The publisher reads the execution worker's reports queue and the operators' commands queue,
 //! routes each report to the group of its symbol, and watches the whole portfolio: it reads
@@ -270,7 +273,7 @@ impl RiskWorker {
         publisher.adopt(&held)?;
         let read = (publisher.reports.cursor() as usize).min(config.replay.len());
         for record in &config.replay[..read] {
-            publisher.take(record, 0);
+            publisher.take(record, 0)?;
         }
         let stop_publisher = stop.clone();
         let handle = std::thread::Builder::new()
@@ -321,16 +324,24 @@ impl RiskWorker {
     }
 
     /// Stops every thread and waits for them; the first error one stopped with.
-    pub fn stop(self) -> Result<(), WorkerError> {
+    pub fn stop(mut self) -> Result<(), WorkerError> {
         self.stop.store(true, Ordering::Release);
         let mut outcome = Ok(());
-        for (name, thread) in self.threads {
+        for (name, thread) in std::mem::take(&mut self.threads) {
             let result = thread.join().unwrap_or(Err(WorkerError::Panicked(name)));
             if outcome.is_ok() {
                 outcome = result;
             }
         }
         outcome
+    }
+}
+
+impl Drop for RiskWorker {
+    /// A worker dropped without [`RiskWorker::stop`] stops its threads all the same (without
+    /// waiting for them): no thread goes on heartbeating the slots for a worker nobody runs.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
     }
 }
 
@@ -411,7 +422,7 @@ impl Publisher {
             if h.key == PORTFOLIO {
                 self.watch.operator(h.state, &mut changes);
             } else if let Some(&group) = self.route.get(&h.key) {
-                self.route_to(group, GroupEvent::Operator { instrument: h.key, state: h.state });
+                self.route_to(group, GroupEvent::Operator { instrument: h.key, state: h.state })?;
             }
         }
         for key in std::iter::once(PORTFOLIO).chain(self.route.keys().copied().collect::<Vec<_>>()) {
@@ -437,10 +448,7 @@ impl Publisher {
                 self.reload(reload)?;
                 busy = true;
             }
-            while let Ok(published) = self.changes.try_recv() {
-                self.publish(published.change, Some(published.risk), published.seen_ns, None)?;
-                busy = true;
-            }
+            busy |= self.publish_changes()?;
             if let Some(inline) = self.inline.as_mut() {
                 busy |= inline.settle().map_err(shm("a venue's book slots"))?;
             }
@@ -475,17 +483,17 @@ impl Publisher {
             self.forwards_dropped.fetch_add((taken - copied) as u64, Ordering::Relaxed);
         }
         for record in records[..taken * size].chunks_exact(size) {
-            self.take(&ExecutionReportRecord::from_bytes(record), seen_ns);
+            self.take(&ExecutionReportRecord::from_bytes(record), seen_ns)?;
         }
         Ok(taken > 0)
     }
 
     /// Routes one report, read at `seen_ns` (0: replayed), to its symbol's group.
-    fn take(&mut self, record: &ExecutionReportRecord, seen_ns: u64) {
+    fn take(&mut self, record: &ExecutionReportRecord, seen_ns: u64) -> Result<(), WorkerError> {
         let facts = ReportFacts::from_record(record);
         // A report about a symbol no group holds is the group's to refuse: the first.
         let group = self.route.get(&facts.instrument).copied().unwrap_or(0);
-        self.route_to(group, GroupEvent::Report { facts, seen_ns });
+        self.route_to(group, GroupEvent::Report { facts, seen_ns })
     }
 
     fn take_commands(&mut self, command: &mut [u8]) -> Result<bool, WorkerError> {
@@ -504,7 +512,7 @@ impl Publisher {
                     self.publish(change, None, 0, None)?;
                 }
             } else if let Some(&group) = self.route.get(&key) {
-                self.route_to(group, GroupEvent::Operator { instrument: key, state });
+                self.route_to(group, GroupEvent::Operator { instrument: key, state })?;
             }
         }
         Ok(busy)
@@ -518,7 +526,7 @@ impl Publisher {
                 .filter(|s| self.route.get(&s.instrument) == Some(&group))
                 .copied()
                 .collect();
-            self.route_to(group, GroupEvent::Limits(mine));
+            self.route_to(group, GroupEvent::Limits(mine))?;
         }
         if let Some(change) = self.watch.set_limits(reload.portfolio) {
             self.publish(change, None, 0, None)?;
@@ -526,14 +534,31 @@ impl Publisher {
         Ok(())
     }
 
-    fn route_to(&mut self, group: usize, event: GroupEvent) {
-        match self.inline.as_mut() {
-            Some(inline) => inline.handle(event),
+    fn route_to(&mut self, group: usize, event: GroupEvent) -> Result<(), WorkerError> {
+        let Some(inline) = self.inline.as_mut() else {
             // A group that stopped has failed: `RiskWorker::running` says so.
-            None => {
-                let _ = self.senders[group].send(event);
-            }
+            let _ = self.senders[group].send(event);
+            return Ok(());
+        };
+        inline.handle(event);
+        // One group, on this thread: the portfolio is judged after every event, the symbol's
+        // change first, as the reference rules judge them.
+        let totals = inline.totals();
+        self.publish_changes()?;
+        if let Some(change) = self.watch.update(totals) {
+            self.publish(change, None, 0, None)?;
         }
+        Ok(())
+    }
+
+    /// Writes the changes the groups have sent.
+    fn publish_changes(&mut self) -> Result<bool, WorkerError> {
+        let mut any = false;
+        while let Ok(published) = self.changes.try_recv() {
+            self.publish(published.change, Some(published.risk), published.seen_ns, None)?;
+            any = true;
+        }
+        Ok(any)
     }
 
     /// Sums the groups' figures if any group published, and judges the portfolio's limits.
