@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 from tickrail import execution_plan
-from tickrail.config import ConfigError, Instance, Risk
+from tickrail.config import ConfigError, Instance
 from tickrail.market import instruments
 from tickrail.trading import segment_name as trading_segment
 
@@ -38,14 +38,18 @@ def forward_segment(instance: str) -> str:
     return f"{prefix(instance)}.reports"
 
 
-def threads(risk: Risk) -> int:
+def threads(instance: Instance) -> int:
     """The risk worker's group threads: as configured, else one per core it has (the cores listed
-    for them; one, for a process pinned to one core; else the cores this process may use)."""
+    for them; one for a process pinned to one core, or on a machine with fewer cores than
+    workers, where the group is best on the publisher's thread; else one per core)."""
+    risk = instance.risk
+    assert risk is not None
     if risk.threads:
         return risk.threads
     if risk.cores:
         return len(risk.cores)
-    return 1 if risk.pinning.core is not None else len(os.sched_getaffinity(0))
+    cores = len(os.sched_getaffinity(0))
+    return 1 if risk.pinning.core is not None or cores < len(instance.workers()) else cores
 
 
 def describe_symbols(instance: Instance) -> dict[str, int]:
@@ -70,7 +74,7 @@ def describe(instance: Instance, books: list[str], feeds: list[str]) -> dict[str
         "watched": [*feeds, execution_plan.metrics_segment(instance.name)],
         "max_heartbeat_ms": instance.risk.max_heartbeat_ms,
         "journal": str(execution_plan.journal_path(instance)),
-        "threads": threads(instance.risk),
+        "threads": threads(instance),
         "spin": instance.risk.spin,
         "cores": list(instance.risk.cores),
     }

@@ -464,9 +464,10 @@ impl Publisher {
             } else if self.spin {
                 std::thread::yield_now();
             } else {
-                // Waiting on the queue, a change a group sends is seen when the wait ends: for
-                // a while after work was routed, the waits are short.
-                let recent = now.saturating_sub(busy_ns) < SETTLING.as_nanos() as u64;
+                // Waiting on the queue, a change a group thread sends is seen when the wait ends:
+                // for a while after work was routed to one, the waits are short.
+                let recent =
+                    self.inline.is_none() && now.saturating_sub(busy_ns) < SETTLING.as_nanos() as u64;
                 self.reports.wait(if recent { SETTLING_WAIT.min(self.idle) } else { self.idle });
             }
         }
