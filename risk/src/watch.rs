@@ -77,6 +77,12 @@ impl SymbolGroup {
         }
     }
 
+    /// Takes `instrument`'s state as the operators' without judging or answering (a restarted
+    /// worker adopting what the slots hold).
+    pub fn adopt(&mut self, instrument: u32, state: TradingState) {
+        self.board.operator(instrument, state);
+    }
+
     /// The portfolio of the group's symbols.
     pub fn portfolio(&self) -> &Portfolio {
         &self.portfolio
@@ -129,6 +135,12 @@ impl PortfolioWatch {
     pub fn operator(&mut self, state: TradingState, changes: &mut Vec<Change>) {
         changes.extend(self.board.operator(PORTFOLIO, state));
         changes.extend(self.judge());
+    }
+
+    /// Takes the portfolio's state as the operators' without judging or answering (a restarted
+    /// worker adopting what the slots hold).
+    pub fn adopt(&mut self, state: TradingState) {
+        self.board.operator(PORTFOLIO, state);
     }
 
     /// Latches `state` on the portfolio for `cause` (the kill switch on a stale heartbeat).

@@ -208,8 +208,10 @@ fn reloaded_limits_are_judged_at_once_and_a_restarted_worker_keeps_the_states_in
     worker.stop().unwrap();
 
     let again = RiskWorker::start(segments.config(limits, PortfolioRiskLimits::default())).unwrap();
-    assert_eq!(segments.wait_for(0, TradingState::Killed).0, TradingState::Killed, "the kill survives");
-    assert_eq!(segments.wait_for(AAPL, TradingState::ReduceOnly).0, TradingState::ReduceOnly);
+    let killed = segments.wait_for(0, TradingState::Killed);
+    assert_eq!(killed, (TradingState::Killed, state_reason::OPERATOR), "the kill survives, with its reason");
+    let reduced = segments.wait_for(AAPL, TradingState::ReduceOnly);
+    assert_eq!(reduced, (TradingState::ReduceOnly, state_reason::LIMIT));
     segments.command(0, TradingState::Active);
     assert_eq!(segments.wait_for(0, TradingState::Active).0, TradingState::Active);
     again.stop().unwrap();

@@ -25,6 +25,8 @@ pub(crate) enum GroupEvent {
     Report { facts: ReportFacts, seen_ns: u64 },
     /// An operator sets a symbol's state.
     Operator { instrument: u32, state: TradingState },
+    /// A restarted worker takes a symbol's state from the slots (written there already).
+    Adopt { instrument: u32, state: TradingState },
     /// New limits for the group's symbols (a reload).
     Limits(Vec<SymbolRiskLimits>),
 }
@@ -218,6 +220,7 @@ impl Group {
             GroupEvent::Operator { instrument, state } => {
                 self.group.operator(instrument, state, &mut changes)
             }
+            GroupEvent::Adopt { instrument, state } => self.group.adopt(instrument, state),
             GroupEvent::Limits(limits) => self.group.set_limits(&limits, &mut changes),
         }
         self.send(&changes, seen_ns);

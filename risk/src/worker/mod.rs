@@ -15,7 +15,8 @@
 //! the trading state slots with its reason, and passes on to be logged. It refreshes the slots'
 //! heartbeat every turn; if a feed's or execution's heartbeat goes stale, it kills trading.
 //!
-//! A restarted worker takes the states the slots hold as the operators' (a kill survives it).
+//! A restarted worker takes the states the slots hold as the operators' (a kill survives it),
+//! with the reasons they give.
 
 mod group;
 mod latest;
@@ -350,6 +351,7 @@ impl Drop for RiskWorker {
 struct Held {
     key: u32,
     state: TradingState,
+    reason: u8,
     sequence: u64,
 }
 
@@ -365,7 +367,7 @@ fn held_states(config: &WorkerConfig) -> Result<Vec<Held>, WorkerError> {
             let record = TradingStateRecord::from_bytes(&record);
             // A state the gate does not know fails closed there; here it is taken as halted.
             let state = TradingState::from_code(record.state).unwrap_or(TradingState::Halted);
-            held.push(Held { key, state, sequence: record.header.sequence });
+            held.push(Held { key, state, reason: record.reason, sequence: record.header.sequence });
         }
     }
     Ok(held)
@@ -413,25 +415,22 @@ impl Publisher {
     /// Takes the states a worker before this one left (other than active) as the operators',
     /// and carries on each slot's sequence.
     fn adopt(&mut self, held: &[Held]) -> Result<(), WorkerError> {
-        let mut changes = Vec::new();
         for h in held {
             self.sequences.insert(h.key, h.sequence);
-            if h.state == TradingState::Active {
-                continue;
-            }
             if h.key == PORTFOLIO {
-                self.watch.operator(h.state, &mut changes);
+                self.watch.adopt(h.state);
             } else if let Some(&group) = self.route.get(&h.key) {
-                self.route_to(group, GroupEvent::Operator { instrument: h.key, state: h.state })?;
+                self.route_to(group, GroupEvent::Adopt { instrument: h.key, state: h.state })?;
             }
         }
+        // Every key's state as it stands now: what the slots held, with the reason they gave,
+        // and active for a key they did not hold.
         for key in std::iter::once(PORTFOLIO).chain(self.route.keys().copied().collect::<Vec<_>>()) {
-            let state = if key == PORTFOLIO {
-                self.watch.state()
-            } else {
-                held.iter().find(|h| h.key == key).map_or(TradingState::Active, |h| h.state)
-            };
-            self.write(key, state, state_reason::START)?;
+            let (state, reason) = held
+                .iter()
+                .find(|h| h.key == key)
+                .map_or((TradingState::Active, state_reason::START), |h| (h.state, h.reason));
+            self.write(key, state, reason)?;
         }
         self.show();
         Ok(())
