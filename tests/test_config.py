@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from tickrail import risk_plan
 from tickrail.config import DEFAULT, ConfigError, Machine, Pinning, load, parse
 from tickrail.execution_plan import describe
 from tickrail.market import instruments
@@ -166,5 +168,9 @@ def test_the_risk_worker_runs_with_execution_and_finds_its_limits_file_beside_th
     path.write_text(BASE + '[execution]\n[risk]\nlimits = "limits/risk.toml"\nthreads = 2\ncores = [0, 1]\n')
     risk = load(path, TWO_CORES).risk
     assert risk is not None and (risk.limits, risk.threads) == (str(tmp_path / "limits/risk.toml"), 2)
-    assert risk.cores == (0, 1), "its group threads pinned in turn"
+    assert risk.cores == (0, 1), "the publisher on core 0, the group threads on the others"
+    instance = load(path, TWO_CORES)
+    assert risk_plan.threads(replace(instance, risk=replace(risk, threads=0))) == 1, (
+        "one core left for groups"
+    )
     assert [w for w, _ in load(path, TWO_CORES).workers()][-2:] == ["risk", "execution"]

@@ -168,8 +168,8 @@ class Risk:
     max_heartbeat_ms: int = 3_000
     #: Whether idle threads yield and look again at once (cores of their own) rather than wait.
     spin: bool = False
-    #: Cores its group threads are pinned to, in turn (instead of pinning the whole process to
-    #: ``core``).
+    #: Cores its threads are pinned to, instead of pinning the whole process to ``core``: the
+    #: publisher to the first, the group threads to the others in turn.
     cores: tuple[int, ...] = ()
 
 

@@ -40,14 +40,14 @@ def forward_segment(instance: str) -> str:
 
 def threads(instance: Instance) -> int:
     """The risk worker's group threads: as configured, else one per core it has (the cores listed
-    for them; one for a process pinned to one core, or on a machine with fewer cores than
-    workers, where the group is best on the publisher's thread; else one per core)."""
+    after the publisher's; one for a process pinned to one core, or on a machine with fewer cores
+    than workers, where the group is best on the publisher's thread; else one per core)."""
     risk = instance.risk
     assert risk is not None
     if risk.threads:
         return risk.threads
     if risk.cores:
-        return len(risk.cores)
+        return max(len(risk.cores) - 1, 1)
     cores = len(os.sched_getaffinity(0))
     return 1 if risk.pinning.core is not None or cores < len(instance.workers()) else cores
 

@@ -80,7 +80,8 @@ pub struct WorkerConfig {
     pub max_heartbeat_age: Duration,
     /// Group threads.
     pub threads: usize,
-    /// The cores to pin them to, in turn (none: not pinned).
+    /// The cores to pin the threads to (none: not pinned): the publisher to the first, the
+    /// group threads to the others in turn (to the first too, when it is the only one).
     pub cores: Vec<usize>,
     /// How often books are read for marks.
     pub mark_every: Duration,
@@ -235,7 +236,7 @@ impl RiskWorker {
             }
             let (events_tx, events) = bounded(GROUP_BACKLOG);
             let waiting = Waiting { idle: config.idle, spin: config.spin };
-            let core = (!config.cores.is_empty()).then(|| config.cores[index % config.cores.len()]);
+            let core = group_core(&config.cores, index);
             let stop = stop.clone();
             let handle =
                 std::thread::Builder::new().name(format!("risk-group-{index}")).spawn(move || {
@@ -277,9 +278,13 @@ impl RiskWorker {
             publisher.take(record, 0)?;
         }
         let stop_publisher = stop.clone();
-        let handle = std::thread::Builder::new()
-            .name("risk-publisher".into())
-            .spawn(move || publisher.run(&stop_publisher))?;
+        let core = config.cores.first().copied();
+        let handle = std::thread::Builder::new().name("risk-publisher".into()).spawn(move || {
+            if let Some(core) = core {
+                pin_to(core);
+            }
+            publisher.run(&stop_publisher)
+        })?;
         threads.push(("publisher", handle));
         Ok(Self { stop, threads, groups, portfolio, reloads, log, watched: config.watched, forwards_dropped })
     }
@@ -371,6 +376,15 @@ fn held_states(config: &WorkerConfig) -> Result<Vec<Held>, WorkerError> {
         }
     }
     Ok(held)
+}
+
+/// The core group thread `index` is pinned to: the cores after the publisher's, in turn.
+fn group_core(cores: &[usize], index: usize) -> Option<usize> {
+    match cores {
+        [] => None,
+        [only] => Some(*only),
+        [_, rest @ ..] => Some(rest[index % rest.len()]),
+    }
 }
 
 /// Pins the calling thread to `core` (where the kernel refuses, it runs unpinned).
@@ -646,5 +660,18 @@ impl Publisher {
             headroom: self.watch.headroom(),
             state: Some(self.watch.state()),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::group_core;
+
+    #[test]
+    fn the_publisher_takes_the_first_core_and_the_groups_the_others_in_turn() {
+        assert_eq!(group_core(&[], 0), None);
+        assert_eq!((group_core(&[3], 0), group_core(&[3], 1)), (Some(3), Some(3)), "one core: all on it");
+        let cores = [2, 4, 5];
+        assert_eq!((0..3).map(|i| group_core(&cores, i)).collect::<Vec<_>>(), [Some(4), Some(5), Some(4)]);
     }
 }
