@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             commands=spec["commands"],
             trading=spec["trading"],
             forward=spec.get("forward"),
+            events=spec.get("events"),
             watched=spec.get("watched", []),
             max_heartbeat_age_ms=spec["max_heartbeat_ms"],
             threads=spec["threads"],

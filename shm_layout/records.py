@@ -58,6 +58,9 @@ EXECUTION_REPORT: np.dtype[Any] = DTYPES["ExecutionReport"]
 """One execution report as the execution worker applied it, with the order's and the position's
 state after it: a record of the execution worker's reports queue."""
 
+MARK: np.dtype[Any] = DTYPES["Mark"]
+"""A venue's best bid and ask as the risk worker marked with them: a record of its events ring."""
+
 GATE_CALL: np.dtype[Any] = DTYPES["GateCall"]
 """One call the execution worker made on its pre-trade gate, with what the gate saw and said: a
 record of the execution worker's gate ring (shadow mode reads it)."""

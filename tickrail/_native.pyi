@@ -699,6 +699,7 @@ class RiskWorker:
         commands: str,
         trading: str,
         forward: str | None = None,
+        events: str | None = None,
         watched: list[str] = ...,
         max_heartbeat_age_ms: int = 3000,
         threads: int = 1,

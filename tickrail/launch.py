@@ -12,7 +12,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shm_layout import GATE_CALL, TRADING_STATE, BroadcastWriter, QueueWriter, SlotWriter
+from shm_layout import EXECUTION_REPORT, GATE_CALL, TRADING_STATE, BroadcastWriter, QueueWriter, SlotWriter
 from tickrail import execution_plan, risk_plan
 from tickrail._native import create_execution_metrics, create_execution_reports, create_feed_segments
 from tickrail.config import ADDRESSES, Feed, Instance, Pinning, Venue, worker_name
@@ -49,11 +49,18 @@ class WorkerSpec:
         if self.kind == "feed":
             create_feed_segments(self.prefix, ring_capacity=self.ring_capacity or 1 << 16, replace_stale=True)
         elif self.kind == "risk":
-            commands, forward, trading = self.segments
+            commands, forward, events, trading = self.segments
             QueueWriter.create(
                 commands, risk_plan.COMMANDS_CAPACITY, TRADING_STATE.itemsize, replace_stale=True
             ).close()
             create_execution_reports(forward, risk_plan.FORWARD_CAPACITY, replace_stale=True)
+            BroadcastWriter.create(
+                events,
+                risk_plan.EVENTS_CAPACITY,
+                EXECUTION_REPORT.itemsize,
+                risk_plan.EVENTS_READERS,
+                replace_stale=True,
+            ).close()
             # Every state starts active; the risk worker takes the writer's role from here on.
             TradingStates(trading, dict(instruments())).close()
         elif self.kind == "execution":
@@ -93,7 +100,7 @@ def _risk_spec(instance: Instance, books: list[str], feeds: list[str]) -> Worker
     assert instance.risk is not None
     described = risk_plan.describe(instance, books, feeds)
     argv = ("risk", "--spec", json.dumps(described), *_lock_memory(instance.risk.pinning))
-    segments = (described["commands"], described["forward"], described["trading"])
+    segments = (described["commands"], described["forward"], described["events"], described["trading"])
     # Its heartbeat is the trading state's: the gate fails closed on the same one.
     return WorkerSpec(
         "risk",

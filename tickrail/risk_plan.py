@@ -52,6 +52,18 @@ def threads(instance: Instance) -> int:
     return 1 if risk.pinning.core is not None or cores < len(instance.workers()) else cores
 
 
+def events_segment(instance: str) -> str:
+    """Every event the risk worker applies (reports, and books as it marks with them), in order,
+    for shadow mode."""
+    return f"{prefix(instance)}.events"
+
+
+#: Events the events ring holds before a reader that lags loses the oldest.
+EVENTS_CAPACITY = 1 << 18
+#: Readers the events ring has room for (shadow sessions).
+EVENTS_READERS = 4
+
+
 def describe_symbols(instance: Instance) -> dict[str, int]:
     """The symbols the instance trades, by name, with their instrument ids."""
     traded = {s["instrument"] for s in execution_plan.symbols(instance)}
@@ -71,6 +83,7 @@ def describe(instance: Instance, books: list[str], feeds: list[str]) -> dict[str
         "commands": commands_segment(instance.name),
         "trading": trading_segment(instance.name),
         "forward": forward_segment(instance.name),
+        "events": events_segment(instance.name),
         "watched": [*feeds, execution_plan.metrics_segment(instance.name)],
         "max_heartbeat_ms": instance.risk.max_heartbeat_ms,
         "journal": str(execution_plan.journal_path(instance)),

@@ -2,19 +2,20 @@
 //! its reason, within a bounded time; a book marks positions; an operator's command clears a
 //! latch (which latches again while the breach stands); reloaded limits are judged at once; a
 //! stale heartbeat of a watched segment kills trading; a restarted worker keeps the states the
-//! slots hold, and replays the reports its queue was read past; and every report taken is
-//! copied on to the forward queue.
+//! slots hold, and replays the reports its queue was read past; every report taken is copied
+//! on to the forward queue; and every event applied is published, in order, for shadow mode.
 
 use std::time::{Duration, Instant};
 
 use risk::breach::{PortfolioRiskLimits, SymbolRiskLimits};
 use risk::worker::{RiskWorker, WorkerConfig};
 use risk::TradingState;
+use shm_layout::broadcast::{self, StartAt};
 use shm_layout::records::{
-    order_state, report_kind, side, state_reason, ExecutionReportRecord, Layout, Level, TopOfBook,
-    TradingStateRecord,
+    order_state, report_kind, side, state_reason, ExecutionReportRecord, Layout, Level, MarkRecord, Record,
+    RecordHeader, TopOfBook, TradingStateRecord,
 };
-use shm_layout::{queue, slots, Received, SegmentOptions};
+use shm_layout::{queue, slots, Received, RingGeometry, SegmentOptions};
 
 const ONE: i64 = 1_000_000_000;
 const CASH: i128 = ONE as i128;
@@ -33,7 +34,7 @@ struct Segments {
 impl Segments {
     fn new(tag: &str) -> Self {
         let prefix = format!("/risk-worker-{tag}-{}", std::process::id());
-        let names: Vec<String> = ["reports", "commands", "trading", "books", "feed", "forward"]
+        let names: Vec<String> = ["reports", "commands", "trading", "books", "feed", "forward", "events"]
             .iter()
             .map(|n| format!("{prefix}.{n}"))
             .collect();
@@ -48,6 +49,8 @@ impl Segments {
         let heartbeat = slots::Writer::create(&names[4], 16, book_size, &options).unwrap();
         heartbeat.heartbeat();
         drop(queue::Writer::create(&names[5], 1 << 10, report_size, &options).unwrap());
+        let geometry = RingGeometry { capacity: 1 << 10, max_message_size: report_size, max_readers: 1 };
+        drop(broadcast::Writer::create(&names[6], geometry, &options).unwrap());
         Self { names, reports, commands, books, heartbeat }
     }
 
@@ -59,6 +62,7 @@ impl Segments {
             reports: self.names[0].clone(),
             commands: self.names[1].clone(),
             forward: Some(self.names[5].clone()),
+            events: Some(self.names[6].clone()),
             trading: self.names[2].clone(),
             watched: vec![self.names[4].clone()],
             max_heartbeat_age: Duration::from_millis(300),
@@ -111,6 +115,11 @@ impl Segments {
 /// A fill of the whole of order `order_id` on venue 1.
 fn fill(order_id: u64, instrument: u32, buy: bool, price: i64, quantity: i64) -> ExecutionReportRecord {
     ExecutionReportRecord {
+        header: RecordHeader {
+            msg_type: ExecutionReportRecord::TYPE_ID,
+            length: std::mem::size_of::<ExecutionReportRecord>() as u32,
+            ..RecordHeader::default()
+        },
         instrument_id: instrument,
         venue: 1,
         side: if buy { side::BID } else { side::ASK },
@@ -185,6 +194,39 @@ fn a_loss_past_its_limit_halts_the_symbol_until_an_operator_clears_it_and_the_po
         orders.push(ExecutionReportRecord::from_bytes(&record).order_id);
     }
     assert_eq!((orders, worker.forwards_dropped()), (vec![1, 2], 0), "every report copied on, in order");
+
+    // Every event applied, in the order routed (the reports, each book as it was marked), with
+    // every state written right after the event that caused it.
+    let mut events = broadcast::Reader::attach(&segments.names[6], StartAt::Oldest).unwrap();
+    let mut bytes = [0u8; std::mem::size_of::<ExecutionReportRecord>()];
+    let mut seen = Vec::new();
+    while let Received::Message { .. } = events.try_read(&mut bytes).unwrap() {
+        seen.push(match u16::from_le_bytes([bytes[0], bytes[1]]) {
+            ExecutionReportRecord::TYPE_ID => {
+                format!("report {}", ExecutionReportRecord::from_bytes(&bytes).order_id)
+            }
+            MarkRecord::TYPE_ID => {
+                let mark = MarkRecord::from_bytes(&bytes);
+                format!("mark {} {}", mark.instrument_id, mark.bid / ONE)
+            }
+            TradingStateRecord::TYPE_ID => {
+                let state = TradingStateRecord::from_bytes(&bytes);
+                format!("state {} {} {}", state.instrument_id, state.state, state.reason)
+            }
+            other => panic!("an event of type {other}"),
+        });
+    }
+    let at =
+        |event: &str| seen.iter().position(|e| e == event).unwrap_or_else(|| panic!("{event} in {seen:?}"));
+    assert_eq!(seen[0], format!("state 0 {} {}", TradingState::Active as u8, state_reason::START));
+    assert!(
+        at("report 1") < at("report 2")
+            && at("mark 1 89") < at("mark 1 88")
+            && at("mark 1 99") < at("mark 1 80")
+    );
+    let halted = |key| format!("state {key} {} {}", TradingState::Halted as u8, state_reason::LIMIT);
+    assert_eq!(at(&halted(AAPL)), at("mark 1 88") + 1, "the breach right after the book that caused it");
+    assert_eq!(at(&halted(0)), at("mark 2 55") + 1);
     worker.stop().unwrap();
 }
 

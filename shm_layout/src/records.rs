@@ -307,6 +307,25 @@ pub mod gate_call {
     pub const STARTED: u8 = 10;
 }
 
+/// A venue's best bid and ask for one instrument, as the risk worker marked its positions with
+/// them: a record of the risk worker's events ring, beside the execution reports it applied.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct MarkRecord {
+    /// The common header (`publish_ts_ns`: when the feed published the book).
+    pub header: RecordHeader,
+    /// The instrument's id.
+    pub instrument_id: u32,
+    /// The venue's index in the execution worker's venues.
+    pub venue: u8,
+    /// Reserved, zero.
+    pub reserved: [u8; 3],
+    /// The best bid, units of 1e-9 (0: none).
+    pub bid: i64,
+    /// The best ask, units of 1e-9 (0: none).
+    pub ask: i64,
+}
+
 /// One field of a layout, as numpy describes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FieldSpec {
@@ -470,6 +489,23 @@ impl Record for GateCallRecord {
     const TYPE_ID: u16 = 5;
 }
 
+const MARK_FIELDS: [FieldSpec; 12] = record_fields!(MarkRecord;
+    field("instrument_id", "<u4", offset_of!(MarkRecord, instrument_id)),
+    field("venue", "|u1", offset_of!(MarkRecord, venue)),
+    FieldSpec { name: "reserved", format: "|u1", offset: offset_of!(MarkRecord, reserved), count: 3 },
+    field("bid", "<i8", offset_of!(MarkRecord, bid)),
+    field("ask", "<i8", offset_of!(MarkRecord, ask)),
+);
+
+impl Layout for MarkRecord {
+    const NAME: &'static str = "Mark";
+    const FIELDS: &'static [FieldSpec] = &MARK_FIELDS;
+}
+
+impl Record for MarkRecord {
+    const TYPE_ID: u16 = 6;
+}
+
 impl Layout for MarketEvent {
     const NAME: &'static str = "MarketEvent";
     const FIELDS: &'static [FieldSpec] = &MARKET_EVENT_FIELDS;
@@ -519,13 +555,14 @@ impl LayoutSpec {
 }
 
 /// Every layout, nested structs before the records that use them.
-pub const LAYOUTS: [LayoutSpec; 6] = [
+pub const LAYOUTS: [LayoutSpec; 7] = [
     LayoutSpec::of::<Level>(),
     LayoutSpec::of_record::<MarketEvent>(),
     LayoutSpec::of_record::<TopOfBook>(),
     LayoutSpec::of_record::<TradingStateRecord>(),
     LayoutSpec::of_record::<ExecutionReportRecord>(),
     LayoutSpec::of_record::<GateCallRecord>(),
+    LayoutSpec::of_record::<MarkRecord>(),
 ];
 
 #[cfg(test)]
@@ -580,6 +617,12 @@ mod tests {
     fn gate_call_fields_cover_the_record() {
         assert_eq!(size_of::<GateCallRecord>(), 40 + 8 + 8 * 8 + 8);
         assert_tiles(&LayoutSpec::of_record::<GateCallRecord>(), 0);
+    }
+
+    #[test]
+    fn mark_fields_cover_the_record() {
+        assert_eq!(size_of::<MarkRecord>(), 40 + 8 + 16);
+        assert_tiles(&LayoutSpec::of_record::<MarkRecord>(), 0);
     }
 
     #[test]

@@ -164,6 +164,14 @@ impl Reader {
         self.max_retries = max_retries;
     }
 
+    /// The version of `key`'s record now, without copying it: 0 if never written, odd while
+    /// the writer updates it. A reader that keeps the version it last read learns cheaply
+    /// whether there is anything new to read.
+    #[inline]
+    pub fn version(&self, key: u64) -> ShmResult<u64> {
+        Ok(slot_of(&self.mapping, key)?[0].load(Ordering::Acquire))
+    }
+
     /// Copies the record of `key` into `out` (exactly `record_size` bytes). Returns its version
     /// (even, growing with every update), or `None` if it was never written.
     #[inline]

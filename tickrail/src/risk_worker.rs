@@ -103,7 +103,8 @@ fn logged_dict<'py>(py: Python<'py>, worker: &RiskWorker, logged: &Logged) -> Py
 impl PyRiskWorker {
     #[new]
     #[pyo3(signature = (
-        symbols, portfolio, *, books, reports, commands, trading, forward=None, watched=Vec::new(),
+        symbols, portfolio, *, books, reports, commands, trading, forward=None, events=None,
+        watched=Vec::new(),
         max_heartbeat_age_ms=3_000, threads=1, cores=Vec::new(), mark_every_us=1_000, idle_us=1_000,
         spin=false, replay=None
     ))]
@@ -116,6 +117,7 @@ impl PyRiskWorker {
         commands: String,
         trading: String,
         forward: Option<String>,
+        events: Option<String>,
         watched: Vec<String>,
         max_heartbeat_age_ms: u64,
         threads: usize,
@@ -140,6 +142,7 @@ impl PyRiskWorker {
             reports,
             commands,
             forward,
+            events,
             trading,
             watched,
             max_heartbeat_age: Duration::from_millis(max_heartbeat_age_ms),

@@ -1,15 +1,14 @@
-//! A group of symbols, on a thread of its own or inline on the publisher's: it takes the reports and operators' orders the
-//! publisher routes to it, reads its symbols' books from the venues' slots without locks, keeps
-//! their figures ([`SymbolGroup`]), sends every change of a symbol's state to the publisher, and
-//! shows its figures to the other threads through a [`Latest`] view.
+//! A group of symbols, on a thread of its own or inline on the publisher's: it takes the
+//! reports, marks and operators' orders the publisher routes to it, keeps their figures
+//! ([`SymbolGroup`]), sends every change of a symbol's state to the publisher, and shows its
+//! figures to the other threads through a [`Latest`] view.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
-use shm_layout::records::{Layout, TopOfBook};
-use shm_layout::{monotonic_ns, slots, ShmResult};
+use shm_layout::monotonic_ns;
 
 use super::latest::Latest;
 use crate::board::Change;
@@ -23,6 +22,8 @@ use crate::watch::SymbolGroup;
 pub(crate) enum GroupEvent {
     /// An execution report, read from the queue at `seen_ns` (monotonic).
     Report { facts: ReportFacts, seen_ns: u64 },
+    /// A venue's best bid and ask for a symbol (0 for a side with no order).
+    Mark { instrument: u32, venue: usize, bid: i64, ask: i64 },
     /// An operator sets a symbol's state.
     Operator { instrument: u32, state: TradingState },
     /// A restarted worker takes a symbol's state from the slots (written there already).
@@ -76,17 +77,9 @@ pub(crate) struct Published {
 pub(crate) struct Group {
     pub group: SymbolGroup,
     pub instruments: Vec<u32>,
-    /// Each venue's book slots, where it has a feed.
-    pub books: Vec<Option<slots::Reader>>,
     pub changes: Sender<Published>,
     pub view: Arc<Latest<GroupView>>,
-    /// How often books are read again.
-    pub mark_every: Duration,
-    /// The book versions seen, per symbol and venue.
-    seen: Vec<u64>,
-    record: [u8; std::mem::size_of::<TopOfBook>()],
     shown: GroupView,
-    marked_ns: u64,
     /// Whether anything changed since the view was last shown.
     dirty: bool,
     /// When the symbols were last listed, and whether they changed since.
@@ -104,29 +97,20 @@ pub(crate) struct Waiting {
 }
 
 impl Group {
-    /// The work of `group` over `instruments`, reading `books`, answering on `changes` and
-    /// showing its figures in `view`.
+    /// The work of `group` over `instruments`, answering on `changes` and showing its figures
+    /// in `view`.
     pub fn new(
         group: SymbolGroup,
         instruments: Vec<u32>,
-        books: Vec<Option<slots::Reader>>,
         changes: Sender<Published>,
         view: Arc<Latest<GroupView>>,
-        mark_every: Duration,
     ) -> Self {
-        let seen = vec![0; instruments.len() * books.len()];
-        let record = [0; std::mem::size_of::<TopOfBook>()];
         Self {
             group,
             instruments,
-            books,
             changes,
             view,
-            mark_every,
-            seen,
-            record,
             shown: GroupView::default(),
-            marked_ns: 0,
             dirty: false,
             listed_ns: 0,
             listing_behind: false,
@@ -134,12 +118,7 @@ impl Group {
     }
 
     /// Runs on a thread of its own until `stop` is set or the publisher is gone.
-    pub fn run(
-        mut self,
-        events: &Receiver<GroupEvent>,
-        waiting: Waiting,
-        stop: &AtomicBool,
-    ) -> ShmResult<()> {
+    pub fn run(mut self, events: &Receiver<GroupEvent>, waiting: Waiting, stop: &AtomicBool) {
         while !stop.load(Ordering::Acquire) {
             let first = if waiting.spin {
                 match events.try_recv() {
@@ -160,24 +139,19 @@ impl Group {
                     self.handle(event);
                 }
             }
-            if !self.settle()? && waiting.spin {
+            if !self.settle() && waiting.spin {
                 std::thread::yield_now();
             }
         }
-        Ok(())
     }
 
-    /// Reads the books if it is time, and shows the figures if anything changed (or the list
-    /// of symbols is behind and due); whether it showed anything.
-    pub fn settle(&mut self) -> ShmResult<bool> {
+    /// Shows the figures if anything changed (or the list of symbols is behind and due);
+    /// whether it showed anything.
+    pub fn settle(&mut self) -> bool {
         let now = monotonic_ns();
-        if now.saturating_sub(self.marked_ns) >= self.mark_every.as_nanos() as u64 {
-            self.marked_ns = now;
-            self.read_books()?;
-        }
         let listing_due = now.saturating_sub(self.listed_ns) >= SHOW_SYMBOLS_EVERY.as_nanos() as u64;
         if !(self.dirty || self.listing_behind && listing_due) {
-            return Ok(false);
+            return false;
         }
         if self.dirty {
             self.shown.generation += 1;
@@ -192,7 +166,7 @@ impl Group {
         }
         self.shown.totals = self.group.portfolio().totals();
         self.view.publish(self.shown.clone());
-        Ok(true)
+        true
     }
 
     /// The sums over the group's symbols now.
@@ -217,6 +191,9 @@ impl Group {
                     }
                 }
             }
+            GroupEvent::Mark { instrument, venue, bid, ask } => {
+                changes.extend(self.group.mark(instrument, venue, bid, ask).ok().flatten());
+            }
             GroupEvent::Operator { instrument, state } => {
                 self.group.operator(instrument, state, &mut changes)
             }
@@ -233,29 +210,6 @@ impl Group {
             // The publisher gone means the worker is stopping: nothing is left to tell.
             let _ = self.changes.send(Published { change: *change, risk, seen_ns });
         }
-    }
-
-    /// Marks every symbol whose book changed on a venue.
-    fn read_books(&mut self) -> ShmResult<()> {
-        let venues = self.books.len();
-        for (at, &instrument) in self.instruments.iter().enumerate() {
-            for venue in 0..venues {
-                let Some(reader) = self.books[venue].as_ref() else { continue };
-                let Some(version) = reader.read(u64::from(instrument), &mut self.record)? else { continue };
-                if self.seen[at * venues + venue] == version {
-                    continue;
-                }
-                self.seen[at * venues + venue] = version;
-                let book = TopOfBook::from_bytes(&self.record);
-                let bid = if book.bid_levels > 0 { book.bids[0].price } else { 0 };
-                let ask = if book.ask_levels > 0 { book.asks[0].price } else { 0 };
-                if let Ok(change) = self.group.mark(instrument, venue, bid, ask) {
-                    self.send(change.as_slice(), 0);
-                }
-                self.dirty = true;
-            }
-        }
-        Ok(())
     }
 
     fn list(&self) -> Vec<SymbolView> {

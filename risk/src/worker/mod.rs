@@ -29,9 +29,10 @@ use std::time::Duration;
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use shm_layout::records::{
-    state_reason, ExecutionReportRecord, Layout, Record, RecordHeader, TradingStateRecord,
+    state_reason, ExecutionReportRecord, Layout, MarkRecord, Record, RecordHeader, TopOfBook,
+    TradingStateRecord,
 };
-use shm_layout::{monotonic_ns, queue, realtime_ns, slots, Received, ShmError, WriterWatch};
+use shm_layout::{broadcast, monotonic_ns, queue, realtime_ns, slots, Received, ShmError, WriterWatch};
 
 pub use group::{GroupView, SymbolView};
 pub use latest::Latest;
@@ -72,6 +73,11 @@ pub struct WorkerConfig {
     /// Where every report taken is copied on to, for the supervisor's views and checks (a
     /// copy that does not fit is dropped and counted, never waited for).
     pub forward: Option<String>,
+    /// Where every event the worker applies (each report and each venue's book as it marks
+    /// with it) is published, in the order it routes them, for shadow mode, with every state it
+    /// writes after the event that caused it (a run opens with each key's state, the
+    /// portfolio's first, reason `START` or the one the slots held).
+    pub events: Option<String>,
     /// The trading state slots the gate reads.
     pub trading: String,
     /// Segments whose writers must stay alive (the feeds' books, execution's metrics).
@@ -207,15 +213,6 @@ impl RiskWorker {
         for index in 0..count {
             let limits: Vec<SymbolRiskLimits> =
                 config.symbols.iter().skip(index).step_by(count).copied().collect();
-            let books = config
-                .books
-                .iter()
-                .map(|name| {
-                    name.as_ref()
-                        .map(|n| slots::Reader::open(n).map_err(shm(format!("book slots {n}"))))
-                        .transpose()
-                })
-                .collect::<Result<Vec<_>, _>>()?;
             for l in &limits {
                 route.insert(l.instrument, groups.len());
             }
@@ -224,10 +221,8 @@ impl RiskWorker {
             let group = Group::new(
                 SymbolGroup::new(&limits, venues, 1024),
                 limits.iter().map(|l| l.instrument).collect(),
-                books,
                 changes_tx.clone(),
                 view,
-                config.mark_every,
             );
             if count == 1 {
                 // One group runs on the publisher's thread: no hop between threads.
@@ -243,11 +238,27 @@ impl RiskWorker {
                     if let Some(core) = core {
                         pin_to(core);
                     }
-                    group.run(&events, waiting, &stop).map_err(shm("a venue's book slots"))
+                    group.run(&events, waiting, &stop);
+                    Ok(())
                 })?;
             threads.push(("group", handle));
             senders.push(events_tx);
         }
+        let books = config
+            .books
+            .iter()
+            .map(|name| {
+                name.as_ref()
+                    .map(|n| slots::Reader::open(n).map_err(shm(format!("book slots {n}"))))
+                    .transpose()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let events = config
+            .events
+            .as_ref()
+            .map(|name| broadcast::Writer::attach(name).map_err(shm(format!("events ring {name}"))))
+            .transpose()?;
+        let instruments: Vec<u32> = config.symbols.iter().map(|s| s.instrument).collect();
         let portfolio = Arc::new(Latest::new(PortfolioView::default()));
         let forwards_dropped = Arc::new(AtomicU64::new(0));
         let mut publisher = Publisher {
@@ -257,6 +268,15 @@ impl RiskWorker {
             forwards_dropped: forwards_dropped.clone(),
             trading,
             sequences: HashMap::new(),
+            marks: Marks {
+                seen: vec![0; instruments.len() * books.len()],
+                instruments,
+                books,
+                every_ns: config.mark_every.as_nanos() as u64,
+                marked_ns: 0,
+                record: [0; std::mem::size_of::<TopOfBook>()],
+            },
+            events,
             watch: PortfolioWatch::new(config.portfolio),
             route,
             senders,
@@ -398,6 +418,18 @@ fn pin_to(core: usize) {
     }
 }
 
+/// The venues' books, as the publisher reads them for marks.
+struct Marks {
+    instruments: Vec<u32>,
+    /// Each venue's book slots, where it has a feed.
+    books: Vec<Option<slots::Reader>>,
+    /// The book versions seen, per instrument and venue.
+    seen: Vec<u64>,
+    every_ns: u64,
+    marked_ns: u64,
+    record: [u8; std::mem::size_of::<TopOfBook>()],
+}
+
 /// The publisher thread's state.
 struct Publisher {
     reports: queue::Reader,
@@ -407,6 +439,8 @@ struct Publisher {
     trading: slots::Writer,
     /// The last sequence written per key.
     sequences: HashMap<u32, u64>,
+    marks: Marks,
+    events: Option<broadcast::Writer>,
     watch: PortfolioWatch,
     /// Group index by instrument.
     route: HashMap<u32, usize>,
@@ -463,8 +497,9 @@ impl Publisher {
             }
             busy |= self.publish_changes()?;
             if let Some(inline) = self.inline.as_mut() {
-                busy |= inline.settle().map_err(shm("a venue's book slots"))?;
+                busy |= inline.settle();
             }
+            busy |= self.read_books()?;
             busy |= self.judge_portfolio()?;
             let now = monotonic_ns();
             if now.saturating_sub(checked_ns) >= HEARTBEAT_CHECK.as_nanos() as u64 {
@@ -504,10 +539,68 @@ impl Publisher {
 
     /// Routes one report, read at `seen_ns` (0: replayed), to its symbol's group.
     fn take(&mut self, record: &ExecutionReportRecord, seen_ns: u64) -> Result<(), WorkerError> {
+        self.event(record.as_bytes())?;
         let facts = ReportFacts::from_record(record);
         // A report about a symbol no group holds is the group's to refuse: the first.
         let group = self.route.get(&facts.instrument).copied().unwrap_or(0);
         self.route_to(group, GroupEvent::Report { facts, seen_ns })
+    }
+
+    /// Publishes one event into the events ring (if any).
+    fn event(&mut self, bytes: &[u8]) -> Result<(), WorkerError> {
+        if let Some(events) = self.events.as_mut() {
+            events.publish(bytes).map_err(shm("the events ring"))?;
+        }
+        Ok(())
+    }
+
+    /// Routes a mark for every symbol whose book changed on a venue, if it is time to look;
+    /// whether there was one. A book's version is read first, and only a new one is copied.
+    fn read_books(&mut self) -> Result<bool, WorkerError> {
+        let now = monotonic_ns();
+        if now.saturating_sub(self.marks.marked_ns) < self.marks.every_ns {
+            return Ok(false);
+        }
+        self.marks.marked_ns = now;
+        let venues = self.marks.books.len();
+        let mut any = false;
+        for at in 0..self.marks.instruments.len() {
+            let instrument = self.marks.instruments[at];
+            for venue in 0..venues {
+                let m = &mut self.marks;
+                let Some(reader) = m.books[venue].as_ref() else { continue };
+                let key = u64::from(instrument);
+                let version = reader.version(key).map_err(shm("a venue's book slots"))?;
+                if version == m.seen[at * venues + venue] || version % 2 == 1 {
+                    continue;
+                }
+                let Some(version) = reader.read(key, &mut m.record).map_err(shm("a venue's book slots"))?
+                else {
+                    continue;
+                };
+                m.seen[at * venues + venue] = version;
+                let book = TopOfBook::from_bytes(&m.record);
+                let mark = MarkRecord {
+                    header: RecordHeader {
+                        msg_type: MarkRecord::TYPE_ID,
+                        length: std::mem::size_of::<MarkRecord>() as u32,
+                        publish_ts_ns: book.header.publish_ts_ns,
+                        ..RecordHeader::default()
+                    },
+                    instrument_id: instrument,
+                    venue: venue as u8,
+                    reserved: [0; 3],
+                    bid: if book.bid_levels > 0 { book.bids[0].price } else { 0 },
+                    ask: if book.ask_levels > 0 { book.asks[0].price } else { 0 },
+                };
+                self.event(mark.as_bytes())?;
+                let group = self.route.get(&instrument).copied().unwrap_or(0);
+                let event = GroupEvent::Mark { instrument, venue, bid: mark.bid, ask: mark.ask };
+                self.route_to(group, event)?;
+                any = true;
+            }
+        }
+        Ok(any)
     }
 
     fn take_commands(&mut self, command: &mut [u8]) -> Result<bool, WorkerError> {
@@ -650,7 +743,9 @@ impl Publisher {
             reason,
             reserved: 0,
         };
-        self.trading.write(u64::from(key), record.as_bytes()).map_err(shm("the trading slots"))
+        self.trading.write(u64::from(key), record.as_bytes()).map_err(shm("the trading slots"))?;
+        // In the events too, right after the event that caused it.
+        self.event(record.as_bytes())
     }
 
     fn show(&self) {
