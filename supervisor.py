@@ -16,6 +16,7 @@ import contextlib
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -147,9 +148,12 @@ def shadow(args: argparse.Namespace) -> int:
             instance = load_config(args.config)
             if instance.execution is None:
                 raise ConfigError(f"{args.config}: the instance does not trade: there is nothing to shadow")
-            summary = (
-                _shadow_journal(instance, args.journal) if args.journal else _shadow_live(instance, args)
-            )
+            if args.journal:
+                summary = _shadow_journal(instance, args.journal)
+            elif args.risk:
+                summary = _shadow_risk(instance, args)
+            else:
+                summary = _shadow_live(instance, args)
     except (ConfigError, RiskLimitsError, risk_shadow.ShadowError, OSError, ValueError, ShmError) as err:
         print(f"tickrail shadow: {err}", file=sys.stderr)
         return 2
@@ -157,14 +161,34 @@ def shadow(args: argparse.Namespace) -> int:
     return 0 if summary.differences == 0 else 1
 
 
+def _until(duration: float) -> Callable[[], bool]:
+    """Whether to stop: SIGINT or SIGTERM came, or ``duration`` seconds passed (0: never)."""
+    stop = StopFlag()
+    deadline = time.monotonic() + duration if duration > 0 else None
+    return lambda: stop.requested or (deadline is not None and time.monotonic() >= deadline)
+
+
+def _risk_limits(instance: Instance) -> risk_limits.RiskLimits:
+    assert instance.risk is not None
+    symbols = risk_plan.describe_symbols(instance)
+    path = instance.risk.limits
+    return risk_limits.unlimited(symbols) if path is None else risk_limits.load(Path(path), symbols)
+
+
+def _shadow_risk(instance: Instance, args: argparse.Namespace) -> risk_shadow.Summary:
+    assert instance.execution is not None
+    ring = risk_plan.events_segment(args.instance or instance.name)
+    limits = _risk_limits(instance)
+    venues = len(instance.execution.venues)
+    inline = risk_plan.threads(instance) == 1
+    return risk_shadow.live_risk(
+        ring, limits.symbols, limits.portfolio, venues, _until(args.duration), inline
+    )
+
+
 def _shadow_live(instance: Instance, args: argparse.Namespace) -> risk_shadow.Summary:
     ring = execution_plan.gate_calls_segment(execution_plan.prefix(args.instance or instance.name))
-    stop = StopFlag()
-    deadline = time.monotonic() + args.duration if args.duration > 0 else None
-
-    def done() -> bool:
-        return stop.requested or (deadline is not None and time.monotonic() >= deadline)
-
+    done = _until(args.duration)
     limits = execution_plan.gate_limits(instance)
     with contextlib.ExitStack() as files:
         out = files.enter_context(args.record.open("wb")) if args.record is not None else None
@@ -172,12 +196,10 @@ def _shadow_live(instance: Instance, args: argparse.Namespace) -> risk_shadow.Su
 
 
 def _shadow_journal(instance: Instance, journal: Path) -> risk_shadow.Summary:
-    assert instance.execution is not None and instance.risk is not None
-    symbols = risk_plan.describe_symbols(instance)
-    path = instance.risk.limits
-    limits = risk_limits.unlimited(symbols) if path is None else risk_limits.load(Path(path), symbols)
+    assert instance.execution is not None
+    limits = _risk_limits(instance)
     venues = len(instance.execution.venues)
-    raw = _native.journal_reports(journal, list(symbols.values()), venues)
+    raw = _native.journal_reports(journal, [s.instrument for s in limits.symbols], venues)
     records = np.frombuffer(raw, dtype=EXECUTION_REPORT)
     return risk_shadow.replay_reports(records, limits.symbols, limits.portfolio, venues)
 
@@ -237,6 +259,9 @@ def parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="play an execution journal's reports through both risk engines",
+    )
+    shadow_cmd.add_argument(
+        "--risk", action="store_true", help="live, the risk worker's events through both risk engines"
     )
     shadow_cmd.add_argument("--json", action="store_true", help="the summary as one JSON object")
     stat_cmd = commands.add_parser("stat", help="print the counters of every segment of an instance")

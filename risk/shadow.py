@@ -15,10 +15,14 @@ said; a ``started`` record opens each new gate). ``tickrail shadow`` reads the r
 Either way it ends with a summary: calls and orders compared, differences (the first ones in
 full), and, replaying, each engine's time per call.
 
-For the portfolio risk, ``--journal FILE`` plays the execution reports an execution worker's
-journal holds through the Rust risk engine and the reference (:func:`replay_reports`), comparing
-the states each report changes, the symbol's figures and the portfolio's totals after it. A
-journal holds no books: the figures are at cost (realized P&L, positions, open orders).
+For the portfolio risk, ``--risk`` reads the risk worker's events ring
+(``tickrail.<instance>.risk.events``: every report and mark it applied, in order, and every
+state it wrote right after its cause) and plays it through the Rust risk engine and the
+reference (:func:`live_risk`), comparing the states each event changes, the symbol's figures and
+the portfolio's totals after it, and, with the worker's one group on its publisher's thread, the
+states the worker wrote. ``--journal FILE`` plays the execution reports an execution worker's
+journal holds the same way (:func:`replay_reports`); a journal holds no books, so those figures
+are at cost.
 
 A recording is one JSON line (the gate's limits) followed by the raw records.
 """
@@ -37,10 +41,12 @@ import numpy as np
 
 from risk.reference import gate as ref
 from risk.reference import portfolio
-from shm_layout import EXECUTION_REPORT, GATE_CALL, BroadcastReader
+from shm_layout import EXECUTION_REPORT, GATE_CALL, MARK, TRADING_STATE, TYPE_IDS, BroadcastReader
 from tickrail import _native
 
 CALLS = _native.GATE_CALLS
+REASONS = _native.STATE_REASONS
+ACTIVE_CODE = _native.TRADING_STATES["active"]
 _CALL_NAMES = {code: name for name, code in CALLS.items()}
 #: A sell's side code in records (anything else reads as a buy, as the Rust decoder reads it).
 _ASK = 2
@@ -90,6 +96,8 @@ class Summary:
     differences: int = 0
     first: list[Difference] = field(default_factory=list)
     latency_ns: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: What limited the comparison, if anything.
+    notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """The summary as JSON-ready data."""
@@ -326,8 +334,8 @@ def describe(summary: Summary) -> str:
         unit = "order judged"
     else:
         head = f"{summary.calls:,} {summary.subject} compared, {summary.differences:,} differences"
-        unit = "report"
-    lines = [head]
+        unit = "report" if summary.subject == "execution reports" else "event"
+    lines = [head, *(f"  note: {note}" for note in summary.notes)]
     for d in summary.first:
         lines.append(f"  #{d.sequence} {d.call}: {d.outcomes}; inputs {d.inputs}")
     for name, latency in summary.latency_ns.items():
@@ -368,6 +376,98 @@ def _figures(f: portfolio.SymbolRisk) -> tuple[int, ...]:
     )
 
 
+class RiskPair:
+    """The Rust risk engine (``_native.RiskEngine``) and the reference, fed the same events; each
+    event's state changes, the symbol's figures and the portfolio's totals are compared, and a
+    difference is counted in ``summary`` with the event's inputs."""
+
+    def __init__(
+        self,
+        symbols: tuple[portfolio.SymbolRiskLimits, ...],
+        whole: portfolio.PortfolioRiskLimits,
+        venues: int,
+        summary: Summary,
+    ) -> None:
+        self.rust = _native.RiskEngine(list(symbols), whole, venues)
+        self.reference = portfolio.RiskEngine.of(symbols, whole, venues)
+        self.summary = summary
+        self.timings: dict[str, list[int]] = {"rust": [], "reference": []}
+
+    def report(self, record: np.void, at: int) -> list[tuple[int, int]]:
+        """Applies an execution report; the changes a limit caused in the reference, as ``(key,
+        state after)``."""
+        facts = _facts(record)
+        return self._judge(
+            at, "report", facts.instrument, _fields_of(record, EXECUTION_REPORT), lambda e: e.apply(facts)
+        )
+
+    def mark(self, record: np.void, at: int) -> list[tuple[int, int]]:
+        """Applies a venue's book; the changes a limit caused in the reference."""
+        instrument, venue = int(record["instrument_id"]), int(record["venue"])
+        bid, ask = int(record["bid"]), int(record["ask"])
+        return self._judge(
+            at, "mark", instrument, _fields_of(record, MARK), lambda e: e.mark(instrument, venue, bid, ask)
+        )
+
+    def operator(self, key: int, state: int, at: int) -> list[tuple[int, int]]:
+        """Applies an operator's order (or a state adopted at a start); the changes a limit caused
+        in the reference (one still breached latching again)."""
+        return self._judge(
+            at, "operator", key, {"key": key, "state": state}, lambda e: e.operator(key, state)
+        )
+
+    def _judge(
+        self, at: int, what: str, instrument: int, inputs: dict[str, Any], apply: Callable[[Any], Any]
+    ) -> list[tuple[int, int]]:
+        self.summary.calls += 1
+        outcomes: dict[str, Any] = {}
+        for name, engine in (("rust", self.rust), ("reference", self.reference)):
+            started = time.perf_counter_ns()
+            try:
+                changes = apply(engine)
+            except ValueError as e:
+                outcomes[name] = f"refused: {e}"
+                continue
+            self.timings[name].append(time.perf_counter_ns() - started)
+            outcomes[name] = [
+                c if isinstance(c, tuple) else (c.key, c.before, c.after, c.cause) for c in changes
+            ]
+        if outcomes["rust"] != outcomes["reference"]:
+            _report_difference(self.summary, at, f"{what} (state changes)", outcomes, inputs)
+            return []
+        if instrument in self.reference.symbol_limits:
+            ours, theirs = self.rust.symbol(instrument), _figures(self.reference.portfolio.symbol(instrument))
+            if ours != theirs:
+                _report_difference(
+                    self.summary, at, f"{what} (symbol figures)", {"rust": ours, "reference": theirs}, inputs
+                )
+        totals, peak = self.reference.portfolio.totals(), self.reference.risk.peak
+        theirs_totals = (totals.pnl, totals.gross, totals.net, totals.open, peak)
+        if self.rust.totals() != theirs_totals:
+            _report_difference(
+                self.summary,
+                at,
+                f"{what} (portfolio)",
+                {"rust": self.rust.totals(), "reference": theirs_totals},
+                inputs,
+            )
+        # What the worker writes with a limit as its reason: the changes a limit caused.
+        changes = outcomes["reference"]
+        return (
+            []
+            if isinstance(changes, str)
+            else [(k, after) for k, _, after, cause in changes if cause != "operator"]
+        )
+
+    def latencies(self) -> dict[str, dict[str, float]]:
+        """Each engine's time per event, in nanoseconds."""
+        return {name: _percentiles(samples) for name, samples in self.timings.items()}
+
+
+def _fields_of(record: np.void, dtype: np.dtype[Any]) -> dict[str, int]:
+    return {name: int(record[name]) for name in dtype.names or () if name != "reserved"}
+
+
 def replay_reports(
     records: np.ndarray,
     symbols: tuple[portfolio.SymbolRiskLimits, ...],
@@ -375,50 +475,92 @@ def replay_reports(
     venues: int,
 ) -> Summary:
     """Plays execution reports (``EXECUTION_REPORT`` records, as a journal holds them) through
-    the Rust risk engine (``_native.RiskEngine``) and the reference, comparing after each one
-    the states it changed, the symbol's figures and the portfolio's totals; each difference is
-    reported with the report's inputs. A report about a symbol neither engine holds is refused
-    by both, and that agreement is compared too."""
-    rust = _native.RiskEngine(list(symbols), whole, venues)
-    reference = portfolio.RiskEngine.of(symbols, whole, venues)
+    the Rust risk engine and the reference (:class:`RiskPair`). A report about a symbol neither
+    engine holds is refused by both, and that agreement is compared too."""
     summary = Summary(subject="execution reports")
-    timings: dict[str, list[int]] = {"rust": [], "reference": []}
+    pair = RiskPair(symbols, whole, venues, summary)
     for at, record in enumerate(records):
-        facts = _facts(record)
-        summary.calls += 1
-        outcomes: dict[str, Any] = {}
-        for name, apply in (("rust", rust.apply), ("reference", reference.apply)):
-            started = time.perf_counter_ns()
-            try:
-                changes = apply(facts)
-            except ValueError as e:
-                outcomes[name] = f"refused: {e}"
+        pair.report(record, at)
+    summary.latency_ns = pair.latencies()
+    return summary
+
+
+def live_risk(
+    ring: str,
+    symbols: tuple[portfolio.SymbolRiskLimits, ...],
+    whole: portfolio.PortfolioRiskLimits,
+    venues: int,
+    stop: Callable[[], bool],
+    worker_inline: bool,
+) -> Summary:
+    """Shadows the risk worker's events ring ``ring`` until ``stop()``: every report and mark it
+    applied goes through both engines (:class:`RiskPair`), with the states it adopted at its
+    start and the operators' orders. With the worker's one group on its publisher's thread
+    (``worker_inline``), the states the worker wrote after each event are compared with the
+    reference's changes too, until the worker reloads its limits (the engines here keep the ones
+    they started with). Events are compared from a worker's start on (a new start, a new pair of
+    engines)."""
+    summary = Summary(subject="risk events")
+    pair: RiskPair | None = None
+    expected: list[tuple[int, int]] = []
+    starting, at = False, -1
+    reader = BroadcastReader.attach(ring, start="oldest")
+    try:
+        while not stop():
+            raw = reader.read()
+            if raw is None:
+                reader.wait(0.05)
                 continue
-            timings[name].append(time.perf_counter_ns() - started)
-            outcomes[name] = [
-                tuple(c) if isinstance(c, tuple) else (c.key, c.before, c.after, c.cause) for c in changes
-            ]
-        inputs = {
-            name: int(record[name]) for name in EXECUTION_REPORT.names or () if name not in ("reserved",)
-        }
-        if outcomes["rust"] != outcomes["reference"]:
-            _report_difference(summary, at, "report (state changes)", outcomes, inputs)
-            continue
-        instrument = facts.instrument
-        if instrument in reference.symbol_limits:
-            ours = rust.symbol(instrument)
-            theirs = _figures(reference.portfolio.symbol(instrument))
-            if ours != theirs:
+            at += 1
+            kind = int.from_bytes(raw[:2], "little")
+            if kind == TYPE_IDS["TradingState"]:
+                state = np.frombuffer(raw, dtype=TRADING_STATE)[0]
+                key, code, reason = int(state["instrument_id"]), int(state["state"]), int(state["reason"])
+                if int(state["flags"]) & _native.TRADING_STATE_RELOADED:
+                    # The worker's limits are not the ones these engines judge with any more.
+                    if worker_inline:
+                        summary.notes.append(
+                            f"limits reloaded at event {at}: the worker's states compared until then"
+                        )
+                    worker_inline, expected = False, []
+                    continue
+                if int(state["flags"]) & _native.TRADING_STATE_FIRST:
+                    pair, expected, starting = RiskPair(symbols, whole, venues, summary), [], True
+                    summary.gates += 1
+                if pair is None:
+                    continue
+                if starting:
+                    if code != ACTIVE_CODE:  # a state the slots held, adopted
+                        pair.operator(key, code, at)
+                elif reason == REASONS["limit"]:
+                    if worker_inline and (key, code) in expected:
+                        expected.remove((key, code))
+                    elif worker_inline:
+                        _report_difference(
+                            summary,
+                            at,
+                            "the worker's state",
+                            {"worker": (key, code), "reference": expected},
+                            {},
+                        )
+                else:  # an operator's order, or the kill on a stale heartbeat
+                    expected = pair.operator(key, code, at)
+                continue
+            starting = False
+            if pair is None:
+                continue
+            if worker_inline and expected:
                 _report_difference(
-                    summary, at, "report (symbol figures)", {"rust": ours, "reference": theirs}, inputs
+                    summary, at, "the worker's state", {"worker": None, "reference": expected}, {}
                 )
-        totals, peak = reference.portfolio.totals(), reference.risk.peak
-        theirs_totals = (totals.pnl, totals.gross, totals.net, totals.open, peak)
-        if rust.totals() != theirs_totals:
-            _report_difference(
-                summary, at, "report (portfolio)", {"rust": rust.totals(), "reference": theirs_totals}, inputs
-            )
-    summary.latency_ns = {name: _percentiles(samples) for name, samples in timings.items()}
+            if kind == TYPE_IDS["ExecutionReport"]:
+                expected = pair.report(np.frombuffer(raw, dtype=EXECUTION_REPORT)[0], at)
+            elif kind == TYPE_IDS["Mark"]:
+                expected = pair.mark(np.frombuffer(raw, dtype=MARK)[0], at)
+    finally:
+        reader.close()
+    if pair is not None:
+        summary.latency_ns = pair.latencies()
     return summary
 
 

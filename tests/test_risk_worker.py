@@ -9,7 +9,8 @@ the market maker quoting on all three venues:
 * ``tickrail risk reload`` refuses a bad limits file by name and keeps the limits in force, and
   applies a good one at once (a limit the portfolio already breaks moves its state);
 * a feed whose heartbeat goes stale kills trading, and the kill is logged as such;
-* the day's execution reports, from the journal, play through both risk engines alike.
+* every event the risk worker applied plays through both risk engines alike, live, and the states
+  it wrote are the reference's; so do the day's execution reports, from the journal.
 """
 
 from __future__ import annotations
@@ -199,6 +200,15 @@ def test_limits_reload_refuses_a_bad_file_applies_a_good_one_and_a_stale_feed_ki
     assert resumed.returncode == 0 and "global active" in resumed.stdout, resumed
     before = sent(name)
     wait_for("trading goes on once resumed", lambda: sent(name) > before)
+
+    # Every event the risk worker applied, live, through both risk engines, and the states it
+    # wrote compared with the reference's.
+    shadowed = tickrail(
+        "shadow", "--config", str(directory / "instance.toml"), "--risk", "--duration", "1", "--json"
+    )
+    assert shadowed.returncode == 0, shadowed.stdout + shadowed.stderr
+    summary = json.loads(shadowed.stdout)
+    assert summary["calls"] > 0 and summary["gates"] == 1 and summary["differences"] == 0, summary
 
     # The day's execution reports, from the journal, through both risk engines.
     journal = directory / "execution.journal"

@@ -19,6 +19,8 @@ __all__ = [
     "REPORT_KINDS",
     "STATE_REASONS",
     "TRADING_STATES",
+    "TRADING_STATE_FIRST",
+    "TRADING_STATE_RELOADED",
     "BroadcastReader",
     "BroadcastWriter",
     "ExecutionWorker",
@@ -67,6 +69,8 @@ __all__ = [
 LAYOUT_VERSION: Final[int]
 MAX_WORKING_PER_VENUE_SYMBOL: Final[int]
 GATE_CALLS: Final[dict[str, int]]
+TRADING_STATE_FIRST: Final[int]
+TRADING_STATE_RELOADED: Final[int]
 FIXED_POINT_SCALE: Final[int]
 FLAG_STALE: Final[int]
 TRADING_STATES: Final[dict[str, int]]

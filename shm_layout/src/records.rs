@@ -138,6 +138,15 @@ pub mod trading_state {
     pub const KILLED: u8 = 3;
 }
 
+/// Bits of a [`TradingStateRecord`]'s `header.flags`.
+pub mod trading_state_flags {
+    /// The first state a risk worker writes when it starts: its events ring's run begins there.
+    pub const FIRST: u16 = 1;
+    /// Not a state written but a mark in a risk worker's events ring: the limits were reloaded
+    /// here (the portfolio's state as it was).
+    pub const RELOADED: u16 = 2;
+}
+
 /// Values of [`TradingStateRecord::reason`].
 pub mod state_reason {
     /// The state every instance starts in.

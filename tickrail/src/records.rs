@@ -3,7 +3,8 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use shm_layout::records::{
-    gate_call, report_kind, state_reason, trading_state, FIXED_POINT_SCALE, FLAG_STALE, LAYOUTS,
+    gate_call, report_kind, state_reason, trading_state, trading_state_flags, FIXED_POINT_SCALE, FLAG_STALE,
+    LAYOUTS,
 };
 
 /// Every layout: `[{"name", "type_id", "size", "fields": [{"name", "format", "offset",
@@ -60,6 +61,8 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ("supervisor", state_reason::SUPERVISOR),
     ];
     m.add("STATE_REASONS", codes(py, &reasons)?)?;
+    m.add("TRADING_STATE_FIRST", trading_state_flags::FIRST)?;
+    m.add("TRADING_STATE_RELOADED", trading_state_flags::RELOADED)?;
     let kinds = [
         ("accepted", report_kind::ACCEPTED),
         ("rejected", report_kind::REJECTED),

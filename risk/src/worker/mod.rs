@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use shm_layout::records::{
-    state_reason, ExecutionReportRecord, Layout, MarkRecord, Record, RecordHeader, TopOfBook,
-    TradingStateRecord,
+    state_reason, trading_state_flags, ExecutionReportRecord, Layout, MarkRecord, Record, RecordHeader,
+    TopOfBook, TradingStateRecord,
 };
 use shm_layout::{broadcast, monotonic_ns, queue, realtime_ns, slots, Received, ShmError, WriterWatch};
 
@@ -478,7 +478,8 @@ impl Publisher {
                 .iter()
                 .find(|h| h.key == key)
                 .map_or((TradingState::Active, state_reason::START), |h| (h.state, h.reason));
-            self.write(key, state, reason)?;
+            let flags = if key == PORTFOLIO { trading_state_flags::FIRST } else { 0 };
+            self.write_flagged(key, state, reason, flags)?;
         }
         self.show();
         Ok(())
@@ -626,6 +627,20 @@ impl Publisher {
     }
 
     fn reload(&mut self, reload: Reload) -> Result<(), WorkerError> {
+        let mark = TradingStateRecord {
+            header: RecordHeader {
+                msg_type: TradingStateRecord::TYPE_ID,
+                flags: trading_state_flags::RELOADED,
+                length: std::mem::size_of::<TradingStateRecord>() as u32,
+                publish_ts_ns: realtime_ns(),
+                ..RecordHeader::default()
+            },
+            instrument_id: PORTFOLIO,
+            state: self.watch.state() as u8,
+            reason: state_reason::OPERATOR,
+            reserved: 0,
+        };
+        self.event(mark.as_bytes())?;
         for group in 0..self.groups.len() {
             let mine: Vec<_> = reload
                 .symbols
@@ -729,10 +744,22 @@ impl Publisher {
     }
 
     fn write(&mut self, key: u32, state: TradingState, reason: u8) -> Result<(), WorkerError> {
+        self.write_flagged(key, state, reason, 0)
+    }
+
+    /// [`Publisher::write`], with `flags` in the record's header.
+    fn write_flagged(
+        &mut self,
+        key: u32,
+        state: TradingState,
+        reason: u8,
+        flags: u16,
+    ) -> Result<(), WorkerError> {
         let sequence = self.sequences.entry(key).and_modify(|s| *s += 1).or_insert(0);
         let record = TradingStateRecord {
             header: RecordHeader {
                 msg_type: TradingStateRecord::TYPE_ID,
+                flags,
                 length: std::mem::size_of::<TradingStateRecord>() as u32,
                 sequence: *sequence,
                 publish_ts_ns: realtime_ns(),
