@@ -34,9 +34,12 @@ from tickrail.config import DEFAULT, ConfigError, Instance
 from tickrail.config import load as load_config
 from tickrail.control import ControlError, NotRunning, ask, runtime_dir
 from tickrail.live import LiveView
+from tickrail.market import instruments
 from tickrail.notify import Notifier
 from tickrail.process import StopFlag
 from tickrail.supervise import Supervisor
+from tickrail.trading import segment_name as trading_segment
+from tickrail.trading import states_of
 from venues import __main__ as venues_main
 
 #: The instance the commands look at when none is named: the shipped configuration's.
@@ -307,7 +310,15 @@ def main(argv: list[str] | None = None) -> int:
         return shadow(args)
     if args.command == "demo":
         return ring_demo.run(args.instance, args.duration, args.rate)
-    return shm_stat.run(args.instance, args.json, args.watch, args.count, name_filter=args.filter)
+    trading = trading_segment(args.instance)
+    return shm_stat.run(
+        args.instance,
+        args.json,
+        args.watch,
+        args.count,
+        name_filter=args.filter,
+        states=lambda: states_of(trading, dict(instruments())),
+    )
 
 
 if __name__ == "__main__":

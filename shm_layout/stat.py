@@ -15,7 +15,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -197,12 +197,15 @@ def run(
     count: int | None,
     out: TextIO = sys.stdout,
     name_filter: str | None = None,
+    states: Callable[[], dict[str, Any] | None] | None = None,
 ) -> int:
     """Prints one table (or JSON object) per refresh; returns the exit status.
 
     With ``watch``, refreshes every ``watch`` seconds, ``count`` times (forever if ``None``);
     JSON is then one object per line. ``name_filter`` (a regular expression) keeps the segments
-    whose names match. Exit status 1 if any segment could not be read, 2 if the filter is not a
+    whose names match. ``states``, if given, says what the instance's trading states are
+    (``{"global": ..., "symbols": {...}}``, ``None`` when it has none): a ``trading`` line after
+    the table, a ``trading`` field in JSON. Exit status 1 if any segment could not be read, 2 if the filter is not a
     regular expression.
     """
     try:
@@ -216,11 +219,19 @@ def run(
     while True:
         snapshot = Snapshot.take(instance, pattern)
         status = 1 if snapshot.errors else 0
+        trading = states() if states is not None else None
         if as_json:
-            out.write(json.dumps(snapshot.to_json(instance, previous)) + "\n")
+            document = snapshot.to_json(instance, previous)
+            if trading is not None:
+                document["trading"] = trading
+            out.write(json.dumps(document) + "\n")
         else:
             clear = "\x1b[H\x1b[2J" if watch is not None and out.isatty() else ""
-            out.write(clear + render(instance, snapshot, previous) + "\n")
+            table = render(instance, snapshot, previous)
+            if trading is not None:
+                symbols = ", ".join(f"{name} {state}" for name, state in trading["symbols"].items())
+                table += f"\ntrading: global {trading['global']}; {symbols}"
+            out.write(clear + table + "\n")
         out.flush()
         refreshes += 1
         if watch is None or (count is not None and refreshes >= count):

@@ -1,4 +1,5 @@
-"""``tickrail stat``: one table (or JSON) of an instance's segments, read from outside."""
+"""``tickrail stat``: one table (or JSON) of an instance's segments, read from outside, with its
+trading states after it (a kill shows)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 
 from shm_layout import LAYOUT_VERSION, BroadcastReader, BroadcastWriter, QueueWriter, SlotWriter, unlink
 from shm_layout.stat import Snapshot, render, run, segment_name
+from tickrail.trading import TradingStates
 
 
 @pytest.fixture
@@ -104,3 +106,36 @@ def test_a_feeds_metrics_show_its_latency_percentiles_and_a_filter_keeps_matchin
         assert run(name, as_json=True, watch=None, count=None, out=io.StringIO(), name_filter="(") == 2
     finally:
         worker.unlink()
+
+
+def test_the_trading_states_follow_the_table_and_a_kill_shows() -> None:
+    name = f"stat{uuid.uuid4().hex[:8]}"
+    states = TradingStates(segment_name(name, "trading"), {"AAPL": 1, "MSFT": 2})
+    try:
+        states.set(None, "killed", "operator")
+        states.set("MSFT", "reduce-only", "limit")
+        tickrail = Path(sys.executable).with_name("tickrail")
+        text = subprocess.run(
+            [str(tickrail), "stat", "--instance", name],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+        assert "trading: global killed; AAPL active, MSFT reduce-only" in text
+        document = json.loads(
+            subprocess.run(
+                [str(tickrail), "stat", "--instance", name, "--json"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            ).stdout
+        )
+        assert document["trading"] == {
+            "global": "killed",
+            "symbols": {"AAPL": "active", "MSFT": "reduce-only"},
+        }
+    finally:
+        states.close()
+        unlink(segment_name(name, "trading"))

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from shm_layout import TRADING_STATE, TYPE_IDS, QueueWriter, SlotReader, SlotWriter
+from shm_layout import TRADING_STATE, TYPE_IDS, QueueWriter, SegmentNotFound, SlotReader, SlotWriter
 from tickrail._native import STATE_REASONS, TRADING_STATES
 
 #: Key of the global state.
@@ -167,3 +167,28 @@ class TradingControl:
         """Lets go of the queue and the slots."""
         self.queue.close()
         self.reader.close()
+
+
+def states_of(name: str, instruments: dict[str, int]) -> dict[str, Any] | None:
+    """``{"global": state, "symbols": {symbol: state}}`` as the slots ``name`` hold them (a symbol
+    never written there is left out); ``None`` if there is no such segment."""
+    try:
+        reader = SlotReader.open(name)
+    except SegmentNotFound:
+        return None
+    try:
+
+        def state(key: int) -> str | None:
+            raw = reader.read(key)
+            if raw is None:
+                return None
+            code = int(np.frombuffer(raw, dtype=TRADING_STATE)[0]["state"])
+            return _STATE_NAMES.get(code, f"unknown ({code})")
+
+        held = {s: state(i) for s, i in instruments.items()}
+        return {
+            "global": state(GLOBAL) or "unknown",
+            "symbols": {s: v for s, v in held.items() if v is not None},
+        }
+    finally:
+        reader.close()
