@@ -1,5 +1,5 @@
 //! The risk worker on real segments: a breach a report causes is in the trading slots, with
-//! its reason, within a bounded time; a book marks positions; an operator's command clears a
+//! its reason, within a bounded time, and the gate reading them rejects what it must; a book marks positions; an operator's command clears a
 //! latch (which latches again while the breach stands); reloaded limits are judged at once; a
 //! stale heartbeat of a watched segment kills trading; a restarted worker keeps the states the
 //! slots hold, and replays the reports its queue was read past; every report taken is copied
@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 
 use risk::breach::{PortfolioRiskLimits, SymbolRiskLimits};
 use risk::worker::{RiskWorker, WorkerConfig};
-use risk::TradingState;
+use risk::{
+    Gate, Limits, MarketView, NewOrder, PortfolioLimits, Reject, Side, SymbolLimits as GateLimits,
+    TradingState, TradingView,
+};
 use shm_layout::broadcast::{self, StartAt};
 use shm_layout::records::{
     order_state, report_kind, side, state_reason, ExecutionReportRecord, Layout, Level, MarkRecord, Record,
@@ -140,6 +143,51 @@ impl Drop for Segments {
     }
 }
 
+/// What the pre-trade gate says of `order` with the trading states the slots hold now, long 10
+/// AAPL (as the fills in these tests leave it) and a fresh book at 95.
+fn gate_says(segments: &Segments, side: Side, quantity: i64) -> Result<(), Reject> {
+    let reader = slots::Reader::open(&segments.names[2]).unwrap();
+    let mut record = [0u8; std::mem::size_of::<TradingStateRecord>()];
+    let mut state = |key: u32| {
+        reader.read(u64::from(key), &mut record).unwrap();
+        TradingStateRecord::from_bytes(&record).state
+    };
+    let limits = Limits {
+        symbols: vec![GateLimits {
+            instrument: AAPL,
+            tick: ONE / 100,
+            lot: ONE,
+            min_quantity: ONE,
+            max_quantity: 100 * ONE,
+            max_notional: 100_000 * CASH,
+            price_band_bps: 500,
+            max_position: 1_000 * ONE,
+            max_venue_position: 1_000 * ONE,
+            max_working_orders: 8,
+            order_rate_per_s: 100,
+            order_burst: 10,
+            cancel_rate_per_s: 100,
+            cancel_burst: 10,
+            max_book_age_ns: 1_000_000_000,
+        }],
+        portfolio: PortfolioLimits {
+            max_gross_notional: 10_000_000 * CASH,
+            max_net_notional: 10_000_000 * CASH,
+            max_working_orders: 16,
+            max_risk_heartbeat_age_ns: 1_000_000_000,
+        },
+        venues: 2,
+        max_working_per_venue_symbol: 4,
+    };
+    let mut gate = Gate::new(limits, 0).unwrap();
+    gate.restore_position(1, AAPL, 10 * ONE).unwrap();
+    let trading = TradingView { global: state(0), symbol: state(AAPL), risk_heartbeat_age_ns: 0 };
+    let market = MarketView { reference_price: 95 * ONE, published_ns: 1_000, stale: false };
+    let order =
+        NewOrder { id: 1, venue: 1, instrument: AAPL, side, price: 95 * ONE, quantity: quantity * ONE };
+    gate.check_new(&order, &market, &trading, 1_000)
+}
+
 fn symbol(instrument: u32, max_loss: Option<i128>) -> SymbolRiskLimits {
     SymbolRiskLimits { instrument, max_loss, max_drawdown: None, max_exposure: None }
 }
@@ -165,6 +213,7 @@ fn a_loss_past_its_limit_halts_the_symbol_until_an_operator_clears_it_and_the_po
     );
     segments.book(AAPL, 88, 90); // -110
     assert_eq!(segments.wait_for(AAPL, TradingState::Halted), (TradingState::Halted, state_reason::LIMIT));
+    assert_eq!(gate_says(&segments, Side::Sell, 5), Err(Reject::Halted), "halted: not even a sale passes");
     assert_eq!(segments.wait_for(MSFT, TradingState::Active).0, TradingState::Active, "MSFT trades on");
 
     segments.book(MSFT, 55, 55); // short 10 from 50 at 55: -50; the portfolio -160
@@ -245,6 +294,8 @@ fn reloaded_limits_are_judged_at_once_and_a_restarted_worker_keeps_the_states_in
         segments.wait_for(AAPL, TradingState::ReduceOnly),
         (TradingState::ReduceOnly, state_reason::LIMIT)
     );
+    assert_eq!(gate_says(&segments, Side::Buy, 1), Err(Reject::ReduceOnly), "reduce-only: no more bought");
+    assert_eq!(gate_says(&segments, Side::Sell, 5), Ok(()), "a sale reduces the position");
     segments.command(0, TradingState::Killed);
     assert_eq!(segments.wait_for(0, TradingState::Killed).0, TradingState::Killed);
     worker.stop().unwrap();
