@@ -88,11 +88,17 @@ def day(orders: int, seed: int) -> np.ndarray:
     return records
 
 
-def limits() -> tuple[list[reference.SymbolRiskLimits], reference.PortfolioRiskLimits]:
-    """Every limit set, none breached by the day (so every update judges them all)."""
-    big = 10**12 * ONE
-    symbols = [reference.SymbolRiskLimits(i, big, big, big) for i in range(1, SYMBOLS + 1)]
-    return symbols, reference.PortfolioRiskLimits(big, big, big, big)
+#: A limit the day never reaches: every update judges every limit, and none is breached.
+BIG = 10**12 * ONE
+
+
+#: The portfolio's limits, every one set.
+WHOLE = reference.PortfolioRiskLimits(BIG, BIG, BIG, BIG)
+
+
+def limits() -> list[reference.SymbolRiskLimits]:
+    """Every symbol's limits set, none breached by the day."""
+    return [reference.SymbolRiskLimits(i, BIG, BIG, BIG) for i in range(1, SYMBOLS + 1)]
 
 
 class Segments:
@@ -108,11 +114,13 @@ class Segments:
         TradingStates(self.trading, {f"S{i}": i for i in range(1, SYMBOLS + 1)}).close()
         self.queue = QueueWriter.attach(self.reports, max_message_size=EXECUTION_REPORT.itemsize)
 
-    def worker(self, threads: int, spin: bool) -> _native.RiskWorker:
-        symbols, portfolio = limits()
+    def worker(
+        self, symbols: list[reference.SymbolRiskLimits], threads: int, spin: bool
+    ) -> _native.RiskWorker:
+        """A risk worker on these segments, under ``symbols``' limits and :data:`WHOLE`."""
         return _native.RiskWorker(
             symbols,
-            portfolio,
+            WHOLE,
             books=[None] * VENUES,
             reports=self.reports,
             commands=self.commands,
@@ -133,7 +141,7 @@ def throughput(records: np.ndarray, threads: int) -> float:
     try:
         assert segments.queue.push_records(records, EXECUTION_REPORT.itemsize) == len(records)
         started = time.perf_counter()
-        worker = segments.worker(threads, spin=False)
+        worker = segments.worker(limits(), threads, spin=False)
         try:
             while worker.reports()[0] < len(records):
                 time.sleep(0.002)
@@ -147,8 +155,7 @@ def throughput(records: np.ndarray, threads: int) -> float:
 
 def reference_throughput(records: np.ndarray) -> float:
     """Reports applied per second by the reference rules, one by one."""
-    symbols, portfolio = limits()
-    engine = reference.RiskEngine.of(tuple(symbols), portfolio, VENUES)
+    engine = reference.RiskEngine.of(tuple(limits()), WHOLE, VENUES)
     facts = [
         reference.ReportFacts(
             instrument=int(r["instrument_id"]),
@@ -185,24 +192,14 @@ def breach_to_visible(breaches: int, spin: bool) -> tuple[list[float], list[floa
     the halted state in its slot, and the worker's own figure for the same breach (from reading
     the report to writing the state); one group, on the publisher's thread, spinning or not."""
     segments = Segments(1 << 12)
-    symbols, portfolio = limits()
-    tight = [reference.SymbolRiskLimits(s.instrument, max_loss=50 * ONE) for s in symbols]
+    tight = [reference.SymbolRiskLimits(s.instrument, max_loss=50 * ONE) for s in limits()]
     fields = TRADING_STATE.fields
     assert fields is not None
     state_at: int = fields["state"][1]
     seen: list[float] = []
     own: list[float] = []
     try:
-        worker = _native.RiskWorker(
-            tight,
-            portfolio,
-            books=[None] * VENUES,
-            reports=segments.reports,
-            commands=segments.commands,
-            trading=segments.trading,
-            threads=1,
-            spin=spin,
-        )
+        worker = segments.worker(tight, threads=1, spin=spin)
         slots = SlotReader.open(segments.trading)
         try:
             for instrument in range(1, breaches + 1):

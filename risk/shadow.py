@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, astuple, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import IO, Any
@@ -359,23 +359,6 @@ def _facts(record: np.void) -> portfolio.ReportFacts:
     )
 
 
-def _figures(f: portfolio.SymbolRisk) -> tuple[int, ...]:
-    return (
-        f.instrument,
-        f.position,
-        f.mark,
-        f.realized,
-        f.unrealized,
-        f.pnl,
-        f.peak,
-        f.drawdown,
-        f.net,
-        f.exposure,
-        f.open_buy,
-        f.open_sell,
-    )
-
-
 class RiskPair:
     """The Rust risk engine (``_native.RiskEngine``) and the reference, fed the same events; each
     event's state changes, the symbol's figures and the portfolio's totals are compared, and a
@@ -436,7 +419,7 @@ class RiskPair:
             _report_difference(self.summary, at, f"{what} (state changes)", outcomes, inputs)
             return []
         if instrument in self.reference.symbol_limits:
-            ours, theirs = self.rust.symbol(instrument), _figures(self.reference.portfolio.symbol(instrument))
+            ours, theirs = self.rust.symbol(instrument), astuple(self.reference.portfolio.symbol(instrument))
             if ours != theirs:
                 _report_difference(
                     self.summary, at, f"{what} (symbol figures)", {"rust": ours, "reference": theirs}, inputs

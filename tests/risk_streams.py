@@ -151,30 +151,13 @@ class _Pair:
             "working", self.rust_gate.working(venue, instrument), self.ref_gate.working(venue, instrument)
         )
         figures = self.ref_risk.portfolio.symbol(instrument)
-        self.same("symbol figures", self.rust_risk.symbol(instrument), _fields(figures))
+        self.same("symbol figures", self.rust_risk.symbol(instrument), dataclasses.astuple(figures))
         totals, peak = self.ref_risk.portfolio.totals(), self.ref_risk.risk.peak
         self.same(
             "totals", self.rust_risk.totals(), (totals.pnl, totals.gross, totals.net, totals.open, peak)
         )
         for key in (pref.PORTFOLIO, instrument):
             self.same(f"state of {key}", self.rust_risk.state(key), self.ref_risk.board.state(key))
-
-
-def _fields(figures: pref.SymbolRisk) -> tuple[int, ...]:
-    return (
-        figures.instrument,
-        figures.position,
-        figures.mark,
-        figures.realized,
-        figures.unrealized,
-        figures.pnl,
-        figures.peak,
-        figures.drawdown,
-        figures.net,
-        figures.exposure,
-        figures.open_buy,
-        figures.open_sell,
-    )
 
 
 def _report(

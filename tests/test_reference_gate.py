@@ -9,7 +9,7 @@ import dataclasses
 
 import pytest
 
-from risk.reference import (
+from risk.reference.gate import (
     ACTIVE,
     HALTED,
     KILLED,
