@@ -148,7 +148,11 @@ class Engine:
             int(record["reference_price"]), int(record["book_published_ns"]), bool(record["stale"])
         )
         trading = ref.TradingView(
-            int(record["global_state"]), int(record["symbol_state"]), int(record["risk_heartbeat_age_ns"])
+            int(record["global_state"]),
+            int(record["symbol_state"]),
+            int(record["risk_heartbeat_age_ns"]),
+            int(record["symbol_room"]),
+            int(record["portfolio_room"]),
         )
         now, original = int(record["now_ns"]), int(record["original_id"])
         venue, instrument = order.venue, order.instrument

@@ -19,7 +19,7 @@ from typing import Any
 
 from risk.reference import gate as ref
 from risk.reference import portfolio as pref
-from risk.reference.numbers import ONE
+from risk.reference.numbers import I64_MAX, ONE
 from tickrail import _native
 
 ACCEPTED, REJECTED, FILL, CANCELED, REPLACED = 1, 2, 3, 4, 6
@@ -246,6 +246,8 @@ def run_day(seed: int, orders: int) -> Day:
             global_state=rng.choices([0, 1, 2, 3, 9], [95, 2, 1, 1, 1])[0],
             symbol=rng.choices([0, 1, 2], [96, 3, 1])[0],
             risk_heartbeat_age_ns=rng.choices([0, 500_000_000, 500_000_001], [97, 2, 1])[0],
+            symbol_room=rng.choices([I64_MAX, ONE * rng.randint(-10, 5_000)], [90, 10])[0],
+            portfolio_room=rng.choices([I64_MAX, ONE * rng.randint(-10, 50_000)], [95, 5])[0],
         )
         mine = [i for i, w in working.items() if w.instrument == instrument and w.venue == venue]
         if roll < 0.65 or not mine:

@@ -27,7 +27,7 @@ from risk.reference.gate import (
     SymbolLimits,
     TradingView,
 )
-from risk.reference.numbers import ONE, notional, trunc_div
+from risk.reference.numbers import I64_MAX, ONE, notional, trunc_div
 
 AAPL = 1
 MSFT = 2
@@ -460,7 +460,7 @@ def test_every_rejection_is_counted_under_its_reason() -> None:
     orders.send(0, BUY, 0, ONE)
     orders.send(0, BUY, 100 * ONE, 0)
     rejections = orders.gate.rejections()
-    assert len(rejections) == 26
+    assert len(rejections) == len(Reject) == 27
     assert rejections[Reject.NonPositivePrice] == 2
     assert rejections[Reject.NonPositiveQuantity] == 1
     assert sum(rejections) == 3
@@ -722,8 +722,31 @@ def test_limits_with_zero_positions_and_rates_are_usable() -> None:
 
 
 def test_reasons_have_the_rust_codes_and_are_all_true() -> None:
-    assert [reason.value for reason in Reject] == list(range(26))
-    assert (Reject.NonPositivePrice, Reject.SelfTrade, Reject.UnknownOrder) == (0, 16, 25)
+    assert [reason.value for reason in Reject] == list(range(27))
+    assert (Reject.NonPositivePrice, Reject.SelfTrade, Reject.UnknownOrder, Reject.RiskHeadroom) == (
+        0,
+        16,
+        25,
+        26,
+    )
     assert all(bool(reason) for reason in Reject), "NonPositivePrice is 0 but still a refusal"
     assert (Side.BUY.sign, Side.SELL.sign) == (1, -1)
     assert (ACTIVE, REDUCE_ONLY, HALTED, KILLED) == (0, 1, 2, 3)
+
+
+def test_an_order_must_fit_in_the_room_the_risk_worker_leaves_unless_it_only_reduces() -> None:
+    orders = gate()
+    long = orders.place(0, BUY, 100 * ONE, 10 * ONE)
+    orders.gate.filled(0, AAPL, long, 10 * ONE)
+    thousand = 1_000 * ONE  # the notional of 10 at 100
+
+    def room(symbol: int, whole: int) -> TradingView:
+        return dataclasses.replace(EVERYTHING_ACTIVE, symbol_room=symbol, portfolio_room=whole)
+
+    def check(view: TradingView, side: Side, price: int) -> Reject | None:
+        return orders.gate.check_new(orders.order(0, side, price, 10 * ONE), market(), view, NOW)
+
+    assert check(room(thousand - 1, I64_MAX), BUY, 100 * ONE) is Reject.RiskHeadroom
+    assert check(room(I64_MAX, thousand - 1), BUY, 100 * ONE) is Reject.RiskHeadroom
+    assert check(room(thousand, thousand), BUY, 100 * ONE) is None, "exactly the room left"
+    assert check(room(-1, -1), SELL, 101 * ONE) is None, "a sale that only reduces the long needs no room"

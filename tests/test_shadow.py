@@ -14,7 +14,7 @@ import pytest
 
 from risk.reference import gate as ref
 from risk.reference import portfolio
-from risk.reference.numbers import ONE
+from risk.reference.numbers import I64_MAX, ONE
 from risk.shadow import CALLS, Engine, ShadowError, Summary, compare, limits_as_dict, replay, replay_reports
 from shm_layout import EXECUTION_REPORT, GATE_CALL
 from tickrail import _native
@@ -51,6 +51,7 @@ def call(kind: str, order_id: int = 0, price: int = 0, quantity: int = 0, outcom
     record["call"], record["order_id"], record["instrument_id"], record["side"] = CALLS[kind], order_id, 1, 1
     record["price"], record["quantity"], record["outcome"] = price, quantity, outcome
     record["reference_price"], record["book_published_ns"], record["now_ns"] = 100 * ONE, NOW, NOW
+    record["symbol_room"], record["portfolio_room"] = I64_MAX, I64_MAX
     return record
 
 

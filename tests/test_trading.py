@@ -7,9 +7,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 
-from shm_layout import TRADING_STATE, segment_stats, unlink
+from shm_layout import TRADING_STATE, SlotReader, segment_stats, unlink
 from tickrail.market import instruments
 from tickrail.trading import GLOBAL, TradingStateError, TradingStates, read
 
@@ -31,7 +32,11 @@ def test_everything_starts_active_and_each_change_is_read_with_its_reason(states
     snapshot = states.set(None, "killed", "supervisor")
     assert snapshot["global"] == "killed" and snapshot["symbols"]["MSFT"] == "active"
     assert read(states.name, GLOBAL) == ("killed", "supervisor", 1)
-    assert TRADING_STATE.itemsize == 48
+    assert TRADING_STATE.itemsize == 80
+    raw = SlotReader.open(states.name).read(aapl)
+    assert raw is not None
+    held = np.frombuffer(raw, dtype=TRADING_STATE)[0]
+    assert int(held["exposure_room"]) == 2**63 - 1, "no limit until a risk worker says otherwise"
 
 
 def test_a_state_reason_or_symbol_that_does_not_exist_is_refused_by_name(states: TradingStates) -> None:

@@ -19,6 +19,8 @@ from tickrail._native import STATE_REASONS, TRADING_STATES
 
 #: Key of the global state.
 GLOBAL = 0
+#: A room with no limit above it (as the risk worker writes it).
+NO_LIMIT = 2**63 - 1
 #: Keys in the table: instrument ids must be below this (as in the book slots).
 KEYS = 1024
 _STATE_NAMES = {code: name for name, code in TRADING_STATES.items()}
@@ -51,6 +53,8 @@ def _state_record(key: int, state: str, reason: str, sequence: int) -> np.ndarra
     record["instrument_id"] = key
     record["state"] = TRADING_STATES[state]
     record["reason"] = STATE_REASONS[reason]
+    for room in ("loss_room", "drawdown_room", "exposure_room", "net_room"):
+        record[room] = NO_LIMIT
     return record
 
 
@@ -129,16 +133,16 @@ class TradingControl:
 
     def set(self, symbol: str | None, state: str, reason: str) -> dict[str, Any]:
         """Orders ``symbol``'s state (the global state if ``None``) and waits (bounded) for the risk
-        worker to apply it (it answers every order in the slots, changed or not); the states as
-        they are then: a limit still breached keeps its state. Raises if it is not applied by then
-        (the order stays queued for the worker)."""
+        worker to apply it (it counts every order it answers in the key's slot, changed or not);
+        the states as they are then: a limit still breached keeps its state. Raises if it is not
+        applied by then (the order stays queued for the worker)."""
         key = _key(self.instruments, symbol, state, reason)
-        _, before = self._record(key)
+        before = self._answered(key)
         record = _state_record(key, state, reason, 0)
         if not self.queue.push(record.tobytes(), APPLY_TIMEOUT_S):
             raise TradingStateError(f"{self.queue.name}: the risk worker's commands queue is full")
         deadline = time.monotonic() + APPLY_TIMEOUT_S
-        while self._record(key)[1] == before:
+        while self._answered(key) == before:
             if time.monotonic() >= deadline:
                 raise TradingStateError(
                     f"{state} is queued for the risk worker, which has not applied it within "
@@ -147,20 +151,28 @@ class TradingControl:
             time.sleep(0.005)
         return self.snapshot()
 
-    def _record(self, key: int) -> tuple[str, int]:
-        """The state in the slot of ``key`` and the slot's sequence (-1: never written)."""
+    def _record(self, key: int) -> np.void | None:
         raw = self.reader.read(key)
-        if raw is None:
-            return "unknown", -1
-        record = np.frombuffer(raw, dtype=TRADING_STATE)[0]
+        return None if raw is None else np.frombuffer(raw, dtype=TRADING_STATE)[0]
+
+    def _state(self, key: int) -> str:
+        """The state in the slot of ``key``."""
+        record = self._record(key)
+        if record is None:
+            return "unknown"
         code = int(record["state"])
-        return _STATE_NAMES.get(code, f"unknown ({code})"), int(record["sequence"])
+        return _STATE_NAMES.get(code, f"unknown ({code})")
+
+    def _answered(self, key: int) -> int:
+        """How many operators' orders on ``key`` the risk worker has answered (-1: none yet)."""
+        record = self._record(key)
+        return -1 if record is None else int(record["orders"])
 
     def snapshot(self) -> dict[str, Any]:
         """``{"global": state, "symbols": {symbol: state}}``, as the slots hold them."""
         return {
-            "global": self._record(GLOBAL)[0],
-            "symbols": {s: self._record(i)[0] for s, i in self.instruments.items()},
+            "global": self._state(GLOBAL),
+            "symbols": {s: self._state(i) for s, i in self.instruments.items()},
         }
 
     def close(self) -> None:

@@ -79,6 +79,8 @@ impl GateTap {
             book_published_ns: market.published_ns,
             risk_heartbeat_age_ns: trading.risk_heartbeat_age_ns,
             now_ns: seen.now_ns,
+            symbol_room: trading.symbol_room,
+            portfolio_room: trading.portfolio_room,
             global_state: trading.global,
             symbol_state: trading.symbol,
             stale: u8::from(market.stale),

@@ -25,7 +25,7 @@ use protocols::ouch_client::ClientConfig;
 use protocols::soupbintcp_session::Timing;
 use risk::{Gate, Limits, PortfolioLimits, Side, SymbolLimits};
 use shm_layout::records::{
-    report_kind, trading_state, ExecutionReportRecord, Layout, Level, TopOfBook, TradingStateRecord,
+    report_kind, trading_state, ExecutionReportRecord, Layout, Level, TopOfBook, TradingStateRecord, NO_LIMIT,
 };
 use shm_layout::{queue, realtime_ns, slots, Received, SegmentOptions};
 
@@ -82,8 +82,12 @@ impl Market {
 
     fn states(&mut self, global: u8, aapl: u8) {
         for (key, state) in [(0, global), (u64::from(AAPL), aapl)] {
-            let record =
-                TradingStateRecord { instrument_id: key as u32, state, ..TradingStateRecord::default() };
+            let record = TradingStateRecord {
+                instrument_id: key as u32,
+                state,
+                exposure_room: NO_LIMIT,
+                ..TradingStateRecord::default()
+            };
             self.trading.write(key, record.as_bytes()).unwrap();
         }
         self.trading.heartbeat();

@@ -127,6 +127,9 @@ class Reject(enum.IntEnum):
     UnknownInstrument = 24
     #: A replace names an order that is not working (or one on the other side).
     UnknownOrder = 25
+    #: The order adds more exposure than the risk worker's limits leave room for (the symbol's,
+    #: or the portfolio's gross).
+    RiskHeadroom = 26
 
     def __bool__(self) -> bool:
         """Always true, ``NonPositivePrice`` (code 0) too: a reason is a refusal."""
@@ -251,6 +254,10 @@ class TradingView:
     """The order's symbol's trading state's code."""
     risk_heartbeat_age_ns: int
     """Nanoseconds since the risk worker's last heartbeat."""
+    symbol_room: int = I64_MAX
+    """Room the risk worker leaves under the symbol's exposure limit (``I64_MAX``: no limit)."""
+    portfolio_room: int = I64_MAX
+    """Room it leaves under the portfolio's gross exposure limit, likewise."""
 
 
 @dataclass(slots=True)
@@ -797,6 +804,12 @@ class Gate:
             return Reject.GrossExposureLimit
         if net > portfolio.max_net_notional:
             return Reject.NetExposureLimit
+        # The risk worker's room under its exposure limits: what an order that does not only
+        # reduce the position adds must fit in it.
+        if not _reduces(order.side, symbol):
+            adds = notional(order.price, max(added, 0))
+            if adds > trading.symbol_room or adds > trading.portfolio_room:
+                return Reject.RiskHeadroom
         if not self._order_buckets[slot.table].has_token(now_ns):
             return Reject.OrderRateThrottled
         if not self._cancel_buckets[slot.table].has_token(now_ns):

@@ -362,6 +362,14 @@ impl Gate {
         if net > self.limits.portfolio.max_net_notional {
             return Err(Reject::NetExposureLimit);
         }
+        // The risk worker's room under its exposure limits (marked to its books): what an order
+        // that does not only reduce the position adds must fit in it.
+        if !reduces(order.side, &symbol) {
+            let adds = notional(order.price, added.max(0));
+            if adds > i128::from(trading.symbol_room) || adds > i128::from(trading.portfolio_room) {
+                return Err(Reject::RiskHeadroom);
+            }
+        }
         if !self.order_buckets[slot.table].has_token(now_ns) {
             return Err(Reject::OrderRateThrottled);
         }

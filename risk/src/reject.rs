@@ -83,11 +83,15 @@ pub enum Reject {
     /// A replace names an order that is not working.
     #[error("the order to replace is not working")]
     UnknownOrder,
+    /// The order would add more exposure than the risk worker's limits leave room for (the
+    /// symbol's, or the portfolio's gross).
+    #[error("no room left under the risk worker's exposure limits")]
+    RiskHeadroom,
 }
 
 impl Reject {
     /// Every reason, in code order.
-    pub const ALL: [Reject; 26] = [
+    pub const ALL: [Reject; 27] = [
         Reject::NonPositivePrice,
         Reject::OffTick,
         Reject::NonPositiveQuantity,
@@ -114,6 +118,7 @@ impl Reject {
         Reject::UnknownTradingState,
         Reject::UnknownInstrument,
         Reject::UnknownOrder,
+        Reject::RiskHeadroom,
     ];
 
     /// The reason's code.

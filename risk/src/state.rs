@@ -42,14 +42,21 @@ pub struct TradingView {
     pub symbol: u8,
     /// Nanoseconds since the risk worker's last heartbeat.
     pub risk_heartbeat_age_ns: u64,
+    /// Room the risk worker leaves under the symbol's exposure limit, units of 1e-9 of
+    /// currency (`i64::MAX`: no limit).
+    pub symbol_room: i64,
+    /// Room it leaves under the portfolio's gross exposure limit, likewise.
+    pub portfolio_room: i64,
 }
 
 impl TradingView {
-    /// Everything active, with a fresh heartbeat.
+    /// Everything active, with a fresh heartbeat and no limit.
     pub const ACTIVE: TradingView = TradingView {
         global: TradingState::Active as u8,
         symbol: TradingState::Active as u8,
         risk_heartbeat_age_ns: 0,
+        symbol_room: i64::MAX,
+        portfolio_room: i64::MAX,
     };
 
     /// The stricter of the global and the symbol's state, or why there is none to trust.

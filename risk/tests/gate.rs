@@ -280,7 +280,12 @@ fn halted_killed_reduce_only_unknown_and_unheard_trading_states_fail_closed() {
     let mut orders = gate();
     let long = orders.send(0, Side::Buy, 100 * ONE, 10 * ONE).unwrap();
     orders.gate.filled(0, AAPL, long, 10 * ONE);
-    let with = |global: u8, symbol: u8, age: u64| TradingView { global, symbol, risk_heartbeat_age_ns: age };
+    let with = |global: u8, symbol: u8, age: u64| TradingView {
+        global,
+        symbol,
+        risk_heartbeat_age_ns: age,
+        ..TradingView::ACTIVE
+    };
     let mut check = |view: TradingView, side: Side, quantity: i64| {
         let order = orders.order(0, side, 100 * ONE, quantity);
         orders.gate.check_new(&order, &market(), &view, NOW)
@@ -416,4 +421,34 @@ fn a_replace_pending_over_a_restart_is_restored_as_the_replacement_answering_to_
         Err(Reject::DuplicateOrderId),
         "the replacement's id is never used again"
     );
+}
+
+#[test]
+fn an_order_must_fit_in_the_room_the_risk_worker_leaves_unless_it_only_reduces() {
+    let mut orders = gate();
+    let long = orders.send(0, Side::Buy, 100 * ONE, 10 * ONE).unwrap();
+    orders.gate.filled(0, AAPL, long, 10 * ONE);
+    let room = |symbol_room: i64, portfolio_room: i64| TradingView {
+        symbol_room,
+        portfolio_room,
+        ..TradingView::ACTIVE
+    };
+    let thousand = 1_000 * ONE; // the notional of 10 at 100
+    let mut check = |view: TradingView, side: Side, price: i64| {
+        let order = orders.order(0, side, price, 10 * ONE);
+        orders.gate.check_new(&order, &market(), &view, NOW)
+    };
+    assert_eq!(
+        check(room(thousand - 1, i64::MAX), Side::Buy, 100 * ONE),
+        Err(Reject::RiskHeadroom),
+        "the symbol's"
+    );
+    assert_eq!(
+        check(room(i64::MAX, thousand - 1), Side::Buy, 100 * ONE),
+        Err(Reject::RiskHeadroom),
+        "the portfolio's"
+    );
+    assert!(check(room(thousand, thousand), Side::Buy, 100 * ONE).is_ok(), "exactly the room left");
+    let reduce = check(room(-1, -1), Side::Sell, 101 * ONE);
+    assert!(reduce.is_ok(), "a sale that only reduces the long needs no room: {reduce:?}");
 }

@@ -16,7 +16,7 @@ use risk::{
 use shm_layout::broadcast::{self, StartAt};
 use shm_layout::records::{
     order_state, report_kind, side, state_reason, ExecutionReportRecord, Layout, Level, MarkRecord, Record,
-    RecordHeader, TopOfBook, TradingStateRecord,
+    RecordHeader, TopOfBook, TradingStateRecord, NO_LIMIT,
 };
 use shm_layout::{queue, slots, Received, RingGeometry, SegmentOptions};
 
@@ -181,7 +181,7 @@ fn gate_says(segments: &Segments, side: Side, quantity: i64) -> Result<(), Rejec
     };
     let mut gate = Gate::new(limits, 0).unwrap();
     gate.restore_position(1, AAPL, 10 * ONE).unwrap();
-    let trading = TradingView { global: state(0), symbol: state(AAPL), risk_heartbeat_age_ns: 0 };
+    let trading = TradingView { global: state(0), symbol: state(AAPL), ..TradingView::ACTIVE };
     let market = MarketView { reference_price: 95 * ONE, published_ns: 1_000, stale: false };
     let order =
         NewOrder { id: 1, venue: 1, instrument: AAPL, side, price: 95 * ONE, quantity: quantity * ONE };
@@ -235,6 +235,18 @@ fn a_loss_past_its_limit_halts_the_symbol_until_an_operator_clears_it_and_the_po
     let aapl = symbols.iter().find(|s| s.risk.instrument == AAPL).unwrap();
     assert_eq!((aapl.risk.pnl, aapl.headroom.loss), (-200 * CASH, Some(-100 * CASH)));
     assert_eq!(whole.risk.totals.pnl, -250 * CASH);
+    // The rooms are in the slots the gate reads, beside the states.
+    let slots = slots::Reader::open(&segments.names[2]).unwrap();
+    let mut bytes = [0u8; std::mem::size_of::<TradingStateRecord>()];
+    slots.read(u64::from(AAPL), &mut bytes).unwrap();
+    let aapl = TradingStateRecord::from_bytes(&bytes);
+    assert_eq!((aapl.loss_room, aapl.exposure_room), ((-100 * CASH) as i64, NO_LIMIT), "lost 200 of 100");
+    slots.read(0, &mut bytes).unwrap();
+    assert_eq!(
+        TradingStateRecord::from_bytes(&bytes).loss_room,
+        (-100 * CASH) as i64,
+        "the portfolio's: 250 of 150"
+    );
     assert_eq!(worker.reports(), (2, 0));
     let mut forwarded = queue::Reader::attach(&segments.names[5]).unwrap();
     let mut record = [0u8; std::mem::size_of::<ExecutionReportRecord>()];

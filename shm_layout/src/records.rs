@@ -108,9 +108,9 @@ pub struct TopOfBook {
 }
 
 /// The trading state of one instrument (or, under key and instrument 0, of everything): what
-/// the pre-trade gate allows. A seqlock slot's record, written by the risk worker (and by the
-/// supervisor on operators' orders until the risk worker exists); the header's `sequence`
-/// counts changes and `publish_ts_ns` says when the last one was made.
+/// the pre-trade gate allows, and the room left under the risk worker's limits. A seqlock slot's
+/// record, written by the risk worker; the header's `sequence` counts writes and `publish_ts_ns`
+/// says when the last one was made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[repr(C)]
 pub struct TradingStateRecord {
@@ -122,9 +122,23 @@ pub struct TradingStateRecord {
     pub state: u8,
     /// Why it was last changed: one of [`state_reason`]'s values.
     pub reason: u8,
-    /// Reserved, zero.
-    pub reserved: u16,
+    /// Operators' orders on this key the writer has answered (wrapping): an operator waits for
+    /// it to move.
+    pub orders: u16,
+    /// Room left under the loss limit, units of 1e-9 of currency (below zero: breached;
+    /// [`NO_LIMIT`]: no limit).
+    pub loss_room: i64,
+    /// Room left under the drawdown limit, likewise.
+    pub drawdown_room: i64,
+    /// Room left under the exposure limit (a symbol's exposure; the portfolio's gross exposure),
+    /// likewise: what the pre-trade gate lets an order add.
+    pub exposure_room: i64,
+    /// Room left under the portfolio's net exposure limit, likewise ([`NO_LIMIT`] for a symbol).
+    pub net_room: i64,
 }
+
+/// A room with no limit above it.
+pub const NO_LIMIT: i64 = i64::MAX;
 
 /// Values of [`TradingStateRecord::state`].
 pub mod trading_state {
@@ -282,6 +296,10 @@ pub struct GateCallRecord {
     pub risk_heartbeat_age_ns: u64,
     /// The time the gate was given, nanoseconds.
     pub now_ns: u64,
+    /// The room under the symbol's exposure limit the gate was given.
+    pub symbol_room: i64,
+    /// The room under the portfolio's gross exposure limit the gate was given.
+    pub portfolio_room: i64,
     /// The global trading state the gate was given.
     pub global_state: u8,
     /// The symbol's trading state the gate was given.
@@ -428,11 +446,15 @@ const TOP_OF_BOOK_FIELDS: [FieldSpec; 12] = record_fields!(TopOfBook;
     },
 );
 
-const TRADING_STATE_FIELDS: [FieldSpec; 11] = record_fields!(TradingStateRecord;
+const TRADING_STATE_FIELDS: [FieldSpec; 15] = record_fields!(TradingStateRecord;
     field("instrument_id", "<u4", offset_of!(TradingStateRecord, instrument_id)),
     field("state", "|u1", offset_of!(TradingStateRecord, state)),
     field("reason", "|u1", offset_of!(TradingStateRecord, reason)),
-    field("reserved", "<u2", offset_of!(TradingStateRecord, reserved)),
+    field("orders", "<u2", offset_of!(TradingStateRecord, orders)),
+    field("loss_room", "<i8", offset_of!(TradingStateRecord, loss_room)),
+    field("drawdown_room", "<i8", offset_of!(TradingStateRecord, drawdown_room)),
+    field("exposure_room", "<i8", offset_of!(TradingStateRecord, exposure_room)),
+    field("net_room", "<i8", offset_of!(TradingStateRecord, net_room)),
 );
 
 impl Layout for TradingStateRecord {
@@ -469,7 +491,7 @@ impl Record for ExecutionReportRecord {
     const TYPE_ID: u16 = 4;
 }
 
-const GATE_CALL_FIELDS: [FieldSpec; 24] = record_fields!(GateCallRecord;
+const GATE_CALL_FIELDS: [FieldSpec; 26] = record_fields!(GateCallRecord;
     field("instrument_id", "<u4", offset_of!(GateCallRecord, instrument_id)),
     field("venue", "|u1", offset_of!(GateCallRecord, venue)),
     field("side", "|u1", offset_of!(GateCallRecord, side)),
@@ -483,6 +505,8 @@ const GATE_CALL_FIELDS: [FieldSpec; 24] = record_fields!(GateCallRecord;
     field("book_published_ns", "<u8", offset_of!(GateCallRecord, book_published_ns)),
     field("risk_heartbeat_age_ns", "<u8", offset_of!(GateCallRecord, risk_heartbeat_age_ns)),
     field("now_ns", "<u8", offset_of!(GateCallRecord, now_ns)),
+    field("symbol_room", "<i8", offset_of!(GateCallRecord, symbol_room)),
+    field("portfolio_room", "<i8", offset_of!(GateCallRecord, portfolio_room)),
     field("global_state", "|u1", offset_of!(GateCallRecord, global_state)),
     field("symbol_state", "|u1", offset_of!(GateCallRecord, symbol_state)),
     field("stale", "|u1", offset_of!(GateCallRecord, stale)),
@@ -612,7 +636,7 @@ mod tests {
 
     #[test]
     fn trading_state_fields_cover_the_record() {
-        assert_eq!(size_of::<TradingStateRecord>(), 48);
+        assert_eq!(size_of::<TradingStateRecord>(), 48 + 4 * 8);
         assert_tiles(&LayoutSpec::of_record::<TradingStateRecord>(), 0);
     }
 
@@ -624,7 +648,7 @@ mod tests {
 
     #[test]
     fn gate_call_fields_cover_the_record() {
-        assert_eq!(size_of::<GateCallRecord>(), 40 + 8 + 8 * 8 + 8);
+        assert_eq!(size_of::<GateCallRecord>(), 40 + 8 + 10 * 8 + 8);
         assert_tiles(&LayoutSpec::of_record::<GateCallRecord>(), 0);
     }
 

@@ -152,6 +152,8 @@ struct TradingArg {
     global_state: u8,
     symbol: u8,
     risk_heartbeat_age_ns: u64,
+    symbol_room: i64,
+    portfolio_room: i64,
 }
 
 fn market(m: &MarketArg) -> MarketView {
@@ -159,7 +161,13 @@ fn market(m: &MarketArg) -> MarketView {
 }
 
 fn trading(t: &TradingArg) -> TradingView {
-    TradingView { global: t.global_state, symbol: t.symbol, risk_heartbeat_age_ns: t.risk_heartbeat_age_ns }
+    TradingView {
+        global: t.global_state,
+        symbol: t.symbol,
+        risk_heartbeat_age_ns: t.risk_heartbeat_age_ns,
+        symbol_room: t.symbol_room,
+        portfolio_room: t.portfolio_room,
+    }
 }
 
 fn outcome(result: Result<(), Reject>) -> Option<String> {

@@ -19,7 +19,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use risk::{Gate, NewOrder, Replace, TradingView};
 
 use crate::gate_tap::GateTap;
-use shm_layout::records::{trading_state, ExecutionReportRecord, Layout, TopOfBook, TradingStateRecord};
+use shm_layout::records::{
+    trading_state, ExecutionReportRecord, Layout, TopOfBook, TradingStateRecord, NO_LIMIT,
+};
 use shm_layout::{monotonic_ns, queue, realtime_ns, slots, ShmResult};
 
 use crate::gateway::{self, Gateway, OrderEntry, VenueReport};
@@ -390,23 +392,30 @@ impl Engine {
         self.wiring.symbols.iter().position(|s| s.instrument == instrument)
     }
 
-    /// The trading state the gate sees for `instrument` (0: only the global state).
+    /// The trading state the gate sees for `instrument` (0: only the global state), with the
+    /// room the risk worker leaves under its exposure limits.
     fn trading_view(&mut self, instrument: u32) -> ShmResult<TradingView> {
-        let global = self.state_of(0)?;
-        let symbol =
-            if instrument == 0 { trading_state::ACTIVE } else { self.state_of(u64::from(instrument))? };
+        let (global, portfolio_room) = self.state_of(0)?;
+        let (symbol, symbol_room) = if instrument == 0 {
+            (trading_state::ACTIVE, NO_LIMIT)
+        } else {
+            self.state_of(u64::from(instrument))?
+        };
         let heartbeat = self.wiring.trading.writer_heartbeat_ns();
         let age = if heartbeat == 0 { u64::MAX } else { monotonic_ns().saturating_sub(heartbeat) };
-        Ok(TradingView { global, symbol, risk_heartbeat_age_ns: age })
+        Ok(TradingView { global, symbol, risk_heartbeat_age_ns: age, symbol_room, portfolio_room })
     }
 
-    /// The trading state under `key` (0: global, else an instrument); a state never written
-    /// is unknown, and the gate fails closed on it.
-    fn state_of(&self, key: u64) -> ShmResult<u8> {
+    /// The trading state under `key` (0: global, else an instrument) and its exposure room; a
+    /// state never written is unknown, and the gate fails closed on it.
+    fn state_of(&self, key: u64) -> ShmResult<(u8, i64)> {
         let mut record = [0u8; std::mem::size_of::<TradingStateRecord>()];
         Ok(match self.wiring.trading.read(key, &mut record)? {
-            Some(_) => TradingStateRecord::from_bytes(&record).state,
-            None => u8::MAX,
+            Some(_) => {
+                let held = TradingStateRecord::from_bytes(&record);
+                (held.state, held.exposure_room)
+            }
+            None => (u8::MAX, NO_LIMIT),
         })
     }
 

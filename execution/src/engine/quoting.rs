@@ -21,7 +21,7 @@ impl Engine {
         for s in 0..self.wiring.symbols.len() {
             let instrument = self.wiring.symbols[s].instrument;
             if !matches!(
-                self.state_of(u64::from(instrument))?,
+                self.state_of(u64::from(instrument))?.0,
                 trading_state::ACTIVE | trading_state::REDUCE_ONLY
             ) {
                 busy |= self.cancel_everything(Some(instrument))?;

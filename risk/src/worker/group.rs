@@ -32,6 +32,19 @@ pub(crate) enum GroupEvent {
     Limits(Vec<SymbolRiskLimits>),
 }
 
+impl GroupEvent {
+    /// The symbol the event is about, if one.
+    pub fn instrument(&self) -> Option<u32> {
+        match self {
+            GroupEvent::Report { facts, .. } => Some(facts.instrument),
+            GroupEvent::Mark { instrument, .. }
+            | GroupEvent::Operator { instrument, .. }
+            | GroupEvent::Adopt { instrument, .. } => Some(*instrument),
+            GroupEvent::Limits(_) => None,
+        }
+    }
+}
+
 /// One symbol as its group shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SymbolView {

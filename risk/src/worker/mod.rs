@@ -30,7 +30,7 @@ use std::time::Duration;
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use shm_layout::records::{
     state_reason, trading_state_flags, ExecutionReportRecord, Layout, MarkRecord, Record, RecordHeader,
-    TopOfBook, TradingStateRecord,
+    TopOfBook, TradingStateRecord, NO_LIMIT,
 };
 use shm_layout::{broadcast, monotonic_ns, queue, realtime_ns, slots, Received, ShmError, WriterWatch};
 
@@ -50,6 +50,8 @@ const GROUP_BACKLOG: usize = 4096;
 const BATCH: usize = 64;
 /// How often heartbeats are checked.
 const HEARTBEAT_CHECK: Duration = Duration::from_millis(10);
+/// How often the rooms of symbols on group threads are written again.
+const ROOMS_EVERY: Duration = Duration::from_millis(10);
 /// How long after routing work the publisher waits only briefly (groups may answer with
 /// changes it does not wake for).
 const SETTLING: Duration = Duration::from_millis(2);
@@ -268,6 +270,7 @@ impl RiskWorker {
             forwards_dropped: forwards_dropped.clone(),
             trading,
             sequences: HashMap::new(),
+            keys: HashMap::new(),
             marks: Marks {
                 seen: vec![0; instruments.len() * books.len()],
                 instruments,
@@ -418,6 +421,15 @@ fn pin_to(core: usize) {
     }
 }
 
+/// A key's state as its slot holds it.
+#[derive(Debug, Clone, Copy)]
+struct KeyState {
+    state: TradingState,
+    reason: u8,
+    /// Operators' orders answered.
+    orders: u16,
+}
+
 /// The venues' books, as the publisher reads them for marks.
 struct Marks {
     instruments: Vec<u32>,
@@ -439,6 +451,8 @@ struct Publisher {
     trading: slots::Writer,
     /// The last sequence written per key.
     sequences: HashMap<u32, u64>,
+    /// What each key's slot holds.
+    keys: HashMap<u32, KeyState>,
     marks: Marks,
     events: Option<broadcast::Writer>,
     watch: PortfolioWatch,
@@ -488,7 +502,7 @@ impl Publisher {
     fn run(&mut self, stop: &AtomicBool) -> Result<(), WorkerError> {
         let mut records = vec![0u8; BATCH * std::mem::size_of::<ExecutionReportRecord>()];
         let mut command = [0u8; std::mem::size_of::<TradingStateRecord>()];
-        let (mut checked_ns, mut busy_ns) = (0, 0);
+        let (mut checked_ns, mut busy_ns, mut refreshed_ns) = (0, 0, 0);
         while !stop.load(Ordering::Acquire) {
             let mut busy = self.take_reports(&mut records)?;
             busy |= self.take_commands(&mut command)?;
@@ -503,6 +517,14 @@ impl Publisher {
             busy |= self.read_books()?;
             busy |= self.judge_portfolio()?;
             let now = monotonic_ns();
+            if self.inline.is_none() && now.saturating_sub(refreshed_ns) >= ROOMS_EVERY.as_nanos() as u64 {
+                // Groups on their own threads: their rooms, as last listed, every 10 ms.
+                refreshed_ns = now;
+                let keys: Vec<u32> = self.keys.keys().copied().collect();
+                for key in keys {
+                    self.refresh(key)?;
+                }
+            }
             if now.saturating_sub(checked_ns) >= HEARTBEAT_CHECK.as_nanos() as u64 {
                 checked_ns = now;
                 self.check_heartbeats(now)?;
@@ -638,7 +660,7 @@ impl Publisher {
             instrument_id: PORTFOLIO,
             state: self.watch.state() as u8,
             reason: state_reason::OPERATOR,
-            reserved: 0,
+            ..TradingStateRecord::default()
         };
         self.event(mark.as_bytes())?;
         for group in 0..self.groups.len() {
@@ -662,6 +684,7 @@ impl Publisher {
             let _ = self.senders[group].send(event);
             return Ok(());
         };
+        let instrument = event.instrument();
         inline.handle(event);
         // One group, on this thread: the portfolio is judged after every event, the symbol's
         // change first, as the reference rules judge them.
@@ -670,7 +693,11 @@ impl Publisher {
         if let Some(change) = self.watch.update(totals) {
             self.publish(change, None, 0, None)?;
         }
-        Ok(())
+        // The rooms the event moved, where the gate reads them.
+        if let Some(instrument) = instrument {
+            self.refresh(instrument)?;
+        }
+        self.refresh(PORTFOLIO)
     }
 
     /// Writes the changes the groups have sent.
@@ -732,6 +759,12 @@ impl Publisher {
             Cause::Limit(_) => state_reason::LIMIT,
             Cause::StaleHeartbeat => state_reason::STALE_HEARTBEAT,
         };
+        if change.cause == Cause::Operator {
+            // Answered: the operator waiting on this key's count sees it move.
+            let held =
+                self.keys.entry(change.key).or_insert(KeyState { state: change.to, reason, orders: 0 });
+            held.orders = held.orders.wrapping_add(1);
+        }
         self.write(change.key, change.to, reason)?;
         let visible_after_ns = (seen_ns > 0).then(|| monotonic_ns().saturating_sub(seen_ns));
         let logged = Logged { change, symbol, portfolio: self.watch.risk(), visible_after_ns, segment };
@@ -747,7 +780,8 @@ impl Publisher {
         self.write_flagged(key, state, reason, 0)
     }
 
-    /// [`Publisher::write`], with `flags` in the record's header.
+    /// Writes `key`'s state (with `flags` in the record's header) and its rooms into the slots,
+    /// and into the events right after the event that caused it.
     fn write_flagged(
         &mut self,
         key: u32,
@@ -755,8 +789,30 @@ impl Publisher {
         reason: u8,
         flags: u16,
     ) -> Result<(), WorkerError> {
+        let held = self.keys.entry(key).or_insert(KeyState { state, reason, orders: 0 });
+        held.state = state;
+        held.reason = reason;
+        let record = self.record(key, flags);
+        self.trading.write(u64::from(key), record.as_bytes()).map_err(shm("the trading slots"))?;
+        self.event(record.as_bytes())
+    }
+
+    /// Writes `key`'s rooms as they are now, its state as it was (not an event: the events
+    /// ring does not carry it).
+    fn refresh(&mut self, key: u32) -> Result<(), WorkerError> {
+        if !self.keys.contains_key(&key) {
+            return Ok(());
+        }
+        let record = self.record(key, 0);
+        self.trading.write(u64::from(key), record.as_bytes()).map_err(shm("the trading slots"))
+    }
+
+    /// The record of `key` now: its state, its reason, the orders answered and its rooms.
+    fn record(&mut self, key: u32, flags: u16) -> TradingStateRecord {
+        let held = self.keys[&key];
+        let [loss_room, drawdown_room, exposure_room, net_room] = self.rooms(key);
         let sequence = self.sequences.entry(key).and_modify(|s| *s += 1).or_insert(0);
-        let record = TradingStateRecord {
+        TradingStateRecord {
             header: RecordHeader {
                 msg_type: TradingStateRecord::TYPE_ID,
                 flags,
@@ -766,13 +822,35 @@ impl Publisher {
                 ..RecordHeader::default()
             },
             instrument_id: key,
-            state: state as u8,
-            reason,
-            reserved: 0,
+            state: held.state as u8,
+            reason: held.reason,
+            orders: held.orders,
+            loss_room,
+            drawdown_room,
+            exposure_room,
+            net_room,
+        }
+    }
+
+    /// `key`'s room under its loss, drawdown, exposure (the portfolio's: gross) and net limits.
+    /// A symbol's on its own thread are as its group last listed them (at most 10 ms old).
+    fn rooms(&self, key: u32) -> [i64; 4] {
+        let room = |r: Option<i128>| {
+            r.map_or(NO_LIMIT, |r| r.clamp(i128::from(i64::MIN), i128::from(NO_LIMIT)) as i64)
         };
-        self.trading.write(u64::from(key), record.as_bytes()).map_err(shm("the trading slots"))?;
-        // In the events too, right after the event that caused it.
-        self.event(record.as_bytes())
+        if key == PORTFOLIO {
+            let h = self.watch.headroom();
+            return [room(h.loss), room(h.drawdown), room(h.gross), room(h.net)];
+        }
+        let headroom = match self.inline.as_ref() {
+            Some(inline) => inline.group.headroom(key),
+            None => self.route.get(&key).and_then(|&g| {
+                self.groups[g]
+                    .read(|v| v.symbols.iter().find(|s| s.risk.instrument == key).map(|s| s.headroom))
+            }),
+        };
+        let h = headroom.unwrap_or_default();
+        [room(h.loss), room(h.drawdown), room(h.exposure), NO_LIMIT]
     }
 
     fn show(&self) {
