@@ -271,6 +271,7 @@ impl RiskWorker {
             trading,
             sequences: HashMap::new(),
             keys: HashMap::new(),
+            moved: Vec::with_capacity(BATCH),
             marks: Marks {
                 seen: vec![0; instruments.len() * books.len()],
                 instruments,
@@ -453,6 +454,8 @@ struct Publisher {
     sequences: HashMap<u32, u64>,
     /// What each key's slot holds.
     keys: HashMap<u32, KeyState>,
+    /// The symbols whose rooms this turn's events moved (one group on this thread).
+    moved: Vec<u32>,
     marks: Marks,
     events: Option<broadcast::Writer>,
     watch: PortfolioWatch,
@@ -516,6 +519,7 @@ impl Publisher {
             }
             busy |= self.read_books()?;
             busy |= self.judge_portfolio()?;
+            self.refresh_moved()?;
             let now = monotonic_ns();
             if self.inline.is_none() && now.saturating_sub(refreshed_ns) >= ROOMS_EVERY.as_nanos() as u64 {
                 // Groups on their own threads: their rooms, as last listed, every 10 ms.
@@ -693,11 +697,11 @@ impl Publisher {
         if let Some(change) = self.watch.update(totals) {
             self.publish(change, None, 0, None)?;
         }
-        // The rooms the event moved, where the gate reads them.
-        if let Some(instrument) = instrument {
-            self.refresh(instrument)?;
+        // The rooms the event moved are written at the turn's end, once per key.
+        if let Some(instrument) = instrument.filter(|i| !self.moved.contains(i)) {
+            self.moved.push(instrument);
         }
-        self.refresh(PORTFOLIO)
+        Ok(())
     }
 
     /// Writes the changes the groups have sent.
@@ -795,6 +799,19 @@ impl Publisher {
         let record = self.record(key, flags);
         self.trading.write(u64::from(key), record.as_bytes()).map_err(shm("the trading slots"))?;
         self.event(record.as_bytes())
+    }
+
+    /// Writes the rooms of the symbols this turn's events moved, and the portfolio's, where the
+    /// gate reads them.
+    fn refresh_moved(&mut self) -> Result<(), WorkerError> {
+        if self.moved.is_empty() {
+            return Ok(());
+        }
+        for at in 0..self.moved.len() {
+            self.refresh(self.moved[at])?;
+        }
+        self.moved.clear();
+        self.refresh(PORTFOLIO)
     }
 
     /// Writes `key`'s rooms as they are now, its state as it was (not an event: the events
