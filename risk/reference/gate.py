@@ -808,7 +808,7 @@ class Gate:
         # reduce the position adds must fit in it.
         if not _reduces(order.side, symbol):
             adds = notional(order.price, max(added, 0))
-            if adds > trading.symbol_room or adds > trading.portfolio_room:
+            if adds > 0 and (adds > trading.symbol_room or adds > trading.portfolio_room):
                 return Reject.RiskHeadroom
         if not self._order_buckets[slot.table].has_token(now_ns):
             return Reject.OrderRateThrottled

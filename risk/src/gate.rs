@@ -366,7 +366,9 @@ impl Gate {
         // that does not only reduce the position adds must fit in it.
         if !reduces(order.side, &symbol) {
             let adds = notional(order.price, added.max(0));
-            if adds > i128::from(trading.symbol_room) || adds > i128::from(trading.portfolio_room) {
+            if adds > 0
+                && (adds > i128::from(trading.symbol_room) || adds > i128::from(trading.portfolio_room))
+            {
                 return Err(Reject::RiskHeadroom);
             }
         }
