@@ -38,7 +38,9 @@ pub use group::{GroupView, SymbolView};
 pub use latest::Latest;
 
 use crate::board::{Cause, Change, PORTFOLIO};
-use crate::breach::{PortfolioHeadroom, PortfolioRisk, PortfolioRiskLimits, SymbolRiskLimits};
+use crate::breach::{
+    PortfolioHeadroom, PortfolioRisk, PortfolioRiskLimits, SymbolHeadroom, SymbolRiskLimits,
+};
 use crate::portfolio::ReportFacts;
 use crate::state::TradingState;
 use crate::watch::{PortfolioWatch, SymbolGroup};
@@ -402,6 +404,17 @@ fn held_states(config: &WorkerConfig) -> Result<Vec<Held>, WorkerError> {
     Ok(held)
 }
 
+/// A room as a slot holds it: no limit as [`NO_LIMIT`], saturated to `i64`.
+fn room(room: Option<i128>) -> i64 {
+    room.map_or(NO_LIMIT, |r| r.clamp(i128::from(i64::MIN), i128::from(NO_LIMIT)) as i64)
+}
+
+/// A symbol's rooms as its slot holds them (no net limit of its own).
+fn symbol_rooms(headroom: Option<SymbolHeadroom>) -> [i64; 4] {
+    let h = headroom.unwrap_or_default();
+    [room(h.loss), room(h.drawdown), room(h.exposure), NO_LIMIT]
+}
+
 /// The core group thread `index` is pinned to: the cores after the publisher's, in turn.
 fn group_core(cores: &[usize], index: usize) -> Option<usize> {
     match cores {
@@ -524,10 +537,7 @@ impl Publisher {
             if self.inline.is_none() && now.saturating_sub(refreshed_ns) >= ROOMS_EVERY.as_nanos() as u64 {
                 // Groups on their own threads: their rooms, as last listed, every 10 ms.
                 refreshed_ns = now;
-                let keys: Vec<u32> = self.keys.keys().copied().collect();
-                for key in keys {
-                    self.refresh(key)?;
-                }
+                self.refresh_listed()?;
             }
             if now.saturating_sub(checked_ns) >= HEARTBEAT_CHECK.as_nanos() as u64 {
                 checked_ns = now;
@@ -796,7 +806,8 @@ impl Publisher {
         let held = self.keys.entry(key).or_insert(KeyState { state, reason, orders: 0 });
         held.state = state;
         held.reason = reason;
-        let record = self.record(key, flags);
+        let rooms = self.rooms(key);
+        let record = self.record(key, flags, rooms);
         self.trading.write(u64::from(key), record.as_bytes()).map_err(shm("the trading slots"))?;
         self.event(record.as_bytes())
     }
@@ -817,17 +828,35 @@ impl Publisher {
     /// Writes `key`'s rooms as they are now, its state as it was (not an event: the events
     /// ring does not carry it).
     fn refresh(&mut self, key: u32) -> Result<(), WorkerError> {
+        let rooms = self.rooms(key);
+        self.refresh_with(key, rooms)
+    }
+
+    /// [`Publisher::refresh`], with the rooms given.
+    fn refresh_with(&mut self, key: u32, rooms: [i64; 4]) -> Result<(), WorkerError> {
         if !self.keys.contains_key(&key) {
             return Ok(());
         }
-        let record = self.record(key, 0);
+        let record = self.record(key, 0, rooms);
         self.trading.write(u64::from(key), record.as_bytes()).map_err(shm("the trading slots"))
     }
 
+    /// Writes every symbol's rooms as its group last listed them, and the portfolio's.
+    fn refresh_listed(&mut self) -> Result<(), WorkerError> {
+        for g in 0..self.groups.len() {
+            let listed: Vec<(u32, SymbolHeadroom)> =
+                self.groups[g].read(|v| v.symbols.iter().map(|s| (s.risk.instrument, s.headroom)).collect());
+            for (key, headroom) in listed {
+                self.refresh_with(key, symbol_rooms(Some(headroom)))?;
+            }
+        }
+        self.refresh(PORTFOLIO)
+    }
+
     /// The record of `key` now: its state, its reason, the orders answered and its rooms.
-    fn record(&mut self, key: u32, flags: u16) -> TradingStateRecord {
+    fn record(&mut self, key: u32, flags: u16, rooms: [i64; 4]) -> TradingStateRecord {
         let held = self.keys[&key];
-        let [loss_room, drawdown_room, exposure_room, net_room] = self.rooms(key);
+        let [loss_room, drawdown_room, exposure_room, net_room] = rooms;
         let sequence = self.sequences.entry(key).and_modify(|s| *s += 1).or_insert(0);
         TradingStateRecord {
             header: RecordHeader {
@@ -852,22 +881,17 @@ impl Publisher {
     /// `key`'s room under its loss, drawdown, exposure (the portfolio's: gross) and net limits.
     /// A symbol's on its own thread are as its group last listed them (at most 10 ms old).
     fn rooms(&self, key: u32) -> [i64; 4] {
-        let room = |r: Option<i128>| {
-            r.map_or(NO_LIMIT, |r| r.clamp(i128::from(i64::MIN), i128::from(NO_LIMIT)) as i64)
-        };
         if key == PORTFOLIO {
             let h = self.watch.headroom();
             return [room(h.loss), room(h.drawdown), room(h.gross), room(h.net)];
         }
-        let headroom = match self.inline.as_ref() {
+        symbol_rooms(match self.inline.as_ref() {
             Some(inline) => inline.group.headroom(key),
             None => self.route.get(&key).and_then(|&g| {
                 self.groups[g]
                     .read(|v| v.symbols.iter().find(|s| s.risk.instrument == key).map(|s| s.headroom))
             }),
-        };
-        let h = headroom.unwrap_or_default();
-        [room(h.loss), room(h.drawdown), room(h.exposure), NO_LIMIT]
+        })
     }
 
     fn show(&self) {
