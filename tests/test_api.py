@@ -10,6 +10,8 @@ import pytest
 
 from shm_layout import (
     EXECUTION_REPORT,
+    GATE_CALL,
+    MARK,
     MARKET_EVENT,
     TOP_OF_BOOK,
     TRADING_STATE,
@@ -228,12 +230,15 @@ def test_dtypes_mirror_the_rust_records() -> None:
         "TopOfBook": 2,
         "TradingState": 3,
     }
-    assert TRADING_STATE.itemsize == 48 and TRADING_STATE.fields is not None
-    assert [TRADING_STATE.fields[f][1] for f in ("instrument_id", "state", "reason")] == [40, 44, 45]
+    assert TRADING_STATE.itemsize == 80 and TRADING_STATE.fields is not None
+    fields = ("instrument_id", "state", "reason", "orders", "loss_room", "net_room")
+    assert [TRADING_STATE.fields[f][1] for f in fields] == [40, 44, 45, 46, 48, 72]
     assert TYPE_IDS["ExecutionReport"] == 4
     assert EXECUTION_REPORT.itemsize == 112 and EXECUTION_REPORT.fields is not None
     offsets = [EXECUTION_REPORT.fields[f][1] for f in ("instrument_id", "kind", "order_id", "realized_pnl")]
     assert offsets == [40, 46, 48, 104]
+    assert (TYPE_IDS["GateCall"], TYPE_IDS["Mark"]) == (5, 6)
+    assert (GATE_CALL.itemsize, MARK.itemsize) == (136, 64)
 
 
 def test_a_queue_message_can_be_viewed_in_place_until_it_is_committed(name: str) -> None:
