@@ -103,7 +103,7 @@ class TradingStates:
 
 
 def read(name: str, instrument_id: int) -> tuple[str, str, int]:
-    """The state, the reason of its last change and the change count of ``instrument_id`` (0:
+    """The state, the reason of its last change and the write count of ``instrument_id`` (0:
     global) in segment ``name``, as the gate reads them."""
     raw = SlotReader.open(name).read(instrument_id)
     if raw is None:
