@@ -15,7 +15,6 @@ __all__ = [
     "FLAG_STALE",
     "GATE_CALLS",
     "LAYOUT_VERSION",
-    "MAX_WORKING_PER_VENUE_SYMBOL",
     "REPORT_KINDS",
     "STATE_REASONS",
     "TRADING_STATES",
@@ -56,6 +55,7 @@ __all__ = [
     "feed_report",
     "fix_decode",
     "fix_encode",
+    "gate_limits",
     "journal_reports",
     "list_segments",
     "record_layouts",
@@ -67,7 +67,6 @@ __all__ = [
 ]
 
 LAYOUT_VERSION: Final[int]
-MAX_WORKING_PER_VENUE_SYMBOL: Final[int]
 GATE_CALLS: Final[dict[str, int]]
 TRADING_STATE_FIRST: Final[int]
 TRADING_STATE_RELOADED: Final[int]
@@ -594,6 +593,7 @@ class ExecutionReport(TypedDict):
     linked_tick_to_trade_ns: TickToTrade
     stages_ns: dict[str, TickToTrade]
 
+def gate_limits(symbols: list[dict[str, Any]], portfolio: dict[str, Any], venues: int) -> dict[str, Any]: ...
 def journal_reports(path: str | os.PathLike[str], instruments: list[int], venues: int) -> bytes: ...
 def execution_report(name: str) -> ExecutionReport: ...
 def create_execution_metrics(name: str, *, replace_stale: bool = False) -> None: ...

@@ -6,12 +6,12 @@ portfolio's limits, and its segments and journal. The worker takes it as one JSO
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
 from risk.reference import gate as ref
-from tickrail._native import MAX_WORKING_PER_VENUE_SYMBOL
+from risk.shadow import limits_from
+from tickrail import _native
 from tickrail.config import ConfigError, Execution, Instance
 from tickrail.control import runtime_dir
 from tickrail.market import LETTERS, instruments, listed
@@ -166,28 +166,14 @@ def describe(instance: Instance, addresses: dict[str, str]) -> dict[str, Any]:
 
 
 def gate_limits(instance: Instance) -> ref.Limits:
-    """The limits the execution worker's gate enforces (as its binding builds them from
-    :func:`symbols` and :func:`portfolio`), for the reference rules in shadow mode."""
+    """The limits the execution worker's gate enforces, built by the binding as the worker
+    builds them from :func:`symbols` and :func:`portfolio`, for the reference rules in shadow
+    mode."""
     assert instance.execution is not None
-    p = portfolio(instance.execution)
-    fields = {f.name for f in dataclasses.fields(ref.SymbolLimits)}
-    return ref.Limits(
-        symbols=tuple(
-            ref.SymbolLimits(
-                **{k: v for k, v in s.items() if k in fields},
-                max_book_age_ns=p["max_book_age_ms"] * 1_000_000,
-            )
-            for s in symbols(instance)
-        ),
-        portfolio=ref.PortfolioLimits(
-            max_gross_notional=p["max_gross_notional"],
-            max_net_notional=p["max_net_notional"],
-            max_working_orders=p["max_working_orders"],
-            max_risk_heartbeat_age_ns=p["max_risk_heartbeat_age_ms"] * 1_000_000,
-        ),
-        venues=len(instance.execution.venues),
-        max_working_per_venue_symbol=MAX_WORKING_PER_VENUE_SYMBOL,
+    built = _native.gate_limits(
+        symbols(instance), portfolio(instance.execution), len(instance.execution.venues)
     )
+    return limits_from(built)
 
 
 def python_strategy(execution: Execution) -> dict[str, Any]:

@@ -558,6 +558,53 @@ fn py_create_execution_metrics(name: &str, replace_stale: bool) -> PyResult<()> 
     Ok(())
 }
 
+/// The limits the gate of an execution worker given `symbols` and `portfolio` on `venues`
+/// venues enforces, built as the worker builds them, as plain values (`{"symbols": [...],
+/// "portfolio": {...}, "venues", "max_working_per_venue_symbol"}`, field names as the Rust
+/// structs'): what shadow mode gives the reference rules.
+#[pyfunction]
+#[pyo3(name = "gate_limits")]
+fn py_gate_limits<'py>(
+    py: Python<'py>,
+    symbols: Vec<SymbolArgs>,
+    portfolio: PortfolioArgs,
+    venues: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let built = limits(&symbols, &portfolio, venues);
+    let listed = PyList::empty(py);
+    for s in &built.symbols {
+        let d = PyDict::new(py);
+        d.set_item("instrument", s.instrument)?;
+        d.set_item("tick", s.tick)?;
+        d.set_item("lot", s.lot)?;
+        d.set_item("min_quantity", s.min_quantity)?;
+        d.set_item("max_quantity", s.max_quantity)?;
+        d.set_item("max_notional", s.max_notional)?;
+        d.set_item("price_band_bps", s.price_band_bps)?;
+        d.set_item("max_position", s.max_position)?;
+        d.set_item("max_venue_position", s.max_venue_position)?;
+        d.set_item("max_working_orders", s.max_working_orders)?;
+        d.set_item("order_rate_per_s", s.order_rate_per_s)?;
+        d.set_item("order_burst", s.order_burst)?;
+        d.set_item("cancel_rate_per_s", s.cancel_rate_per_s)?;
+        d.set_item("cancel_burst", s.cancel_burst)?;
+        d.set_item("max_book_age_ns", s.max_book_age_ns)?;
+        listed.append(d)?;
+    }
+    let p = &built.portfolio;
+    let whole = PyDict::new(py);
+    whole.set_item("max_gross_notional", p.max_gross_notional)?;
+    whole.set_item("max_net_notional", p.max_net_notional)?;
+    whole.set_item("max_working_orders", p.max_working_orders)?;
+    whole.set_item("max_risk_heartbeat_age_ns", p.max_risk_heartbeat_age_ns)?;
+    let out = PyDict::new(py);
+    out.set_item("symbols", listed)?;
+    out.set_item("portfolio", whole)?;
+    out.set_item("venues", built.venues)?;
+    out.set_item("max_working_per_venue_symbol", built.max_working_per_venue_symbol)?;
+    Ok(out)
+}
+
 /// Every report the journal at `path` holds (of an execution worker trading `instruments` on
 /// `venues` venues), in the order they were applied, as the `ExecutionReport` records the
 /// worker sent for them (their receive times zero): what a restarted risk worker replays up to
@@ -584,7 +631,7 @@ fn py_journal_reports<'py>(
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyExecutionWorker>()?;
-    m.add("MAX_WORKING_PER_VENUE_SYMBOL", MAX_WORKING_PER_VENUE_SYMBOL)?;
+    m.add_function(wrap_pyfunction!(py_gate_limits, m)?)?;
     m.add_function(wrap_pyfunction!(py_create_execution_metrics, m)?)?;
     m.add_function(wrap_pyfunction!(py_create_execution_reports, m)?)?;
     m.add_function(wrap_pyfunction!(py_execution_report, m)?)?;

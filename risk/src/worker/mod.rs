@@ -271,7 +271,6 @@ impl RiskWorker {
             forward,
             forwards_dropped: forwards_dropped.clone(),
             trading,
-            sequences: HashMap::new(),
             keys: HashMap::new(),
             moved: Vec::with_capacity(BATCH),
             marks: Marks {
@@ -442,6 +441,15 @@ struct KeyState {
     reason: u8,
     /// Operators' orders answered.
     orders: u16,
+    /// The sequence the next record written takes.
+    next_sequence: u64,
+}
+
+impl KeyState {
+    /// A key never written by this worker (`next_sequence`: where the slot's left off).
+    fn new(state: TradingState, reason: u8, next_sequence: u64) -> Self {
+        Self { state, reason, orders: 0, next_sequence }
+    }
 }
 
 /// The venues' books, as the publisher reads them for marks.
@@ -463,8 +471,6 @@ struct Publisher {
     forward: Option<queue::Writer>,
     forwards_dropped: Arc<AtomicU64>,
     trading: slots::Writer,
-    /// The last sequence written per key.
-    sequences: HashMap<u32, u64>,
     /// What each key's slot holds.
     keys: HashMap<u32, KeyState>,
     /// The symbols whose rooms this turn's events moved (one group on this thread).
@@ -494,7 +500,7 @@ impl Publisher {
     /// and carries on each slot's sequence.
     fn adopt(&mut self, held: &[Held]) -> Result<(), WorkerError> {
         for h in held {
-            self.sequences.insert(h.key, h.sequence);
+            self.keys.insert(h.key, KeyState::new(h.state, h.reason, h.sequence + 1));
             if h.key == PORTFOLIO {
                 self.watch.adopt(h.state);
             } else if let Some(&group) = self.route.get(&h.key) {
@@ -775,8 +781,7 @@ impl Publisher {
         };
         if change.cause == Cause::Operator {
             // Answered: the operator waiting on this key's count sees it move.
-            let held =
-                self.keys.entry(change.key).or_insert(KeyState { state: change.to, reason, orders: 0 });
+            let held = self.keys.entry(change.key).or_insert(KeyState::new(change.to, reason, 0));
             held.orders = held.orders.wrapping_add(1);
         }
         self.write(change.key, change.to, reason)?;
@@ -803,7 +808,7 @@ impl Publisher {
         reason: u8,
         flags: u16,
     ) -> Result<(), WorkerError> {
-        let held = self.keys.entry(key).or_insert(KeyState { state, reason, orders: 0 });
+        let held = self.keys.entry(key).or_insert(KeyState::new(state, reason, 0));
         held.state = state;
         held.reason = reason;
         let rooms = self.rooms(key);
@@ -855,15 +860,17 @@ impl Publisher {
 
     /// The record of `key` now: its state, its reason, the orders answered and its rooms.
     fn record(&mut self, key: u32, flags: u16, rooms: [i64; 4]) -> TradingStateRecord {
-        let held = self.keys[&key];
+        let held = self.keys.get_mut(&key).expect("a key is held before its record is written");
+        let sequence = held.next_sequence;
+        held.next_sequence += 1;
+        let held = *held;
         let [loss_room, drawdown_room, exposure_room, net_room] = rooms;
-        let sequence = self.sequences.entry(key).and_modify(|s| *s += 1).or_insert(0);
         TradingStateRecord {
             header: RecordHeader {
                 msg_type: TradingStateRecord::TYPE_ID,
                 flags,
                 length: std::mem::size_of::<TradingStateRecord>() as u32,
-                sequence: *sequence,
+                sequence,
                 publish_ts_ns: realtime_ns(),
                 ..RecordHeader::default()
             },
