@@ -585,6 +585,7 @@ class TickToTrade(TypedDict):
     p99: int
     p999: int
     max: int
+    values: list[tuple[int, int]]
 
 class ExecutionReport(TypedDict):
     counters: dict[str, int]

@@ -140,6 +140,17 @@ impl Snapshot {
             .sum()
     }
 
+    /// Each bucket holding values, as its highest value (capped by the maximum) and its count,
+    /// lowest first: what a reader needs to rebuild the histogram elsewhere (for instance to
+    /// correct it for coordinated omission).
+    pub fn values(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.buckets
+            .iter()
+            .enumerate()
+            .filter(|&(_, &n)| n > 0)
+            .map(|(bucket, &n)| (bucket_high(bucket).min(self.max), n))
+    }
+
     /// The mean, 0 when empty.
     pub fn mean(&self) -> f64 {
         if self.count == 0 {
@@ -170,6 +181,19 @@ mod tests {
             assert_eq!(bucket_of(bucket_high(bucket)), bucket);
         }
         assert_eq!(bucket_of(u64::MAX), BUCKETS - 1);
+    }
+
+    #[test]
+    fn values_are_the_filled_buckets_highest_values_with_their_counts() {
+        let cells = cells();
+        let recorder = Recorder::new(&cells);
+        for value in [5, 5, 1_000, 1_000_000] {
+            recorder.record(value);
+        }
+        let snapshot = Snapshot::read(&cells);
+        let values: Vec<(u64, u64)> = snapshot.values().collect();
+        assert_eq!(values, [(5, 2), (bucket_high(bucket_of(1_000)), 1), (1_000_000, 1)]);
+        assert!(bucket_high(bucket_of(1_000)) - 1_000 <= 1_000 / 64);
     }
 
     #[test]

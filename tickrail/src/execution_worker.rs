@@ -497,7 +497,8 @@ fn strategy_request(request: &Bound<'_, PyTuple>) -> PyResult<StrategyRequest> {
 }
 
 /// The execution worker's metrics: `{"counters": {name: value}, "rejections": {reason: count}
-/// (reasons counted at least once), "tick_to_trade_ns": {"count", "p50", "p99", "p999", "max"},
+/// (reasons counted at least once), "tick_to_trade_ns": {"count", "p50", "p99", "p999", "max",
+/// "values"},
 /// "linked_tick_to_trade_ns": the same for the linked (Python) strategy's orders,
 /// "stages_ns": {"feed", "handoff", "decide", "write"}: the built-in strategy's tick-to-trade by
 /// stage}`.
@@ -529,7 +530,8 @@ fn py_execution_report<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, 
     Ok(out)
 }
 
-/// `{"count", "p50", "p99", "p999", "max"}` of a latency histogram, nanoseconds.
+/// `{"count", "p50", "p99", "p999", "max", "values": [(value, count), ...]}` of a latency
+/// histogram, nanoseconds (`values`: each filled bucket's highest value and its count).
 fn percentiles<'py>(py: Python<'py>, histogram: &Snapshot) -> PyResult<Bound<'py, PyDict>> {
     let latency = PyDict::new(py);
     latency.set_item("count", histogram.buckets.iter().sum::<u64>())?;
@@ -537,6 +539,7 @@ fn percentiles<'py>(py: Python<'py>, histogram: &Snapshot) -> PyResult<Bound<'py
         latency.set_item(key, histogram.quantile(q))?;
     }
     latency.set_item("max", histogram.max)?;
+    latency.set_item("values", histogram.values().collect::<Vec<_>>())?;
     Ok(latency)
 }
 
