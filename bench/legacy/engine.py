@@ -1,0 +1,403 @@
+"""The legacy engine's event loop: feed handlers publish book changes over ZeroMQ, the engine
+takes them up, runs the market maker, judges each order with the pre-trade rules
+(:mod:`risk.reference.gate`), keeps its orders and positions, applies every execution report to
+the portfolio rules (:mod:`risk.reference.portfolio`) and writes orders to the venues' gateways,
+all on one asyncio loop, as the old system did.
+
+What it measures, for ``bench/before_after.py``: each order's tick-to-trade (from the feed
+handler's read of the bytes that changed the book to the order's bytes handed to the socket) in
+an HDR histogram, the longest time a published book change waited before the engine took it up,
+the garbage collector's pauses (``gc.callbacks``), and the messages lost between the feed
+handlers and the engine (ZeroMQ drops past its high-water mark, seen as sequence gaps).
+"""
+
+from __future__ import annotations
+
+import gc
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import zmq
+from hdrh.histogram import HdrHistogram
+
+from bench.legacy import market_maker as mm
+from bench.legacy.venue import Gateway, Kind, Report
+from risk.reference import gate as ref
+from risk.reference import portfolio
+from risk.shadow import limits_from
+from tickrail import _native
+
+#: One book change on the wire between a feed handler and the engine: venue, instrument, bid,
+#: bid quantity, ask, ask quantity, received_ns, published_ns, the feed's sequence number.
+BOOK_CHANGE = struct.Struct("<BIqqqqQQQ")
+#: Where the feed handlers publish (in-process transport).
+BOOKS_ENDPOINT = "inproc://books"
+#: ZeroMQ's high-water mark on both sides: book changes queued before the publisher drops.
+HIGH_WATER_MARK = 100_000
+#: Book changes the engine takes up in one go before letting the loop serve its sockets.
+DRAIN_BATCH = 256
+#: Slowest and fastest tick-to-trade the histogram holds, nanoseconds, and its precision.
+LOWEST_NS, HIGHEST_NS, SIGNIFICANT_DIGITS = 1, 600_000_000_000, 3
+
+# Report kinds and order states as the execution worker's records carry them (the portfolio
+# rules read those).
+_KIND = {
+    Kind.ACCEPTED: 1,
+    Kind.REJECTED: 2,
+    Kind.FILL: 3,
+    Kind.CANCELED: 4,
+    Kind.CANCEL_REJECTED: 5,
+    Kind.REPLACED: 6,
+    Kind.REPLACE_REJECTED: 7,
+    Kind.EXPIRED: 8,
+}
+PENDING_NEW, NEW, PARTIALLY_FILLED, FILLED, PENDING_CANCEL, CANCELED, PENDING_REPLACE = 1, 2, 3, 4, 5, 6, 7
+REPLACED, REJECTED, EXPIRED = 8, 9, 10
+
+
+class Publisher:
+    """A feed handler's side of the ZeroMQ hop: each book change packed and published."""
+
+    def __init__(self, socket: zmq.Socket[bytes], venue: int) -> None:
+        self.socket = socket
+        self.venue = venue
+        self.sequence = 0
+
+    def __call__(
+        self, instrument: int, bid: int, bid_qty: int, ask: int, ask_qty: int, received_ns: int
+    ) -> None:
+        """Publishes one book change (a PUB socket drops it, silently, past the high-water mark)."""
+        self.sequence += 1
+        frame = BOOK_CHANGE.pack(
+            self.venue,
+            instrument,
+            bid,
+            bid_qty,
+            ask,
+            ask_qty,
+            received_ns,
+            time.monotonic_ns(),
+            self.sequence,
+        )
+        self.socket.send(frame, zmq.NOBLOCK)
+
+
+@dataclass(slots=True)
+class Order:
+    """One of our orders, as the engine keeps it."""
+
+    venue: int
+    instrument: int
+    buy: bool
+    price: int
+    quantity: int
+    open: int
+    state: int
+    #: For a replacement not yet done: the order it replaces.
+    replacing: int = 0
+
+
+class GcPauses:
+    """The garbage collector's pauses, from ``gc.callbacks``."""
+
+    def __init__(self) -> None:
+        self._started = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Forgets the pauses so far."""
+        self.count = 0
+        self.total_ns = 0
+        self.max_ns = 0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        """A collection started or stopped."""
+        if phase == "start":
+            self._started = time.perf_counter_ns()
+            return
+        pause = time.perf_counter_ns() - self._started
+        self.count += 1
+        self.total_ns += pause
+        self.max_ns = max(self.max_ns, pause)
+
+    def summary(self) -> dict[str, float]:
+        """Collections, and their total and longest pause in microseconds."""
+        return {"count": self.count, "total_us": self.total_ns / 1e3, "max_us": self.max_ns / 1e3}
+
+
+class Engine:
+    """The market maker, the pre-trade gate, the orders and the portfolio rules of every symbol
+    in ``spec`` (the execution worker's spec: ``tickrail.execution_plan.describe``), sending
+    through :attr:`gateways` (one per venue, in the spec's order; set before trading)."""
+
+    def __init__(self, spec: dict[str, Any], clock: Callable[[], int] = time.monotonic_ns) -> None:
+        self.clock = clock
+        self.gateways: list[Gateway] = []
+        venues = spec["venues"]
+        count = len(venues)
+        no_replace = tuple(v["protocol"] == "json" for v in venues)
+        self.makers = {
+            s["instrument"]: mm.MarketMaker(count, mm.Config.of(s, no_replace)) for s in spec["symbols"]
+        }
+        self.tops = {instrument: [mm.Top() for _ in venues] for instrument in self.makers}
+        self.listed = [{instrument for _, instrument in v["symbols"]} for v in venues]
+        self.positions = {(i, v): 0 for i in self.makers for v in range(count)}
+        self.ids = mm.Ids()
+        limits = limits_from(_native.gate_limits(spec["symbols"], spec["portfolio"], count))
+        self.gate = ref.Gate(limits, clock())
+        self.risk = portfolio.RiskEngine.of(
+            tuple(portfolio.SymbolRiskLimits(i) for i in self.makers), portfolio.PortfolioRiskLimits(), count
+        )
+        self.orders: dict[int, Order] = {}
+        self.latency = HdrHistogram(LOWEST_NS, HIGHEST_NS, SIGNIFICANT_DIGITS)
+        self.gc = GcPauses()
+        self.sent = 0
+        self.refused = 0
+        self.messages = 0
+        self.lost = 0
+        self.longest_wait_ns = 0
+        self.reports = 0
+        self.unknown_reports = 0
+        self._sequences = [0] * count
+        self._tick_ns = 0
+
+    def start_window(self) -> None:
+        """Starts the measured window: what was measured until now (start-up, warm-up) is
+        dropped; the orders, positions and books carry on."""
+        self.latency = HdrHistogram(LOWEST_NS, HIGHEST_NS, SIGNIFICANT_DIGITS)
+        self.gc.reset()
+        self.sent = self.refused = self.messages = self.lost = self.reports = self.unknown_reports = 0
+        self.longest_wait_ns = 0
+
+    # --- market data -----------------------------------------------------------------------
+
+    def take_up(self, socket: zmq.Socket[bytes]) -> bool:
+        """Takes up to :data:`DRAIN_BATCH` book changes from ``socket``; whether more wait."""
+        for _ in range(DRAIN_BATCH):
+            try:
+                frame = socket.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return False
+            self.on_book_change(frame)
+        return True
+
+    def on_book_change(self, frame: bytes) -> None:
+        """One book change from a feed handler."""
+        venue, instrument, bid, bid_qty, ask, ask_qty, received_ns, published_ns, sequence = (
+            BOOK_CHANGE.unpack(frame)
+        )
+        now = self.clock()
+        self.messages += 1
+        self.longest_wait_ns = max(self.longest_wait_ns, now - published_ns)
+        expected = self._sequences[venue] + 1
+        if sequence != expected:
+            self.lost += sequence - expected
+        self._sequences[venue] = sequence
+        tops = self.tops.get(instrument)
+        if tops is None:
+            return
+        top = tops[venue]
+        if top.bid == bid and top.ask == ask and top.bid_quantity == bid_qty and top.ask_quantity == ask_qty:
+            return
+        top.bid, top.bid_quantity, top.ask, top.ask_quantity = bid, bid_qty, ask, ask_qty
+        if self.risk.board.state(portfolio.PORTFOLIO) != ref.ACTIVE:
+            return
+        self._tick_ns = received_ns
+        maker = self.makers[instrument]
+        venue_positions = [self.positions[instrument, v] for v in range(len(tops))]
+        actions = maker.on_book(tops, sum(venue_positions), venue_positions, self.ids)
+        for action in actions:
+            self.act(instrument, action, now)
+
+    # --- orders ------------------------------------------------------------------------------
+
+    def act(self, instrument: int, action: mm.Action, now: int) -> None:
+        """Judges one action of the market maker and sends what passes."""
+        if isinstance(action, mm.New):
+            if self._check_new(instrument, action, now):
+                self._send_new(instrument, action)
+        elif isinstance(action, mm.Replace):
+            self._replace(instrument, action, now)
+        elif isinstance(action, mm.Cancel):
+            self._cancel(instrument, action.id, now)
+        else:
+            if not self._check_new(instrument, action.buy, now):
+                return
+            if not self._check_new(instrument, action.sell, now):
+                # Neither leg goes out unless both pass.
+                self.gate.done(action.buy.venue, instrument, action.buy.id)
+                self.makers[instrument].order_done(action.buy.id)
+                return
+            self._send_new(instrument, action.buy)
+            self._send_new(instrument, action.sell)
+
+    def _market(self, instrument: int, venue: int) -> ref.MarketView:
+        top = self.tops[instrument][venue]
+        mid = top.mid() or 0
+        return ref.MarketView(reference_price=mid, published_ns=self._tick_ns, stale=False)
+
+    def _trading(self, instrument: int) -> ref.TradingView:
+        board = self.risk.board
+        return ref.TradingView(board.state(portfolio.PORTFOLIO), board.state(instrument), 0)
+
+    def _order(self, instrument: int, order: mm.New) -> ref.NewOrder:
+        side = ref.Side.BUY if order.buy else ref.Side.SELL
+        return ref.NewOrder(order.id, order.venue, instrument, side, order.price, order.quantity)
+
+    def _check_new(self, instrument: int, order: mm.New, now: int) -> bool:
+        reason = self.gate.check_new(
+            self._order(instrument, order),
+            self._market(instrument, order.venue),
+            self._trading(instrument),
+            now,
+        )
+        if reason is not None:
+            self.refused += 1
+            self.makers[instrument].order_done(order.id)
+            return False
+        return True
+
+    def _send_new(self, instrument: int, order: mm.New) -> None:
+        self.orders[order.id] = Order(
+            order.venue, instrument, order.buy, order.price, order.quantity, order.quantity, PENDING_NEW
+        )
+        self.gateways[order.venue].new(order.id, instrument, order.buy, order.price, order.quantity)
+        self._sent()
+
+    def _replace(self, instrument: int, action: mm.Replace, now: int) -> None:
+        order = action.order
+        replace = ref.Replace(action.original, self._order(instrument, order))
+        reason = self.gate.check_replace(
+            replace, self._market(instrument, order.venue), self._trading(instrument), now
+        )
+        original = self.orders.get(action.original)
+        if reason is not None or original is None:
+            self.refused += 1
+            self.makers[instrument].order_done(order.id)
+            # The quote the maker gave up on is pulled rather than left working untracked.
+            if original is not None:
+                self._cancel(instrument, action.original, now)
+            return
+        original.state = PENDING_REPLACE
+        self.orders[order.id] = Order(
+            order.venue,
+            instrument,
+            order.buy,
+            order.price,
+            order.quantity,
+            order.quantity,
+            PENDING_REPLACE,
+            replacing=action.original,
+        )
+        self.gateways[order.venue].replace(action.original, order.id, order.price, order.quantity)
+        self._sent()
+
+    def _cancel(self, instrument: int, id: int, now: int) -> None:
+        order = self.orders.get(id)
+        if order is None or order.state in (PENDING_CANCEL, PENDING_NEW):
+            return
+        self.gate.cancel_sent(order.venue, instrument, now)
+        order.state = PENDING_CANCEL
+        self.gateways[order.venue].cancel(id)
+
+    def _sent(self) -> None:
+        self.sent += 1
+        self.latency.record_value(max(self.clock() - self._tick_ns, LOWEST_NS))
+
+    # --- reports -----------------------------------------------------------------------------
+
+    def on_report(self, venue: int, report: Report) -> None:
+        """One execution report from ``venue``'s gateway."""
+        self.reports += 1
+        order = self.orders.get(report.id)
+        if order is None or order.venue != venue:
+            self.unknown_reports += 1
+            return
+        maker = self.makers[order.instrument]
+        kind = report.kind
+        if kind is Kind.ACCEPTED:
+            order.state = NEW
+            maker.order_live(report.id)
+        elif kind is Kind.FILL:
+            filled = min(report.quantity, order.open)
+            order.open -= filled
+            self.positions[order.instrument, venue] += filled if order.buy else -filled
+            self.gate.filled(venue, order.instrument, report.id, filled)
+            order.state = FILLED if order.open == 0 else PARTIALLY_FILLED
+            if order.open == 0:
+                self._forget(report.id, maker)
+        elif kind in (Kind.CANCELED, Kind.EXPIRED, Kind.REJECTED):
+            order.state = {Kind.CANCELED: CANCELED, Kind.EXPIRED: EXPIRED, Kind.REJECTED: REJECTED}[kind]
+            self.gate.done(venue, order.instrument, report.id)
+            self._forget(report.id, maker)
+        elif kind is Kind.REPLACED:
+            original = self.orders.pop(order.replacing, None)
+            if original is not None:
+                order.open = min(order.quantity, original.open)
+            order.replacing, order.state = 0, NEW
+            maker.order_live(report.id)
+        elif kind is Kind.REPLACE_REJECTED:
+            self._replace_refused(order, report, maker)
+        self._risk(order, report)
+
+    def _replace_refused(self, order: Order, report: Report, maker: mm.MarketMaker) -> None:
+        original = self.orders.get(order.replacing)
+        replacement = ref.NewOrder(
+            report.id,
+            order.venue,
+            order.instrument,
+            ref.Side.BUY if order.buy else ref.Side.SELL,
+            order.price,
+            order.quantity,
+        )
+        if original is not None:
+            self.gate.replace_refused(
+                ref.Replace(order.replacing, replacement), original.price, original.open
+            )
+            original.state = NEW
+            self._cancel(order.instrument, order.replacing, self.clock())
+        self.orders.pop(report.id, None)
+        maker.order_done(report.id)
+
+    def _forget(self, id: int, maker: mm.MarketMaker) -> None:
+        self.orders.pop(id, None)
+        maker.order_done(id)
+
+    def _risk(self, order: Order, report: Report) -> None:
+        facts = portfolio.ReportFacts(
+            instrument=order.instrument,
+            venue=order.venue,
+            side=ref.Side.BUY if order.buy else ref.Side.SELL,
+            kind=_KIND[report.kind],
+            state=order.state,
+            order_id=report.original if report.kind is Kind.REPLACED else report.id,
+            replacement_id=report.id if report.kind is Kind.REPLACED else 0,
+            price=report.price if report.kind is Kind.FILL else order.price,
+            quantity=report.quantity,
+            leaves=order.open if order.state not in (CANCELED, EXPIRED, REJECTED, FILLED) else 0,
+        )
+        self.risk.apply(facts)
+
+    # --- results -----------------------------------------------------------------------------
+
+    def results(self) -> dict[str, Any]:
+        """What the run measured (the histogram HDR-encoded, for the benchmark to correct)."""
+        return {
+            "tick_to_trade": self.latency.encode().decode(),
+            "orders": self.sent,
+            "refused": self.refused,
+            "messages": self.messages,
+            "lost": self.lost,
+            "longest_wait_us": self.longest_wait_ns / 1e3,
+            "gc": self.gc.summary(),
+            "reports": self.reports,
+            "unknown_reports": self.unknown_reports,
+        }
+
+
+def install_gc_callback(engine: Engine) -> None:
+    """Records the collector's pauses on ``engine``."""
+    gc.callbacks.append(engine.gc)

@@ -1,0 +1,131 @@
+"""The legacy engine's loop on its own: book changes from the feed handlers become orders that
+pass the same pre-trade gate and reach the venues' gateways, each with its tick-to-trade
+recorded; reports move the orders, the positions and the market maker; what ZeroMQ dropped is
+counted as lost; and the measured window starts afresh on request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from bench.legacy.engine import BOOK_CHANGE, Engine
+from bench.legacy.venue import Kind, Report
+from tickrail import config, execution_plan
+from tickrail.market import SYMBOLS
+
+ONE = 1_000_000_000
+AAPL = next(s.instrument_id for s in SYMBOLS if s.name == "AAPL")
+
+
+@dataclass
+class Gateway:
+    """A venue's order entry as the engine sees it, keeping what it was asked to write."""
+
+    written: list[tuple[Any, ...]] = field(default_factory=list)
+
+    async def connect(self) -> None:
+        """Nothing to log on to."""
+
+    def new(self, id: int, instrument: int, buy: bool, price: int, quantity: int) -> None:
+        self.written.append(("new", id, instrument, buy, price, quantity))
+
+    def replace(self, original: int, id: int, price: int, quantity: int) -> None:
+        self.written.append(("replace", original, id, price, quantity))
+
+    def cancel(self, id: int) -> None:
+        self.written.append(("cancel", id))
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000_000
+
+    def __call__(self) -> int:
+        self.now += 1_000
+        return self.now
+
+
+@pytest.fixture
+def engine() -> Engine:
+    instance = config.parse(config.DEFAULT.read_text())
+    spec = execution_plan.describe(instance, {name: "127.0.0.1:1" for name in instance.venues})
+    built = Engine(spec, clock=Clock())
+    built.gateways = [Gateway() for _ in spec["venues"]]
+    return built
+
+
+def book(engine: Engine, venue: int, bid_cents: int, ask_cents: int, sequence: int) -> None:
+    now = engine.clock()
+    engine.on_book_change(
+        BOOK_CHANGE.pack(
+            venue,
+            AAPL,
+            bid_cents * ONE // 100,
+            500 * ONE,
+            ask_cents * ONE // 100,
+            500 * ONE,
+            now,
+            now,
+            sequence,
+        )
+    )
+
+
+def written(engine: Engine, kind: str) -> list[tuple[Any, ...]]:
+    return [w for g in engine.gateways for w in g.written if w[0] == kind]  # type: ignore[attr-defined]
+
+
+def test_book_changes_become_orders_on_every_venue_listing_the_symbol_each_timed(engine: Engine) -> None:
+    for venue in range(3):
+        book(engine, venue, 19_000, 19_002, 1)
+    news = written(engine, "new")
+    assert {id for _, id, *_ in news} == set(range(1, len(news) + 1))
+    assert {w[2] for w in news} == {AAPL}
+    assert len(news) == 2 * 3, "one level a side on each of the three venues"
+    assert engine.sent == len(news) == engine.latency.get_total_count()
+    assert engine.messages == 3 and engine.lost == 0
+
+
+def test_reports_move_orders_positions_and_quotes(engine: Engine) -> None:
+    book(engine, 0, 19_000, 19_002, 1)
+    bid = next(w for w in written(engine, "new") if w[3])
+    engine.on_report(0, Report(Kind.ACCEPTED, bid[1]))
+    engine.on_report(0, Report(Kind.FILL, bid[1], quantity=bid[5], price=bid[4]))
+    assert engine.positions[AAPL, 0] == bid[5]
+    assert bid[1] not in engine.orders, "a filled order is forgotten"
+    assert engine.risk.portfolio.symbol(AAPL).position == bid[5]
+    book(engine, 0, 19_000, 19_004, 2)
+    assert len([w for w in written(engine, "new") if w[3]]) == 2, "the filled bid is quoted again"
+
+
+def test_a_quote_moves_by_replace_once_accepted(engine: Engine) -> None:
+    book(engine, 0, 19_000, 19_002, 1)
+    for _, id, *_ in written(engine, "new"):
+        engine.on_report(0, Report(Kind.ACCEPTED, id))
+    book(engine, 0, 19_100, 19_102, 2)
+    replaces = written(engine, "replace")
+    assert len(replaces) == 2
+    original, new = replaces[0][1], replaces[0][2]
+    engine.on_report(0, Report(Kind.REPLACED, new, original=original))
+    assert original not in engine.orders and engine.orders[new].open == engine.orders[new].quantity
+
+
+def test_what_zeromq_dropped_is_counted_as_lost(engine: Engine) -> None:
+    book(engine, 0, 19_000, 19_002, 1)
+    book(engine, 0, 19_000, 19_004, 5)
+    assert engine.lost == 3
+
+
+def test_the_window_starts_afresh_and_trading_carries_on(engine: Engine) -> None:
+    book(engine, 0, 19_000, 19_002, 1)
+    working = dict(engine.orders)
+    engine.start_window()
+    assert (engine.sent, engine.messages, engine.latency.get_total_count()) == (0, 0, 0)
+    assert engine.orders == working
