@@ -5,10 +5,12 @@ counted as lost; and the measured window starts afresh on request."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import zmq
 
 from bench.legacy.engine import BOOK_CHANGE, Engine
 from bench.legacy.venue import Kind, Report
@@ -16,6 +18,8 @@ from tickrail import config, execution_plan
 from tickrail.market import SYMBOLS
 
 ONE = 1_000_000_000
+#: A feed handler's socket and the engine's.
+Wire = tuple[zmq.Socket[bytes], zmq.Socket[bytes]]
 AAPL = next(s.instrument_id for s in SYMBOLS if s.name == "AAPL")
 
 
@@ -61,30 +65,42 @@ def engine() -> Engine:
     return built
 
 
-def book(engine: Engine, venue: int, bid_cents: int, ask_cents: int, sequence: int) -> None:
+@pytest.fixture
+def wire() -> Iterator[Wire]:
+    """A feed handler's socket and the engine's, joined in-process."""
+    context = zmq.Context()
+    engine_side, feed_side = context.socket(zmq.PAIR), context.socket(zmq.PAIR)
+    engine_side.bind("inproc://test-books")
+    feed_side.connect("inproc://test-books")
+    yield feed_side, engine_side
+    context.destroy(linger=0)
+
+
+def book(
+    engine: Engine,
+    wire: Wire,
+    venue: int,
+    bid_cents: int,
+    ask_cents: int,
+    sequence: int,
+) -> None:
+    """One book change of AAPL on ``venue``, published and taken up."""
     now = engine.clock()
-    engine.on_book_change(
-        BOOK_CHANGE.pack(
-            venue,
-            AAPL,
-            bid_cents * ONE // 100,
-            500 * ONE,
-            ask_cents * ONE // 100,
-            500 * ONE,
-            now,
-            now,
-            sequence,
-        )
-    )
+    bid, ask, quantity = bid_cents * ONE // 100, ask_cents * ONE // 100, 500 * ONE
+    wire[0].send(BOOK_CHANGE.pack(venue, AAPL, bid, quantity, ask, quantity, now, now, sequence))
+    assert wire[1].poll(5_000), "the change went through"
+    assert engine.take_up(wire[1]) is False
 
 
 def written(engine: Engine, kind: str) -> list[tuple[Any, ...]]:
     return [w for g in engine.gateways for w in g.written if w[0] == kind]  # type: ignore[attr-defined]
 
 
-def test_book_changes_become_orders_on_every_venue_listing_the_symbol_each_timed(engine: Engine) -> None:
+def test_book_changes_become_orders_on_every_venue_listing_the_symbol_each_timed(
+    engine: Engine, wire: Wire
+) -> None:
     for venue in range(3):
-        book(engine, venue, 19_000, 19_002, 1)
+        book(engine, wire, venue, 19_000, 19_002, 1)
     news = written(engine, "new")
     assert {id for _, id, *_ in news} == set(range(1, len(news) + 1))
     assert {w[2] for w in news} == {AAPL}
@@ -93,23 +109,22 @@ def test_book_changes_become_orders_on_every_venue_listing_the_symbol_each_timed
     assert engine.messages == 3 and engine.lost == 0
 
 
-def test_reports_move_orders_positions_and_quotes(engine: Engine) -> None:
-    book(engine, 0, 19_000, 19_002, 1)
+def test_reports_move_orders_positions_and_quotes(engine: Engine, wire: Wire) -> None:
+    book(engine, wire, 0, 19_000, 19_002, 1)
     bid = next(w for w in written(engine, "new") if w[3])
     engine.on_report(0, Report(Kind.ACCEPTED, bid[1]))
     engine.on_report(0, Report(Kind.FILL, bid[1], quantity=bid[5], price=bid[4]))
     assert engine.positions[AAPL, 0] == bid[5]
     assert bid[1] not in engine.orders, "a filled order is forgotten"
-    assert engine.risk.portfolio.symbol(AAPL).position == bid[5]
-    book(engine, 0, 19_000, 19_004, 2)
+    book(engine, wire, 0, 19_000, 19_004, 2)
     assert len([w for w in written(engine, "new") if w[3]]) == 2, "the filled bid is quoted again"
 
 
-def test_a_quote_moves_by_replace_once_accepted(engine: Engine) -> None:
-    book(engine, 0, 19_000, 19_002, 1)
+def test_a_quote_moves_by_replace_once_accepted(engine: Engine, wire: Wire) -> None:
+    book(engine, wire, 0, 19_000, 19_002, 1)
     for _, id, *_ in written(engine, "new"):
         engine.on_report(0, Report(Kind.ACCEPTED, id))
-    book(engine, 0, 19_100, 19_102, 2)
+    book(engine, wire, 0, 19_100, 19_102, 2)
     replaces = written(engine, "replace")
     assert len(replaces) == 2
     original, new = replaces[0][1], replaces[0][2]
@@ -117,14 +132,14 @@ def test_a_quote_moves_by_replace_once_accepted(engine: Engine) -> None:
     assert original not in engine.orders and engine.orders[new].open == engine.orders[new].quantity
 
 
-def test_what_zeromq_dropped_is_counted_as_lost(engine: Engine) -> None:
-    book(engine, 0, 19_000, 19_002, 1)
-    book(engine, 0, 19_000, 19_004, 5)
+def test_what_zeromq_dropped_is_counted_as_lost(engine: Engine, wire: Wire) -> None:
+    book(engine, wire, 0, 19_000, 19_002, 1)
+    book(engine, wire, 0, 19_000, 19_004, 5)
     assert engine.lost == 3
 
 
-def test_the_window_starts_afresh_and_trading_carries_on(engine: Engine) -> None:
-    book(engine, 0, 19_000, 19_002, 1)
+def test_the_window_starts_afresh_and_trading_carries_on(engine: Engine, wire: Wire) -> None:
+    book(engine, wire, 0, 19_000, 19_002, 1)
     working = dict(engine.orders)
     engine.start_window()
     assert (engine.sent, engine.messages, engine.latency.get_total_count()) == (0, 0, 0)

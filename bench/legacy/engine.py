@@ -1,8 +1,11 @@
 """The legacy engine's event loop: feed handlers publish book changes over ZeroMQ, the engine
 takes them up, runs the market maker, judges each order with the pre-trade rules
-(:mod:`risk.reference.gate`), keeps its orders and positions, applies every execution report to
-the portfolio rules (:mod:`risk.reference.portfolio`) and writes orders to the venues' gateways,
-all on one asyncio loop, as the old system did.
+(:mod:`risk.reference.gate`), keeps its orders and positions and writes orders to the venues'
+gateways, all on one asyncio loop, as the old system did.
+
+The portfolio rules (tickrail's risk worker, in a process of its own) are left out of this loop:
+the reference computes its sums afresh on every event, and charging that to the old engine
+would make it slower than a competent one; leaving them out only flatters it.
 
 What it measures, for ``bench/before_after.py``: each order's tick-to-trade (from the feed
 handler's read of the bytes that changed the book to the order's bytes handed to the socket) in
@@ -26,7 +29,6 @@ from hdrh.histogram import HdrHistogram
 from bench.legacy import market_maker as mm
 from bench.legacy.venue import Gateway, Kind, Report
 from risk.reference import gate as ref
-from risk.reference import portfolio
 from risk.shadow import limits_from
 from tickrail import _native
 
@@ -42,18 +44,7 @@ DRAIN_BATCH = 256
 #: Slowest and fastest tick-to-trade the histogram holds, nanoseconds, and its precision.
 LOWEST_NS, HIGHEST_NS, SIGNIFICANT_DIGITS = 1, 600_000_000_000, 3
 
-# Report kinds and order states as the execution worker's records carry them (the portfolio
-# rules read those).
-_KIND = {
-    Kind.ACCEPTED: 1,
-    Kind.REJECTED: 2,
-    Kind.FILL: 3,
-    Kind.CANCELED: 4,
-    Kind.CANCEL_REJECTED: 5,
-    Kind.REPLACED: 6,
-    Kind.REPLACE_REJECTED: 7,
-    Kind.EXPIRED: 8,
-}
+# Order states, as the execution worker's records number them.
 PENDING_NEW, NEW, PARTIALLY_FILLED, FILLED, PENDING_CANCEL, CANCELED, PENDING_REPLACE = 1, 2, 3, 4, 5, 6, 7
 REPLACED, REJECTED, EXPIRED = 8, 9, 10
 
@@ -129,7 +120,7 @@ class GcPauses:
 
 
 class Engine:
-    """The market maker, the pre-trade gate, the orders and the portfolio rules of every symbol
+    """The market maker, the pre-trade gate and the orders of every symbol
     in ``spec`` (the execution worker's spec: ``tickrail.execution_plan.describe``), sending
     through :attr:`gateways` (one per venue, in the spec's order; set before trading)."""
 
@@ -148,9 +139,6 @@ class Engine:
         self.ids = mm.Ids()
         limits = limits_from(_native.gate_limits(spec["symbols"], spec["portfolio"], count))
         self.gate = ref.Gate(limits, clock())
-        self.risk = portfolio.RiskEngine.of(
-            tuple(portfolio.SymbolRiskLimits(i) for i in self.makers), portfolio.PortfolioRiskLimits(), count
-        )
         self.orders: dict[int, Order] = {}
         self.latency = HdrHistogram(LOWEST_NS, HIGHEST_NS, SIGNIFICANT_DIGITS)
         self.gc = GcPauses()
@@ -175,27 +163,37 @@ class Engine:
     # --- market data -----------------------------------------------------------------------
 
     def take_up(self, socket: zmq.Socket[bytes]) -> bool:
-        """Takes up to :data:`DRAIN_BATCH` book changes from ``socket``; whether more wait."""
+        """Takes up to :data:`DRAIN_BATCH` book changes from ``socket`` and acts on each book
+        they changed once, on its newest state (changes queued behind one another coalesce, as
+        a competent engine under load would have them); whether more wait."""
+        newest: dict[tuple[int, int], tuple[tuple[int, ...], int]] = {}
+        more = True
         for _ in range(DRAIN_BATCH):
             try:
                 frame = socket.recv(zmq.NOBLOCK)
             except zmq.Again:
-                return False
-            self.on_book_change(frame)
-        return True
+                more = False
+                break
+            change = BOOK_CHANGE.unpack(frame)
+            self._count(change)
+            newest[change[0], change[1]] = (change, self.clock())
+        for change, taken_ns in newest.values():
+            self.on_book_change(change, taken_ns)
+        return more
 
-    def on_book_change(self, frame: bytes) -> None:
-        """One book change from a feed handler."""
-        venue, instrument, bid, bid_qty, ask, ask_qty, received_ns, published_ns, sequence = (
-            BOOK_CHANGE.unpack(frame)
-        )
-        now = self.clock()
+    def _count(self, change: tuple[int, ...]) -> None:
+        venue, sequence = change[0], change[8]
         self.messages += 1
-        self.longest_wait_ns = max(self.longest_wait_ns, now - published_ns)
         expected = self._sequences[venue] + 1
         if sequence != expected:
             self.lost += sequence - expected
         self._sequences[venue] = sequence
+
+    def on_book_change(self, change: tuple[int, ...], taken_ns: int) -> None:
+        """The newest change of one venue's book of one symbol, taken up at ``taken_ns``:
+        ``(venue, instrument, bid, bid quantity, ask, ask quantity, received_ns, published_ns,
+        sequence)``."""
+        venue, instrument, bid, bid_qty, ask, ask_qty, received_ns, published_ns, _ = change
         tops = self.tops.get(instrument)
         if tops is None:
             return
@@ -203,12 +201,13 @@ class Engine:
         if top.bid == bid and top.ask == ask and top.bid_quantity == bid_qty and top.ask_quantity == ask_qty:
             return
         top.bid, top.bid_quantity, top.ask, top.ask_quantity = bid, bid_qty, ask, ask_qty
-        if self.risk.board.state(portfolio.PORTFOLIO) != ref.ACTIVE:
-            return
         self._tick_ns = received_ns
         maker = self.makers[instrument]
         venue_positions = [self.positions[instrument, v] for v in range(len(tops))]
         actions = maker.on_book(tops, sum(venue_positions), venue_positions, self.ids)
+        if actions:
+            self.longest_wait_ns = max(self.longest_wait_ns, taken_ns - published_ns)
+        now = self.clock()
         for action in actions:
             self.act(instrument, action, now)
 
@@ -239,9 +238,10 @@ class Engine:
         mid = top.mid() or 0
         return ref.MarketView(reference_price=mid, published_ns=self._tick_ns, stale=False)
 
-    def _trading(self, instrument: int) -> ref.TradingView:
-        board = self.risk.board
-        return ref.TradingView(board.state(portfolio.PORTFOLIO), board.state(instrument), 0)
+    def _trading(self) -> ref.TradingView:
+        # The old engine had no risk worker to halt it: trading is always active, and the
+        # heartbeat the gate checks is the loop's own.
+        return ref.TradingView(ref.ACTIVE, ref.ACTIVE, 0)
 
     def _order(self, instrument: int, order: mm.New) -> ref.NewOrder:
         side = ref.Side.BUY if order.buy else ref.Side.SELL
@@ -251,7 +251,7 @@ class Engine:
         reason = self.gate.check_new(
             self._order(instrument, order),
             self._market(instrument, order.venue),
-            self._trading(instrument),
+            self._trading(),
             now,
         )
         if reason is not None:
@@ -270,9 +270,7 @@ class Engine:
     def _replace(self, instrument: int, action: mm.Replace, now: int) -> None:
         order = action.order
         replace = ref.Replace(action.original, self._order(instrument, order))
-        reason = self.gate.check_replace(
-            replace, self._market(instrument, order.venue), self._trading(instrument), now
-        )
+        reason = self.gate.check_replace(replace, self._market(instrument, order.venue), self._trading(), now)
         original = self.orders.get(action.original)
         if reason is not None or original is None:
             self.refused += 1
@@ -336,12 +334,13 @@ class Engine:
         elif kind is Kind.REPLACED:
             original = self.orders.pop(order.replacing, None)
             if original is not None:
-                order.open = min(order.quantity, original.open)
+                # The replacement's quantity is the order's whole size: what already filled
+                # stays filled.
+                order.open = max(order.quantity - (original.quantity - original.open), 0)
             order.replacing, order.state = 0, NEW
             maker.order_live(report.id)
         elif kind is Kind.REPLACE_REJECTED:
             self._replace_refused(order, report, maker)
-        self._risk(order, report)
 
     def _replace_refused(self, order: Order, report: Report, maker: mm.MarketMaker) -> None:
         original = self.orders.get(order.replacing)
@@ -365,21 +364,6 @@ class Engine:
     def _forget(self, id: int, maker: mm.MarketMaker) -> None:
         self.orders.pop(id, None)
         maker.order_done(id)
-
-    def _risk(self, order: Order, report: Report) -> None:
-        facts = portfolio.ReportFacts(
-            instrument=order.instrument,
-            venue=order.venue,
-            side=ref.Side.BUY if order.buy else ref.Side.SELL,
-            kind=_KIND[report.kind],
-            state=order.state,
-            order_id=report.original if report.kind is Kind.REPLACED else report.id,
-            replacement_id=report.id if report.kind is Kind.REPLACED else 0,
-            price=report.price if report.kind is Kind.FILL else order.price,
-            quantity=report.quantity,
-            leaves=order.open if order.state not in (CANCELED, EXPIRED, REJECTED, FILLED) else 0,
-        )
-        self.risk.apply(facts)
 
     # --- results -----------------------------------------------------------------------------
 

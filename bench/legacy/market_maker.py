@@ -174,12 +174,11 @@ class MarketMaker:
             for buy in sides:
                 slots = self.quotes[venue][0 if buy else 1]
                 fits = quoting and self._fits(buy, c.size, position, venue_positions[venue])
-                for level in range(MAX_LEVELS):
+                # The levels are fixed: no quote is ever placed past them.
+                for level in range(c.levels):
                     quote = slots[level]
                     target = (
-                        self.target(fair, position, buy, level, top)
-                        if fits and level < c.levels and fair is not None
-                        else None
+                        self.target(fair, position, buy, level, top) if fits and fair is not None else None
                     )
                     if (quote is None and target is None) or (quote is not None and not quote.live):
                         continue
