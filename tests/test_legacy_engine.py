@@ -144,3 +144,36 @@ def test_the_window_starts_afresh_and_trading_carries_on(engine: Engine, wire: W
     engine.start_window()
     assert (engine.sent, engine.messages, engine.latency.get_total_count()) == (0, 0, 0)
     assert engine.orders == working
+
+
+class LostSession(Gateway):
+    """A gateway whose session the venue has closed."""
+
+    def new(self, id: int, instrument: int, buy: bool, price: int, quantity: int) -> None:
+        raise ConnectionError("venue A order entry: not connected")
+
+
+def test_a_lost_session_takes_its_venue_down_until_it_logs_on_again(engine: Engine, wire: Wire) -> None:
+    engine.gateways[0] = LostSession()
+    book(engine, wire, 0, 19_000, 19_002, 1)
+    assert engine.down == [True, False, False] and engine.disconnects == 1
+    assert not engine.orders and engine.sent == 0, "nothing went, nothing is kept"
+    book(engine, wire, 1, 19_000, 19_002, 1)
+    assert {w[0] for w in written(engine, "new")} == {"new"}
+    assert all(order.venue == 1 for order in engine.orders.values()), "venue 0 is not quoted"
+    engine.venue_up(0, Gateway())
+    book(engine, wire, 0, 19_000, 19_004, 2)
+    assert any(order.venue == 0 for order in engine.orders.values())
+
+
+class Refusing(Gateway):
+    """A gateway that cannot say an order in its protocol."""
+
+    def new(self, id: int, instrument: int, buy: bool, price: int, quantity: int) -> None:
+        raise ValueError(f"order {id}: the price {price} cannot be said exactly")
+
+
+def test_an_order_the_gateway_cannot_say_is_counted_and_forgotten(engine: Engine, wire: Wire) -> None:
+    engine.gateways[0] = Refusing()
+    book(engine, wire, 0, 19_000, 19_002, 1)
+    assert engine.refused_by_gateway == 2 and not engine.orders and engine.down == [False] * 3

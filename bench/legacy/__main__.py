@@ -15,6 +15,7 @@ import asyncio
 import functools
 import gc
 import json
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -26,6 +27,8 @@ import zmq
 from bench.legacy import venue_a, venue_b, venue_c
 from bench.legacy.engine import BOOKS_ENDPOINT, HIGH_WATER_MARK, Engine, Publisher, install_gc_callback
 from bench.legacy.venue import Feed, Gateway, OnBook, OnReport
+
+log = logging.getLogger("bench.legacy")
 
 
 def _host_port(address: str) -> tuple[str, int]:
@@ -54,6 +57,31 @@ def feed(venue: dict[str, Any], addresses: dict[str, str], on_book: OnBook) -> F
     if venue["protocol"] == "fix":
         return venue_b.Feed(_host_port(addresses["fix"]), symbols, on_book)
     return venue_c.Feed(_host_port(addresses["market_data"]), symbols, on_book)
+
+
+#: How often a venue that is down is tried again, seconds.
+RECONNECT_EVERY_S = 0.5
+#: How long one logon may take, seconds.
+LOGON_TIMEOUT_S = 2.0
+
+
+async def reconnect(engine: Engine, spec: dict[str, Any]) -> None:
+    """Logs on again, afresh, to every venue whose session was lost."""
+    while True:
+        await asyncio.sleep(RECONNECT_EVERY_S)
+        for at, down in enumerate(engine.down):
+            if not down:
+                continue
+            fresh = gateway(spec["venues"][at], functools.partial(engine.on_report, at))
+            try:
+                await asyncio.wait_for(fresh.connect(), LOGON_TIMEOUT_S)
+            except (ConnectionError, OSError, TimeoutError) as error:
+                log.warning("venue %d: logon failed again: %s", at, error)
+                fresh.close()
+                continue
+            engine.gateways[at].close()
+            engine.venue_up(at, fresh)
+            log.warning("venue %d is up again", at)
 
 
 async def run(spec: dict[str, Any], addresses: list[dict[str, str]], out: Path) -> None:
@@ -88,6 +116,7 @@ async def run(spec: dict[str, Any], addresses: list[dict[str, str]], out: Path) 
         publisher.connect(BOOKS_ENDPOINT)
         feeds.append(feed(v, addresses[at], Publisher(publisher, at)))
     tasks = [asyncio.create_task(f.run()) for f in feeds]
+    tasks.append(asyncio.create_task(reconnect(engine, spec)))
     # What start-up built stays: the collector need not scan it again (a tuning the old
     # system's engineers would have made); the thresholds are Python's own.
     gc.freeze()
@@ -125,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, type=Path, help="where the results go (JSON)")
     p.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop", help="the event loop")
     args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     spec, addresses = json.loads(args.spec), json.loads(args.addresses)
     if len(addresses) != len(spec["venues"]):
         p.error(f"--addresses lists {len(addresses)} venues, the spec {len(spec['venues'])}")

@@ -17,6 +17,7 @@ handlers and the engine (ZeroMQ drops past its high-water mark, seen as sequence
 from __future__ import annotations
 
 import gc
+import logging
 import struct
 import time
 from collections.abc import Callable
@@ -32,9 +33,13 @@ from risk.reference import gate as ref
 from risk.shadow import limits_from
 from tickrail import _native
 
+#: What the market maker sees of a venue that is down: no book.
+EMPTY = mm.Top()
 #: One book change on the wire between a feed handler and the engine: venue, instrument, bid,
 #: bid quantity, ask, ask quantity, received_ns, published_ns, the feed's sequence number.
 BOOK_CHANGE = struct.Struct("<BIqqqqQQQ")
+log = logging.getLogger(__name__)
+
 #: Where the feed handlers publish (in-process transport).
 BOOKS_ENDPOINT = "inproc://books"
 #: ZeroMQ's high-water mark on both sides: book changes queued before the publisher drops.
@@ -150,6 +155,9 @@ class Engine:
         self.reports = 0
         self.unknown_reports = 0
         self._sequences = [0] * count
+        self.down = [False] * count
+        self.disconnects = 0
+        self.refused_by_gateway = 0
         self._tick_ns = 0
 
     def start_window(self) -> None:
@@ -158,6 +166,7 @@ class Engine:
         self.latency = HdrHistogram(LOWEST_NS, HIGHEST_NS, SIGNIFICANT_DIGITS)
         self.gc.reset()
         self.sent = self.refused = self.messages = self.lost = self.reports = self.unknown_reports = 0
+        self.disconnects = self.refused_by_gateway = 0
         self.longest_wait_ns = 0
 
     # --- market data -----------------------------------------------------------------------
@@ -204,7 +213,8 @@ class Engine:
         self._tick_ns = received_ns
         maker = self.makers[instrument]
         venue_positions = [self.positions[instrument, v] for v in range(len(tops))]
-        actions = maker.on_book(tops, sum(venue_positions), venue_positions, self.ids)
+        seen = [EMPTY if self.down[v] else t for v, t in enumerate(tops)] if any(self.down) else tops
+        actions = maker.on_book(seen, sum(venue_positions), venue_positions, self.ids)
         if actions:
             self.longest_wait_ns = max(self.longest_wait_ns, taken_ns - published_ns)
         now = self.clock()
@@ -264,8 +274,11 @@ class Engine:
         self.orders[order.id] = Order(
             order.venue, instrument, order.buy, order.price, order.quantity, order.quantity, PENDING_NEW
         )
-        self.gateways[order.venue].new(order.id, instrument, order.buy, order.price, order.quantity)
-        self._sent()
+        gateway = self.gateways[order.venue]
+        if self._written(
+            order.venue, order.id, gateway.new, order.id, instrument, order.buy, order.price, order.quantity
+        ):
+            self._sent()
 
     def _replace(self, instrument: int, action: mm.Replace, now: int) -> None:
         order = action.order
@@ -290,8 +303,11 @@ class Engine:
             PENDING_REPLACE,
             replacing=action.original,
         )
-        self.gateways[order.venue].replace(action.original, order.id, order.price, order.quantity)
-        self._sent()
+        gateway = self.gateways[order.venue]
+        if self._written(
+            order.venue, order.id, gateway.replace, action.original, order.id, order.price, order.quantity
+        ):
+            self._sent()
 
     def _cancel(self, instrument: int, id: int, now: int) -> None:
         order = self.orders.get(id)
@@ -299,7 +315,43 @@ class Engine:
             return
         self.gate.cancel_sent(order.venue, instrument, now)
         order.state = PENDING_CANCEL
-        self.gateways[order.venue].cancel(id)
+        self._written(order.venue, id, self.gateways[order.venue].cancel, id)
+
+    def _written(self, venue: int, id: int, write: Callable[..., None], *args: Any) -> bool:
+        """Writes one request through ``venue``'s gateway; whether it went. A lost session
+        takes the venue down (:meth:`venue_down`); a request the gateway refuses is counted,
+        and its order forgotten."""
+        try:
+            write(*args)
+            return True
+        except ConnectionError as error:
+            self.venue_down(venue, error)
+        except ValueError as error:
+            self.refused_by_gateway += 1
+            log.warning("venue %d: request for order %d refused: %s", venue, id, error)
+        order = self.orders.get(id)
+        if order is not None:
+            self.gate.done(venue, order.instrument, id)
+            self._forget(id, self.makers[order.instrument])
+        return False
+
+    def venue_down(self, venue: int, error: Exception) -> None:
+        """``venue``'s order session is lost: it is not quoted until :meth:`venue_up`, and its
+        orders are forgotten (the venues cancel a lost session's orders)."""
+        if self.down[venue]:
+            return
+        log.error("venue %d is down: %s", venue, error)
+        self.down[venue] = True
+        self.disconnects += 1
+        for id, order in list(self.orders.items()):
+            if order.venue == venue:
+                self.gate.done(venue, order.instrument, id)
+                self._forget(id, self.makers[order.instrument])
+
+    def venue_up(self, venue: int, gateway: Gateway) -> None:
+        """``venue`` trades again, through ``gateway`` (logged on afresh)."""
+        self.gateways[venue] = gateway
+        self.down[venue] = False
 
     def _sent(self) -> None:
         self.sent += 1
@@ -379,6 +431,8 @@ class Engine:
             "gc": self.gc.summary(),
             "reports": self.reports,
             "unknown_reports": self.unknown_reports,
+            "refused_by_gateway": self.refused_by_gateway,
+            "disconnects": self.disconnects,
         }
 
 

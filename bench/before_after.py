@@ -1,0 +1,511 @@
+"""Before and after: the legacy Python engine (``bench/legacy``) and tickrail, one after the
+other in the same run, against the same simulated venues with the same seed, at each market-data
+rate (messages per second per venue, on all three venues).
+
+For each engine and rate, after a warm-up, over a fixed window:
+
+* ``tick_to_trade_us``: p50, p99, p99.9 and max of every order's time from the read of the
+  market data that caused it to its bytes handed to the socket, from HDR histograms corrected
+  for coordinated omission the HdrHistogram way (each value ``v`` also stands for
+  ``v - i, v - 2i, ...`` down to ``i``, the interval between one venue's messages at the rate);
+* ``orders``: new orders and replaces sent;
+* ``lost``: market-data messages lost on the way to the engine (tickrail: gaps its feeds never
+  recovered; legacy: gaps its feed handlers never recovered, and book changes ZeroMQ dropped);
+* ``cpu_percent``: CPU time of the pipeline's processes over the window, as a share of the
+  machine (tickrail: its feeds, risk and execution workers; legacy: its one process; the
+  simulated venues are the exchanges and count for neither, and tickrail's supervisor is
+  reported apart, as ``supervisor_cpu_percent``);
+* ``rss_peak_mb``, ``rss_steady_mb``: the pipeline's resident memory (the sum over its
+  processes), its peak and its median over the window; ``pss_*`` the same counting each shared
+  page once (proportional set size);
+* ``longest_pause_us``: the longest time a book change, once its feed had published it, waited
+  before the engine's decision loop took it up (tickrail: the execution loop's hand-off stage;
+  legacy: the ZeroMQ hop), and for the legacy engine the longest garbage-collector pause
+  (``gc.callbacks``) when longer; ``gc`` gives the collector's pauses.
+
+``--json`` prints ``{"rates": [{"msgs_per_s": R, "tickrail": RESULT, "legacy": RESULT}, ...],
+"machine": ...}``. The run also writes a Markdown table and a PNG plot (the latency percentiles
+of both engines at each rate, log scale) to ``--out`` (default ``bench/results``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from bench.legacy.engine import HIGHEST_NS, LOWEST_NS, SIGNIFICANT_DIGITS
+from bench.ring import machine
+from tickrail import _native, config, execution_plan
+from tickrail.launch import ORDER_ENTRY
+from tickrail.process import Announcements
+
+ROOT = Path(__file__).resolve().parents[1]
+RATES = (10_000, 50_000, 100_000)
+PAGE = os.sysconf("SC_PAGE_SIZE")
+TICKS = os.sysconf("SC_CLK_TCK")
+#: Workers tickrail's supervisor starts: three venues, three feeds, risk and execution.
+TICKRAIL_WORKERS = 8
+PERCENTILES = (("p50", 50.0), ("p99", 99.0), ("p999", 99.9))
+
+
+def _free_port(kind: int) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def venue_addresses() -> dict[str, dict[str, str]]:
+    """Free loopback addresses for the three venues (UDP for venue A's market data and
+    re-requests), by venue letter."""
+    chosen = {}
+    for letter, protocol in (("a", "itch"), ("b", "fix"), ("c", "json")):
+        chosen[letter] = {
+            key: f"127.0.0.1:{_free_port(socket.SOCK_DGRAM if protocol == 'itch' and key != 'order_entry' else socket.SOCK_STREAM)}"
+            for key in config.ADDRESSES[protocol]
+        }
+    return chosen
+
+
+def instance_toml(
+    name: str, seed: int, rate: int, addresses: dict[str, dict[str, str]], journal: Path, *, trading: bool
+) -> str:
+    """The instance: the three simulated venues at ``rate`` on ``addresses``, and with
+    ``trading`` tickrail's feeds and execution worker (the risk worker comes with it)."""
+    text = f'[instance]\nname = "{name}"\nseed = {seed}\n'
+    for letter, protocol in (("a", "itch"), ("b", "fix"), ("c", "json")):
+        text += f'[venues.{letter}]\nprotocol = "{protocol}"\nrate = {rate}\n[venues.{letter}.addresses]\n'
+        text += "".join(f'{key} = "{address}"\n' for key, address in addresses[letter].items())
+        if trading:
+            text += f'[feeds.{letter}]\nvenue = "{letter}"\n'
+    if trading:
+        text += f'[execution]\njournal = "{journal}"\n'
+    return text
+
+
+# --- process figures ------------------------------------------------------------------------
+
+
+def _cpu_ticks(pid: int) -> int | None:
+    """User and system CPU time of ``pid`` in clock ticks; ``None`` once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return int(fields[11]) + int(fields[12])
+
+
+def _memory_kb(pid: int) -> tuple[int, int]:
+    """Resident and proportional set sizes of ``pid``, kB; zero once it is gone."""
+    rss = pss = 0
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0, 0
+    for line in text.splitlines():
+        if line.startswith("Rss:"):
+            rss = int(line.split()[1])
+        elif line.startswith("Pss:"):
+            pss = int(line.split()[1])
+    return rss, pss
+
+
+@dataclass
+class Sampler:
+    """CPU time and memory of a set of processes over a window. A process that ends in the
+    window keeps the CPU time it was last seen with; one that joins (a restarted worker) counts
+    from when it joined."""
+
+    pids: list[int]
+    rss_kb: list[int] = field(default_factory=list)
+    pss_kb: list[int] = field(default_factory=list)
+    started: float = 0.0
+    cpu_percent: float = 0.0
+    _first: dict[int, int] = field(default_factory=dict)
+    _last: dict[int, int] = field(default_factory=dict)
+
+    def start(self) -> None:
+        """Starts the window."""
+        self.started = time.monotonic()
+        for pid in self.pids:
+            self.join(pid)
+
+    def join(self, pid: int) -> None:
+        """Counts ``pid`` from now on."""
+        if pid not in self.pids:
+            self.pids.append(pid)
+        ticks = _cpu_ticks(pid)
+        if ticks is not None:
+            self._first[pid] = self._last[pid] = ticks
+
+    def sample(self) -> None:
+        """Takes one memory sample (and notes each process's CPU time)."""
+        rss = pss = 0
+        for pid in self.pids:
+            r, p = _memory_kb(pid)
+            rss, pss = rss + r, pss + p
+            ticks = _cpu_ticks(pid)
+            if ticks is not None and pid in self._first:
+                self._last[pid] = ticks
+        self.rss_kb.append(rss)
+        self.pss_kb.append(pss)
+
+    def finish(self) -> None:
+        """Ends the window: :attr:`cpu_percent` is the CPU time the processes used in it, as a
+        share of the machine."""
+        self.sample()
+        used = sum(self._last[pid] - first for pid, first in self._first.items()) / TICKS
+        self.cpu_percent = 100.0 * used / ((time.monotonic() - self.started) * (os.cpu_count() or 1))
+
+    def memory(self) -> dict[str, float]:
+        """Peak and median of the samples, MB."""
+        mb = 1024.0
+        return {
+            "rss_peak_mb": max(self.rss_kb) / mb,
+            "rss_steady_mb": statistics.median(self.rss_kb) / mb,
+            "pss_peak_mb": max(self.pss_kb) / mb,
+            "pss_steady_mb": statistics.median(self.pss_kb) / mb,
+        }
+
+
+def watch(
+    samplers: Iterable[Sampler],
+    seconds: float,
+    events: Announcements | None = None,
+    joining: Sampler | None = None,
+    every: float = 0.25,
+) -> None:
+    """Starts ``samplers``' window and samples them every ``every`` s for ``seconds``; a worker
+    the supervisor restarts meanwhile (its ``started`` in ``events``) joins ``joining``."""
+    samplers = list(samplers)
+    for s in samplers:
+        s.start()
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        if events is not None and joining is not None:
+            while (started := events.next("started", 0)) is not None:
+                if not started["worker"].startswith("venue"):
+                    joining.join(started["pid"])
+        for s in samplers:
+            s.sample()
+        time.sleep(min(every, left))
+    for s in samplers:
+        s.finish()
+
+
+# --- latency -----------------------------------------------------------------------------------
+
+
+def corrected(values: Iterable[tuple[int, int]], interval_ns: int) -> HdrHistogram:
+    """An HDR histogram of ``(value, count)`` pairs corrected for coordinated omission as
+    HdrHistogram's ``recordValueWithExpectedInterval`` does: a value ``v`` above the expected
+    interval ``i`` also stands for ``v - i, v - 2i, ...`` down to ``i``. Where several of those
+    fall within the histogram's precision (3 significant digits) they are recorded at once, so a
+    long stall costs a few thousand records rather than one per interval."""
+    histogram = HdrHistogram(LOWEST_NS, HIGHEST_NS, SIGNIFICANT_DIGITS)
+    for value, count in values:
+        histogram.record_value(min(max(value, LOWEST_NS), HIGHEST_NS), count)
+        missed = value - interval_ns
+        while interval_ns > 0 and missed >= interval_ns:
+            together = max(1, missed // 2048 // interval_ns)
+            histogram.record_value(min(missed, HIGHEST_NS), count * together)
+            missed -= together * interval_ns
+    return histogram
+
+
+def recorded(histogram: HdrHistogram) -> Iterator[tuple[int, int]]:
+    """The ``(value, count)`` pairs an HDR histogram holds."""
+    for item in histogram.get_recorded_iterator():
+        yield item.value_iterated_to, item.count_at_value_iterated_to
+
+
+def percentiles_us(histogram: HdrHistogram) -> dict[str, float]:
+    """p50, p99, p99.9 and max, microseconds."""
+    out = {key: histogram.get_value_at_percentile(p) / 1e3 for key, p in PERCENTILES}
+    out["max"] = histogram.get_max_value() / 1e3
+    return out
+
+
+def window(before: list[tuple[int, int]], after: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """What a cumulative histogram's ``values`` gained between two readings."""
+    counts = dict(before)
+    gained = [(value, count - counts.get(value, 0)) for value, count in after]
+    return [(value, count) for value, count in gained if count > 0]
+
+
+# --- the runs ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def supervisor(path: Path, runtime: str) -> Iterator[tuple[subprocess.Popen[str], Announcements]]:
+    """The supervisor running the instance at ``path``, its workers' logs in
+    ``runtime/supervisor.log``; stopped on leaving."""
+    with (Path(runtime) / "supervisor.log").open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "supervisor", "run", "--config", str(path), "--view", "events"],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env={**os.environ, "RUNTIME_DIRECTORY": runtime},
+            cwd=ROOT,
+        )
+        assert process.stdout is not None
+        try:
+            yield process, Announcements(process.stdout)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(120)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+
+
+def _started(events: Announcements, count: int, what: str) -> dict[str, int]:
+    pids = {}
+    for _ in range(count):
+        started = events.next("started", 60)
+        if started is None:
+            raise RuntimeError(f"{what}: the instance did not start ({events.seen[-3:]})")
+        pids[started["worker"]] = started["pid"]
+    return pids
+
+
+def run_tickrail(rate: int, seed: int, warmup: float, seconds: float) -> dict[str, Any]:
+    """tickrail at ``rate``: its figures over the window."""
+    name = f"ba{os.getpid()}t"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "instance.toml"
+        path.write_text(
+            instance_toml(name, seed, rate, venue_addresses(), Path(tmp) / "journal", trading=True)
+        )
+        instance = config.load(path)
+        with supervisor(path, tmp) as (process, events):
+            pids = _started(events, TICKRAIL_WORKERS, "tickrail")
+            time.sleep(warmup)
+            metrics = execution_plan.metrics_segment(name)
+            feeds = [f"tickrail.{name}.{feed.segments}.metrics" for feed in instance.feeds.values()]
+            before, feeds_before = _native.execution_report(metrics), [_native.feed_report(f) for f in feeds]
+            pipeline = Sampler([pid for worker, pid in pids.items() if not worker.startswith("venue")])
+            control = Sampler([process.pid])
+            seen = len(events.seen)
+            watch([pipeline, control], seconds, events, pipeline)
+            died = [e["worker"] for e in events.seen[seen:] if e.get("event") == "died"]
+            if died:
+                log = (Path(tmp) / "supervisor.log").read_text().splitlines()
+                print(
+                    f"tickrail at {rate}/s: {died} died; the log ends:", *log[-20:], sep="\n", file=sys.stderr
+                )
+            after, feeds_after = _native.execution_report(metrics), [_native.feed_report(f) for f in feeds]
+    interval = 1_000_000_000 // rate
+    latency = window(before["tick_to_trade_ns"]["values"], after["tick_to_trade_ns"]["values"])
+    handoff = window(before["stages_ns"]["handoff"]["values"], after["stages_ns"]["handoff"]["values"])
+
+    def gained(counter: str) -> int:
+        return sum(
+            a["counters"][counter] - b["counters"][counter]
+            for a, b in zip(feeds_after, feeds_before, strict=True)
+        )
+
+    return {
+        "tick_to_trade_us": percentiles_us(corrected(latency, interval)),
+        "uncorrected_us": percentiles_us(corrected(latency, 0)),
+        "orders": sum(count for _, count in latency),
+        "lost": max(gained("gaps") - gained("recoveries"), 0),
+        "gaps": gained("gaps"),
+        "messages": gained("messages"),
+        "cpu_percent": pipeline.cpu_percent,
+        "supervisor_cpu_percent": control.cpu_percent,
+        **pipeline.memory(),
+        "supervisor_rss_mb": max(control.rss_kb) / 1024.0,
+        "longest_pause_us": max((value for value, _ in handoff), default=0) / 1e3,
+        "workers_died": died,
+    }
+
+
+def run_legacy(rate: int, seed: int, warmup: float, seconds: float) -> dict[str, Any]:
+    """The legacy engine at ``rate``: its figures over the window."""
+    name = f"ba{os.getpid()}l"
+    with tempfile.TemporaryDirectory() as tmp:
+        addresses = venue_addresses()
+        journal = Path(tmp) / "journal"
+        instance = config.parse(instance_toml(name, seed, rate, addresses, journal, trading=True))
+        entry = {v.name: addresses[v.name][ORDER_ENTRY[v.protocol]] for v in instance.venues.values()}
+        spec = execution_plan.describe(instance, entry)
+        path = Path(tmp) / "venues.toml"
+        # The same venues on the same addresses, without tickrail's workers.
+        path.write_text(instance_toml(name, seed, rate, addresses, journal, trading=False))
+        out = Path(tmp) / "legacy.json"
+        with supervisor(path, tmp) as (_, events):
+            _started(events, 3, "the venues")
+            engine = subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "bench.legacy", "--spec", json.dumps(spec)),
+                    *("--addresses", json.dumps([addresses[v] for v in instance.venues]), "--out", str(out)),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=ROOT,
+            )
+            assert engine.stdout is not None
+            try:
+                if Announcements(engine.stdout).next("ready", 60) is None:
+                    raise RuntimeError("the legacy engine did not start")
+                time.sleep(warmup)
+                engine.send_signal(signal.SIGUSR1)
+                pipeline = Sampler([engine.pid])
+                watch([pipeline], seconds)
+            finally:
+                engine.send_signal(signal.SIGTERM)
+                engine.wait(60)
+            results = json.loads(out.read_text())
+    histogram = HdrHistogram.decode(results["tick_to_trade"])
+    values = list(recorded(histogram))
+    gc_pauses = results["gc"]
+    return {
+        "tick_to_trade_us": percentiles_us(corrected(values, 1_000_000_000 // rate)),
+        "uncorrected_us": percentiles_us(corrected(values, 0)),
+        "orders": results["orders"],
+        "lost": results["lost"] + results["feeds_lost"],
+        "messages": results["messages"],
+        "cpu_percent": pipeline.cpu_percent,
+        **pipeline.memory(),
+        "longest_pause_us": max(results["longest_wait_us"], gc_pauses["max_us"]),
+        "gc": gc_pauses,
+    }
+
+
+# --- the report --------------------------------------------------------------------------------
+
+
+def goals(rates: list[dict[str, Any]]) -> dict[str, bool]:
+    """The run's goals: tickrail's p99 at least 10 times and its max at least 20 times lower than
+    the legacy engine's at every rate, nothing lost, and less memory (proportional, steady)."""
+
+    def everywhere(test: Any) -> bool:
+        return all(test(r["tickrail"], r["legacy"]) for r in rates)
+
+    return {
+        "p99_10x_lower": everywhere(
+            lambda t, old: old["tick_to_trade_us"]["p99"] >= 10 * t["tick_to_trade_us"]["p99"]
+        ),
+        "max_20x_lower": everywhere(
+            lambda t, old: old["tick_to_trade_us"]["max"] >= 20 * t["tick_to_trade_us"]["max"]
+        ),
+        "nothing_lost": everywhere(lambda t, old: t["lost"] == 0),
+        "less_memory": everywhere(lambda t, old: t["pss_steady_mb"] < old["pss_steady_mb"]),
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The table the README shows."""
+    rows = [
+        "| rate (msgs/s per venue) | engine | p50 us | p99 us | p99.9 us | max us | orders | lost "
+        "| CPU % | RSS peak MB | PSS steady MB | longest pause us |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in result["rates"]:
+        for engine in ("legacy", "tickrail"):
+            e = r[engine]
+            t = e["tick_to_trade_us"]
+            rows.append(
+                f"| {r['msgs_per_s']:,} | {engine} | {t['p50']:,.1f} | {t['p99']:,.1f} | {t['p999']:,.1f} "
+                f"| {t['max']:,.1f} | {e['orders']:,} | {e['lost']:,} | {e['cpu_percent']:.1f} "
+                f"| {e['rss_peak_mb']:.0f} | {e['pss_steady_mb']:.0f} | {e['longest_pause_us']:,.0f} |"
+            )
+        t, old = r["tickrail"]["tick_to_trade_us"], r["legacy"]["tick_to_trade_us"]
+        rows.append(
+            f"| {r['msgs_per_s']:,} | ratio | {old['p50'] / t['p50']:.1f}x | {old['p99'] / t['p99']:.1f}x "
+            f"| {old['p999'] / t['p999']:.1f}x | {old['max'] / t['max']:.1f}x | | | | | | |"
+        )
+    m = result["machine"]
+    rows.append("")
+    rows.append(
+        f"Taken on {m['cpu']}, {len(m['cores_allowed'])} cores, Linux {m['kernel']}, Python {m['python']}."
+    )
+    rows.append(
+        "Goals: " + ", ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in result["goals"].items()) + "."
+    )
+    return "\n".join(rows) + "\n"
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    """The latency percentiles of both engines at each rate, log scale, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rates = result["rates"]
+    figure, axes = plt.subplots(1, len(rates), figsize=(4.2 * len(rates), 4), sharey=True, squeeze=False)
+    labels = ["p50", "p99", "p99.9", "max"]
+    for ax, r in zip(axes[0], rates, strict=True):
+        for engine, style in (("legacy", "o-"), ("tickrail", "s-")):
+            t = r[engine]["tick_to_trade_us"]
+            ax.plot(labels, [t["p50"], t["p99"], t["p999"], t["max"]], style, label=engine)
+        ax.set_yscale("log")
+        ax.set_title(f"{r['msgs_per_s']:,} msgs/s per venue")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].set_ylabel("tick-to-trade, us (log)")
+    axes[0][0].legend()
+    m = result["machine"]
+    figure.suptitle(
+        f"tick-to-trade, coordinated omission corrected; {m['cpu']}, {len(m['cores_allowed'])} cores"
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs both engines at each rate; prints JSON or the table, and writes the table and plot."""
+    p = argparse.ArgumentParser(prog="python -m bench.before_after", description=__doc__)
+    p.add_argument("--rates", type=int, nargs="+", default=list(RATES), help="messages/s per venue")
+    p.add_argument("--seconds", type=float, default=60.0, help="the measured window at each rate")
+    p.add_argument("--warmup", type=float, default=5.0, help="seconds of trading before the window")
+    p.add_argument("--seed", type=int, default=7, help="the market's seed, the same for both engines")
+    p.add_argument("--quick", action="store_true", help="one short rate (10k/s, 8 s), a smoke check")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="where the table and plot go")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.rates, args.seconds, args.warmup = [RATES[0]], 8.0, 3.0
+    rates = []
+    for rate in args.rates:
+        legacy = run_legacy(rate, args.seed, args.warmup, args.seconds)
+        tickrail = run_tickrail(rate, args.seed, args.warmup, args.seconds)
+        rates.append({"msgs_per_s": rate, "tickrail": tickrail, "legacy": legacy})
+        print(f"{rate:,}/s done", file=sys.stderr)
+    result: dict[str, Any] = {
+        "rates": rates,
+        "machine": machine(),
+        "seconds": args.seconds,
+        "seed": args.seed,
+    }
+    result["goals"] = goals(rates)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = f"before-after-{datetime.date.today().isoformat()}{'-quick' if args.quick else ''}"
+    table = markdown(result)
+    (args.out / f"{stem}.md").write_text(table)
+    plot(result, args.out / f"{stem}.png")
+    print(json.dumps(result) if args.json else table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
