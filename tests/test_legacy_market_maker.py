@@ -82,7 +82,7 @@ def test_a_long_inventory_moves_both_sides_down_and_a_bid_never_crosses_the_venu
     assert maker.target(10_002 * CENT, -300 * ONE, True, 0, top(10_000, 10_004)) // CENT == 10_003
 
 
-def test_small_moves_leave_quotes_alone_big_ones_replace_or_cancel_and_place_where_there_is_no_replace() -> None:
+def test_small_moves_leave_quotes_alone_and_big_ones_replace_them_or_cancel_and_place_anew() -> None:
     maker, ids = mm.MarketMaker(3, dataclasses.replace(CONFIG, levels=1)), mm.Ids()
     assert len(news(run(maker, [top(10_000, 10_002)] * 3, ids))) == 6
     assert run(maker, [top(10_001, 10_003)] * 3, ids) == [], "one tick: within tolerance"
