@@ -22,6 +22,7 @@ import json
 import os
 import random
 import selectors
+import shlex
 import signal
 import subprocess
 import sys
@@ -62,6 +63,18 @@ CLOSE_TIMEOUT_S = 10.0
 #: How long the feeds get, together, to settle on their venues' closing books (the venues serve
 #: recovery for :data:`tickrail.launch.VENUE_LINGER_MS` after closing).
 SETTLE_TIMEOUT_S = 3.0
+#: Set in the supervisor's environment: Python arguments put before every worker's ``-m <module>
+#: ...``, split as a shell would, ``{worker}`` standing for the worker's name (``bench.memcheck``
+#: runs each worker under memray's tracker with ``-m bench.memcheck track DIR/{worker}.bin``;
+#: ``-m memray run -q -o DIR/{worker}.bin`` would do for a whole run).
+WORKER_PYTHON_ARGS_ENV = "TICKRAIL_WORKER_PYTHON_ARGS"
+
+
+def worker_command(spec: WorkerSpec) -> list[str]:
+    """The command that starts ``spec``'s worker: ``python -m <argv>``, with the arguments
+    :data:`WORKER_PYTHON_ARGS_ENV` holds, if any, between the interpreter and ``-m``."""
+    wrapper = os.environ.get(WORKER_PYTHON_ARGS_ENV, "").replace("{worker}", spec.name)
+    return [sys.executable, *shlex.split(wrapper), "-m", *spec.argv]
 
 
 class Observer(Protocol):
@@ -264,7 +277,7 @@ class Supervisor:
         that cannot start, or dies before it is placed, is stopped and ``False`` returned."""
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", *worker.spec.argv],
+                worker_command(worker.spec),
                 stdout=subprocess.PIPE,
                 stderr=self.worker_log,
                 env={**os.environ, SUPERVISOR_PID_ENV: str(os.getpid())},
