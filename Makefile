@@ -9,7 +9,7 @@ NATIVE_STAMP := $(VENV)/.native-built
 RUST_SOURCES := $(shell find shm_layout protocols feeds venues risk execution tickrail -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock
 LOOM_PREEMPTIONS ?= 4
 
-.PHONY: run test test-rust test-loom test-python stubtest lint bench bench-ring bench-feeds bench-exec bench-tick bench-risk bench-quick clean
+.PHONY: run test test-rust test-loom test-python stubtest lint bench bench-ring bench-feeds bench-exec bench-tick bench-risk bench-quick memcheck clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +40,8 @@ stubtest: $(NATIVE_STAMP)
 	$(PY) -m mypy.stubtest tickrail._native --allowlist .mypy-stubtest-allowlist
 
 test-python: $(NATIVE_STAMP)
-	$(PY) -m pytest --ignore=tests/test_leaks.py
-	$(PY) -m pytest --memray tests/test_leaks.py
+	$(PY) -m pytest --ignore=tests/test_leaks.py --ignore=tests/test_worker_memory.py
+	$(PY) -m pytest --memray tests/test_leaks.py tests/test_worker_memory.py
 
 lint: $(NATIVE_STAMP)
 	cargo fmt --all -- --check
@@ -77,6 +77,11 @@ bench-risk: $(NATIVE_STAMP)
 bench-quick: $(NATIVE_STAMP)
 	cargo build --release --locked -p ring-bench
 	$(PY) -m bench.ring --quick $(ARGS)
+
+# Each worker's allocations per message in steady state, under memray (a minute of the shipped
+# instance).
+memcheck: $(NATIVE_STAMP)
+	$(PY) -m bench.memcheck $(ARGS)
 
 clean:
 	rm -rf target $(VENV)
