@@ -117,6 +117,17 @@ impl Drop for Writer {
     }
 }
 
+/// What [`Reader::read_unless_busy`] found under a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotRead {
+    /// A consistent copy, with its version.
+    Read(u64),
+    /// The key was never written.
+    Empty,
+    /// The writer is still writing it: nothing was copied; read again later.
+    Busy,
+}
+
 /// A reader of a slot table. Any number may read at once, from any process.
 #[derive(Debug, Clone)]
 pub struct Reader {
@@ -172,6 +183,20 @@ impl Reader {
         Ok(slot_of(&self.mapping, key)?[0].load(Ordering::Acquire))
     }
 
+    /// As [`Reader::read`], but a record its writer is still writing after the retries (the
+    /// writer was descheduled mid-write, on a machine with more threads than cores) is
+    /// [`SlotRead::Busy`] rather than an error: a loop that reads again on its next turn, and
+    /// keeps what it read last meanwhile, need not stop for it.
+    #[inline]
+    pub fn read_unless_busy(&self, key: u64, out: &mut [u8]) -> ShmResult<SlotRead> {
+        match self.read(key, out) {
+            Ok(Some(version)) => Ok(SlotRead::Read(version)),
+            Ok(None) => Ok(SlotRead::Empty),
+            Err(ShmError::Contended { .. }) => Ok(SlotRead::Busy),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Copies the record of `key` into `out` (exactly `record_size` bytes). Returns its version
     /// (even, growing with every update), or `None` if it was never written.
     #[inline]
@@ -193,5 +218,31 @@ impl Reader {
                 Err(ShmError::Contended { name: self.name().to_owned(), key, retries })
             }
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_left_mid_write_reads_as_busy_and_then_as_the_next_write() {
+        let name = format!("/shm_layout-slots-busy-{}", std::process::id());
+        let mut writer = Writer::create(&name, 2, 8, &SegmentOptions::default()).unwrap();
+        let mut reader = Reader::open(&name).unwrap();
+        reader.set_max_retries(3);
+        writer.write(1, &7u64.to_le_bytes()).unwrap();
+        // The writer descheduled in the middle of its next write: the version is odd.
+        let version = &slot_of(&reader.mapping, 1).unwrap()[0];
+        version.fetch_add(1, Ordering::AcqRel);
+        let mut out = [0u8; 8];
+        assert!(matches!(reader.read(1, &mut out), Err(ShmError::Contended { key: 1, retries: 3, .. })));
+        assert_eq!(reader.read_unless_busy(1, &mut out).unwrap(), SlotRead::Busy);
+        assert_eq!(reader.read_unless_busy(0, &mut out).unwrap(), SlotRead::Empty);
+        version.fetch_add(1, Ordering::AcqRel);
+        assert!(matches!(reader.read_unless_busy(1, &mut out).unwrap(), SlotRead::Read(_)));
+        assert_eq!(u64::from_le_bytes(out), 7);
+        drop((writer, reader));
+        segment::unlink(&name).unwrap();
     }
 }

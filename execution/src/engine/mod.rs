@@ -22,6 +22,7 @@ use crate::gate_tap::GateTap;
 use shm_layout::records::{
     trading_state, ExecutionReportRecord, Layout, TopOfBook, TradingStateRecord, NO_LIMIT,
 };
+use shm_layout::slots::SlotRead;
 use shm_layout::{monotonic_ns, queue, realtime_ns, slots, ShmResult};
 
 use crate::gateway::{self, Gateway, OrderEntry, VenueReport};
@@ -118,6 +119,9 @@ pub struct Engine {
     orphans: Vec<u64>,
     /// The orders a halt or kill is cancelling this turn (reused).
     sweep: Vec<u64>,
+    /// Per trading-state key, the state and room last read: what the engine goes on with
+    /// while the risk worker is caught mid-write (descheduled there).
+    held_states: Vec<Option<(u8, i64)>>,
 }
 
 /// Why the loop stopped.
@@ -153,6 +157,7 @@ impl Engine {
             seen: vec![0; slots],
             tops: vec![Top::default(); venues],
             published: vec![0; venues],
+            held_states: Vec::new(),
             venue_positions: vec![0; venues],
             wiring,
             gate,
@@ -407,16 +412,25 @@ impl Engine {
     }
 
     /// The trading state under `key` (0: global, else an instrument) and its exposure room; a
-    /// state never written is unknown, and the gate fails closed on it.
-    fn state_of(&self, key: u64) -> ShmResult<(u8, i64)> {
+    /// state never written is unknown, and the gate fails closed on it. A state the risk
+    /// worker is caught writing (descheduled mid-write) is the one it held just before: the
+    /// state last read here, or unknown if none was.
+    fn state_of(&mut self, key: u64) -> ShmResult<(u8, i64)> {
         let mut record = [0u8; std::mem::size_of::<TradingStateRecord>()];
-        Ok(match self.wiring.trading.read(key, &mut record)? {
-            Some(_) => {
+        let at = key as usize;
+        if self.held_states.len() <= at {
+            self.held_states.resize(at + 1, None);
+        }
+        let state = match self.wiring.trading.read_unless_busy(key, &mut record)? {
+            SlotRead::Read(_) => {
                 let held = TradingStateRecord::from_bytes(&record);
-                (held.state, held.exposure_room)
+                Some((held.state, held.exposure_room))
             }
-            None => (u8::MAX, NO_LIMIT),
-        })
+            SlotRead::Empty => None,
+            SlotRead::Busy => self.held_states[at],
+        };
+        self.held_states[at] = state;
+        Ok(state.unwrap_or((u8::MAX, NO_LIMIT)))
     }
 
     fn cancel(&mut self, id: u64) -> Result<(), EngineError> {

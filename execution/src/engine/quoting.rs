@@ -4,6 +4,7 @@
 use risk::{MarketView, NewOrder, Replace};
 use shm_layout::realtime_ns;
 use shm_layout::records::{trading_state, Layout, TopOfBook, FLAG_STALE};
+use shm_layout::slots::SlotRead;
 
 use super::{Engine, EngineError, Tick};
 use crate::gateway::OrderEntry;
@@ -70,10 +71,13 @@ impl Engine {
                 let listed =
                     self.wiring.symbols[s].listed[venue] && !self.down[venue] && !self.replaying[venue];
                 let Some(reader) = self.wiring.books[venue].as_ref().filter(|_| listed) else { continue };
-                let Some(version) =
-                    reader.read(u64::from(self.wiring.symbols[s].instrument), &mut self.record)?
-                else {
-                    continue;
+                let version = match reader
+                    .read_unless_busy(u64::from(self.wiring.symbols[s].instrument), &mut self.record)?
+                {
+                    SlotRead::Read(version) => version,
+                    SlotRead::Empty => continue,
+                    // Its feed is caught mid-write: the symbol is acted on next turn.
+                    SlotRead::Busy => return Ok(None),
                 };
                 let book = TopOfBook::from_bytes(&self.record);
                 self.published[venue] = book.header.publish_ts_ns;
