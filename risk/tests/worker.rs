@@ -96,17 +96,22 @@ impl Segments {
         assert!(self.commands.try_push(record.as_bytes()).unwrap());
     }
 
-    /// The state and reason in the slots for `key`, once they are `state` (or after 5 s).
-    fn wait_for(&self, key: u32, state: TradingState) -> (TradingState, u8) {
+    /// The state and reason in the slots for `key` now, if written.
+    fn state(&self, key: u32) -> Option<(TradingState, u8)> {
         let reader = slots::Reader::open(&self.names[2]).unwrap();
         let mut record = [0u8; std::mem::size_of::<TradingStateRecord>()];
+        let held = reader
+            .read(u64::from(key), &mut record)
+            .unwrap()
+            .map(|_| TradingStateRecord::from_bytes(&record));
+        held.map(|r| (TradingState::from_code(r.state).unwrap(), r.reason))
+    }
+
+    /// The state and reason in the slots for `key`, once they are `state` (or after 5 s).
+    fn wait_for(&self, key: u32, state: TradingState) -> (TradingState, u8) {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            let held = reader
-                .read(u64::from(key), &mut record)
-                .unwrap()
-                .map(|_| TradingStateRecord::from_bytes(&record));
-            let now = held.map(|r| (TradingState::from_code(r.state).unwrap(), r.reason));
+            let now = self.state(key);
             if now.is_some_and(|(s, _)| s == state) || Instant::now() > deadline {
                 return now.unwrap_or((TradingState::Killed, u8::MAX));
             }
@@ -338,6 +343,22 @@ fn a_watched_heartbeat_gone_stale_kills_trading() {
     assert_eq!(killed, (TradingState::Killed, state_reason::STALE_HEARTBEAT));
     let logged = worker.changes().into_iter().find(|l| l.change.to == TradingState::Killed).unwrap();
     assert_eq!(logged.segment.and_then(|s| worker.watched(s)), Some(segments.names[4].as_str()));
+    worker.stop().unwrap();
+}
+
+#[test]
+fn a_watched_writer_still_starting_is_given_time_before_its_silence_kills_trading() {
+    // The supervisor created the segment (a first beat) and its writer has not started yet.
+    let segments = Segments::new("starting");
+    let worker =
+        RiskWorker::start(segments.config(vec![symbol(AAPL, None)], PortfolioRiskLimits::default())).unwrap();
+    assert_eq!(segments.wait_for(0, TradingState::Active).0, TradingState::Active);
+    std::thread::sleep(Duration::from_millis(900)); // three times the largest age
+    assert_eq!(segments.state(0).map(|(s, _)| s), Some(TradingState::Active), "a writer still starting");
+    // It starts, beats, and goes quiet: now its silence counts.
+    segments.heartbeat.heartbeat();
+    let killed = segments.wait_for(0, TradingState::Killed);
+    assert_eq!(killed, (TradingState::Killed, state_reason::STALE_HEARTBEAT));
     worker.stop().unwrap();
 }
 

@@ -32,6 +32,7 @@ use shm_layout::records::{
     state_reason, trading_state_flags, ExecutionReportRecord, Layout, MarkRecord, Record, RecordHeader,
     TopOfBook, TradingStateRecord, NO_LIMIT,
 };
+use shm_layout::slots::SlotRead;
 use shm_layout::{broadcast, monotonic_ns, queue, realtime_ns, slots, Received, ShmError, WriterWatch};
 
 pub use group::{GroupView, SymbolView};
@@ -128,9 +129,43 @@ pub enum WorkerError {
     Config(String),
 }
 
+/// How long a watched writer that has not beaten since the worker started watching it (one
+/// still starting, slowly on a loaded machine, after its supervisor created its segment) has
+/// before it counts as stale.
+pub const STARTING_GRACE: Duration = Duration::from_secs(10);
+
+/// A segment whose writer must stay alive, and the heartbeat it had when watching began.
+#[derive(Debug)]
+struct Watched {
+    watch: WriterWatch,
+    first_beat_ns: u64,
+}
+
+impl Watched {
+    fn new(watch: WriterWatch) -> Self {
+        let first_beat_ns = watch.heartbeat_ns();
+        Self { watch, first_beat_ns }
+    }
+
+    /// Whether the writer has stopped beating: its last beat older than `max_age_ns`, or, if
+    /// it has not beaten since watching began `watching_for_ns` ago, that longer than
+    /// [`STARTING_GRACE`] (and than `max_age_ns`). A writer that never beat is not judged.
+    fn stale(&self, now_ns: u64, watching_for_ns: u64, max_age_ns: u64) -> bool {
+        let beat = self.watch.heartbeat_ns();
+        if beat == 0 {
+            false
+        } else if beat == self.first_beat_ns {
+            watching_for_ns > max_age_ns.max(STARTING_GRACE.as_nanos() as u64)
+        } else {
+            now_ns.saturating_sub(beat) > max_age_ns
+        }
+    }
+}
+
+/// The error of a shared-memory call about `what`: named only if the call fails (the loop's
+/// calls pass a `&'static str` and allocate nothing when they succeed).
 fn shm(what: impl Into<String>) -> impl FnOnce(ShmError) -> WorkerError {
-    let what = what.into();
-    move |source| WorkerError::Shm { what, source }
+    move |source| WorkerError::Shm { what: what.into(), source }
 }
 
 /// A state change, for the worker's log: the change, and the figures behind it.
@@ -292,8 +327,9 @@ impl RiskWorker {
             groups: groups.clone(),
             generations: vec![0; groups.len()],
             portfolio: portfolio.clone(),
-            watched,
+            watched: watched.into_iter().map(Watched::new).collect(),
             max_heartbeat_age_ns: config.max_heartbeat_age.as_nanos() as u64,
+            watching_since_ns: monotonic_ns(),
             idle: config.idle,
             spin: config.spin,
         };
@@ -489,8 +525,10 @@ struct Publisher {
     groups: Vec<Arc<Latest<GroupView>>>,
     generations: Vec<u64>,
     portfolio: Arc<Latest<PortfolioView>>,
-    watched: Vec<WriterWatch>,
+    watched: Vec<Watched>,
     max_heartbeat_age_ns: u64,
+    /// When the publisher started watching, monotonic nanoseconds.
+    watching_since_ns: u64,
     idle: Duration,
     spin: bool,
 }
@@ -617,7 +655,9 @@ impl Publisher {
                 if version == m.seen[at * venues + venue] || version % 2 == 1 {
                     continue;
                 }
-                let Some(version) = reader.read(key, &mut m.record).map_err(shm("a venue's book slots"))?
+                // A book its feed is caught writing is marked on a later turn.
+                let SlotRead::Read(version) =
+                    reader.read_unless_busy(key, &mut m.record).map_err(shm("a venue's book slots"))?
                 else {
                     continue;
                 };
@@ -754,10 +794,9 @@ impl Publisher {
     }
 
     fn check_heartbeats(&mut self, now: u64) -> Result<(), WorkerError> {
-        let stale = self.watched.iter().position(|w| {
-            let beat = w.heartbeat_ns();
-            beat != 0 && now.saturating_sub(beat) > self.max_heartbeat_age_ns
-        });
+        let watching_for = now.saturating_sub(self.watching_since_ns);
+        let max_age = self.max_heartbeat_age_ns;
+        let stale = self.watched.iter().position(|w| w.stale(now, watching_for, max_age));
         if let Some(segment) = stale {
             if let Some(change) = self.watch.latch(TradingState::Killed, Cause::StaleHeartbeat) {
                 self.publish(change, None, 0, Some(segment))?;
