@@ -300,7 +300,10 @@ def run_tickrail(rate: int, seed: int, warmup: float, seconds: float) -> dict[st
             time.sleep(warmup)
             metrics = execution_plan.metrics_segment(name)
             feeds = [f"tickrail.{name}.{feed.segments}.metrics" for feed in instance.feeds.values()]
-            before, feeds_before = _native.execution_report(metrics), [_native.feed_report(f) for f in feeds]
+            before, feeds_before = (
+                _native.execution_report(metrics, values=True),
+                [_native.feed_report(f) for f in feeds],
+            )
             pipeline = Sampler([pid for worker, pid in pids.items() if not worker.startswith("venue")])
             control = Sampler([process.pid])
             seen = len(events.seen)
@@ -311,7 +314,10 @@ def run_tickrail(rate: int, seed: int, warmup: float, seconds: float) -> dict[st
                 print(
                     f"tickrail at {rate}/s: {died} died; the log ends:", *log[-20:], sep="\n", file=sys.stderr
                 )
-            after, feeds_after = _native.execution_report(metrics), [_native.feed_report(f) for f in feeds]
+            after, feeds_after = (
+                _native.execution_report(metrics, values=True),
+                [_native.feed_report(f) for f in feeds],
+            )
     interval = 1_000_000_000 // rate
     latency = window(before["tick_to_trade_ns"]["values"], after["tick_to_trade_ns"]["values"])
     handoff = window(before["stages_ns"]["handoff"]["values"], after["stages_ns"]["handoff"]["values"])

@@ -2,7 +2,7 @@
 
 import os
 from types import TracebackType
-from typing import Any, Final, Literal, Self, TypedDict, final
+from typing import Any, Final, Literal, NotRequired, Self, TypedDict, final
 
 import numpy as np
 from typing_extensions import Buffer
@@ -585,7 +585,7 @@ class TickToTrade(TypedDict):
     p99: int
     p999: int
     max: int
-    values: list[tuple[int, int]]
+    values: NotRequired[list[tuple[int, int]]]
 
 class ExecutionReport(TypedDict):
     counters: dict[str, int]
@@ -596,7 +596,7 @@ class ExecutionReport(TypedDict):
 
 def gate_limits(symbols: list[dict[str, Any]], portfolio: dict[str, Any], venues: int) -> dict[str, Any]: ...
 def journal_reports(path: str | os.PathLike[str], instruments: list[int], venues: int) -> bytes: ...
-def execution_report(name: str) -> ExecutionReport: ...
+def execution_report(name: str, *, values: bool = False) -> ExecutionReport: ...
 def create_execution_metrics(name: str, *, replace_stale: bool = False) -> None: ...
 def create_execution_reports(name: str, capacity: int, *, replace_stale: bool = False) -> None: ...
 def create_feed_segments(

@@ -497,14 +497,13 @@ fn strategy_request(request: &Bound<'_, PyTuple>) -> PyResult<StrategyRequest> {
 }
 
 /// The execution worker's metrics: `{"counters": {name: value}, "rejections": {reason: count}
-/// (reasons counted at least once), "tick_to_trade_ns": {"count", "p50", "p99", "p999", "max",
-/// "values"},
+/// (reasons counted at least once), "tick_to_trade_ns": {"count", "p50", "p99", "p999", "max"},
 /// "linked_tick_to_trade_ns": the same for the linked (Python) strategy's orders,
 /// "stages_ns": {"feed", "handoff", "decide", "write"}: the built-in strategy's tick-to-trade by
-/// stage}`.
+/// stage}`. With `values`, each histogram also has its filled buckets (`"values"`).
 #[pyfunction]
-#[pyo3(name = "execution_report")]
-fn py_execution_report<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
+#[pyo3(name = "execution_report", signature = (name, *, values=false))]
+fn py_execution_report<'py>(py: Python<'py>, name: &str, values: bool) -> PyResult<Bound<'py, PyDict>> {
     let report = py.detach(|| EngineReport::read(name)).py()?;
     let counters = PyDict::new(py);
     for counter in Counter::ALL {
@@ -520,26 +519,29 @@ fn py_execution_report<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, 
     let out = PyDict::new(py);
     out.set_item("counters", counters)?;
     out.set_item("rejections", rejections)?;
-    out.set_item("tick_to_trade_ns", percentiles(py, &report.tick_to_trade)?)?;
-    out.set_item("linked_tick_to_trade_ns", percentiles(py, &report.linked_tick_to_trade)?)?;
+    out.set_item("tick_to_trade_ns", percentiles(py, &report.tick_to_trade, values)?)?;
+    out.set_item("linked_tick_to_trade_ns", percentiles(py, &report.linked_tick_to_trade, values)?)?;
     let stages = PyDict::new(py);
     for (stage, histogram) in &report.stages {
-        stages.set_item(stage.name(), percentiles(py, histogram)?)?;
+        stages.set_item(stage.name(), percentiles(py, histogram, values)?)?;
     }
     out.set_item("stages_ns", stages)?;
     Ok(out)
 }
 
-/// `{"count", "p50", "p99", "p999", "max", "values": [(value, count), ...]}` of a latency
-/// histogram, nanoseconds (`values`: each filled bucket's highest value and its count).
-fn percentiles<'py>(py: Python<'py>, histogram: &Snapshot) -> PyResult<Bound<'py, PyDict>> {
+/// `{"count", "p50", "p99", "p999", "max"}` of a latency histogram, nanoseconds; with
+/// `values`, also `"values": [(value, count), ...]`, each filled bucket's highest value and its
+/// count.
+fn percentiles<'py>(py: Python<'py>, histogram: &Snapshot, values: bool) -> PyResult<Bound<'py, PyDict>> {
     let latency = PyDict::new(py);
     latency.set_item("count", histogram.buckets.iter().sum::<u64>())?;
     for (key, q) in [("p50", 0.5), ("p99", 0.99), ("p999", 0.999)] {
         latency.set_item(key, histogram.quantile(q))?;
     }
     latency.set_item("max", histogram.max)?;
-    latency.set_item("values", histogram.values().collect::<Vec<_>>())?;
+    if values {
+        latency.set_item("values", histogram.values().collect::<Vec<_>>())?;
+    }
     Ok(latency)
 }
 
