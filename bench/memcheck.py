@@ -240,13 +240,6 @@ def run(tmp: Path, seconds: float, warmup: float, native: bool, python_strategy:
                 if started is None:
                     raise MemcheckError(f"the instance did not start; its log ends:\n{_tail(log)}")
                 pids[started["worker"]] = started["pid"]
-            # The risk worker kills trading when the execution worker's metrics segment, created
-            # with the others before any worker starts, has not beaten for its heartbeat limit
-            # (3 s) by the time it looks: eight workers starting on two cores (each importing this
-            # launcher and memray) take longer. An operator's resume, as `tickrail resume` does
-            # (nothing changes when trading is active).
-            resume = [sys.executable, "-m", "supervisor", "resume", "--instance", name]
-            subprocess.run(resume, env=env, cwd=ROOT, check=True, capture_output=True, timeout=30)
             time.sleep(warmup)
             _signal(pids, START_TRACKING)
             start, before = time.monotonic(), messages(instance, specs)
