@@ -9,7 +9,7 @@ NATIVE_STAMP := $(VENV)/.native-built
 RUST_SOURCES := $(shell find shm_layout protocols feeds venues risk execution tickrail -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock
 LOOM_PREEMPTIONS ?= 4
 
-.PHONY: run test test-rust test-loom test-python stubtest lint bench bench-ring bench-feeds bench-exec bench-tick bench-risk bench-quick memcheck clean
+.PHONY: run test test-rust test-loom test-python stubtest lint bench bench-all bench-ring bench-feeds bench-exec bench-tick bench-risk bench-quick memcheck clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -51,7 +51,13 @@ lint: $(NATIVE_STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m mypy
 
-bench: bench-ring bench-feeds bench-exec bench-tick bench-risk
+# Before and after: the legacy Python engine and tickrail on the same venues, at 10k, 50k and
+# 100k messages/s per venue (about 9 minutes; ARGS="--quick" for a short smoke run).
+bench: $(NATIVE_STAMP)
+	$(PY) -m bench.before_after $(ARGS)
+
+# Every benchmark, one after the other.
+bench-all: bench bench-ring bench-feeds bench-exec bench-tick bench-risk
 
 bench-ring: $(NATIVE_STAMP)
 	cargo build --release --locked -p ring-bench
