@@ -140,15 +140,12 @@ impl Snapshot {
             .sum()
     }
 
-    /// Each bucket holding values, as its highest value (capped by the maximum) and its count,
-    /// lowest first: what a reader needs to rebuild the histogram elsewhere (for instance to
-    /// correct it for coordinated omission).
+    /// Each bucket holding values, as its highest value and its count, lowest first: what a
+    /// reader needs to rebuild the histogram elsewhere (for instance to correct it for
+    /// coordinated omission). A bucket's value does not depend on what else was recorded, so
+    /// two readings of a growing histogram subtract bucket by bucket.
     pub fn values(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.buckets
-            .iter()
-            .enumerate()
-            .filter(|&(_, &n)| n > 0)
-            .map(|(bucket, &n)| (bucket_high(bucket).min(self.max), n))
+        self.buckets.iter().enumerate().filter(|&(_, &n)| n > 0).map(|(bucket, &n)| (bucket_high(bucket), n))
     }
 
     /// The mean, 0 when empty.
@@ -192,8 +189,13 @@ mod tests {
         }
         let snapshot = Snapshot::read(&cells);
         let values: Vec<(u64, u64)> = snapshot.values().collect();
-        assert_eq!(values, [(5, 2), (bucket_high(bucket_of(1_000)), 1), (1_000_000, 1)]);
-        assert!(bucket_high(bucket_of(1_000)) - 1_000 <= 1_000 / 64);
+        let (thousand, million) = (bucket_high(bucket_of(1_000)), bucket_high(bucket_of(1_000_000)));
+        assert_eq!(values, [(5, 2), (thousand, 1), (million, 1)]);
+        assert!(thousand - 1_000 <= 1_000 / 64 && million - 1_000_000 <= 1_000_000 / 64);
+        // A larger value later leaves the earlier buckets' values as they were.
+        recorder.record(5_000_000);
+        let later: Vec<(u64, u64)> = Snapshot::read(&cells).values().collect();
+        assert_eq!(later[..3], values[..]);
     }
 
     #[test]
