@@ -124,8 +124,12 @@ pub enum SlotRead {
     Read(u64),
     /// The key was never written.
     Empty,
-    /// The writer is still writing it: nothing was copied; read again later.
-    Busy,
+    /// The writer was still writing it after `retries` retries: what `out` holds may be torn
+    /// and must not be used; read again later.
+    Busy {
+        /// Retries made.
+        retries: u32,
+    },
 }
 
 /// A reader of a slot table. Any number may read at once, from any process.
@@ -185,36 +189,37 @@ impl Reader {
 
     /// As [`Reader::read`], but a record its writer is still writing after the retries (the
     /// writer was descheduled mid-write, on a machine with more threads than cores) is
-    /// [`SlotRead::Busy`] rather than an error: a loop that reads again on its next turn, and
-    /// keeps what it read last meanwhile, need not stop for it.
+    /// [`SlotRead::Busy`] rather than an error (and allocates nothing): a loop that reads again
+    /// on its next turn, and keeps what it read last meanwhile, need not stop for it.
     #[inline]
     pub fn read_unless_busy(&self, key: u64, out: &mut [u8]) -> ShmResult<SlotRead> {
-        match self.read(key, out) {
-            Ok(Some(version)) => Ok(SlotRead::Read(version)),
-            Ok(None) => Ok(SlotRead::Empty),
-            Err(ShmError::Contended { .. }) => Ok(SlotRead::Busy),
-            Err(e) => Err(e),
-        }
+        check_record(&self.mapping, out.len())?;
+        let outcome = seqlock::read(slot_of(&self.mapping, key)?, out, self.max_retries);
+        let counters = self.mapping.counters();
+        Ok(match outcome {
+            SeqRead::Stable { version, retries } => {
+                if retries > 0 {
+                    counters.seqlock_retries.fetch_add(u64::from(retries), Ordering::Relaxed);
+                }
+                SlotRead::Read(version)
+            }
+            SeqRead::Empty => SlotRead::Empty,
+            SeqRead::Contended { retries } => {
+                counters.seqlock_retries.fetch_add(u64::from(retries), Ordering::Relaxed);
+                counters.seqlock_failures.fetch_add(1, Ordering::Relaxed);
+                SlotRead::Busy { retries }
+            }
+        })
     }
 
     /// Copies the record of `key` into `out` (exactly `record_size` bytes). Returns its version
     /// (even, growing with every update), or `None` if it was never written.
     #[inline]
     pub fn read(&self, key: u64, out: &mut [u8]) -> ShmResult<Option<u64>> {
-        check_record(&self.mapping, out.len())?;
-        let outcome = seqlock::read(slot_of(&self.mapping, key)?, out, self.max_retries);
-        let counters = self.mapping.counters();
-        match outcome {
-            SeqRead::Stable { version, retries } => {
-                if retries > 0 {
-                    counters.seqlock_retries.fetch_add(u64::from(retries), Ordering::Relaxed);
-                }
-                Ok(Some(version))
-            }
-            SeqRead::Empty => Ok(None),
-            SeqRead::Contended { retries } => {
-                counters.seqlock_retries.fetch_add(u64::from(retries), Ordering::Relaxed);
-                counters.seqlock_failures.fetch_add(1, Ordering::Relaxed);
+        match self.read_unless_busy(key, out)? {
+            SlotRead::Read(version) => Ok(Some(version)),
+            SlotRead::Empty => Ok(None),
+            SlotRead::Busy { retries } => {
                 Err(ShmError::Contended { name: self.name().to_owned(), key, retries })
             }
         }
@@ -237,7 +242,7 @@ mod tests {
         version.fetch_add(1, Ordering::AcqRel);
         let mut out = [0u8; 8];
         assert!(matches!(reader.read(1, &mut out), Err(ShmError::Contended { key: 1, retries: 3, .. })));
-        assert_eq!(reader.read_unless_busy(1, &mut out).unwrap(), SlotRead::Busy);
+        assert_eq!(reader.read_unless_busy(1, &mut out).unwrap(), SlotRead::Busy { retries: 3 });
         assert_eq!(reader.read_unless_busy(0, &mut out).unwrap(), SlotRead::Empty);
         version.fetch_add(1, Ordering::AcqRel);
         assert!(matches!(reader.read_unless_busy(1, &mut out).unwrap(), SlotRead::Read(_)));

@@ -427,7 +427,7 @@ impl Engine {
                 Some((held.state, held.exposure_room))
             }
             SlotRead::Empty => None,
-            SlotRead::Busy => self.held_states[at],
+            SlotRead::Busy { .. } => self.held_states[at],
         };
         self.held_states[at] = state;
         Ok(state.unwrap_or((u8::MAX, NO_LIMIT)))

@@ -62,8 +62,9 @@ impl Engine {
     pub(super) fn read_books(&mut self, s: usize) -> Result<Option<Tick>, EngineError> {
         let venues = self.wiring.gateways.len();
         let now = realtime_ns();
-        let mut changed = false;
         let mut newest_tick = Tick { seen_ns: now, ..Tick::default() };
+        // The versions read, kept as seen only once every venue's book was read whole.
+        let mut versions = [None; MAX_VENUES];
         {
             for venue in 0..venues {
                 let top = &mut self.tops[venue];
@@ -77,7 +78,7 @@ impl Engine {
                     SlotRead::Read(version) => version,
                     SlotRead::Empty => continue,
                     // Its feed is caught mid-write: the symbol is acted on next turn.
-                    SlotRead::Busy => return Ok(None),
+                    SlotRead::Busy { .. } => return Ok(None),
                 };
                 let book = TopOfBook::from_bytes(&self.record);
                 self.published[venue] = book.header.publish_ts_ns;
@@ -92,13 +93,19 @@ impl Engine {
                         && self.wiring.gateways[venue].is_some(),
                 };
                 if self.seen[s * venues + venue] != version {
-                    self.seen[s * venues + venue] = version;
-                    changed = true;
+                    versions[venue] = Some(version);
                     if book.header.receive_ts_ns > newest_tick.received_ns {
                         newest_tick.received_ns = book.header.receive_ts_ns;
                         newest_tick.published_ns = book.header.publish_ts_ns;
                     }
                 }
+            }
+        }
+        let mut changed = false;
+        for (venue, version) in versions.iter().enumerate().take(venues) {
+            if let Some(version) = *version {
+                self.seen[s * venues + venue] = version;
+                changed = true;
             }
         }
         Ok(changed.then_some(newest_tick))
