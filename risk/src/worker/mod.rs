@@ -129,9 +129,9 @@ pub enum WorkerError {
     Config(String),
 }
 
-/// How long a watched writer that has not beaten since the worker started watching it (one
-/// still starting, slowly on a loaded machine, after its supervisor created its segment) has
-/// before it counts as stale.
+/// How long after its last beat a watched writer that has not beaten since the worker began
+/// watching it counts as alive: one still starting (slowly, on a loaded machine) has this long
+/// from the beat its supervisor gave the segment when creating it.
 pub const STARTING_GRACE: Duration = Duration::from_secs(10);
 
 /// A segment whose writer must stay alive, and the heartbeat it had when watching began.
@@ -148,16 +148,18 @@ impl Watched {
     }
 
     /// Whether the writer has stopped beating: its last beat older than `max_age_ns`, or, if
-    /// it has not beaten since watching began `watching_for_ns` ago, that longer than
-    /// [`STARTING_GRACE`] (and than `max_age_ns`). A writer that never beat is not judged.
-    fn stale(&self, now_ns: u64, watching_for_ns: u64, max_age_ns: u64) -> bool {
+    /// it has not beaten since watching began, older than [`STARTING_GRACE`] too (the beat of
+    /// a segment just created starts the writer's clock; a beat already old kills at once). A
+    /// writer that never beat is not judged.
+    fn stale(&self, now_ns: u64, max_age_ns: u64) -> bool {
         let beat = self.watch.heartbeat_ns();
+        let age = now_ns.saturating_sub(beat);
         if beat == 0 {
             false
         } else if beat == self.first_beat_ns {
-            watching_for_ns > max_age_ns.max(STARTING_GRACE.as_nanos() as u64)
+            age > max_age_ns.max(STARTING_GRACE.as_nanos() as u64)
         } else {
-            now_ns.saturating_sub(beat) > max_age_ns
+            age > max_age_ns
         }
     }
 }
@@ -329,7 +331,6 @@ impl RiskWorker {
             portfolio: portfolio.clone(),
             watched: watched.into_iter().map(Watched::new).collect(),
             max_heartbeat_age_ns: config.max_heartbeat_age.as_nanos() as u64,
-            watching_since_ns: monotonic_ns(),
             idle: config.idle,
             spin: config.spin,
         };
@@ -527,8 +528,6 @@ struct Publisher {
     portfolio: Arc<Latest<PortfolioView>>,
     watched: Vec<Watched>,
     max_heartbeat_age_ns: u64,
-    /// When the publisher started watching, monotonic nanoseconds.
-    watching_since_ns: u64,
     idle: Duration,
     spin: bool,
 }
@@ -794,9 +793,8 @@ impl Publisher {
     }
 
     fn check_heartbeats(&mut self, now: u64) -> Result<(), WorkerError> {
-        let watching_for = now.saturating_sub(self.watching_since_ns);
         let max_age = self.max_heartbeat_age_ns;
-        let stale = self.watched.iter().position(|w| w.stale(now, watching_for, max_age));
+        let stale = self.watched.iter().position(|w| w.stale(now, max_age));
         if let Some(segment) = stale {
             if let Some(change) = self.watch.latch(TradingState::Killed, Cause::StaleHeartbeat) {
                 self.publish(change, None, 0, Some(segment))?;
