@@ -66,7 +66,7 @@ impl Engine {
         // The versions read, kept as seen only once every venue's book was read whole.
         let mut versions = [None; MAX_VENUES];
         {
-            for venue in 0..venues {
+            for (venue, read) in versions.iter_mut().enumerate().take(venues) {
                 let top = &mut self.tops[venue];
                 *top = Top::default();
                 let listed =
@@ -93,7 +93,7 @@ impl Engine {
                         && self.wiring.gateways[venue].is_some(),
                 };
                 if self.seen[s * venues + venue] != version {
-                    versions[venue] = Some(version);
+                    *read = Some(version);
                     if book.header.receive_ts_ns > newest_tick.received_ns {
                         newest_tick.received_ns = book.header.receive_ts_ns;
                         newest_tick.published_ns = book.header.publish_ts_ns;
