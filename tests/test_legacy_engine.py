@@ -56,13 +56,22 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def engine() -> Engine:
+def build(**aapl: int) -> Engine:
+    """An engine on the shipped instance's spec (AAPL's figures changed by ``aapl``), writing
+    to :class:`Gateway`s, on a :class:`Clock`."""
     instance = config.parse(config.DEFAULT.read_text())
     spec = execution_plan.describe(instance, {name: "127.0.0.1:1" for name in instance.venues})
+    for symbol in spec["symbols"]:
+        if symbol["instrument"] == AAPL:
+            symbol.update(aapl)
     built = Engine(spec, clock=Clock())
     built.gateways = [Gateway() for _ in spec["venues"]]
     return built
+
+
+@pytest.fixture
+def engine() -> Engine:
+    return build()
 
 
 @pytest.fixture
@@ -106,7 +115,7 @@ def test_book_changes_become_orders_on_every_venue_listing_the_symbol_each_timed
     assert {w[2] for w in news} == {AAPL}
     assert len(news) == 2 * 3, "one level a side on each of the three venues"
     assert engine.sent == len(news) == engine.latency.get_total_count()
-    assert engine.messages == 3 and engine.lost == 0
+    assert engine.book_changes == 3 and engine.lost == 0
 
 
 def test_reports_move_orders_positions_and_quotes(engine: Engine, wire: Wire) -> None:
@@ -142,7 +151,7 @@ def test_the_window_starts_afresh_and_trading_carries_on(engine: Engine, wire: W
     book(engine, wire, 0, 19_000, 19_002, 1)
     working = dict(engine.orders)
     engine.start_window()
-    assert (engine.sent, engine.messages, engine.latency.get_total_count()) == (0, 0, 0)
+    assert (engine.sent, engine.book_changes, engine.latency.get_total_count()) == (0, 0, 0)
     assert engine.orders == working
 
 
@@ -177,3 +186,55 @@ def test_an_order_the_gateway_cannot_say_is_counted_and_forgotten(engine: Engine
     engine.gateways[0] = Refusing()
     book(engine, wire, 0, 19_000, 19_002, 1)
     assert engine.refused_by_gateway == 2 and not engine.orders and engine.down == [False] * 3
+
+
+def test_a_refused_replace_leaves_the_original_working_as_it_was(engine: Engine, wire: Wire) -> None:
+    book(engine, wire, 0, 19_000, 19_002, 1)
+    for _, id, *_ in written(engine, "new"):
+        engine.on_report(0, Report(Kind.ACCEPTED, id))
+    book(engine, wire, 0, 19_100, 19_102, 2)
+    _, original, new, *_ = written(engine, "replace")[0]
+    engine.on_report(0, Report(Kind.REPLACE_REJECTED, new, original=original))
+    assert new not in engine.orders and engine.orders[original].state == 2  # NEW: working
+    assert not written(engine, "cancel"), "as in execution, the original is not pulled"
+
+
+class RefusingReplaces(Gateway):
+    """A gateway that cannot say a replace (a quantity its protocol cannot carry)."""
+
+    def replace(self, original: int, id: int, price: int, quantity: int) -> None:
+        raise ValueError(f"order {id}: {quantity} does not exceed what order {original} has filled")
+
+
+def test_a_replace_the_gateway_cannot_say_leaves_the_original_working(engine: Engine, wire: Wire) -> None:
+    engine.gateways[0] = RefusingReplaces()
+    book(engine, wire, 0, 19_000, 19_002, 1)
+    quotes = [id for _, id, *_ in written(engine, "new")]
+    for id in quotes:
+        engine.on_report(0, Report(Kind.ACCEPTED, id))
+    book(engine, wire, 0, 19_003, 19_005, 2)  # three ticks up: both quotes move, neither crosses the other
+    assert engine.refused_by_gateway == 2
+    assert sorted(engine.orders) == quotes and all(engine.orders[id].state == 2 for id in quotes)
+
+
+def test_when_the_gate_refuses_an_arbitrage_leg_neither_goes_and_the_next_one_is_taken(wire: Wire) -> None:
+    # No quotes, and one order a second on each venue: the second arbitrage's buy is refused.
+    engine = build(levels=0, order_burst=1, order_rate_per_s=1)
+    clock = engine.clock
+    assert isinstance(clock, Clock)
+    book(engine, wire, 0, 19_000, 19_002, 1)
+    book(engine, wire, 1, 19_010, 19_012, 1)
+    legs = written(engine, "new")
+    assert [(w[3], w[4]) for w in legs] == [(True, 19_002 * ONE // 100), (False, 19_010 * ONE // 100)]
+    for venue, (_, id, _, _, price, quantity) in enumerate(legs):
+        engine.on_report(venue, Report(Kind.FILL, id, quantity=quantity, price=price))
+    book(engine, wire, 1, 19_011, 19_013, 2)
+    assert len(written(engine, "new")) == 2 and engine.refused == 1, (
+        "the buy leg is refused, the sell not sent"
+    )
+    assert engine.makers[AAPL].legs == [None, None], "both legs are free again"
+    clock.now += 2_000_000_000  # the buckets refill; the books are published again
+    book(engine, wire, 0, 19_000, 19_002, 2)
+    book(engine, wire, 1, 19_012, 19_014, 3)
+    taken = sorted(w[1:4] for w in written(engine, "new") if w[1] > 2)
+    assert [buy for _, _, buy in taken] == [True, False], "the next arbitrage, both legs"

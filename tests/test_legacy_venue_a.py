@@ -5,6 +5,7 @@ against a running venue and a scripted server."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import socket
 import struct
@@ -397,6 +398,33 @@ def order_view(kind: bytes, token: int, shares: int, tail: bytes) -> bytes:
         + b"NL"
         + tail
     )
+
+
+def test_a_gateway_carrying_on_a_lost_session_logs_in_from_its_next_message_with_its_orders() -> None:
+    received = bytearray()
+
+    async def main() -> None:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while chunk := await reader.read(4096):
+                received.extend(chunk)
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        address = ("127.0.0.1", server.sockets[0].getsockname()[1])
+        lost = Gateway(address, "TRKR", "tickrail", SYMBOLS, lambda report: None)
+        lost.next_sequence = 1234
+        lost._working[42] = [300 * SHARE, 100 * SHARE]
+        fresh = Gateway(address, "TRKR", "tickrail", SYMBOLS, lambda report: None, timeout=0.3)
+        fresh.carry_on(lost)
+        with contextlib.suppress(ConnectionError, TimeoutError):
+            await fresh.connect()
+        fresh.close()
+        server.close()
+        assert bytes(received[:49]) == b"\x00\x2fL" + b"TRKR  " + b"tickrail  " + b" " * 10 + b"1234".rjust(
+            20
+        )
+        assert fresh.next_sequence == 1234 and fresh._working == {42: [300 * SHARE, 100 * SHARE]}
+
+    run(main)
 
 
 def test_the_gateway_speaks_soupbintcp_and_ouch_as_the_production_gateway_does() -> None:

@@ -73,10 +73,13 @@ async def reconnect(engine: Engine, spec: dict[str, Any]) -> None:
             if not down:
                 continue
             fresh = gateway(spec["venues"][at], functools.partial(engine.on_report, at))
+            lost = engine.gateways[at]
+            if isinstance(fresh, venue_a.Gateway) and isinstance(lost, venue_a.Gateway):
+                fresh.carry_on(lost)
             try:
                 await asyncio.wait_for(fresh.connect(), LOGON_TIMEOUT_S)
-            except (ConnectionError, OSError, TimeoutError) as error:
-                log.warning("venue %d: logon failed again: %s", at, error)
+            except Exception as error:  # whatever the logon raised, the venue is tried again
+                log.warning("venue %d: logon failed again: %r", at, error)
                 fresh.close()
                 continue
             engine.gateways[at].close()
@@ -90,7 +93,7 @@ async def run(spec: dict[str, Any], addresses: list[dict[str, str]], out: Path) 
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    lost_before = 0
+    lost_before = messages_before = 0
     engine = Engine(spec)
     gateways = [gateway(v, functools.partial(engine.on_report, at)) for at, v in enumerate(spec["venues"])]
     engine.gateways = gateways
@@ -103,7 +106,7 @@ async def run(spec: dict[str, Any], addresses: list[dict[str, str]], out: Path) 
     books.bind(BOOKS_ENDPOINT)
 
     def take_up() -> None:
-        if not books.closed and engine.take_up(books):
+        if not stop.is_set() and engine.take_up(books):
             loop.call_soon(take_up)
 
     descriptor = books.get(zmq.FD)
@@ -123,23 +126,25 @@ async def run(spec: dict[str, Any], addresses: list[dict[str, str]], out: Path) 
     install_gc_callback(engine)
 
     def start_window() -> None:
-        nonlocal lost_before
+        nonlocal lost_before, messages_before
         engine.start_window()
         lost_before = sum(f.lost for f in feeds)
+        messages_before = sum(f.messages for f in feeds)
 
     loop.add_signal_handler(signal.SIGUSR1, start_window)
     print(json.dumps({"event": "ready"}), flush=True)
     await stop.wait()
+    # The window ends here: nothing taken up while closing counts.
+    results = engine.results()
+    results["feeds_lost"] = sum(f.lost for f in feeds) - lost_before
+    results["feeds_messages"] = sum(f.messages for f in feeds) - messages_before
     gc.callbacks.remove(engine.gc)
     loop.remove_reader(descriptor)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    for g in gateways:
+    for g in engine.gateways:
         g.close()
-    results = engine.results()
-    results["feeds_lost"] = sum(f.lost for f in feeds) - lost_before
-    results["feeds_messages"] = sum(f.messages for f in feeds)
     out.write_text(json.dumps(results))
     context.destroy(linger=0)
 

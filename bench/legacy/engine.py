@@ -135,11 +135,14 @@ class Engine:
         venues = spec["venues"]
         count = len(venues)
         no_replace = tuple(v["protocol"] == "json" for v in venues)
+        #: Which venues cancel a lost session's orders (all but OUCH's).
+        self.cancels_on_disconnect = [v["protocol"] != "ouch" for v in venues]
+        #: A book published longer ago than this is not used (the gate refuses it too).
+        self.max_book_age_ns = int(spec["portfolio"]["max_book_age_ms"]) * 1_000_000
         self.makers = {
             s["instrument"]: mm.MarketMaker(count, mm.Config.of(s, no_replace)) for s in spec["symbols"]
         }
         self.tops = {instrument: [mm.Top() for _ in venues] for instrument in self.makers}
-        self.listed = [{instrument for _, instrument in v["symbols"]} for v in venues]
         self.positions = {(i, v): 0 for i in self.makers for v in range(count)}
         self.ids = mm.Ids()
         limits = limits_from(_native.gate_limits(spec["symbols"], spec["portfolio"], count))
@@ -149,7 +152,7 @@ class Engine:
         self.gc = GcPauses()
         self.sent = 0
         self.refused = 0
-        self.messages = 0
+        self.book_changes = 0
         self.lost = 0
         self.longest_wait_ns = 0
         self.reports = 0
@@ -165,16 +168,17 @@ class Engine:
         dropped; the orders, positions and books carry on."""
         self.latency = HdrHistogram(LOWEST_NS, HIGHEST_NS, SIGNIFICANT_DIGITS)
         self.gc.reset()
-        self.sent = self.refused = self.messages = self.lost = self.reports = self.unknown_reports = 0
+        self.sent = self.refused = self.book_changes = self.lost = self.reports = self.unknown_reports = 0
         self.disconnects = self.refused_by_gateway = 0
         self.longest_wait_ns = 0
 
     # --- market data -----------------------------------------------------------------------
 
     def take_up(self, socket: zmq.Socket[bytes]) -> bool:
-        """Takes up to :data:`DRAIN_BATCH` book changes from ``socket`` and acts on each book
-        they changed once, on its newest state (changes queued behind one another coalesce, as
-        a competent engine under load would have them); whether more wait."""
+        """Takes up to :data:`DRAIN_BATCH` book changes from ``socket``, applies the newest of
+        each venue's book, and runs the market maker once for each symbol whose books changed
+        (changes queued behind one another coalesce, as a competent engine under load would
+        have them, and as execution reads only the newest books); whether more wait."""
         newest: dict[tuple[int, int], tuple[tuple[int, ...], int]] = {}
         more = True
         for _ in range(DRAIN_BATCH):
@@ -186,38 +190,55 @@ class Engine:
             change = BOOK_CHANGE.unpack(frame)
             self._count(change)
             newest[change[0], change[1]] = (change, self.clock())
+        # Per symbol, the newest tick among its changed books: (received, published, taken up).
+        moved: dict[int, tuple[int, int, int]] = {}
         for change, taken_ns in newest.values():
-            self.on_book_change(change, taken_ns)
+            if self._apply(change):
+                instrument, received_ns = change[1], change[6]
+                if instrument not in moved or received_ns > moved[instrument][0]:
+                    moved[instrument] = (received_ns, change[7], taken_ns)
+        for instrument, (received_ns, published_ns, taken_ns) in moved.items():
+            self.act_on_book(instrument, received_ns, published_ns, taken_ns)
         return more
 
     def _count(self, change: tuple[int, ...]) -> None:
         venue, sequence = change[0], change[8]
-        self.messages += 1
+        self.book_changes += 1
         expected = self._sequences[venue] + 1
         if sequence != expected:
             self.lost += sequence - expected
         self._sequences[venue] = sequence
 
-    def on_book_change(self, change: tuple[int, ...], taken_ns: int) -> None:
-        """The newest change of one venue's book of one symbol, taken up at ``taken_ns``:
-        ``(venue, instrument, bid, bid quantity, ask, ask quantity, received_ns, published_ns,
-        sequence)``."""
-        venue, instrument, bid, bid_qty, ask, ask_qty, received_ns, published_ns, _ = change
+    def _apply(self, change: tuple[int, ...]) -> bool:
+        """Sets one venue's best prices of one symbol from ``(venue, instrument, bid, bid
+        quantity, ask, ask quantity, received_ns, published_ns, sequence)``; whether they moved."""
+        venue, instrument, bid, bid_qty, ask, ask_qty, _, published_ns, _ = change
         tops = self.tops.get(instrument)
         if tops is None:
-            return
+            return False
         top = tops[venue]
+        top.published_ns = published_ns
         if top.bid == bid and top.ask == ask and top.bid_quantity == bid_qty and top.ask_quantity == ask_qty:
-            return
+            return False
         top.bid, top.bid_quantity, top.ask, top.ask_quantity = bid, bid_qty, ask, ask_qty
+        return True
+
+    def act_on_book(self, instrument: int, received_ns: int, published_ns: int, taken_ns: int) -> None:
+        """The market maker acts on ``instrument``'s books, changed by the tick read at
+        ``received_ns`` (published at ``published_ns``, taken up at ``taken_ns``). A venue that
+        is down, or whose book is older than the limit, is left out, as execution leaves out a
+        book it may not use."""
         self._tick_ns = received_ns
-        maker = self.makers[instrument]
+        tops = self.tops[instrument]
+        now = self.clock()
+        seen = [
+            EMPTY if self.down[v] or now - t.published_ns > self.max_book_age_ns else t
+            for v, t in enumerate(tops)
+        ]
         venue_positions = [self.positions[instrument, v] for v in range(len(tops))]
-        seen = [EMPTY if self.down[v] else t for v, t in enumerate(tops)] if any(self.down) else tops
-        actions = maker.on_book(seen, sum(venue_positions), venue_positions, self.ids)
+        actions = self.makers[instrument].on_book(seen, sum(venue_positions), venue_positions, self.ids)
         if actions:
             self.longest_wait_ns = max(self.longest_wait_ns, taken_ns - published_ns)
-        now = self.clock()
         for action in actions:
             self.act(instrument, action, now)
 
@@ -234,6 +255,7 @@ class Engine:
             self._cancel(instrument, action.id, now)
         else:
             if not self._check_new(instrument, action.buy, now):
+                self.makers[instrument].order_done(action.sell.id)
                 return
             if not self._check_new(instrument, action.sell, now):
                 # Neither leg goes out unless both pass.
@@ -245,8 +267,7 @@ class Engine:
 
     def _market(self, instrument: int, venue: int) -> ref.MarketView:
         top = self.tops[instrument][venue]
-        mid = top.mid() or 0
-        return ref.MarketView(reference_price=mid, published_ns=self._tick_ns, stale=False)
+        return ref.MarketView(reference_price=top.mid() or 0, published_ns=top.published_ns, stale=False)
 
     def _trading(self) -> ref.TradingView:
         # The old engine had no risk worker to halt it: trading is always active, and the
@@ -279,6 +300,10 @@ class Engine:
             order.venue, order.id, gateway.new, order.id, instrument, order.buy, order.price, order.quantity
         ):
             self._sent()
+        elif order.id in self.orders:
+            # Never sent: the gate and the maker forget it.
+            self.gate.done(order.venue, instrument, order.id)
+            self._forget(order.id, self.makers[instrument])
 
     def _replace(self, instrument: int, action: mm.Replace, now: int) -> None:
         order = action.order
@@ -308,19 +333,22 @@ class Engine:
             order.venue, order.id, gateway.replace, action.original, order.id, order.price, order.quantity
         ):
             self._sent()
+        elif order.id in self.orders:
+            # Never sent: as if the venue had refused it, the original works on as it was.
+            self._replace_refused(self.orders[order.id], order.id, self.makers[instrument])
 
     def _cancel(self, instrument: int, id: int, now: int) -> None:
         order = self.orders.get(id)
         if order is None or order.state in (PENDING_CANCEL, PENDING_NEW):
             return
         self.gate.cancel_sent(order.venue, instrument, now)
-        order.state = PENDING_CANCEL
-        self._written(order.venue, id, self.gateways[order.venue].cancel, id)
+        if self._written(order.venue, id, self.gateways[order.venue].cancel, id):
+            order.state = PENDING_CANCEL
 
     def _written(self, venue: int, id: int, write: Callable[..., None], *args: Any) -> bool:
-        """Writes one request through ``venue``'s gateway; whether it went. A lost session
-        takes the venue down (:meth:`venue_down`); a request the gateway refuses is counted,
-        and its order forgotten."""
+        """Writes one request about order ``id`` through ``venue``'s gateway; whether it went.
+        A lost session takes the venue down (:meth:`venue_down`); a request the gateway cannot
+        say is counted."""
         try:
             write(*args)
             return True
@@ -329,20 +357,19 @@ class Engine:
         except ValueError as error:
             self.refused_by_gateway += 1
             log.warning("venue %d: request for order %d refused: %s", venue, id, error)
-        order = self.orders.get(id)
-        if order is not None:
-            self.gate.done(venue, order.instrument, id)
-            self._forget(id, self.makers[order.instrument])
         return False
 
     def venue_down(self, venue: int, error: Exception) -> None:
-        """``venue``'s order session is lost: it is not quoted until :meth:`venue_up`, and its
-        orders are forgotten (the venues cancel a lost session's orders)."""
+        """``venue``'s order session is lost: it is not quoted until :meth:`venue_up`. Where
+        the venue cancels a lost session's orders (FIX and JSON) they are forgotten; venue A
+        keeps them, and its next session carries on from the last report seen."""
         if self.down[venue]:
             return
         log.error("venue %d is down: %s", venue, error)
         self.down[venue] = True
         self.disconnects += 1
+        if not self.cancels_on_disconnect[venue]:
+            return
         for id, order in list(self.orders.items()):
             if order.venue == venue:
                 self.gate.done(venue, order.instrument, id)
@@ -392,12 +419,14 @@ class Engine:
             order.replacing, order.state = 0, NEW
             maker.order_live(report.id)
         elif kind is Kind.REPLACE_REJECTED:
-            self._replace_refused(order, report, maker)
+            self._replace_refused(order, report.id, maker)
 
-    def _replace_refused(self, order: Order, report: Report, maker: mm.MarketMaker) -> None:
+    def _replace_refused(self, order: Order, id: int, maker: mm.MarketMaker) -> None:
+        """Replacement ``id`` was refused: the original works on as it was (as execution has
+        it, the maker no longer tracks it)."""
         original = self.orders.get(order.replacing)
         replacement = ref.NewOrder(
-            report.id,
+            id,
             order.venue,
             order.instrument,
             ref.Side.BUY if order.buy else ref.Side.SELL,
@@ -409,9 +438,8 @@ class Engine:
                 ref.Replace(order.replacing, replacement), original.price, original.open
             )
             original.state = NEW
-            self._cancel(order.instrument, order.replacing, self.clock())
-        self.orders.pop(report.id, None)
-        maker.order_done(report.id)
+        self.orders.pop(id, None)
+        maker.order_done(id)
 
     def _forget(self, id: int, maker: mm.MarketMaker) -> None:
         self.orders.pop(id, None)
@@ -425,7 +453,7 @@ class Engine:
             "tick_to_trade": self.latency.encode().decode(),
             "orders": self.sent,
             "refused": self.refused,
-            "messages": self.messages,
+            "book_changes": self.book_changes,
             "lost": self.lost,
             "longest_wait_us": self.longest_wait_ns / 1e3,
             "gc": self.gc.summary(),

@@ -22,12 +22,14 @@ MAX_LEVELS = 8
 
 @dataclass(slots=True)
 class Top:
-    """One venue's best prices for a symbol (0 where a side is empty)."""
+    """One venue's best prices for a symbol (0 where a side is empty), and when its feed
+    published them (``time.monotonic_ns()``)."""
 
     bid: int = 0
     bid_quantity: int = 0
     ask: int = 0
     ask_quantity: int = 0
+    published_ns: int = 0
 
     def mid(self) -> int | None:
         """The mid, if the book has both sides and is not crossed."""

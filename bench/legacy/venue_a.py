@@ -731,6 +731,15 @@ class Gateway(asyncio.Protocol):
         #: The sequence number of the next venue message.
         self.next_sequence = 1
 
+    def carry_on(self, previous: Gateway) -> None:
+        """Logs in, when connecting, where ``previous`` (a lost session of ours) left off:
+        from the venue's next message, with its working orders and replaces in flight (the
+        venue keeps a lost session's orders, and replays what it sent from that message on)."""
+        self._login = self._login[:-20] + b"%20d" % previous.next_sequence
+        self.next_sequence = previous.next_sequence
+        self._working = previous._working
+        self._replacing = previous._replacing
+
     async def connect(self) -> None:
         """Connects and logs in, trying again while the venue still holds a previous
         connection of ours (within the timeout); returns once the login is accepted."""
