@@ -6,11 +6,15 @@ For each engine and rate, after a warm-up, over a fixed window:
 
 * ``tick_to_trade_us``: p50, p99, p99.9 and max of every order's time from the read of the
   market data that caused it to its bytes handed to the socket, from HDR histograms corrected
-  for coordinated omission the HdrHistogram way (each value ``v`` also stands for
-  ``v - i, v - 2i, ...`` down to ``i``, the interval between one venue's messages at the rate);
-* ``orders``: new orders and replaces sent;
-* ``lost``: market-data messages lost on the way to the engine (tickrail: gaps its feeds never
-  recovered; legacy: gaps its feed handlers never recovered, and book changes ZeroMQ dropped);
+  for coordinated omission the HdrHistogram way: each value ``v`` also stands for
+  ``v - i, v - 2i, ...`` down to ``i``, the expected interval between orders, the same for both
+  engines (the window over the most orders either sent; ``co_interval_us``);
+  ``uncorrected_us`` is the same without the correction;
+* ``orders``: new orders and replaces sent; ``refused_by_gate``: orders the pre-trade gate
+  refused;
+* ``lost``: market data lost on the way to the engine (tickrail: gaps its feeds never
+  recovered; legacy: messages its feed handlers never recovered, and book changes ZeroMQ
+  dropped); ``messages``: market-data messages the feeds decoded;
 * ``cpu_percent``: CPU time of the pipeline's processes over the window, as a share of the
   machine (tickrail: its feeds, risk and execution workers; legacy: its one process; the
   simulated venues are the exchanges and count for neither, and tickrail's supervisor is
@@ -23,8 +27,12 @@ For each engine and rate, after a warm-up, over a fixed window:
   legacy: the ZeroMQ hop), and for the legacy engine the longest garbage-collector pause
   (``gc.callbacks``) when longer; ``gc`` gives the collector's pauses.
 
-``--json`` prints ``{"rates": [{"msgs_per_s": R, "tickrail": RESULT, "legacy": RESULT}, ...],
-"machine": ...}``. The run also writes a Markdown table and a PNG plot (the latency percentiles
+The legacy engine's RESULT also has its ``book_changes`` taken up, ``disconnects`` (order
+sessions lost), ``unknown_reports`` and ``refused_by_gateway``; tickrail's has
+``supervisor_cpu_percent`` and ``workers_died``.
+
+``--json`` prints ``{"rates": [{"msgs_per_s": R, "co_interval_us", "tickrail": RESULT, "legacy":
+RESULT, "ratio": {"p50", "p99", "p999", "max"}}, ...], "goals", "machine", "seconds", "seed"}``. The run also writes a Markdown table and a PNG plot (the latency percentiles
 of both engines at each rate, log scale) to ``--out`` (default ``bench/results``).
 """
 
@@ -63,6 +71,8 @@ TICKS = os.sysconf("SC_CLK_TCK")
 #: Workers tickrail's supervisor starts: three venues, three feeds, risk and execution.
 TICKRAIL_WORKERS = 8
 PERCENTILES = (("p50", 50.0), ("p99", 99.0), ("p999", 99.9))
+#: A latency histogram's content: ``(value in nanoseconds, count)`` pairs.
+Values = list[tuple[int, int]]
 
 
 def _free_port(kind: int) -> int:
@@ -312,8 +322,9 @@ def _unrecovered(feeds: list[str], before: list[Any], after: list[Any], settle_s
         time.sleep(0.05)
 
 
-def run_tickrail(rate: int, seed: int, warmup: float, seconds: float) -> dict[str, Any]:
-    """tickrail at ``rate``: its figures over the window."""
+def run_tickrail(rate: int, seed: int, warmup: float, seconds: float) -> tuple[dict[str, Any], Values]:
+    """tickrail at ``rate``: its figures over the window, and its tick-to-trade as ``(value,
+    count)`` pairs."""
     name = f"ba{os.getpid()}t"
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "instance.toml"
@@ -345,7 +356,6 @@ def run_tickrail(rate: int, seed: int, warmup: float, seconds: float) -> dict[st
                 [_native.feed_report(f) for f in feeds],
             )
             unrecovered = _unrecovered(feeds, feeds_before, feeds_after)
-    interval = 1_000_000_000 // rate
     latency = window(before["tick_to_trade_ns"]["values"], after["tick_to_trade_ns"]["values"])
     handoff = window(before["stages_ns"]["handoff"]["values"], after["stages_ns"]["handoff"]["values"])
 
@@ -353,8 +363,6 @@ def run_tickrail(rate: int, seed: int, warmup: float, seconds: float) -> dict[st
         return _gained(counter, feeds_before, feeds_after)
 
     return {
-        "tick_to_trade_us": percentiles_us(corrected(latency, interval)),
-        "uncorrected_us": percentiles_us(corrected(latency, 0)),
         "orders": sum(count for _, count in latency),
         "refused_by_gate": after["counters"]["gate_rejections"] - before["counters"]["gate_rejections"],
         "lost": unrecovered,
@@ -366,11 +374,12 @@ def run_tickrail(rate: int, seed: int, warmup: float, seconds: float) -> dict[st
         "supervisor_rss_mb": max(control.rss_kb) / 1024.0,
         "longest_pause_us": max((value for value, _ in handoff), default=0) / 1e3,
         "workers_died": died,
-    }
+    }, latency
 
 
-def run_legacy(rate: int, seed: int, warmup: float, seconds: float) -> dict[str, Any]:
-    """The legacy engine at ``rate``: its figures over the window."""
+def run_legacy(rate: int, seed: int, warmup: float, seconds: float) -> tuple[dict[str, Any], Values]:
+    """The legacy engine at ``rate``: its figures over the window, and its tick-to-trade as
+    ``(value, count)`` pairs."""
     name = f"ba{os.getpid()}l"
     with tempfile.TemporaryDirectory() as tmp:
         addresses = venue_addresses()
@@ -405,21 +414,22 @@ def run_legacy(rate: int, seed: int, warmup: float, seconds: float) -> dict[str,
                 engine.send_signal(signal.SIGTERM)
                 engine.wait(60)
             results = json.loads(out.read_text())
-    histogram = HdrHistogram.decode(results["tick_to_trade"])
-    values = list(recorded(histogram))
+    values = list(recorded(HdrHistogram.decode(results["tick_to_trade"])))
     gc_pauses = results["gc"]
     return {
-        "tick_to_trade_us": percentiles_us(corrected(values, 1_000_000_000 // rate)),
-        "uncorrected_us": percentiles_us(corrected(values, 0)),
         "orders": results["orders"],
         "refused_by_gate": results["refused"],
+        "refused_by_gateway": results["refused_by_gateway"],
         "lost": results["lost"] + results["feeds_lost"],
-        "messages": results["messages"],
+        "messages": results["feeds_messages"],
+        "book_changes": results["book_changes"],
+        "disconnects": results["disconnects"],
+        "unknown_reports": results["unknown_reports"],
         "cpu_percent": pipeline.cpu_percent,
         **pipeline.memory(),
         "longest_pause_us": max(results["longest_wait_us"], gc_pauses["max_us"]),
         "gc": gc_pauses,
-    }
+    }, values
 
 
 # --- the report --------------------------------------------------------------------------------
@@ -427,13 +437,13 @@ def run_legacy(rate: int, seed: int, warmup: float, seconds: float) -> dict[str,
 
 def ratios(rate: dict[str, Any]) -> dict[str, float | None]:
     """How many times tickrail's latency percentiles are lower than the legacy engine's at one
-    rate; ``None`` where the legacy engine sent no order in the window (it never acted on the
-    ticks: no finite ratio), and 0 where tickrail sent none."""
+    rate: 0 where tickrail sent no order; ``None`` where only the legacy engine sent none (it
+    never acted on the ticks: no finite ratio)."""
     old, new = rate["legacy"]["tick_to_trade_us"], rate["tickrail"]["tick_to_trade_us"]
     out: dict[str, float | None] = {}
     for key in ("p50", "p99", "p999", "max"):
         before, after = old[key], new[key]
-        out[key] = None if before is None else 0.0 if not after else before / after
+        out[key] = 0.0 if not after else None if before is None else before / after
     return out
 
 
@@ -460,9 +470,9 @@ def _us(value: float | None) -> str:
 def markdown(result: dict[str, Any]) -> str:
     """The table the README shows."""
     rows = [
-        "| rate (msgs/s per venue) | engine | p50 us | p99 us | p99.9 us | max us | orders | lost "
-        "| CPU % | RSS peak MB | PSS steady MB | longest pause us | GC pauses (longest us) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| rate (msgs/s per venue) | engine | p50 us | p99 us | p99.9 us | max us | p99 uncorrected us "
+        "| orders | lost | CPU % | RSS peak MB | PSS steady MB | longest pause us | GC pauses (longest us) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rates"]:
         for engine in ("legacy", "tickrail"):
@@ -471,11 +481,12 @@ def markdown(result: dict[str, Any]) -> str:
             gc = f"{e['gc']['count']:,} ({e['gc']['max_us']:,.0f})" if "gc" in e else "none (no collector)"
             rows.append(
                 f"| {r['msgs_per_s']:,} | {engine} | {_us(t['p50'])} | {_us(t['p99'])} | {_us(t['p999'])} "
-                f"| {_us(t['max'])} | {e['orders']:,} | {e['lost']:,} | {e['cpu_percent']:.1f} "
+                f"| {_us(t['max'])} | {_us(e['uncorrected_us']['p99'])} | {e['orders']:,} | {e['lost']:,} "
+                f"| {e['cpu_percent']:.1f} "
                 f"| {e['rss_peak_mb']:.0f} | {e['pss_steady_mb']:.0f} | {e['longest_pause_us']:,.0f} | {gc} |"
             )
-        cells = ["the legacy engine sent none" if x is None else f"{x:,.1f}x" for x in r["ratio"].values()]
-        rows.append(f"| {r['msgs_per_s']:,} | ratio | {' | '.join(cells)} | | | | | | | | |")
+        cells = ["legacy sent none" if x is None else f"{x:,.1f}x" for x in r["ratio"].values()]
+        rows.append(f"| {r['msgs_per_s']:,} | ratio | {' | '.join(cells)} |" + " |" * 8)
     m = result["machine"]
     rows.append("")
     rows.append(
@@ -535,10 +546,17 @@ def main(argv: list[str] | None = None) -> int:
         args.rates, args.seconds, args.warmup = [RATES[0]], 8.0, 3.0
     rates = []
     for rate in args.rates:
-        legacy = run_legacy(rate, args.seed, args.warmup, args.seconds)
-        tickrail = run_tickrail(rate, args.seed, args.warmup, args.seconds)
-        rates.append({"msgs_per_s": rate, "tickrail": tickrail, "legacy": legacy})
-        rates[-1]["ratio"] = ratios(rates[-1])
+        legacy, legacy_values = run_legacy(rate, args.seed, args.warmup, args.seconds)
+        tickrail, tickrail_values = run_tickrail(rate, args.seed, args.warmup, args.seconds)
+        # The expected interval between orders, the same for both: the window over the most
+        # orders either engine sent (the fewer synthetic values of the two choices).
+        interval = int(args.seconds * 1e9 / max(tickrail["orders"], legacy["orders"], 1))
+        for figures, values in ((legacy, legacy_values), (tickrail, tickrail_values)):
+            figures["tick_to_trade_us"] = percentiles_us(corrected(values, interval))
+            figures["uncorrected_us"] = percentiles_us(corrected(values, 0))
+        entry = {"msgs_per_s": rate, "co_interval_us": interval / 1e3, "tickrail": tickrail, "legacy": legacy}
+        entry["ratio"] = ratios(entry)
+        rates.append(entry)
         print(f"{rate:,}/s done", file=sys.stderr)
     result: dict[str, Any] = {
         "rates": rates,
