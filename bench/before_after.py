@@ -23,8 +23,9 @@ For each engine and rate, after a warm-up, over a fixed window:
   processes), its peak and its median over the window; ``pss_*`` the same counting each shared
   page once (proportional set size);
 * ``longest_pause_us``: the longest time a book change, once its feed had published it, waited
-  before the engine's decision loop took it up (tickrail: the execution loop's hand-off stage;
-  legacy: the ZeroMQ hop), and for the legacy engine the longest garbage-collector pause
+  before the engine's decision loop took it up (tickrail: the execution loop's hand-off stage of
+  the ticks behind its orders, the loop reading the newest books every turn; legacy: every book
+  change's ZeroMQ hop), and for the legacy engine the longest garbage-collector pause
   (``gc.callbacks``) when longer; ``gc`` gives the collector's pauses.
 
 The legacy engine's RESULT also has its ``book_changes`` taken up, ``disconnects`` (order

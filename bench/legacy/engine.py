@@ -179,7 +179,7 @@ class Engine:
         each venue's book, and runs the market maker once for each symbol whose books changed
         (changes queued behind one another coalesce, as a competent engine under load would
         have them, and as execution reads only the newest books); whether more wait."""
-        newest: dict[tuple[int, int], tuple[tuple[int, ...], int]] = {}
+        newest: dict[tuple[int, int], tuple[int, ...]] = {}
         more = True
         for _ in range(DRAIN_BATCH):
             try:
@@ -188,17 +188,18 @@ class Engine:
                 more = False
                 break
             change = BOOK_CHANGE.unpack(frame)
+            taken_ns = self.clock()
             self._count(change)
-            newest[change[0], change[1]] = (change, self.clock())
-        # Per symbol, the newest tick among its changed books: (received, published, taken up).
-        moved: dict[int, tuple[int, int, int]] = {}
-        for change, taken_ns in newest.values():
+            self.longest_wait_ns = max(self.longest_wait_ns, taken_ns - change[7])
+            newest[change[0], change[1]] = change
+        # Per symbol, the newest tick among its changed books.
+        moved: dict[int, int] = {}
+        for change in newest.values():
             if self._apply(change):
                 instrument, received_ns = change[1], change[6]
-                if instrument not in moved or received_ns > moved[instrument][0]:
-                    moved[instrument] = (received_ns, change[7], taken_ns)
-        for instrument, (received_ns, published_ns, taken_ns) in moved.items():
-            self.act_on_book(instrument, received_ns, published_ns, taken_ns)
+                moved[instrument] = max(received_ns, moved.get(instrument, 0))
+        for instrument, received_ns in moved.items():
+            self.act_on_book(instrument, received_ns)
         return more
 
     def _count(self, change: tuple[int, ...]) -> None:
@@ -223,11 +224,10 @@ class Engine:
         top.bid, top.bid_quantity, top.ask, top.ask_quantity = bid, bid_qty, ask, ask_qty
         return True
 
-    def act_on_book(self, instrument: int, received_ns: int, published_ns: int, taken_ns: int) -> None:
+    def act_on_book(self, instrument: int, received_ns: int) -> None:
         """The market maker acts on ``instrument``'s books, changed by the tick read at
-        ``received_ns`` (published at ``published_ns``, taken up at ``taken_ns``). A venue that
-        is down, or whose book is older than the limit, is left out, as execution leaves out a
-        book it may not use."""
+        ``received_ns``. A venue that is down, or whose book is older than the limit, is left
+        out, as execution leaves out a book it may not use."""
         self._tick_ns = received_ns
         tops = self.tops[instrument]
         now = self.clock()
@@ -237,8 +237,6 @@ class Engine:
         ]
         venue_positions = [self.positions[instrument, v] for v in range(len(tops))]
         actions = self.makers[instrument].on_book(seen, sum(venue_positions), venue_positions, self.ids)
-        if actions:
-            self.longest_wait_ns = max(self.longest_wait_ns, taken_ns - published_ns)
         for action in actions:
             self.act(instrument, action, now)
 
