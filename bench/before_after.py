@@ -511,13 +511,13 @@ def plot(result: dict[str, Any], path: Path) -> None:
     figure, axes = plt.subplots(1, len(rates), figsize=(4.2 * len(rates), 4), sharey=True, squeeze=False)
     labels = ["p50", "p99", "p99.9", "max"]
     for ax, r in zip(axes[0], rates, strict=True):
-        for engine, style in (("legacy", "o-"), ("tickrail", "s-")):
+        for engine, style, color in (("legacy", "o-", "tab:blue"), ("tickrail", "s-", "tab:orange")):
             t = r[engine]["tick_to_trade_us"]
             values = [t[key] for key in ("p50", "p99", "p999", "max")]
             if all(v is None for v in values):
                 ax.text(0.5, 0.5, f"{engine}: no order sent", transform=ax.transAxes, ha="center")
                 continue
-            ax.plot(labels, [math.nan if v is None else v for v in values], style, label=engine)
+            ax.plot(labels, [math.nan if v is None else v for v in values], style, color=color, label=engine)
         ax.set_yscale("log")
         ax.set_title(f"{r['msgs_per_s']:,} msgs/s per venue")
         ax.grid(True, which="both", alpha=0.3)
