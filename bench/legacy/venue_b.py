@@ -799,7 +799,55 @@ class _Book:
         self.known = True
 
 
-class Feed(asyncio.Protocol):
+class _FixStream(asyncio.Protocol):
+    """A FIX connection's reading side, shared by the feed and the gateway: the bytes read are
+    cut into messages, each handed to :meth:`_on_message` with the read's time; a framing error
+    ends the connection (nothing after it can be cut), a session error closes it."""
+
+    _session: FixSession | None
+    _transport: asyncio.Transport | None
+    _pending: bytes
+
+    def _on_message(self, fields: list[Field], received_ns: int) -> None:
+        raise NotImplementedError
+
+    def _refuse(self, error: FixError) -> None:
+        raise NotImplementedError
+
+    def _unframed(self) -> None:
+        """A message could not be cut out of the stream (before the connection is aborted)."""
+
+    def data_received(self, data: bytes) -> None:
+        """Handles every whole message read; keeps the rest for the next read."""
+        received_ns = time.monotonic_ns()
+        if self._pending:
+            data = self._pending + data
+        at = 0
+        end = len(data)
+        try:
+            while at < end and self._session is not None:
+                framed = frame(data, at)
+                if framed is None:
+                    break
+                fields, at = framed
+                self._on_message(fields, received_ns)
+        except FramingError as error:
+            self._refuse(error)
+            self._unframed()
+            if self._transport is not None:
+                self._transport.abort()
+            return
+        except SessionError as error:
+            self._refuse(error)
+            if self._transport is not None:
+                self._transport.close()
+            return
+        self._pending = data[at:]
+        if self._session is not None and self._session.state is State.CLOSED and self._transport is not None:
+            self._transport.close()
+
+
+class Feed(_FixStream):
     """Venue B's market-data handler: one FIX connection (reconnected when it drops), a book
     per listed symbol, ``on_book`` after every message that changed a book, once per book.
 
@@ -887,35 +935,8 @@ class Feed(asyncio.Protocol):
         if self._ended is not None and not self._ended.done():
             self._ended.set_result(None)
 
-    def data_received(self, data: bytes) -> None:
-        """Applies every whole message read; keeps the rest for the next read."""
-        received_ns = time.monotonic_ns()
-        if self._pending:
-            data = self._pending + data
-        at = 0
-        end = len(data)
-        try:
-            while at < end and self._session is not None:
-                framed = frame(data, at)
-                if framed is None:
-                    break
-                fields, at = framed
-                self._on_message(fields, received_ns)
-        except FramingError as error:
-            # The stream cannot be cut past it: this connection is over.
-            self._refuse(error)
-            self.lost += 1
-            if self._transport is not None:
-                self._transport.abort()
-            return
-        except SessionError as error:
-            self._refuse(error)
-            if self._transport is not None:
-                self._transport.close()
-            return
-        self._pending = data[at:]
-        if self._session is not None and self._session.state is State.CLOSED and self._transport is not None:
-            self._transport.close()
+    def _unframed(self) -> None:
+        self.lost += 1
 
     def _on_message(self, fields: list[Field], received_ns: int) -> None:
         session = self._session
@@ -1104,7 +1125,7 @@ def decode_report(fields: list[Field], index: int, seq: int) -> tuple[Report, bo
     return Report(Kind.REJECTED, id), True
 
 
-class Gateway(asyncio.Protocol):
+class Gateway(_FixStream):
     """Venue B's order entry: one FIX session, orders written at once, ``on_report`` for every
     ExecutionReport and OrderCancelReject, in the venue's order. It keeps each working order's
     symbol and side (a replace or cancel must repeat them) until the order is done.
@@ -1218,34 +1239,6 @@ class Gateway(asyncio.Protocol):
         if self._transport is not None and not self._transport.is_closing():
             if self._session is not None:
                 self._session.logout(time.monotonic_ns())
-            self._transport.close()
-
-    def data_received(self, data: bytes) -> None:
-        """Reports every whole message read; keeps the rest for the next read."""
-        now_ns = time.monotonic_ns()
-        if self._pending:
-            data = self._pending + data
-        at = 0
-        end = len(data)
-        try:
-            while at < end and self._session is not None:
-                framed = frame(data, at)
-                if framed is None:
-                    break
-                fields, at = framed
-                self._on_message(fields, now_ns)
-        except (FramingError, SessionError) as error:
-            # The stream cannot be cut past a framing error; a session error ends the session.
-            self._refuse(error)
-            if self._transport is None:
-                return
-            if isinstance(error, FramingError):
-                self._transport.abort()
-            else:
-                self._transport.close()
-            return
-        self._pending = data[at:]
-        if self._session is not None and self._session.state is State.CLOSED and self._transport is not None:
             self._transport.close()
 
     def _on_message(self, fields: list[Field], now_ns: int) -> None:
