@@ -817,6 +817,23 @@ class _FixStream(asyncio.Protocol):
     def _unframed(self) -> None:
         """A message could not be cut out of the stream (before the connection is aborted)."""
 
+    def _session_timer(self) -> bool:
+        """Runs the session's timer (heartbeats, test requests, a silent peer); whether the
+        connection goes on."""
+        session = self._session
+        if session is None or self._transport is None:
+            return False
+        try:
+            session.on_timer(time.monotonic_ns())
+        except SessionError as error:
+            self._refuse(error)
+            self._transport.close()
+            return False
+        if session.state is State.CLOSED:
+            self._transport.close()
+            return False
+        return True
+
     def data_received(self, data: bytes) -> None:
         """Handles every whole message read; keeps the rest for the next read."""
         received_ns = time.monotonic_ns()
@@ -1059,17 +1076,7 @@ class Feed(_FixStream):
         )
 
     def _on_timer(self) -> None:
-        session = self._session
-        if session is None or self._transport is None:
-            return
-        try:
-            session.on_timer(time.monotonic_ns())
-        except SessionError as error:
-            self._refuse(error)
-            self._transport.close()
-            return
-        if session.state is State.CLOSED:
-            self._transport.close()
+        self._session_timer()
 
 
 #: ExecType (150) codes venue B sends, and OrdStatus (39) codes.
@@ -1285,16 +1292,5 @@ class Gateway(_FixStream):
         log.warning("venue B gateway: %s", error)
 
     def _tick(self) -> None:
-        session = self._session
-        if session is None or self._transport is None:
-            return
-        try:
-            session.on_timer(time.monotonic_ns())
-        except SessionError as error:
-            self._refuse(error)
-            self._transport.close()
-            return
-        if session.state is State.CLOSED:
-            self._transport.close()
-            return
-        self._timer = asyncio.get_running_loop().call_later(TIMER_PERIOD_S, self._tick)
+        if self._session_timer():
+            self._timer = asyncio.get_running_loop().call_later(TIMER_PERIOD_S, self._tick)
