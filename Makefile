@@ -52,7 +52,7 @@ lint: $(NATIVE_STAMP)
 	$(PY) -m mypy
 
 # Before and after: the legacy Python engine and tickrail on the same venues, at 10k, 50k and
-# 100k messages/s per venue (about 9 minutes; ARGS="--quick" for a short smoke run).
+# 100k messages/s per venue (about 7 minutes; ARGS="--quick" for a short smoke run).
 bench: $(NATIVE_STAMP)
 	$(PY) -m bench.before_after $(ARGS)
 
