@@ -33,7 +33,7 @@ from risk.reference import gate as ref
 from risk.shadow import limits_from
 from tickrail import _native
 
-#: What the market maker sees of a venue that is down: no book.
+#: What the market maker sees of a venue it may not use (down, or its book too old): no book.
 EMPTY = mm.Top()
 #: One book change on the wire between a feed handler and the engine: venue, instrument, bid,
 #: bid quantity, ask, ask quantity, received_ns, published_ns, the feed's sequence number.
@@ -49,9 +49,10 @@ DRAIN_BATCH = 256
 #: Slowest and fastest tick-to-trade the histogram holds, nanoseconds, and its precision.
 LOWEST_NS, HIGHEST_NS, SIGNIFICANT_DIGITS = 1, 600_000_000_000, 3
 
-# Order states, as the execution worker's records number them.
+# Order states, as the execution worker's records number them (8, replaced, is never kept: a
+# replaced order is forgotten).
 PENDING_NEW, NEW, PARTIALLY_FILLED, FILLED, PENDING_CANCEL, CANCELED, PENDING_REPLACE = 1, 2, 3, 4, 5, 6, 7
-REPLACED, REJECTED, EXPIRED = 8, 9, 10
+REJECTED, EXPIRED = 9, 10
 
 
 class Publisher:
