@@ -417,11 +417,13 @@ impl Engine {
     /// state last read here, or unknown if none was.
     fn state_of(&mut self, key: u64) -> ShmResult<(u8, i64)> {
         let mut record = [0u8; std::mem::size_of::<TradingStateRecord>()];
+        let read = self.wiring.trading.read_unless_busy(key, &mut record)?;
+        // The read succeeded, so `key` is within the segment's keys: the table stays as small.
         let at = key as usize;
         if self.held_states.len() <= at {
             self.held_states.resize(at + 1, None);
         }
-        let state = match self.wiring.trading.read_unless_busy(key, &mut record)? {
+        let state = match read {
             SlotRead::Read(_) => {
                 let held = TradingStateRecord::from_bytes(&record);
                 Some((held.state, held.exposure_room))
