@@ -45,7 +45,6 @@ import json
 import math
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -62,7 +61,7 @@ from hdrh.histogram import HdrHistogram
 from bench.legacy.engine import HIGHEST_NS, LOWEST_NS, SIGNIFICANT_DIGITS
 from bench.ring import machine
 from tickrail import _native, config, execution_plan
-from tickrail.launch import ORDER_ENTRY
+from tickrail.launch import ORDER_ENTRY, settled_addresses
 from tickrail.process import Announcements
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,22 +75,16 @@ PERCENTILES = (("p50", 50.0), ("p99", 99.0), ("p999", 99.9))
 Values = list[tuple[int, int]]
 
 
-def _free_port(kind: int) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+#: The three venues, by letter, and their protocols.
+VENUES = (("a", "itch"), ("b", "fix"), ("c", "json"))
 
 
 def venue_addresses() -> dict[str, dict[str, str]]:
-    """Free loopback addresses for the three venues (UDP for venue A's market data and
-    re-requests), by venue letter."""
-    chosen = {}
-    for letter, protocol in (("a", "itch"), ("b", "fix"), ("c", "json")):
-        chosen[letter] = {
-            key: f"127.0.0.1:{_free_port(socket.SOCK_DGRAM if protocol == 'itch' and key != 'order_entry' else socket.SOCK_STREAM)}"
-            for key in config.ADDRESSES[protocol]
-        }
-    return chosen
+    """Free loopback addresses for the three venues, by venue letter, as the supervisor settles
+    a simulated venue's addresses (:func:`tickrail.launch.settled_addresses`)."""
+    text = "".join(f'[venues.{letter}]\nprotocol = "{protocol}"\n' for letter, protocol in VENUES)
+    venues = config.parse('[instance]\nname = "addresses"\n' + text).venues
+    return {letter: settled_addresses(venue) for letter, venue in venues.items()}
 
 
 def instance_toml(
@@ -100,7 +93,7 @@ def instance_toml(
     """The instance: the three simulated venues at ``rate`` on ``addresses``, and with
     ``trading`` tickrail's feeds and execution worker (the risk worker comes with it)."""
     text = f'[instance]\nname = "{name}"\nseed = {seed}\n'
-    for letter, protocol in (("a", "itch"), ("b", "fix"), ("c", "json")):
+    for letter, protocol in VENUES:
         text += f'[venues.{letter}]\nprotocol = "{protocol}"\nrate = {rate}\n[venues.{letter}.addresses]\n'
         text += "".join(f'{key} = "{address}"\n' for key, address in addresses[letter].items())
         if trading:
@@ -360,15 +353,12 @@ def run_tickrail(rate: int, seed: int, warmup: float, seconds: float) -> tuple[d
     latency = window(before["tick_to_trade_ns"]["values"], after["tick_to_trade_ns"]["values"])
     handoff = window(before["stages_ns"]["handoff"]["values"], after["stages_ns"]["handoff"]["values"])
 
-    def gained(counter: str) -> int:
-        return _gained(counter, feeds_before, feeds_after)
-
     return {
         "orders": sum(count for _, count in latency),
         "refused_by_gate": after["counters"]["gate_rejections"] - before["counters"]["gate_rejections"],
         "lost": unrecovered,
-        "gaps": gained("gaps"),
-        "messages": gained("messages"),
+        "gaps": _gained("gaps", feeds_before, feeds_after),
+        "messages": _gained("messages", feeds_before, feeds_after),
         "cpu_percent": pipeline.cpu_percent,
         "supervisor_cpu_percent": control.cpu_percent,
         **pipeline.memory(),
